@@ -1,0 +1,30 @@
+// Errors carry a stable code (for programs and tests) and a message a person can act on.
+
+export type ErrorCode =
+  | 'E_TARGET_EMPTY'
+  | 'E_TARGET_OPTION'
+  | 'E_TARGET_CHARACTER'
+  | 'E_TARGET_LENGTH'
+  | 'E_TARGET_LABEL'
+  | 'E_TARGET_NUMERIC'
+  | 'E_TARGET_IDN'
+  | 'E_TARGET_IPV6'
+  | 'E_TARGET_PORT'
+  | 'E_TARGET_USER'
+  | 'E_TARGET_CONFLICT'
+  | 'E_USAGE'
+  | 'E_ENGINE';
+
+export class SshcheckError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SshcheckError';
+    this.code = code;
+  }
+}
+
+export function isSshcheckError(value: unknown): value is SshcheckError {
+  return value instanceof SshcheckError;
+}

@@ -1,0 +1,146 @@
+// The only way the engine starts child processes: an argument array (never a shell), a
+// minimal environment (LC_ALL=C so output parses the same everywhere, and no chat tokens
+// or other secrets inherited from the bot), a deadline, a byte cap, and SIGKILL on abort.
+import { spawn } from 'node:child_process';
+import type { ProbeContext } from './context.js';
+import type { TimedLine } from '../observations.js';
+
+export interface BoundedSpawnOptions {
+  command: string;
+  args: readonly string[];
+  ctx: ProbeContext;
+  /** Kill the child after this long even if the probe's deadline is later. */
+  timeoutMs?: number;
+  /** Combined stdout+stderr bytes kept; the child is killed when it sends more. */
+  maxBytes?: number;
+  /** Called with each complete line as it arrives (stdout and stderr interleaved). */
+  onLine?: (line: TimedLine, stream: 'stdout' | 'stderr') => void;
+  /** Extra environment variables (added to the minimal one). */
+  env?: Record<string, string>;
+}
+
+export interface BoundedSpawnResult {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** Lines of both streams in arrival order, stamped on the run's clock. */
+  lines: TimedLine[];
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  aborted: boolean;
+  truncated: boolean;
+  /** The child could not be started (ENOENT: not installed; EACCES: not executable). */
+  spawnError?: string;
+  startedMs: number;
+  endedMs: number;
+}
+
+const DEFAULT_MAX_BYTES = 256 * 1024;
+
+export function minimalEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    LC_ALL: 'C',
+    LANG: 'C',
+  };
+  if (process.env.HOME) env.HOME = process.env.HOME;
+  return { ...env, ...extra };
+}
+
+export function boundedSpawn(options: BoundedSpawnOptions): Promise<BoundedSpawnResult> {
+  const { ctx } = options;
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const startedMs = ctx.now();
+  const budget = Math.max(0, Math.min(options.timeoutMs ?? Infinity, ctx.deadlineMs - startedMs));
+
+  return new Promise((resolve) => {
+    const lines: TimedLine[] = [];
+    const chunks = { stdout: [] as string[], stderr: [] as string[] };
+    const partial = { stdout: '', stderr: '' };
+    let bytes = 0;
+    let timedOut = false;
+    let aborted = false;
+    let truncated = false;
+    let spawnError: string | undefined;
+    let settled = false;
+
+    if (ctx.signal.aborted) {
+      resolve({ exitCode: null, signal: null, lines, stdout: '', stderr: '', timedOut, aborted: true, truncated, startedMs, endedMs: ctx.now() });
+      return;
+    }
+
+    const child = spawn(options.command, options.args, {
+      env: minimalEnv(options.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      shell: false,
+      windowsHide: true,
+    });
+
+    const kill = (): void => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, budget);
+    const onAbort = (): void => {
+      aborted = true;
+      kill();
+    };
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+
+    const feed = (stream: 'stdout' | 'stderr', data: Buffer): void => {
+      if (truncated) return;
+      let text = data.toString('utf8');
+      if (bytes + data.length > maxBytes) {
+        text = text.slice(0, Math.max(0, maxBytes - bytes));
+        truncated = true;
+        kill();
+      }
+      bytes += data.length;
+      chunks[stream].push(text);
+      const t = ctx.now();
+      const parts = (partial[stream] + text).split('\n');
+      partial[stream] = parts.pop() ?? '';
+      for (const raw of parts) {
+        const line = { t, text: raw.replace(/\r$/, '') };
+        lines.push(line);
+        options.onLine?.(line, stream);
+      }
+    };
+    child.stdout.on('data', (d: Buffer) => feed('stdout', d));
+    child.stderr.on('data', (d: Buffer) => feed('stderr', d));
+
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      spawnError = err.code ?? err.message;
+    });
+    child.on('close', (exitCode, signal) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      ctx.signal.removeEventListener('abort', onAbort);
+      const t = ctx.now();
+      for (const stream of ['stdout', 'stderr'] as const) {
+        if (partial[stream].length > 0) {
+          const line = { t, text: partial[stream].replace(/\r$/, '') };
+          lines.push(line);
+          options.onLine?.(line, stream);
+        }
+      }
+      const result: BoundedSpawnResult = {
+        exitCode,
+        signal,
+        lines,
+        stdout: chunks.stdout.join(''),
+        stderr: chunks.stderr.join(''),
+        timedOut,
+        aborted,
+        truncated,
+        startedMs,
+        endedMs: t,
+      };
+      if (spawnError !== undefined) result.spawnError = spawnError;
+      resolve(result);
+    });
+  });
+}

@@ -1,0 +1,150 @@
+// The public report contract (shared/design/report-contract.md). Other tools parse the
+// JSON form: fields are added, never renamed or removed; REPORT_SCHEMA changes only with
+// a breaking change.
+
+export const REPORT_SCHEMA = 'sshcheck/report@1';
+
+export const STEP_IDS = [
+  'connectivity',
+  'verbose',
+  'firewall',
+  'sshd',
+  'dns',
+  'tcp-wrappers',
+  'vpn-proxy',
+  'auth',
+  'load',
+  'bans',
+] as const;
+export type StepId = (typeof STEP_IDS)[number];
+
+export const STEP_TITLES: Readonly<Record<StepId, string>> = {
+  connectivity: 'Basic network connectivity',
+  verbose: 'Where the SSH handshake stops',
+  firewall: 'Firewalls and security groups',
+  sshd: 'The SSH daemon',
+  dns: 'DNS resolution',
+  'tcp-wrappers': 'TCP wrappers and host rules',
+  'vpn-proxy': 'VPN, proxy and path MTU',
+  auth: 'Keys and authentication delays',
+  load: 'Server load and resources',
+  bans: 'Fail2Ban, DenyHosts, sshd penalties',
+};
+
+export type StepStatus = 'pass' | 'warn' | 'fail' | 'skip';
+export type Confidence = 'high' | 'medium' | 'low';
+
+export const CAUSES = [
+  'healthy',
+  'dns-nxdomain',
+  'dns-servfail',
+  'dns-timeout',
+  'dns-mismatch',
+  'host-unreachable',
+  'no-response',
+  'port-filtered',
+  'port-rejected',
+  'port-closed',
+  'banner-timeout',
+  'connection-closed',
+  'not-ssh',
+  'kex-stall',
+  'kex-failed',
+  'auth-slow',
+  'server-overloaded',
+  'banned',
+] as const;
+export type Cause = (typeof CAUSES)[number];
+export type ProblemCause = Exclude<Cause, 'healthy'>;
+
+/** Which probe produced a piece of evidence. */
+export type ProbeId =
+  | 'resolver'
+  | 'dns'
+  | 'icmp'
+  | 'tcp'
+  | 'ssh-handshake'
+  | 'openssh-verbose'
+  | 'path'
+  | 'mtu'
+  | 'ssh-config'
+  | 'engine';
+
+export interface Evidence {
+  probe: ProbeId;
+  detail: string;
+  /** Raw lines a person may want verbatim (the ssh -vvv phase list): render preformatted. */
+  lines?: string[];
+}
+
+/** A check the bastion cannot make from outside: the command to run by hand, and where. */
+export interface ManualCheck {
+  command: string;
+  where: 'target' | 'requester';
+  why: string;
+}
+
+export interface StepReport {
+  id: StepId;
+  n: number;
+  title: string;
+  status: StepStatus;
+  summary: string;
+  evidence: Evidence[];
+  /** Time from the start of the run until this step settled. */
+  durationMs: number;
+  manual: ManualCheck[];
+}
+
+export interface Alternative {
+  cause: ProblemCause;
+  step: StepId;
+  confidence: Confidence;
+}
+
+export interface Diagnosis {
+  cause: Cause;
+  step: StepId | null;
+  confidence: Confidence;
+  summary: string;
+  next: string[];
+  alternatives: Alternative[];
+}
+
+export interface TargetReport {
+  input: string;
+  host: string;
+  port: number;
+  user: string;
+  addresses: string[];
+}
+
+export interface Report {
+  schema: typeof REPORT_SCHEMA;
+  id: string;
+  target: TargetReport;
+  vantage: { name: string };
+  startedAt: string;
+  durationMs: number;
+  /** Time from the start of the run until the diagnosis was settled. */
+  diagnosedMs: number;
+  steps: StepReport[];
+  diagnosis: Diagnosis;
+}
+
+export interface StepRunning {
+  id: StepId;
+  n: number;
+  title: string;
+  status: 'running';
+}
+
+export type ProgressEvent =
+  | { type: 'run-started'; id: string; target: TargetReport; vantage: { name: string }; startedAt: string; elapsedMs: number }
+  | { type: 'step-updated'; step: StepReport | StepRunning; elapsedMs: number }
+  | { type: 'diagnosis'; diagnosis: Diagnosis; elapsedMs: number }
+  | { type: 'run-finished'; report: Report; elapsedMs: number };
+
+export function stepNumber(id: StepId): number {
+  return STEP_IDS.indexOf(id) + 1;
+}

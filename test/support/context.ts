@@ -1,0 +1,17 @@
+// A probe context for tests: its own clock, a deadline, and an abort switch.
+import type { ProbeContext } from '../../src/engine/probes/context.js';
+import { startClock } from '../../src/engine/probes/context.js';
+
+export interface TestContext extends ProbeContext {
+  abort(): void;
+}
+
+export function testContext(deadlineMs = 5000): TestContext {
+  const controller = new AbortController();
+  return {
+    now: startClock(),
+    signal: controller.signal,
+    deadlineMs,
+    abort: () => controller.abort(),
+  };
+}
