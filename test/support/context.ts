@@ -1,4 +1,5 @@
 // A probe context for tests: its own clock, a deadline, and an abort switch.
+import { setMaxListeners } from 'node:events';
 import type { ProbeContext } from '../../src/engine/probes/context.js';
 import { startClock } from '../../src/engine/probes/context.js';
 
@@ -8,6 +9,7 @@ export interface TestContext extends ProbeContext {
 
 export function testContext(deadlineMs = 5000): TestContext {
   const controller = new AbortController();
+  setMaxListeners(256, controller.signal);
   return {
     now: startClock(),
     signal: controller.signal,

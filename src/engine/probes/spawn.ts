@@ -47,6 +47,15 @@ export function minimalEnv(extra: Record<string, string> = {}): Record<string, s
   return { ...env, ...extra };
 }
 
+/** Why the child could not run, in words a person can act on; undefined when it ran. */
+export function spawnProblem(tool: string, run: Pick<BoundedSpawnResult, 'spawnError'>, packageHint?: string): string | undefined {
+  if (run.spawnError === undefined) return undefined;
+  if (run.spawnError === 'ENOENT') return `${tool} is not installed${packageHint ? ` (${packageHint})` : ''}`;
+  if (run.spawnError === 'EACCES') return `${tool} is not executable by this user`;
+  return `cannot run ${tool}: ${run.spawnError}`;
+}
+
+/** Resolves (never rejects) when the child has exited and its output is read. */
 export function boundedSpawn(options: BoundedSpawnOptions): Promise<BoundedSpawnResult> {
   const { ctx } = options;
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -69,12 +78,21 @@ export function boundedSpawn(options: BoundedSpawnOptions): Promise<BoundedSpawn
       return;
     }
 
-    const child = spawn(options.command, options.args, {
-      env: minimalEnv(options.env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      shell: false,
-      windowsHide: true,
-    });
+    let child;
+    try {
+      child = spawn(options.command, options.args, {
+        env: minimalEnv(options.env),
+        stdio: ['ignore', 'pipe', 'pipe'],
+        shell: false,
+        windowsHide: true,
+      });
+    } catch (err) {
+      // spawn() throws synchronously on some arguments (a NUL byte): that is a failure to
+      // start like any other, and probes rely on this promise never rejecting.
+      const code = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+      resolve({ exitCode: null, signal: null, lines, stdout: '', stderr: '', timedOut, aborted, truncated, spawnError: code, startedMs, endedMs: ctx.now() });
+      return;
+    }
 
     const kill = (): void => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
