@@ -210,6 +210,7 @@ export type VerboseStopKind =
   | 'auth-denied'
   | 'too-many-auth-failures'
   | 'disconnected'
+  | 'host-key-unverified'
   | 'other';
 
 export interface VerbosePhase {
