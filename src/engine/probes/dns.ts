@@ -1,0 +1,477 @@
+// Direct DNS queries to each resolver of /etc/resolv.conf, asked the way glibc's resolver
+// library asks them (same names, same order), so the report can say which resolver fails and
+// how. Messages are built and parsed with dns2's Packet; the transport is our own UDP socket:
+// dns2's UDPClient cannot be aborted and its TC→TCP fallback has no timeout.
+import dgram from 'node:dgram';
+import { open } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import dns2 from 'dns2';
+import type { ProbeContext, Updater } from './context.js';
+import { remainingMs } from './context.js';
+import { candidateNames, parseResolvConf } from './resolv-conf.js';
+import type { DnsObs, DnsOutcome, DnsQueryObs, DnsRecordType, PtrObs } from '../observations.js';
+
+const { Packet } = dns2;
+type Resource = dns2.Packet.Resource;
+
+export const DNS_PORT = 53;
+const DEFAULT_RESOLV_CONF = '/etc/resolv.conf';
+/** resolv.conf is small; a bigger file is read only this far. */
+const MAX_RESOLV_CONF_BYTES = 64 * 1024;
+/**
+ * We send no EDNS record, so a conforming server answers in at most 512 bytes. Some send
+ * more and glibc accepts it, so we do too, up to a bound that keeps parsing cheap: anything
+ * bigger is not a sane reply to one question.
+ */
+export const MAX_REPLY_BYTES = 4096;
+/** Datagrams that do not match the query (wrong id or question) tolerated before giving up. */
+const MAX_IGNORED = 32;
+const MAX_CNAME_HOPS = 8;
+const MAX_NAME = 253;
+const MAX_ANSWERS = 32;
+
+const RCODE_NAMES: Record<number, string> = {
+  0: 'NOERROR',
+  1: 'FORMERR',
+  2: 'SERVFAIL',
+  3: 'NXDOMAIN',
+  4: 'NOTIMP',
+  5: 'REFUSED',
+};
+
+export function rcodeName(rcode: number): string {
+  return RCODE_NAMES[rcode] ?? `RCODE${rcode}`;
+}
+
+const TYPE_CODES: Record<DnsRecordType, number> = {
+  A: Packet.TYPE.A,
+  AAAA: Packet.TYPE.AAAA,
+  PTR: Packet.TYPE.PTR,
+};
+
+// ---------------------------------------------------------------------------------------
+// Pure parts: names, messages, verdicts
+
+/** Untrusted text from the wire, made safe to show: printable ASCII only, bounded length. */
+export function sanitizeName(name: string): string {
+  return name.replace(/[^\x21-\x7e]/g, '?').slice(0, MAX_NAME);
+}
+
+function sameName(a: string, b: string): boolean {
+  return a.replace(/\.$/, '').toLowerCase() === b.replace(/\.$/, '').toLowerCase();
+}
+
+/** Expands an IPv6 address into its 8 groups; undefined when it is not one. */
+function ipv6Groups(address: string): number[] | undefined {
+  const bare = address.replace(/%.*$/, '');
+  if (isIP(bare) !== 6) return undefined;
+  let text = bare;
+  // An embedded IPv4 tail (::ffff:10.0.0.1) becomes two hex groups.
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const parse = (part: string): number[] => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
+  const left = parse(head);
+  const right = tail === undefined ? [] : parse(tail);
+  const middle = new Array<number>(8 - left.length - right.length).fill(0);
+  const groups = [...left, ...middle, ...right];
+  return groups.length === 8 ? groups : undefined;
+}
+
+/** The PTR owner name of an address (in-addr.arpa / ip6.arpa); undefined for non-addresses. */
+export function reverseName(address: string): string | undefined {
+  if (isIP(address) === 4) return `${address.split('.').reverse().join('.')}.in-addr.arpa`;
+  const groups = ipv6Groups(address);
+  if (groups === undefined) return undefined;
+  const nibbles = groups.map((g) => g.toString(16).padStart(4, '0')).join('').split('');
+  return `${nibbles.reverse().join('.')}.ip6.arpa`;
+}
+
+/** A recursive query for one name and type; throws when the name cannot be encoded. */
+export function buildQuery(id: number, name: string, type: DnsRecordType): Buffer {
+  const packet = new Packet();
+  packet.header.id = id;
+  packet.header.rd = 1;
+  packet.questions.push(new Packet.Question(name, TYPE_CODES[type], Packet.CLASS.IN));
+  return packet.toBuffer();
+}
+
+export interface Expected {
+  id: number;
+  name: string;
+  type: DnsRecordType;
+}
+
+/** What one received datagram means for the query it may answer. */
+export type ReplyVerdict =
+  | { kind: 'ignore'; why: string }
+  | { kind: 'final'; outcome: DnsOutcome; rcode?: string; answers: string[]; detail?: string };
+
+function finalVerdict(outcome: DnsOutcome, answers: string[], rcode?: string, detail?: string): ReplyVerdict {
+  const v: ReplyVerdict = { kind: 'final', outcome, answers };
+  if (rcode !== undefined) v.rcode = rcode;
+  if (detail !== undefined) v.detail = detail;
+  return v;
+}
+
+function parsePacket(message: Buffer): dns2.Packet | string {
+  try {
+    const packet = Packet.parse(message);
+    const h = packet.header;
+    // dns2 skips records it fails to decode; a count that does not add up is a broken message.
+    if (
+      packet.questions.length !== h.qdcount ||
+      packet.answers.length !== h.ancount ||
+      packet.authorities.length !== h.nscount ||
+      packet.additionals.length !== h.arcount
+    ) {
+      return `malformed reply (${message.length} bytes): the record counts do not match the records that could be decoded`;
+    }
+    return packet;
+  } catch (err) {
+    return `unparseable reply (${message.length} bytes): ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/** Follows CNAMEs from the question's name through the answer section: the chain and the final name. */
+export function followCnames(answers: readonly Resource[], qname: string): { chain: string[]; final: string } {
+  const chain: string[] = [];
+  let current = qname;
+  for (let hop = 0; hop < MAX_CNAME_HOPS; hop++) {
+    const cname = answers.find((r) => r.type === Packet.TYPE.CNAME && sameName(r.name, current));
+    if (cname?.domain === undefined || chain.some((n) => sameName(n, cname.domain ?? ''))) break;
+    current = cname.domain;
+    chain.push(current);
+  }
+  return { chain, final: current };
+}
+
+/** The answers of the asked type at the end of the CNAME chain, validated. */
+function extractAnswers(answers: readonly Resource[], owner: string, type: DnsRecordType): { values: string[]; dropped: number } {
+  const values: string[] = [];
+  let dropped = 0;
+  for (const r of answers) {
+    if (r.type !== TYPE_CODES[type] || !sameName(r.name, owner)) continue;
+    let value: string | undefined;
+    if (type === 'PTR') {
+      value = r.domain !== undefined && r.domain.length > 0 ? sanitizeName(r.domain) : undefined;
+    } else {
+      const family = type === 'A' ? 4 : 6;
+      value = r.address !== undefined && isIP(r.address) === family ? r.address : undefined;
+    }
+    if (value === undefined) dropped++;
+    else if (!values.includes(value) && values.length < MAX_ANSWERS) values.push(value);
+  }
+  return { values, dropped };
+}
+
+/**
+ * Judges one datagram received on the query's connected socket. Replies to someone else's
+ * query (wrong id or question) are ignored, as the resolver library ignores them; anything
+ * that claims to be our reply but cannot be read is an error.
+ */
+export function interpretReply(message: Buffer, expected: Expected): ReplyVerdict {
+  if (message.length > MAX_REPLY_BYTES) {
+    return finalVerdict('error', [], undefined, `oversized reply: ${message.length} bytes (at most ${MAX_REPLY_BYTES} expected)`);
+  }
+  if (message.length < 12) {
+    return finalVerdict('error', [], undefined, `garbage reply: ${message.length} bytes, shorter than a DNS header`);
+  }
+  const id = message.readUInt16BE(0);
+  if (id !== expected.id) return { kind: 'ignore', why: `id ${id} instead of ${expected.id}` };
+
+  const parsed = parsePacket(message);
+  if (typeof parsed === 'string') return finalVerdict('error', [], undefined, parsed);
+  const h = parsed.header;
+  if (h.qr !== 1 || h.opcode !== 0) return { kind: 'ignore', why: 'not a response to a standard query' };
+
+  const rcode = rcodeName(h.rcode);
+  const question = parsed.questions[0];
+  // Servers may leave the question out of an error reply (FORMERR, REFUSED); glibc accepts that.
+  const questionless = h.qdcount === 0 && h.rcode !== 0;
+  if (!questionless) {
+    if (
+      h.qdcount !== 1 ||
+      question === undefined ||
+      !sameName(question.name, expected.name) ||
+      question.type !== TYPE_CODES[expected.type] ||
+      question.class !== Packet.CLASS.IN
+    ) {
+      return { kind: 'ignore', why: `question ${sanitizeName(question?.name ?? '(none)')} does not match` };
+    }
+  }
+
+  const { chain, final } = followCnames(parsed.answers, expected.name);
+  const { values, dropped } = extractAnswers(parsed.answers, final, expected.type);
+  const notes: string[] = [];
+  if (chain.length > 0) notes.push(`CNAME ${[expected.name, ...chain].map(sanitizeName).join(' → ')}`);
+  if (dropped > 0) notes.push(`${dropped} ${expected.type} record(s) with invalid data ignored`);
+
+  if (h.tc === 1) {
+    notes.unshift('TC bit set: the reply did not fit in UDP; the resolver library would retry over TCP');
+    return finalVerdict('truncated', values, rcode, notes.join('; '));
+  }
+  const detail = notes.length > 0 ? notes.join('; ') : undefined;
+  switch (h.rcode) {
+    case 0:
+      if (values.length > 0) return finalVerdict('answer', values, rcode, detail);
+      if (dropped > 0) return finalVerdict('error', [], rcode, detail);
+      return finalVerdict('nodata', [], rcode, detail ?? `no ${expected.type} record`);
+    case 3:
+      return finalVerdict('nxdomain', [], rcode, detail);
+    case 2:
+      return finalVerdict('servfail', [], rcode, detail);
+    case 5:
+      return finalVerdict('refused', [], rcode, detail);
+    default:
+      return finalVerdict('error', [], rcode, `the server answered ${rcode}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// One query over UDP
+
+export interface QueryOptions {
+  server: string;
+  port: number;
+  name: string;
+  type: DnsRecordType;
+  timeoutMs: number;
+  signal: AbortSignal;
+  now: () => number;
+}
+
+function describeSocketError(err: NodeJS.ErrnoException, server: string, port: number): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return `ICMP port unreachable from ${server}: nothing listens on UDP port ${port}`;
+    case 'EHOSTUNREACH':
+      return `${server} is unreachable (EHOSTUNREACH)`;
+    case 'ENETUNREACH':
+      return `no route to ${server} (ENETUNREACH)`;
+    default:
+      return `${err.code ?? 'socket error'}: ${err.message}`;
+  }
+}
+
+/**
+ * Asks one question of one server: a connected UDP socket (so an ICMP port unreachable shows
+ * up at once as ECONNREFUSED) and one retransmission at half the timeout (a single lost
+ * datagram must not read as a dead resolver). Resolves undefined when aborted; never rejects.
+ */
+export function queryUdp(opts: QueryOptions): Promise<DnsQueryObs | undefined> {
+  const { server, port, name, type } = opts;
+  const base: DnsQueryObs = { server, name: sanitizeName(name), type, outcome: 'error', answers: [] };
+  const family = isIP(server);
+  if (family === 0) return Promise.resolve({ ...base, detail: 'not an IP address' });
+  if (opts.signal.aborted) return Promise.resolve(undefined);
+
+  const id = Packet.uuid();
+  let query: Buffer;
+  try {
+    query = buildQuery(id, name, type);
+  } catch (err) {
+    return Promise.resolve({ ...base, detail: `cannot encode the name: ${err instanceof Error ? err.message : String(err)}` });
+  }
+
+  return new Promise((resolve) => {
+    const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
+    const sentAt = opts.now();
+    let done = false;
+    let retransmitted = false;
+    const ignored: string[] = [];
+    let retransmitTimer: NodeJS.Timeout | undefined;
+
+    const finish = (obs: DnsQueryObs | undefined): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timeoutTimer);
+      clearTimeout(retransmitTimer);
+      opts.signal.removeEventListener('abort', onAbort);
+      socket.removeAllListeners('message');
+      // Errors after we are done (a late ICMP) must not crash the process.
+      socket.removeAllListeners('error');
+      socket.on('error', () => undefined);
+      try {
+        socket.close();
+      } catch {
+        // Already closed.
+      }
+      resolve(obs);
+    };
+    const result = (outcome: DnsOutcome, extra: Partial<DnsQueryObs> = {}): DnsQueryObs => {
+      const obs: DnsQueryObs = { ...base, outcome, latencyMs: round(opts.now() - sentAt), ...extra };
+      const notes = [obs.detail, retransmitted ? 'after a retransmission' : undefined];
+      if (ignored.length > 0) notes.push(`ignored ${ignored.length} non-matching datagram(s): ${ignored.slice(0, 3).join(', ')}`);
+      const detail = notes.filter((n): n is string => n !== undefined).join('; ');
+      if (detail.length > 0) obs.detail = detail;
+      else delete obs.detail;
+      return obs;
+    };
+    const timeoutTimer = setTimeout(() => {
+      finish(result('timeout', { detail: `no reply in ${Math.round(opts.timeoutMs)} ms` }));
+    }, opts.timeoutMs);
+    const onAbort = (): void => finish(undefined);
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      finish(result('error', { detail: describeSocketError(err, server, port) }));
+    });
+    socket.on('message', (message: Buffer) => {
+      let verdict: ReplyVerdict;
+      try {
+        verdict = interpretReply(message, { id, name, type });
+      } catch (err) {
+        finish(result('error', { detail: `unreadable reply: ${err instanceof Error ? err.message : String(err)}` }));
+        return;
+      }
+      if (verdict.kind === 'ignore') {
+        ignored.push(verdict.why);
+        if (ignored.length > MAX_IGNORED) finish(result('error', { detail: 'too many datagrams that do not answer the query' }));
+        return;
+      }
+      const extra: Partial<DnsQueryObs> = { answers: verdict.answers };
+      if (verdict.rcode !== undefined) extra.rcode = verdict.rcode;
+      if (verdict.detail !== undefined) extra.detail = verdict.detail;
+      finish(result(verdict.outcome, extra));
+    });
+
+    const send = (): void => {
+      socket.send(query, (err) => {
+        if (err) finish(result('error', { detail: describeSocketError(err, server, port) }));
+      });
+    };
+    try {
+      socket.connect(port, server, () => {
+        if (done) return;
+        send();
+        retransmitTimer = setTimeout(() => {
+          retransmitted = true;
+          send();
+        }, opts.timeoutMs / 2);
+      });
+    } catch (err) {
+      // Invalid port or address: thrown synchronously, reported like any socket error.
+      finish(result('error', { detail: err instanceof Error ? err.message : String(err) }));
+    }
+  });
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+// ---------------------------------------------------------------------------------------
+// The probes
+
+async function readCapped(path: string): Promise<string> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(MAX_RESOLV_CONF_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return buffer.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+function isNegative(outcome: DnsOutcome): boolean {
+  return outcome === 'nxdomain' || outcome === 'nodata';
+}
+
+export interface ProbeDnsOptions {
+  name: string;
+  /** Default /etc/resolv.conf. */
+  resolvConfPath?: string;
+  queryTimeoutMs: number;
+  /** Default 53; tests point it at their own server. */
+  port?: number;
+}
+
+export async function probeDns(opts: ProbeDnsOptions, ctx: ProbeContext, onUpdate?: Updater<DnsObs>): Promise<DnsObs> {
+  const path = opts.resolvConfPath ?? DEFAULT_RESOLV_CONF;
+  const port = opts.port ?? DNS_PORT;
+  const obs: DnsObs = { state: 'running', startedMs: ctx.now(), resolvers: [], search: [], ndots: 1, candidates: [], queries: [] };
+  const perResolver: DnsQueryObs[][] = [];
+  const snapshot = (): DnsObs => ({ ...obs, queries: perResolver.flat() });
+  const finish = (): DnsObs => ({ ...snapshot(), state: 'done', endedMs: ctx.now(), ...(ctx.signal.aborted ? { aborted: true } : {}) });
+
+  let text: string;
+  try {
+    text = await readCapped(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    obs.configNote = `cannot read ${path} (${code}): the resolver library would fall back to 127.0.0.1; not queried`;
+    return finish();
+  }
+  const conf = parseResolvConf(text);
+  obs.resolvers = conf.nameservers;
+  obs.search = conf.search;
+  obs.ndots = conf.ndots;
+  if (isIP(opts.name) !== 0) {
+    obs.configNote = `${sanitizeName(opts.name)} is an address literal: getaddrinfo does not ask DNS for it`;
+    return finish();
+  }
+  obs.candidates = candidateNames(opts.name, conf);
+  if (conf.nameservers.length === 0) {
+    // Deliberately no fallback to public servers: they say nothing about what ssh gets here.
+    obs.configNote = `${path} lists no usable nameserver: the resolver library would fall back to 127.0.0.1; not queried`;
+    return finish();
+  }
+  onUpdate?.(snapshot());
+
+  await Promise.all(
+    conf.nameservers.map(async (server, index) => {
+      const asked: DnsQueryObs[] = [];
+      perResolver[index] = asked;
+      for (const candidate of obs.candidates) {
+        const timeoutMs = Math.min(opts.queryTimeoutMs, remainingMs(ctx));
+        if (timeoutMs <= 0 || ctx.signal.aborted) return;
+        const common = { server, port, name: candidate, timeoutMs, signal: ctx.signal, now: () => ctx.now() };
+        const [a, aaaa] = await Promise.all([queryUdp({ ...common, type: 'A' }), queryUdp({ ...common, type: 'AAAA' })]);
+        if (a) asked.push(a);
+        if (aaaa) asked.push(aaaa);
+        if (!a || !aaaa) return;
+        onUpdate?.(snapshot());
+        // The resolver library moves on to the next name only when both answers are a clean
+        // "no such name / no such record"; a failure or an answer ends the search.
+        if (!(isNegative(a.outcome) && isNegative(aaaa.outcome))) return;
+      }
+    }),
+  );
+  return finish();
+}
+
+export interface ProbePtrOptions {
+  address: string;
+  role: 'target' | 'bastion';
+  resolvers: string[];
+  queryTimeoutMs: number;
+  /** Default 53. */
+  port?: number;
+}
+
+export async function probePtr(opts: ProbePtrOptions, ctx: ProbeContext): Promise<PtrObs> {
+  const startedMs = ctx.now();
+  const base: PtrObs = { state: 'running', startedMs, address: opts.address, role: opts.role, queries: [] };
+  const finish = (queries: DnsQueryObs[], unavailable?: string): PtrObs => {
+    const obs: PtrObs = { ...base, queries, state: 'done', endedMs: ctx.now() };
+    if (unavailable !== undefined) obs.unavailable = unavailable;
+    if (ctx.signal.aborted) obs.aborted = true;
+    return obs;
+  };
+  const name = reverseName(opts.address);
+  if (name === undefined) return finish([], `${sanitizeName(opts.address)} is not an IP address`);
+  const timeoutMs = Math.min(opts.queryTimeoutMs, remainingMs(ctx));
+  if (timeoutMs <= 0) return finish([]);
+
+  const results = await Promise.all(
+    opts.resolvers.slice(0, 3).map((server) =>
+      queryUdp({ server, port: opts.port ?? DNS_PORT, name, type: 'PTR', timeoutMs, signal: ctx.signal, now: () => ctx.now() }),
+    ),
+  );
+  return finish(results.filter((q): q is DnsQueryObs => q !== undefined));
+}

@@ -1,0 +1,129 @@
+// A don't-fragment echo sweep: which packet sizes cross the path to the target. An MTU
+// blackhole (large packets lost, no "fragmentation needed" coming back) lets ssh connect and
+// exchange banners, then stall at key exchange; this shows the size where replies stop.
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import pingFactory from 'ping/lib/builder/factory.js';
+import type { ProbeContext } from './context.js';
+import { parsePing } from './parse-ping.js';
+import { wholeSeconds } from './ping.js';
+import { boundedSpawn, spawnProblem } from './spawn.js';
+import type { MtuObs } from '../observations.js';
+
+const builder = pingFactory.createBuilder('linux');
+const MAX_OUTPUT_BYTES = 16 * 1024;
+const MAX_SIZES = 12;
+
+type MtuProbe = MtuObs['probes'][number];
+
+/** IPv4 header + ICMP header = 28 bytes; IPv6 header + ICMPv6 header = 48. */
+export function headerBytes(address: string): number {
+  return isIP(address) === 6 ? 48 : 28;
+}
+
+/** One don't-fragment echo whose IP packet is exactly `mtu` bytes. */
+export function mtuPingArguments(address: string, mtu: number, waitS: number): string[] {
+  return builder.getCommandArguments(address, {
+    numeric: true,
+    timeout: wholeSeconds(waitS),
+    min_reply: 1,
+    packetSize: mtu - headerBytes(address),
+    extra: [isIP(address) === 6 ? '-6' : '-4', '-M', 'do', '--'],
+  });
+}
+
+/** `ip route get` output: the outgoing device, and a route or cached path MTU when shown. */
+export function parseRouteGet(text: string): { dev?: string; mtu?: number } {
+  const result: { dev?: string; mtu?: number } = {};
+  const dev = /\bdev (\S+)/.exec(text);
+  // Interface names are at most 15 characters and never contain '/' (they become a path).
+  if (dev?.[1] !== undefined && /^[A-Za-z0-9_.:@-]{1,15}$/.test(dev[1]) && dev[1] !== '.' && dev[1] !== '..') result.dev = dev[1];
+  const mtu = /\bmtu (\d+)/.exec(text);
+  if (mtu) result.mtu = Number(mtu[1]);
+  return result;
+}
+
+/** Judges one probe from ping's lines. */
+export function mtuOutcome(mtu: number, lines: readonly string[]): MtuProbe {
+  const parsed = parsePing(lines);
+  if (parsed.received > 0) return { mtu, outcome: 'reply' };
+  const frag = parsed.errors.find((e) => e.kind === 'frag-needed');
+  if (frag) return { mtu, outcome: 'frag-needed', detail: `${frag.from}: ${frag.text}` };
+  const tooLong = parsed.localErrors.find((t) => /message too long/.test(t));
+  // The bastion refused to send it: its own interface, or a path MTU it has already learnt.
+  if (tooLong) return { mtu, outcome: 'frag-needed', detail: `local: ${tooLong}` };
+  // The next device dropped it for size and the kernel said so (ENOBUFS from a veth or
+  // tunnel whose MTU is smaller): the packet is lost exactly as in a blackhole further on.
+  const dropped = parsed.localErrors.find((t) => /No buffer space available/.test(t));
+  if (dropped) return { mtu, outcome: 'no-reply', detail: `dropped on the way out: ${dropped}` };
+  const other = parsed.errors[0];
+  if (other) return { mtu, outcome: 'error', detail: `${other.from}: ${other.text}` };
+  const local = parsed.localErrors[0];
+  if (local) return { mtu, outcome: 'error', detail: local };
+  if (parsed.unavailable !== undefined) return { mtu, outcome: 'error', detail: parsed.unavailable };
+  return { mtu, outcome: 'no-reply' };
+}
+
+async function localMtu(address: string, ctx: ProbeContext): Promise<number | undefined> {
+  // "to" marks the next word as the destination (iproute2 has no `--` there); the address
+  // is a validated IP literal anyway.
+  const run = await boundedSpawn({ command: 'ip', args: ['route', 'get', 'to', address], ctx, maxBytes: 4096, timeoutMs: 2000 });
+  if (run.exitCode !== 0) return undefined;
+  const route = parseRouteGet(run.stdout);
+  if (route.dev === undefined) return undefined;
+  try {
+    const text = await readFile(`/sys/class/net/${route.dev}/mtu`, { encoding: 'utf8', signal: ctx.signal });
+    const mtu = Number(text.trim());
+    return Number.isInteger(mtu) && mtu > 0 ? mtu : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ProbeMtuOptions {
+  address: string;
+  /** Packet sizes to try, e.g. [1500, 1400, 1280, 1200, 1000, 800, 576]. */
+  mtus: number[];
+  waitS: number;
+}
+
+export async function probeMtu(opts: ProbeMtuOptions, ctx: ProbeContext): Promise<MtuObs> {
+  const startedMs = ctx.now();
+  const obs: MtuObs = { state: 'running', startedMs, address: opts.address, probes: [] };
+  const done = (extra: Partial<MtuObs>): MtuObs => ({ ...obs, ...extra, state: 'done', endedMs: ctx.now(), ...(ctx.signal.aborted ? { aborted: true } : {}) });
+  if (isIP(opts.address) === 0) return done({ unavailable: 'not an IP address' });
+
+  const minimum = headerBytes(opts.address) + 8;
+  const sizes = [...new Set(opts.mtus.filter((m) => Number.isInteger(m) && m >= minimum && m <= 65535))].slice(0, MAX_SIZES);
+  // All sizes at once: each is one echo, and the sweep must not take sizes × wait.
+  const [mtu, runs] = await Promise.all([
+    localMtu(opts.address, ctx),
+    Promise.all(
+      sizes.map(async (size) => ({
+        size,
+        run: await boundedSpawn({
+          command: 'ping',
+          args: mtuPingArguments(opts.address, size, opts.waitS),
+          ctx,
+          maxBytes: MAX_OUTPUT_BYTES,
+          timeoutMs: wholeSeconds(opts.waitS) * 1000 + 1000,
+        }),
+      })),
+    ),
+  ]);
+
+  const result: Partial<MtuObs> = {};
+  if (mtu !== undefined) result.localMtu = mtu;
+  const problem = runs.map(({ run }) => spawnProblem('ping', run)).find((p) => p !== undefined);
+  if (problem !== undefined) return done({ ...result, unavailable: problem });
+  const probes: MtuProbe[] = [];
+  let unavailable: string | undefined;
+  for (const { size, run } of runs) {
+    if (run.aborted) continue;
+    const lines = run.lines.map((l) => l.text);
+    unavailable ??= parsePing(lines).unavailable;
+    probes.push(mtuOutcome(size, lines));
+  }
+  if (unavailable !== undefined) result.unavailable = unavailable;
+  return done({ ...result, probes });
+}
