@@ -137,6 +137,8 @@ export interface StepRunning {
   n: number;
   title: string;
   status: 'running';
+  /** What the step is waiting for, when known. */
+  summary?: string;
 }
 
 export type ProgressEvent =

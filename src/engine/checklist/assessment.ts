@@ -1,0 +1,46 @@
+// The internal shape of a step while a run is going on. A step is a pure function of the
+// observations and the run's clock; it says whether its verdict can still change (`settled`)
+// and which causes it names (`findings`), strongest first.
+import type { Target } from '../target.js';
+import type { Observations } from '../observations.js';
+import type { Confidence, Evidence, ManualCheck, ProblemCause, StepId, StepStatus } from '../report.js';
+import type { Thresholds } from './thresholds.js';
+
+export interface Finding {
+  cause: ProblemCause;
+  confidence: Confidence;
+  /** One sentence for the diagnosis, specific to what was observed. */
+  summary: string;
+}
+
+export interface StepAssessment {
+  id: StepId;
+  /** True once the status cannot change any more (evidence may still be added). */
+  settled: boolean;
+  status: StepStatus | 'running';
+  summary: string;
+  evidence: Evidence[];
+  manual: ManualCheck[];
+  findings: Finding[];
+  /**
+   * While running: the strongest finding this step could still produce. A settled
+   * diagnosis only has to wait for steps that could outrank it.
+   */
+  ceiling: Confidence;
+}
+
+export interface AssessInput {
+  target: Target;
+  obs: Observations;
+  /** Run-relative time of this assessment. */
+  now: number;
+  /** True at the end of the run: every step must decide with what it has. */
+  final: boolean;
+  thresholds: Thresholds;
+}
+
+export type StepFunction = (input: AssessInput) => StepAssessment;
+
+export function confidenceRank(c: Finding['confidence']): number {
+  return c === 'high' ? 3 : c === 'medium' ? 2 : 1;
+}

@@ -1,0 +1,151 @@
+// The cause codes of the report contract: which step owns each, and what a person should do
+// next. Advice follows the source article's checklist; commands use the validated target.
+import type { Cause, ProblemCause, StepId } from '../report.js';
+import type { Target } from '../target.js';
+
+export const CAUSE_STEP: Readonly<Record<ProblemCause, StepId>> = {
+  'dns-nxdomain': 'dns',
+  'dns-servfail': 'dns',
+  'dns-timeout': 'dns',
+  'dns-mismatch': 'dns',
+  'host-unreachable': 'connectivity',
+  'no-response': 'connectivity',
+  'port-filtered': 'firewall',
+  'port-rejected': 'firewall',
+  'port-closed': 'sshd',
+  'banner-timeout': 'sshd',
+  'connection-closed': 'tcp-wrappers',
+  'not-ssh': 'vpn-proxy',
+  'kex-stall': 'vpn-proxy',
+  'kex-failed': 'verbose',
+  'auth-slow': 'auth',
+  'server-overloaded': 'load',
+  banned: 'bans',
+};
+
+/**
+ * The order in which a connection meets these problems. A problem early in the chain hides
+ * everything after it, so the diagnosis walks the steps in this order, not the checklist's.
+ */
+export const CAUSAL_ORDER: readonly StepId[] = [
+  'dns',
+  'connectivity',
+  'firewall',
+  'sshd',
+  'tcp-wrappers',
+  'vpn-proxy',
+  'verbose',
+  'auth',
+  'load',
+  'bans',
+];
+
+export function causeStep(cause: Cause): StepId | null {
+  return cause === 'healthy' ? null : CAUSE_STEP[cause];
+}
+
+/** What to do next, most useful first. */
+export function nextSteps(cause: Cause, target: Target): string[] {
+  const host = target.host;
+  const port = target.port;
+  const sshPort = port === 22 ? '' : ` -p ${port}`;
+  switch (cause) {
+    case 'healthy':
+      return [
+        `SSH to ${host} works from this bastion, so look at the requester's side: their VPN or split tunnel must route ${host} (check \`ip route get\` for its address on their machine)`,
+        `their local firewall must allow outgoing TCP port ${port}; try \`nc -zv ${host} ${port}\` from their machine`,
+        ...(target.kind === 'name' ? [`compare what their resolver returns (\`dig ${host}\`) with the address probed here`] : []),
+        'if they connected many times without logging in, fail2ban or sshd penalties may have banned their IP: check `sudo fail2ban-client status sshd` on the server',
+        'with many keys in their agent, add `IdentitiesOnly yes` and one `IdentityFile` for this host to their ~/.ssh/config',
+      ];
+    case 'dns-nxdomain':
+      return [
+        `check the spelling of "${host}" and the search domains in /etc/resolv.conf`,
+        `ask the DNS owner whether ${host} was removed or renamed; \`dig ${host}\` shows the same answer`,
+        'connect by IP address in the meantime',
+      ];
+    case 'dns-servfail':
+      return [
+        'the resolver itself fails: check its logs and its upstream/forwarders (DNSSEC validation failures also show as SERVFAIL)',
+        `try another resolver: \`dig @<other-resolver> ${host}\``,
+        'connect by IP address in the meantime',
+      ];
+    case 'dns-timeout':
+      return [
+        'no resolver in /etc/resolv.conf answers in time: check that they run and that UDP/TCP port 53 to them is open',
+        'ssh waits for every resolver in turn (5 s each by default), which looks like a hang before "Connecting to"',
+        'connect by IP address in the meantime',
+      ];
+    case 'dns-mismatch':
+      return [
+        `what ssh resolves (getaddrinfo: /etc/hosts, search domains) differs from DNS: look for a stale ${host} line in /etc/hosts`,
+        `compare the resolvers' answers (\`dig @<resolver> ${host}\`) and fix the stale record or its TTL`,
+      ];
+    case 'host-unreachable':
+      return [
+        `the network has no way to ${host}: check that the host is up (cloud console, IPMI) and on the expected address`,
+        'check routes and the router or VPN in front of it; the path step shows the last hop that answered',
+      ];
+    case 'no-response':
+      return [
+        `nothing at ${host} answers this bastion at all: check in the cloud console or IPMI that the host is running`,
+        'if it runs, a firewall drops everything from this bastion: check security groups, network ACLs, and bans of the bastion address (fail2ban)',
+      ];
+    case 'port-filtered':
+      return [
+        `SYNs to port ${port} are dropped silently: check the security group / network ACL and \`sudo iptables -S | grep -w ${port}\` or \`sudo nft list ruleset\` on the server`,
+        'if only some sources are affected, look for a ban of the source address (step 10)',
+      ];
+    case 'port-rejected':
+      return [
+        `a firewall rejects port ${port}: find the REJECT rule (\`sudo iptables -S | grep -w ${port}\`, \`sudo nft list ruleset\`, firewalld zones) or the router ACL that sends the ICMP error`,
+      ];
+    case 'port-closed':
+      return [
+        `nothing listens on port ${port}: on the server run \`sudo systemctl status sshd\` and \`sudo ss -tlnp | grep ssh\``,
+        'check Port and ListenAddress in /etc/ssh/sshd_config, and `sudo sshd -t` for a config error that stops sshd from starting',
+        `if sshd runs and listens, a firewall rule answering with TCP reset looks the same: \`sudo iptables -S | grep -w ${port}\``,
+      ];
+    case 'banner-timeout':
+      return [
+        'the port accepts connections but sshd never says hello: check `sudo systemctl status sshd` and the sshd log on the server console',
+        'a hung or overloaded sshd, MaxStartups throttling, or a TCP wrappers rule that looks names up slowly all show this way',
+      ];
+    case 'connection-closed':
+      return [
+        'sshd accepts the connection and closes it before its banner: check /etc/hosts.allow and /etc/hosts.deny for sshd lines (TCP wrappers)',
+        'also check `MaxStartups` and the sshd log (`journalctl -u ssh`) for "refused connect" or "drop connection"',
+      ];
+    case 'not-ssh':
+      return [
+        `something other than sshd answers on port ${port}: a proxy, a load balancer, a captive portal or another service`,
+        `check which process owns the port on the server (\`sudo ss -tlnp | grep :${port}\`) and any port forwarding / NAT in front of it`,
+      ];
+    case 'kex-stall':
+      return [
+        'the banner goes through but the key exchange never completes: large packets are lost on the path (MTU blackhole, often a VPN or tunnel)',
+        'lower the MTU on the tunnel interface, enable MSS clamping on the VPN/router, or allow ICMP "fragmentation needed" through the firewalls',
+        `quick test from the requester's side: \`ssh -o KexAlgorithms=curve25519-sha256 -o Ciphers=aes128-ctr${sshPort} ${host}\` sends smaller packets`,
+      ];
+    case 'kex-failed':
+      return [
+        'client and server share no algorithm for the listed negotiation: update the older side, or enable a common algorithm explicitly',
+        'OpenSSH 8.8+ clients refuse ssh-rsa (SHA-1) host keys; old servers need an ed25519 or ECDSA host key',
+      ];
+    case 'auth-slow':
+      return [
+        'the server takes long before it asks for credentials: set `UseDNS no` in sshd_config and fix the reverse DNS of the client addresses',
+        'disable `GSSAPIAuthentication` on client or server where Kerberos is not used',
+      ];
+    case 'server-overloaded':
+      return [
+        'check load, memory and process limits on the server console: `uptime`, `free -m`, `top`',
+        'raise `MaxStartups` in sshd_config if many clients connect at once (the log says "drop connection")',
+      ];
+    case 'banned':
+      return [
+        'check `sudo fail2ban-client status sshd` and DenyHosts / firewall rules on the server for the bastion address',
+        'exempt the bastion: fail2ban `ignoreip`, or OpenSSH 9.8+ `PerSourcePenaltyExemptList`',
+      ];
+  }
+}

@@ -1,0 +1,75 @@
+// The diagnosis: a pure function of the steps. The most likely cause is the strongest
+// finding, ties broken by where the connection meets it first (CAUSAL_ORDER). It is
+// settled once nothing still running could change it.
+import type { Alternative, Diagnosis, StepId } from '../report.js';
+import type { Target } from '../target.js';
+import type { Finding, StepAssessment } from './assessment.js';
+import { confidenceRank } from './assessment.js';
+import { CAUSAL_ORDER, nextSteps } from './causes.js';
+import { endpoint } from './format.js';
+
+export interface DiagnosisState {
+  diagnosis: Diagnosis;
+  settled: boolean;
+}
+
+interface Ranked extends Finding {
+  step: StepId;
+}
+
+function ranked(steps: readonly StepAssessment[]): Ranked[] {
+  const all = steps.flatMap((s) => s.findings.map((f) => ({ ...f, step: s.id })));
+  return all.sort((a, b) => confidenceRank(b.confidence) - confidenceRank(a.confidence) || CAUSAL_ORDER.indexOf(a.step) - CAUSAL_ORDER.indexOf(b.step));
+}
+
+function alternatives(findings: readonly Ranked[], exclude: string | undefined): Alternative[] {
+  const seen = new Set<string>(exclude ? [exclude] : []);
+  const out: Alternative[] = [];
+  for (const f of findings) {
+    if (seen.has(f.cause)) continue;
+    seen.add(f.cause);
+    out.push({ cause: f.cause, step: f.step, confidence: f.confidence });
+  }
+  return out.slice(0, 5);
+}
+
+export function diagnose(steps: readonly StepAssessment[], target: Target, vantage: string, final: boolean): DiagnosisState {
+  const byId = new Map(steps.map((s) => [s.id, s]));
+  const allSettled = steps.every((s) => s.settled);
+  const findings = ranked(steps);
+  const failing = steps.some((s) => s.status === 'fail');
+  const top = findings[0];
+  const primary = top && (top.confidence !== 'low' || failing) ? top : undefined;
+
+  if (primary) {
+    const upstream = CAUSAL_ORDER.slice(0, CAUSAL_ORDER.indexOf(primary.step) + 1);
+    const upstreamSettled = upstream.every((id) => byId.get(id)?.settled === true);
+    // Downstream steps still running can only matter if they might find something stronger.
+    const outranked = steps.some((s) => !s.settled && confidenceRank(s.ceiling) > confidenceRank(primary.confidence));
+    const settled = final || (upstreamSettled && !outranked);
+    return {
+      settled,
+      diagnosis: {
+        cause: primary.cause,
+        step: primary.step,
+        confidence: primary.confidence,
+        summary: primary.summary,
+        next: nextSteps(primary.cause, target),
+        alternatives: alternatives(findings, primary.cause),
+      },
+    };
+  }
+
+  const warned = steps.some((s) => s.status === 'warn');
+  return {
+    settled: final || allSettled,
+    diagnosis: {
+      cause: 'healthy',
+      step: null,
+      confidence: warned ? 'medium' : 'high',
+      summary: `SSH to ${endpoint(target.host, target.port)} works from ${vantage}: it gets through the handshake to authentication. If someone still cannot connect, the problem is on their side.`,
+      next: nextSteps('healthy', target),
+      alternatives: alternatives(findings, undefined),
+    },
+  };
+}

@@ -1,0 +1,214 @@
+// Facts several steps need, derived once from the observations so that the steps agree:
+// how the SYN to the SSH port ended, whether the host answers anything else, and how far
+// the SSH handshake got. Pure functions of (observations, clock).
+import type { HandshakeObs, Observations, PingObs, VerboseObs } from '../observations.js';
+import type { AssessInput } from './assessment.js';
+import { duration } from './format.js';
+
+/** The handshake to the address ssh would try first. */
+export function primaryHandshake(obs: Observations): HandshakeObs | undefined {
+  return obs.handshakes[0];
+}
+
+export function isDone(probe: { state: string } | undefined): boolean {
+  return probe !== undefined && probe.state === 'done';
+}
+
+/** Why we believe the host itself is up, or undefined. */
+export function hostAnswers(obs: Observations, address: string): string | undefined {
+  const ping = obs.ping;
+  if (ping && ping.address === address) {
+    const rtt = ping.rttsMs[0];
+    if (rtt !== undefined) return `it answers ping (${duration(rtt)})`;
+    const own = ping.errors.find((e) => e.from === address);
+    if (own) return `it answers ping itself with "${own.text}"`;
+  }
+  const control = obs.control;
+  if (control && control.address === address) {
+    if (control.outcome === 'refused') return `port ${control.port} answers with a TCP reset`;
+    if (control.outcome === 'connected') return `port ${control.port} accepts connections`;
+  }
+  return undefined;
+}
+
+/** ICMP unreachable errors from a router (not from the host itself), as ping saw them. */
+export function routerUnreachable(ping: PingObs | undefined, address: string): { from: string; text: string } | undefined {
+  if (!ping || ping.address !== address) return undefined;
+  const err = ping.errors.find((e) => (e.kind === 'host-unreachable' || e.kind === 'net-unreachable') && e.from !== address);
+  return err ? { from: err.from, text: err.text } : undefined;
+}
+
+export function icmpProhibited(ping: PingObs | undefined, address: string): { from: string; text: string } | undefined {
+  if (!ping || ping.address !== address) return undefined;
+  const err = ping.errors.find((e) => e.kind === 'admin-prohibited' || e.kind === 'host-prohibited');
+  return err ? { from: err.from, text: err.text } : undefined;
+}
+
+export type Reach =
+  | { kind: 'unknown' }
+  | { kind: 'waiting'; waitedMs: number }
+  | { kind: 'connected'; connectMs: number }
+  | { kind: 'refused'; afterMs: number }
+  | { kind: 'rejected'; afterMs: number; basis: string; strong: boolean }
+  | { kind: 'unreachable'; afterMs: number; basis: string; scope: 'host' | 'net' }
+  | { kind: 'filtered'; waitedMs: number; basis: string }
+  | { kind: 'silent'; waitedMs: number }
+  | { kind: 'error'; detail: string };
+
+/** How the SYN to the SSH port of `h` ended, as far as can be told at `now`. */
+export function classifyReach(input: AssessInput, h: HandshakeObs | undefined): Reach {
+  if (!h) return { kind: 'unknown' };
+  const { obs, now, final, thresholds: th } = input;
+  const tcp = h.tcp;
+  const afterMs = (tcp.atMs ?? now) - h.startedMs;
+  switch (tcp.outcome) {
+    case 'connected':
+      return { kind: 'connected', connectMs: afterMs };
+    case 'refused':
+      return { kind: 'refused', afterMs };
+    case 'host-unreachable':
+    case 'net-unreachable': {
+      const prohibited = icmpProhibited(obs.ping, h.address);
+      if (prohibited) {
+        return { kind: 'rejected', afterMs, strong: true, basis: `ping gets "${prohibited.text}" from ${prohibited.from}` };
+      }
+      const alive = hostAnswers(obs, h.address);
+      if (alive) return { kind: 'rejected', afterMs, strong: true, basis: `the host is up: ${alive}` };
+      const router = routerUnreachable(obs.ping, h.address);
+      const scope = tcp.outcome === 'net-unreachable' ? 'net' : 'host';
+      if (router) return { kind: 'unreachable', afterMs, scope, basis: `${router.from} reports "${router.text}"` };
+      if (afterMs >= th.arpFailureAfterMs) {
+        return { kind: 'unreachable', afterMs, scope, basis: `"${scope} unreachable" after ${duration(afterMs)}, the time a router takes to give up on ARP` };
+      }
+      if (tcp.outcome === 'net-unreachable' && afterMs < 50) {
+        return { kind: 'unreachable', afterMs, scope, basis: 'this bastion has no route to that network' };
+      }
+      // An immediate "unreachable" with nothing else known is typical of a REJECT rule, but a
+      // router with a cached failed ARP entry answers just as fast: let ping tell them apart.
+      const pingDone = !obs.ping || isDone(obs.ping);
+      if (!final && !pingDone && now - (tcp.atMs ?? now) < th.filteredAfterMs) return { kind: 'waiting', waitedMs: now - h.startedMs };
+      return { kind: 'rejected', afterMs, strong: false, basis: `"${scope} unreachable" came back at once (${duration(afterMs)}), as a REJECT rule does` };
+    }
+    case 'error':
+      return { kind: 'error', detail: tcp.errno ?? 'connect failed' };
+    case 'timeout':
+    case undefined: {
+      const waitedMs = (h.end?.atMs ?? now) - h.startedMs;
+      const router = routerUnreachable(obs.ping, h.address);
+      if (router && tcp.outcome === undefined) {
+        return { kind: 'unreachable', afterMs: waitedMs, scope: 'host', basis: `${router.from} reports "${router.text}"` };
+      }
+      const alive = hostAnswers(obs, h.address);
+      if (alive && (waitedMs >= th.filteredAfterMs || (final && waitedMs >= th.filteredAfterMs / 2))) {
+        return { kind: 'filtered', waitedMs, basis: alive };
+      }
+      if (!alive && (waitedMs >= th.silentAfterMs || (final && waitedMs >= th.filteredAfterMs))) return { kind: 'silent', waitedMs };
+      return { kind: 'waiting', waitedMs };
+    }
+  }
+}
+
+export type BannerState =
+  | { kind: 'not-connected' }
+  | { kind: 'waiting'; waitedMs: number }
+  | { kind: 'received'; latencyMs: number; line: string; software: string; preBannerLines: number }
+  | { kind: 'closed'; afterMs: number; how: 'closed' | 'reset' }
+  | { kind: 'not-ssh'; detail: string }
+  | { kind: 'timeout'; waitedMs: number };
+
+export function classifyBanner(input: AssessInput, h: HandshakeObs | undefined): BannerState {
+  if (!h || h.tcp.outcome !== 'connected' || h.tcp.atMs === undefined) return { kind: 'not-connected' };
+  const connectedAt = h.tcp.atMs;
+  if (h.banner && h.at.banner !== undefined) {
+    return {
+      kind: 'received',
+      latencyMs: h.at.banner - connectedAt,
+      line: h.banner.line,
+      software: h.banner.software,
+      preBannerLines: h.preBanner.lines,
+    };
+  }
+  const end = h.end;
+  if (end?.kind === 'not-ssh') return { kind: 'not-ssh', detail: end.detail };
+  if (end && (end.kind === 'closed' || end.kind === 'reset')) return { kind: 'closed', afterMs: end.atMs - connectedAt, how: end.kind };
+  const waitedMs = (end?.atMs ?? input.now) - connectedAt;
+  if (waitedMs >= input.thresholds.bannerTimeoutMs || (end !== undefined && input.final)) return { kind: 'timeout', waitedMs };
+  if (end && end.kind !== 'aborted') return { kind: 'closed', afterMs: waitedMs, how: 'closed' };
+  return { kind: 'waiting', waitedMs };
+}
+
+export type KexState =
+  | { kind: 'not-started' }
+  | { kind: 'waiting'; phase: string; waitedMs: number }
+  | { kind: 'complete'; kexMs: number }
+  | { kind: 'stalled'; phase: string; waitedMs: number }
+  | { kind: 'failed'; detail: string; how: 'no-common' | 'unsupported' | 'broken' };
+
+const KEX_STEPS = [
+  ['kexinit', "the server's KEXINIT"],
+  ['kex-reply', "the server's key exchange reply"],
+  ['newkeys', "the server's NEWKEYS"],
+] as const;
+
+/** The key exchange of `h`, once its banner has arrived. */
+export function classifyKex(input: AssessInput, h: HandshakeObs | undefined): KexState {
+  if (!h || h.at.banner === undefined) return { kind: 'not-started' };
+  const bannerAt = h.at.banner;
+  if (h.at.newkeys !== undefined) return { kind: 'complete', kexMs: h.at.newkeys - bannerAt };
+  const end = h.end;
+  if (end?.kind === 'kex-failed') return { kind: 'failed', how: 'no-common', detail: end.detail };
+  if (end?.kind === 'unsupported') return { kind: 'failed', how: 'unsupported', detail: end.detail };
+  let lastAt = bannerAt;
+  let phase: string = KEX_STEPS[0][1];
+  for (const [key, label] of KEX_STEPS) {
+    const at = h.at[key];
+    if (at === undefined) {
+      phase = label;
+      break;
+    }
+    lastAt = at;
+  }
+  // A transport timeout mid-exchange is the network not delivering, not the peer refusing.
+  if (end && end.kind !== 'aborted' && end.kind !== 'timeout') {
+    return { kind: 'failed', how: 'broken', detail: `${end.kind} while waiting for ${phase}: ${end.detail}` };
+  }
+  const waitedMs = (end?.atMs ?? input.now) - lastAt;
+  if (end?.kind === 'timeout' || waitedMs >= input.thresholds.kexStallMs || input.final) return { kind: 'stalled', phase, waitedMs };
+  return { kind: 'waiting', phase, waitedMs };
+}
+
+export type AuthState =
+  | { kind: 'not-started' }
+  | { kind: 'waiting'; waitedMs: number }
+  | { kind: 'methods'; authMs: number; methods: string[]; noneAccepted: boolean }
+  | { kind: 'stuck'; waitedMs: number }
+  | { kind: 'failed'; detail: string };
+
+export function classifyAuth(input: AssessInput, h: HandshakeObs | undefined): AuthState {
+  if (!h || h.at.newkeys === undefined) return { kind: 'not-started' };
+  const start = h.at.newkeys;
+  const doneAt = h.at['auth-methods'];
+  if (doneAt !== undefined) {
+    return { kind: 'methods', authMs: doneAt - start, methods: h.authMethods ?? [], noneAccepted: h.noneAccepted === true };
+  }
+  const end = h.end;
+  if (end && end.kind !== 'aborted' && end.kind !== 'complete') return { kind: 'failed', detail: `${end.kind}: ${end.detail}` };
+  const waitedMs = (end?.atMs ?? input.now) - start;
+  if (waitedMs >= input.thresholds.authStuckMs || input.final) return { kind: 'stuck', waitedMs };
+  return { kind: 'waiting', waitedMs };
+}
+
+/** True when ssh -vvv has finished (or cannot run) and its outcome is final. */
+export function verboseSettled(verbose: VerboseObs | undefined): boolean {
+  return verbose === undefined ? false : verbose.state === 'done';
+}
+
+/** The name resolved to nothing (and never will in this run): nothing can be probed. */
+export function resolutionFailed(input: AssessInput): boolean {
+  const { target, obs, final } = input;
+  if (target.kind !== 'name' || obs.handshakes.length > 0) return false;
+  if (final) return true;
+  const resolveDone = obs.resolve?.state === 'done' && obs.resolve.addresses.length === 0;
+  const dnsDone = obs.dns?.state === 'done' && !obs.dns.queries.some((q) => q.outcome === 'answer' && (q.type === 'A' || q.type === 'AAAA'));
+  return resolveDone && (dnsDone || obs.dns === undefined);
+}

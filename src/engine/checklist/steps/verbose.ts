@@ -1,0 +1,173 @@
+// Step 2: where the SSH handshake stops, as the article's `ssh -vvv` shows it, plus the
+// in-process handshake's view of algorithm negotiation (the one cause this step owns).
+import type { ProblemCause, StepId } from '../../report.js';
+import { STEP_TITLES, stepNumber } from '../../report.js';
+import type { VerboseParse, VerbosePhaseId, VerboseStopKind } from '../../observations.js';
+import { phaseLines } from '../../probes/parse-openssh-verbose.js';
+import type { AssessInput, StepAssessment } from '../assessment.js';
+import { classifyReach, primaryHandshake } from '../facts.js';
+import { duration } from '../format.js';
+import { makeStep } from './make.js';
+
+const AUTH_PHASES: ReadonlySet<VerbosePhaseId> = new Set(['auth-methods', 'authenticated', 'auth-denied']);
+
+/** sshcheck's own ssh run stops at host key verification on purpose, once the keys are exchanged. */
+function stoppedOnPurpose(parse: VerboseParse): boolean {
+  return parse.stop?.kind === 'host-key-unverified' && parse.phases.some((p) => p.id === 'kex-reply-received');
+}
+
+/** Which checklist step explains a stop at this point of the handshake. */
+export function stopOwner(parse: VerboseParse): StepId[] {
+  switch (parse.stop?.kind) {
+    case 'resolve-failed':
+      return ['dns'];
+    case 'connect-timeout':
+      return ['connectivity', 'firewall'];
+    case 'connect-refused':
+      return ['sshd', 'firewall'];
+    case 'no-route':
+    case 'net-unreachable':
+      return ['connectivity', 'firewall'];
+    case 'banner-timeout':
+      return ['sshd', 'tcp-wrappers', 'load'];
+    case 'closed-before-banner':
+    case 'reset-before-banner':
+      return ['tcp-wrappers', 'load', 'bans'];
+    case 'invalid-banner':
+      return ['vpn-proxy'];
+    case 'kex-no-match':
+      return ['verbose'];
+    case 'too-many-auth-failures':
+      return ['auth'];
+    default:
+      break;
+  }
+  switch (parse.last) {
+    case undefined:
+    case 'start':
+      return ['dns'];
+    case 'connecting':
+      return ['connectivity', 'firewall'];
+    case 'connected':
+    case 'ident-sent':
+      return ['sshd', 'tcp-wrappers', 'load'];
+    case 'ident-received':
+    case 'kexinit-sent':
+    case 'kexinit-received':
+    case 'kex-algorithm':
+    case 'kex-reply-expected':
+    case 'kex-reply-received':
+    case 'newkeys-sent':
+      return ['vpn-proxy'];
+    default:
+      return ['auth'];
+  }
+}
+
+/**
+ * What ssh's own stop line suggests, used only as a weak finding: the owner steps judge with
+ * better evidence, but a failing ssh must never end in a "healthy" diagnosis.
+ */
+const STOP_CAUSE: Partial<Record<VerboseStopKind, ProblemCause>> = {
+  'resolve-failed': 'dns-nxdomain',
+  'connect-timeout': 'port-filtered',
+  'connect-refused': 'port-closed',
+  'no-route': 'host-unreachable',
+  'net-unreachable': 'host-unreachable',
+  'banner-timeout': 'banner-timeout',
+  'closed-before-banner': 'connection-closed',
+  'reset-before-banner': 'connection-closed',
+  'invalid-banner': 'not-ssh',
+  'too-many-auth-failures': 'auth-slow',
+};
+
+function stopCause(parse: VerboseParse): ProblemCause {
+  const direct = parse.stop ? STOP_CAUSE[parse.stop.kind] : undefined;
+  if (direct) return direct;
+  const owner = stopOwner(parse)[0];
+  return owner === 'vpn-proxy' ? 'kex-stall' : owner === 'auth' ? 'auth-slow' : 'banner-timeout';
+}
+
+function pointer(steps: StepId[]): string {
+  return steps.map((id) => `step ${stepNumber(id)} (${STEP_TITLES[id].toLowerCase()})`).join(', ');
+}
+
+export function assessVerbose(input: AssessInput): StepAssessment {
+  const { obs, final } = input;
+  const verbose = obs.verbose;
+  const h = primaryHandshake(obs);
+  // Once the SYN's fate is decided and TCP did not connect, ssh can only echo it.
+  const reach = classifyReach(input, h).kind;
+  const ceiling = reach !== 'connected' && reach !== 'waiting' && reach !== 'unknown' ? 'low' : 'high';
+  if (!verbose) return makeStep(input, 'verbose', { settled: final, status: final ? 'skip' : 'running', summary: final ? 'ssh -vvv did not run' : 'starting ssh -vvv…', ceiling });
+  if (verbose.unavailable) {
+    return makeStep(input, 'verbose', { settled: true, status: 'skip', summary: `cannot run ssh -vvv here: ${verbose.unavailable}` });
+  }
+  const parse = verbose.parsed;
+  const lines = phaseLines(parse);
+  const transcript = { probe: 'openssh-verbose' as const, detail: `ssh -vvv ${verbose.state === 'running' ? 'so far' : verbose.aborted ? '(stopped once the diagnosis was settled)' : ''}`.trim(), lines };
+
+  // Algorithm negotiation: OpenSSH's own refusal is authoritative; the in-process client
+  // offers the same modern algorithm set, so its refusal stands when ssh cannot run.
+  if (parse.stop?.kind === 'kex-no-match') {
+    const what = parse.noMatch ? `no matching ${parse.noMatch.what}; the server offers ${parse.noMatch.theirOffer}` : parse.stop.line;
+    return makeStep(input, 'verbose', {
+      settled: true,
+      status: 'fail',
+      summary: `ssh refuses the key exchange: ${what}`,
+      evidence: [transcript],
+      findings: [{ cause: 'kex-failed', confidence: 'high', summary: `client and server share no algorithm: ${what}` }],
+    });
+  }
+  if (h?.end?.kind === 'kex-failed') {
+    if (verbose.state === 'running' && !final) {
+      return makeStep(input, 'verbose', { settled: false, status: 'running', summary: 'the key exchange found no common algorithm; waiting for ssh -vvv to confirm…', evidence: [transcript] });
+    }
+    const confirmed = !AUTH_PHASES.has(parse.last ?? 'start');
+    return makeStep(input, 'verbose', {
+      settled: true,
+      status: confirmed ? 'fail' : 'warn',
+      summary: `no common algorithm with the server: ${h.end.detail}`,
+      evidence: [{ probe: 'ssh-handshake', detail: h.end.detail }, transcript],
+      findings: [{ cause: 'kex-failed', confidence: confirmed ? 'medium' : 'low', summary: `the key exchange finds no common algorithm: ${h.end.detail}` }],
+    });
+  }
+
+  const reached = parse.last ?? 'start';
+  if (verbose.state === 'running') {
+    return makeStep(input, 'verbose', { settled: false, status: 'running', summary: `ssh -vvv is at: ${reached}`, evidence: [transcript], ceiling });
+  }
+  if (stoppedOnPurpose(parse)) {
+    const took = verbose.endedMs !== undefined ? ` in ${duration(verbose.endedMs - verbose.startedMs)}` : '';
+    return makeStep(input, 'verbose', {
+      settled: true,
+      status: 'pass',
+      summary: `ssh completes the key exchange${took} (sshcheck stops it there, before it sends a user name, so the target logs no failed login)`,
+      evidence: [transcript],
+    });
+  }
+  if (AUTH_PHASES.has(reached)) {
+    const methods = parse.authMethods && parse.authMethods.length > 0 ? ` (${parse.authMethods.join(', ')})` : '';
+    const took = verbose.endedMs !== undefined ? ` in ${duration(verbose.endedMs - verbose.startedMs)}` : '';
+    return makeStep(input, 'verbose', { settled: true, status: 'pass', summary: `ssh gets through the handshake to authentication${methods}${took}`, evidence: [transcript] });
+  }
+  const owners = stopOwner(parse);
+  const stopLine = parse.stop ? `: "${parse.stop.line}"` : '';
+  const elapsed = verbose.endedMs !== undefined ? duration(verbose.endedMs - verbose.startedMs) : '?';
+  // ssh may print its own verdict in the instant the run stops it: its words win.
+  if (verbose.aborted && !parse.stop) {
+    return makeStep(input, 'verbose', {
+      settled: true,
+      status: 'warn',
+      summary: `ssh was still at "${reached}" after ${elapsed} when the diagnosis was settled; see ${pointer(owners)}`,
+      evidence: [transcript],
+    });
+  }
+  return makeStep(input, 'verbose', {
+    settled: true,
+    status: 'fail',
+    summary: `ssh stops at "${reached}" after ${elapsed}${stopLine}; see ${pointer(owners)}`,
+    evidence: [transcript],
+    findings: [{ cause: stopCause(parse), confidence: 'low', summary: `ssh -vvv stops at "${reached}"${stopLine}` }],
+  });
+}

@@ -1,0 +1,88 @@
+// Step 7: VPN, proxy and path MTU. Something on the port that does not speak SSH, a key
+// exchange that never completes although the banner went through (large packets lost:
+// an MTU blackhole), and the bastion's own ssh config routing the host elsewhere.
+import type { AssessInput, StepAssessment } from '../assessment.js';
+import { classifyBanner, classifyKex, classifyReach, primaryHandshake, resolutionFailed } from '../facts.js';
+import { bannerEvidence, kexEvidence, mtuEvidence, mtuSummary, sshConfigEvidence, sshConfigOverrides } from '../evidence.js';
+import { duration } from '../format.js';
+import { makeStep, notReached } from './make.js';
+
+/** Extra wait for the MTU sweep once the stall itself is established. */
+const SWEEP_GRACE_MS = 1000;
+
+export function assessVpnProxy(input: AssessInput): StepAssessment {
+  const { obs, target, now, final, thresholds: th } = input;
+  const h = primaryHandshake(obs);
+  const config = sshConfigEvidence(obs.sshConfig, target.host, target.port);
+  if (!h) return notReached(input, 'vpn-proxy', 'the name did not resolve to any address', resolutionFailed(input), [config]);
+  const reach = classifyReach(input, h);
+  if (reach.kind === 'waiting' || reach.kind === 'unknown') return notReached(input, 'vpn-proxy', '', false, [config]);
+  if (reach.kind !== 'connected') return notReached(input, 'vpn-proxy', 'TCP never connected', true, [config]);
+
+  const banner = classifyBanner(input, h);
+  if (banner.kind === 'not-ssh') {
+    return makeStep(input, 'vpn-proxy', {
+      settled: true,
+      status: 'fail',
+      summary: `port ${target.port} answers, but not with SSH: ${banner.detail}`,
+      evidence: [bannerEvidence(h), config],
+      findings: [{ cause: 'not-ssh', confidence: 'high', summary: `the peer on port ${target.port} does not speak SSH (${banner.detail}): a proxy, load balancer or another service answers` }],
+    });
+  }
+  if (banner.kind === 'waiting' || banner.kind === 'not-connected') return notReached(input, 'vpn-proxy', '', false, [config]);
+  if (banner.kind !== 'received') return notReached(input, 'vpn-proxy', 'no SSH banner, so no key exchange', true, [config]);
+
+  const kex = classifyKex(input, h);
+  const evidence = [kexEvidence(h), mtuEvidence(obs.mtu), config];
+  switch (kex.kind) {
+    case 'not-started':
+    case 'waiting':
+      return makeStep(input, 'vpn-proxy', { settled: false, status: 'running', summary: 'banner received, key exchange under way…', evidence });
+    case 'stalled': {
+      const mtu = mtuSummary(obs.mtu);
+      const sweepDone = obs.mtu?.state === 'done';
+      if (!sweepDone && !final && kex.waitedMs < th.kexStallMs + SWEEP_GRACE_MS) {
+        return makeStep(input, 'vpn-proxy', { settled: false, status: 'running', summary: `key exchange stalled for ${duration(kex.waitedMs)}; checking the path MTU…`, evidence });
+      }
+      const mtuNote = mtu.blackhole ? `; ${mtu.passes ?? '?'}-byte packets cross but ${mtu.fails ?? '?'}-byte ones vanish` : '';
+      return makeStep(input, 'vpn-proxy', {
+        settled: true,
+        status: 'fail',
+        summary: `the banner went through but ${kex.phase} never arrived (${duration(kex.waitedMs)})${mtuNote}`,
+        evidence,
+        findings: [
+          {
+            cause: 'kex-stall',
+            confidence: mtu.blackhole ? 'high' : 'medium',
+            summary: `the banner is exchanged but ${kex.phase} never arrives (${duration(kex.waitedMs)})${mtu.blackhole ? `: large packets are lost on the path (MTU blackhole${mtu.passes !== undefined ? `, path MTU ≈ ${mtu.passes}` : ''})` : ': large packets are probably lost on the path (MTU blackhole, VPN or tunnel)'}`,
+          },
+        ],
+      });
+    }
+    case 'failed':
+      if (kex.how === 'broken') {
+        return makeStep(input, 'vpn-proxy', {
+          settled: true,
+          status: 'fail',
+          summary: `the connection broke during the key exchange: ${kex.detail}`,
+          evidence,
+          findings: [{ cause: 'kex-stall', confidence: 'medium', summary: `the key exchange never completes: ${kex.detail} (a middlebox or proxy may interfere)` }],
+        });
+      }
+      return makeStep(input, 'vpn-proxy', { settled: true, status: 'pass', summary: 'packets cross the path; the key exchange fails on algorithms (step 2)', evidence });
+    case 'complete': {
+      const overridden = sshConfigOverrides(obs.sshConfig, target.host, target.port);
+      const configPending = obs.sshConfig !== undefined && obs.sshConfig.state === 'running' && !final && now < th.kexStallMs;
+      if (configPending) return makeStep(input, 'vpn-proxy', { settled: false, status: 'running', summary: 'reading the bastion\'s ssh config…', evidence });
+      if (overridden) {
+        return makeStep(input, 'vpn-proxy', {
+          settled: true,
+          status: 'warn',
+          summary: `the key exchange completes in ${duration(kex.kexMs)}, but the bastion's ssh config reaches ${target.host} differently from this probe`,
+          evidence,
+        });
+      }
+      return makeStep(input, 'vpn-proxy', { settled: true, status: 'pass', summary: `SSH all the way through: the key exchange completed in ${duration(kex.kexMs)}, so packets of every size cross the path`, evidence });
+    }
+  }
+}

@@ -1,0 +1,288 @@
+// One run of the probe engine for one target: start the probes at once, re-judge the
+// checklist whenever an observation changes (and on a short tick, since waiting is itself
+// evidence), emit progress events, settle the diagnosis as early as the evidence allows,
+// then give slow extras a bounded grace and stop everything.
+import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import type { Observations } from './observations.js';
+import type { Diagnosis, ProgressEvent, Report, StepId, StepReport, StepRunning, TargetReport } from './report.js';
+import { REPORT_SCHEMA, STEP_IDS, STEP_TITLES, stepNumber } from './report.js';
+import type { Target } from './target.js';
+import type { ProbeContext } from './probes/context.js';
+import { startClock } from './probes/context.js';
+import type { StepAssessment } from './checklist/assessment.js';
+import { assessAll } from './checklist/assess.js';
+import { diagnose } from './checklist/diagnose.js';
+import type { Thresholds } from './checklist/thresholds.js';
+import { DEFAULT_THRESHOLDS } from './checklist/thresholds.js';
+import { probeDns, probePtr } from './probes/dns.js';
+import { probeSystemResolve } from './probes/system-resolve.js';
+import { probeHandshake } from './probes/ssh-handshake.js';
+import { probeVerbose } from './probes/openssh-verbose.js';
+import { probeSshConfig } from './probes/ssh-config.js';
+import { probePing } from './probes/ping.js';
+import { probeMtu } from './probes/mtu.js';
+import { probePath } from './probes/path.js';
+import { probeTcp } from './probes/tcp.js';
+import { parseResolvConf } from './probes/resolv-conf.js';
+
+export interface RunOptions {
+  /** Where the probes run, as reports name it (default: this machine's host name). */
+  vantage?: string;
+  /** Hard limit for the whole run. */
+  budgetMs?: number;
+  /** How long slow probes (path, ping, ssh -vvv) may go on after the diagnosis is settled. */
+  extrasMs?: number;
+  signal?: AbortSignal;
+  onEvent?: (event: ProgressEvent) => void;
+  thresholds?: Partial<Thresholds>;
+  resolvConfPath?: string;
+  dnsPort?: number;
+  /** A port probed next to the SSH port, to tell "a rule on port 22" from "drops everything". */
+  controlPort?: number;
+  /** At most this many resolved addresses are probed. */
+  maxAddresses?: number;
+}
+
+export const DEFAULT_BUDGET_MS = 15_000;
+export const DEFAULT_EXTRAS_MS = 3_000;
+/** Re-judging on a tick turns "still no answer" into evidence at the right moment. */
+const TICK_MS = 20;
+/** Probes must be done a little before the budget so the final report fits in it. */
+const DEADLINE_MARGIN_MS = 150;
+const PATH_DELAY_MS = 100;
+const MTU_SIZES = [1500, 1400, 1300, 1200, 1000, 800, 576];
+
+/**
+ * The most connections a run opens to the SSH port of one address: the in-process handshake
+ * and ssh -vvv (to the first address only). Servers with fail2ban or OpenSSH penalties
+ * punish clients that connect and leave, so this stays small and fixed.
+ */
+export const SSH_CONNECTIONS_PER_RUN = 2;
+
+const DEFAULT_RESOLV_CONF = '/etc/resolv.conf';
+
+async function readResolvers(path: string): Promise<string[]> {
+  try {
+    return parseResolvConf(await readFile(path, 'utf8')).nameservers;
+  } catch {
+    return [];
+  }
+}
+
+function publicStep(a: StepAssessment, durationMs: number): StepReport | StepRunning {
+  const base = { id: a.id, n: stepNumber(a.id), title: STEP_TITLES[a.id] };
+  if (a.status === 'running') return { ...base, status: 'running', summary: a.summary };
+  return { ...base, status: a.status, summary: a.summary, evidence: a.evidence, durationMs: Math.round(durationMs), manual: a.manual };
+}
+
+/** What makes a step worth re-sending: its status, words and evidence, not its timings. */
+function stepSignature(a: StepAssessment): string {
+  if (a.status === 'running') return `running:${a.summary.replace(/[0-9.]+ ?(ms|s)\b/g, '')}`;
+  return JSON.stringify([a.status, a.summary, a.evidence]);
+}
+
+export async function run(target: Target, options: RunOptions = {}): Promise<Report> {
+  const clock = startClock();
+  const startedAt = new Date();
+  const id = randomUUID();
+  const vantage = options.vantage ?? hostname();
+  const th: Thresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };
+  const budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
+  const extrasMs = options.extrasMs ?? DEFAULT_EXTRAS_MS;
+  const controller = new AbortController();
+  // Every probe (and every child of the MTU sweep) listens on this one signal.
+  setMaxListeners(256, controller.signal);
+  const onOuterAbort = (): void => controller.abort();
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  if (options.signal?.aborted) controller.abort();
+
+  const obs: Observations = { ptr: [], handshakes: [] };
+  const pending = new Set<Promise<unknown>>();
+  const settledAt = new Map<StepId, number>();
+  const sent = new Map<StepId, string>();
+  let emittedDiagnosis: Diagnosis | undefined;
+  let diagnosedMs: number | undefined;
+  let wake: (() => void) | undefined;
+
+  const emit = (event: ProgressEvent): void => {
+    try {
+      options.onEvent?.(event);
+    } catch {
+      // A failing renderer must not stop the probes; it sees the final report anyway.
+    }
+  };
+  const ctx = (): ProbeContext => ({ now: clock, signal: controller.signal, deadlineMs: budgetMs - DEADLINE_MARGIN_MS });
+  const changed = (): void => wake?.();
+  const track = (p: Promise<unknown>): void => {
+    const tracked = p.catch(() => undefined).finally(() => {
+      pending.delete(tracked);
+      changed();
+    });
+    pending.add(tracked);
+  };
+
+  const targetReport = (): TargetReport => ({
+    input: target.input,
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    addresses: obs.handshakes.map((h) => h.address),
+  });
+
+  // --- probes -----------------------------------------------------------------------------
+  const probed = new Set<string>();
+  let bastionPtrStarted = false;
+  let mtuStarted = false;
+  // Reverse lookups go to the same resolvers the name lookups use.
+  const configured = await readResolvers(options.resolvConfPath ?? DEFAULT_RESOLV_CONF);
+  const resolvers = (): string[] => obs.dns?.resolvers ?? configured;
+
+  const probeAddress = (address: string, primary: boolean): void => {
+    if (probed.has(address) || probed.size >= (options.maxAddresses ?? 4)) return;
+    probed.add(address);
+    const index = obs.handshakes.length;
+    obs.handshakes.push({ state: 'running', startedMs: clock(), address, port: target.port, tcp: {}, at: {}, preBanner: { lines: 0, bytes: 0, sample: [] }, bytesIn: 0, bytesOut: 0 });
+    const onHandshake = (snap: (typeof obs.handshakes)[number]): void => {
+      obs.handshakes[index] = snap;
+      if (!bastionPtrStarted && snap.tcp.localAddress && resolvers().length > 0) {
+        bastionPtrStarted = true;
+        const ptrIndex = obs.ptr.length;
+        obs.ptr.push({ state: 'running', startedMs: clock(), address: snap.tcp.localAddress, role: 'bastion', queries: [] });
+        track(probePtr({ address: snap.tcp.localAddress, role: 'bastion', resolvers: resolvers(), queryTimeoutMs: th.dnsSlowAfterMs, ...dnsPortOption() }, ctx()).then((o) => (obs.ptr[ptrIndex] = o)));
+      }
+      changed();
+    };
+    track(probeHandshake({ address, port: target.port, user: target.user }, ctx(), onHandshake).then(onHandshake));
+    if (!primary) return;
+    track(probePing({ address, count: 3, intervalS: 0.2, waitS: 1 }, ctx(), (s) => ((obs.ping = s), changed())).then((o) => (obs.ping = o)));
+    const controlPort = options.controlPort ?? (target.port === 1 ? 2 : 1);
+    track(probeTcp({ address, port: controlPort }, ctx()).then((o) => (obs.control = o)));
+    if (target.kind !== 'name' && resolvers().length > 0) startTargetPtr(address);
+  };
+
+  const dnsPortOption = (): { port?: number } => (options.dnsPort !== undefined ? { port: options.dnsPort } : {});
+  const startTargetPtr = (address: string): void => {
+    const ptrIndex = obs.ptr.length;
+    obs.ptr.push({ state: 'running', startedMs: clock(), address, role: 'target', queries: [] });
+    track(probePtr({ address, role: 'target', resolvers: resolvers(), queryTimeoutMs: th.dnsSlowAfterMs, ...dnsPortOption() }, ctx()).then((o) => (obs.ptr[ptrIndex] = o)));
+  };
+
+  /** Which addresses to probe: what ssh would use first, then DNS's own if they differ. */
+  const considerAddresses = (): void => {
+    const fromSystem = obs.resolve?.state === 'done' ? obs.resolve.addresses : undefined;
+    const fromDns = (obs.dns?.queries ?? []).filter((q) => q.outcome === 'answer' && (q.type === 'A' || q.type === 'AAAA')).flatMap((q) => q.answers);
+    if (fromSystem && fromSystem.length > 0) {
+      fromSystem.forEach((a, i) => probeAddress(a, i === 0 && obs.handshakes.length === 0));
+      for (const a of fromDns) if (!fromSystem.includes(a)) probeAddress(a, false);
+    } else if (fromDns.length > 0) {
+      // getaddrinfo failed or is stuck on a dead resolver; DNS itself has addresses: probe
+      // them so the report can say whether the host works once the name is fixed.
+      const waited = clock() - (obs.resolve?.startedMs ?? 0);
+      if (fromSystem || waited >= th.dnsDeadAfterMs) fromDns.forEach((a) => probeAddress(a, obs.handshakes.length === 0));
+    }
+  };
+
+  // The path trace sends SYNs to the same port; started together with the real SYN they
+  // use up the target's ICMP error rate limit and hide an immediate reject for a second.
+  let pathStarted = false;
+  const maybeStartPath = (): void => {
+    const h = obs.handshakes[0];
+    if (pathStarted || !h || (h.tcp.outcome === undefined && clock() - h.startedMs < PATH_DELAY_MS)) return;
+    pathStarted = true;
+    track(probePath({ address: h.address, port: target.port, maxHops: 16, waitS: 1 }, ctx()).then((o) => (obs.path = o)));
+  };
+
+  const maybeStartMtuSweep = (): void => {
+    const h = obs.handshakes[0];
+    if (mtuStarted || !h || h.at.banner === undefined || h.at.newkeys !== undefined || h.end !== undefined) return;
+    const last = Math.max(h.at.banner, h.at.kexinit ?? 0, h.at['kex-reply'] ?? 0);
+    if (clock() - last < th.mtuSweepAfterMs) return;
+    mtuStarted = true;
+    track(probeMtu({ address: h.address, mtus: MTU_SIZES, waitS: 1 }, ctx()).then((o) => (obs.mtu = o)));
+  };
+
+  emit({ type: 'run-started', id, target: targetReport(), vantage: { name: vantage }, startedAt: startedAt.toISOString(), elapsedMs: 0 });
+  for (const stepId of STEP_IDS) emit({ type: 'step-updated', step: { id: stepId, n: stepNumber(stepId), title: STEP_TITLES[stepId], status: 'running' }, elapsedMs: 0 });
+
+  const verboseTimeoutS = Math.max(1, Math.min(Math.ceil(th.bannerTimeoutMs / 1000), Math.floor(budgetMs / 1000) - 1));
+  track(probeSshConfig({ host: target.host }, ctx()).then((o) => (obs.sshConfig = o)));
+  track(probeVerbose({ host: target.host, port: target.port, user: target.user, connectTimeoutS: verboseTimeoutS }, ctx(), (s) => ((obs.verbose = s), changed())).then((o) => (obs.verbose = o)));
+  if (target.kind === 'name') {
+    track(probeSystemResolve({ name: target.host }, ctx()).then((o) => ((obs.resolve = o), considerAddresses())));
+    track(
+      probeDns({ name: target.host, queryTimeoutMs: th.dnsSlowAfterMs, ...dnsPortOption(), ...(options.resolvConfPath ? { resolvConfPath: options.resolvConfPath } : {}) }, ctx(), (s) => {
+        obs.dns = s;
+        considerAddresses();
+        changed();
+      }).then((o) => ((obs.dns = o), considerAddresses())),
+    );
+  } else {
+    probeAddress(target.host, true);
+  }
+
+  // --- judge until settled, then until the extras are done or out of time -------------------
+  const publish = (steps: StepAssessment[], now: number): void => {
+    for (const step of steps) {
+      if (step.settled && !settledAt.has(step.id)) settledAt.set(step.id, now);
+      const signature = stepSignature(step);
+      if (sent.get(step.id) === signature) continue;
+      sent.set(step.id, signature);
+      emit({ type: 'step-updated', step: publicStep(step, settledAt.get(step.id) ?? now), elapsedMs: now });
+    }
+  };
+
+  for (;;) {
+    const now = clock();
+    maybeStartPath();
+    maybeStartMtuSweep();
+    const steps = assessAll({ target, obs, now, final: false, thresholds: th });
+    publish(steps, now);
+    if (emittedDiagnosis === undefined) {
+      const state = diagnose(steps, target, vantage, false);
+      if (state.settled) {
+        emittedDiagnosis = state.diagnosis;
+        diagnosedMs = now;
+        emit({ type: 'diagnosis', diagnosis: state.diagnosis, elapsedMs: now });
+      }
+    }
+    const extrasOver = diagnosedMs !== undefined && (pending.size === 0 || now >= diagnosedMs + extrasMs);
+    if (extrasOver || now >= budgetMs - DEADLINE_MARGIN_MS || controller.signal.aborted) break;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, TICK_MS);
+      wake = () => {
+        clearTimeout(timer);
+        setImmediate(resolve);
+      };
+    });
+    wake = undefined;
+  }
+
+  controller.abort();
+  await Promise.allSettled([...pending]);
+  options.signal?.removeEventListener('abort', onOuterAbort);
+
+  const end = clock();
+  const steps = assessAll({ target, obs, now: end, final: true, thresholds: th });
+  publish(steps, end);
+  const final = diagnose(steps, target, vantage, true).diagnosis;
+  if (emittedDiagnosis === undefined || emittedDiagnosis.cause !== final.cause) {
+    diagnosedMs ??= end;
+    emit({ type: 'diagnosis', diagnosis: final, elapsedMs: end });
+  }
+  const report: Report = {
+    schema: REPORT_SCHEMA,
+    id,
+    target: targetReport(),
+    vantage: { name: vantage },
+    startedAt: startedAt.toISOString(),
+    durationMs: Math.round(end),
+    diagnosedMs: Math.round(diagnosedMs ?? end),
+    steps: steps.map((s) => publicStep(s, settledAt.get(s.id) ?? end) as StepReport),
+    diagnosis: final,
+  };
+  emit({ type: 'run-finished', report, elapsedMs: end });
+  return report;
+}
