@@ -1,0 +1,106 @@
+// Command-line grammar of `sshcheck [options] [user@]host[:port]` (report-contract.md).
+// Pure: argv in, a validated request or a usage error out. Nothing is probed before this
+// has accepted every argument.
+import { parseArgs } from 'node:util';
+import { SshcheckError } from '../engine/errors.js';
+import type { Target } from '../engine/target.js';
+import { parseTarget, printable } from '../engine/target.js';
+
+export interface CheckRequest {
+  command: 'check';
+  target: Target;
+  json: boolean;
+  quiet: boolean;
+  color: boolean | undefined;
+  waitAll: boolean;
+  budgetMs: number | undefined;
+  vantage: string | undefined;
+}
+
+export type CliRequest = CheckRequest | { command: 'help' } | { command: 'version' };
+
+export const USAGE = `Usage: sshcheck [options] [user@]host[:port]
+
+Runs the 10-step SSH troubleshooting checklist against host from this machine
+(the bastion) and names the most likely reason why ssh hangs or fails.
+
+Options:
+  -p, --port <n>        SSH port (default 22)
+  -l, --user <name>     login name used for the handshake probes (default "sshcheck")
+      --json            print exactly one JSON report on stdout, nothing else there
+      --budget <s>      stop everything after this many seconds (default 15, 1-120)
+      --wait-all        let slow extras (path trace, ping) finish before printing
+      --vantage <name>  how reports name this machine (default: its host name,
+                        or $SSHCHECK_VANTAGE)
+  -q, --quiet           no progress on stderr
+      --no-color        no colours, even on a terminal
+  -h, --help            this help
+  -V, --version         print the version
+
+IPv6 addresses are written [2001:db8::1] or [2001:db8::1]:22.
+Exit status: 0 nothing wrong from here, 1 a problem was found, 2 bad input or usage
+(nothing was probed), 3 sshcheck itself failed.`;
+
+function usage(message: string): SshcheckError {
+  return new SshcheckError('E_USAGE', message);
+}
+
+export function parseCli(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): CliRequest {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        port: { type: 'string', short: 'p' },
+        user: { type: 'string', short: 'l' },
+        json: { type: 'boolean' },
+        budget: { type: 'string' },
+        'wait-all': { type: 'boolean' },
+        vantage: { type: 'string' },
+        quiet: { type: 'boolean', short: 'q' },
+        color: { type: 'boolean' },
+        'no-color': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
+      },
+    });
+  } catch (err) {
+    const text = err instanceof Error ? err.message : String(err);
+    // parseArgs' messages quote the offending argument; keep them but make them printable.
+    throw usage(`${printable(text, 160)} (see sshcheck --help; sshcheck never passes options through to ssh)`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { command: 'help' };
+  if (values.version) return { command: 'version' };
+  if (positionals.length === 0) throw usage('no host given: sshcheck [options] [user@]host[:port]');
+  if (positionals.length > 1) throw usage(`one host per run: got ${positionals.length} (${positionals.map((p) => `"${printable(p, 40)}"`).join(', ')})`);
+
+  let budgetMs: number | undefined;
+  if (values.budget !== undefined) {
+    const s = values.budget;
+    if (!/^[0-9]{1,3}(\.[0-9]{1,3})?$/.test(s) || Number(s) < 1 || Number(s) > 120) {
+      throw usage(`invalid --budget "${printable(s, 20)}": give seconds from 1 to 120`);
+    }
+    budgetMs = Math.round(Number(s) * 1000);
+  }
+  const vantage = values.vantage ?? env.SSHCHECK_VANTAGE;
+  if (vantage !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(vantage)) {
+    throw usage(`invalid vantage name "${printable(vantage, 40)}": use letters, digits, ".", "_" or "-" (at most 63)`);
+  }
+  const overrides: { port?: string; user?: string } = {};
+  if (values.port !== undefined) overrides.port = values.port;
+  if (values.user !== undefined) overrides.user = values.user;
+  const target = parseTarget(positionals[0] ?? '', overrides);
+  return {
+    command: 'check',
+    target,
+    json: values.json === true,
+    quiet: values.quiet === true,
+    color: values['no-color'] ? false : values.color === true ? true : undefined,
+    waitAll: values['wait-all'] === true,
+    budgetMs,
+    vantage,
+  };
+}

@@ -1,0 +1,75 @@
+// `sshcheck` on a terminal. Exit status per the report contract: 0 healthy from here,
+// 1 a problem was found, 2 bad input or usage (nothing probed), 3 the engine failed.
+import { readFileSync } from 'node:fs';
+import { isSshcheckError } from '../engine/errors.js';
+import { run } from '../engine/run.js';
+import type { CheckRequest } from './args.js';
+import { parseCli, USAGE } from './args.js';
+import { liveProgress, plainProgress } from './progress.js';
+import type { Progress } from './progress.js';
+import { renderReport } from './render-text.js';
+
+export const EXIT = { healthy: 0, problem: 1, usage: 2, engine: 3 } as const;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function check(request: CheckRequest): Promise<number> {
+  const stderrTty = process.stderr.isTTY === true;
+  const color = request.color ?? (process.stdout.isTTY === true && process.env.NO_COLOR === undefined);
+  let progress: Progress | undefined;
+  if (!request.quiet) {
+    progress = stderrTty
+      ? liveProgress({ write: (t) => process.stderr.write(t), columns: process.stderr.columns }, { color: request.color ?? process.env.NO_COLOR === undefined })
+      : plainProgress({ write: (t) => process.stderr.write(t) });
+  }
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    const report = await run(request.target, {
+      ...(request.vantage !== undefined ? { vantage: request.vantage } : {}),
+      ...(request.budgetMs !== undefined ? { budgetMs: request.budgetMs } : {}),
+      extrasMs: request.waitAll ? (request.budgetMs ?? 15_000) : 0,
+      signal: controller.signal,
+      onEvent: (event) => progress?.onEvent(event),
+    });
+    progress?.close();
+    process.stdout.write(request.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report, { color }));
+    return report.diagnosis.cause === 'healthy' ? EXIT.healthy : EXIT.problem;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let request;
+  try {
+    request = parseCli(argv, process.env);
+  } catch (err) {
+    if (isSshcheckError(err)) {
+      process.stderr.write(`sshcheck: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+  if (request.command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT.healthy;
+  }
+  if (request.command === 'version') {
+    process.stdout.write(`sshcheck ${version()}\n`);
+    return EXIT.healthy;
+  }
+  try {
+    return await check(request);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`sshcheck: the engine failed: ${message}\n`);
+    return EXIT.engine;
+  }
+}

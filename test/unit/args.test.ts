@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseCli } from '../../src/cli/args.js';
+
+test('parses the contract options', () => {
+  const r = parseCli(['-p', '2222', '-l', 'ops', '--json', 'db-3']);
+  assert.equal(r.command, 'check');
+  if (r.command !== 'check') return;
+  assert.equal(r.target.port, 2222);
+  assert.equal(r.target.user, 'ops');
+  assert.equal(r.json, true);
+  assert.equal(r.waitAll, false);
+});
+
+test('reads the vantage from the environment unless given', () => {
+  const a = parseCli(['db-3'], { SSHCHECK_VANTAGE: 'bastion-eu-1' });
+  const b = parseCli(['--vantage', 'other', 'db-3'], { SSHCHECK_VANTAGE: 'bastion-eu-1' });
+  assert.ok(a.command === 'check' && a.vantage === 'bastion-eu-1');
+  assert.ok(b.command === 'check' && b.vantage === 'other');
+});
+
+test('help and version need no host', () => {
+  assert.deepEqual(parseCli(['--help']), { command: 'help' });
+  assert.deepEqual(parseCli(['-V']), { command: 'version' });
+});
+
+const usage: Array<[string[], RegExp]> = [
+  [[], /no host given/],
+  [['-oProxyCommand=sh', 'db-3'], /Unknown option '-o'/],
+  [['--', '-oProxyCommand=sh'], /starts with "-"/],
+  [['db-1', 'db-2'], /one host per run/],
+  [['--budget', '0', 'db-3'], /--budget/],
+  [['--budget', '1e3', 'db-3'], /--budget/],
+  [['-p', '99999', 'db-3'], /invalid port/],
+  [['-l', '$(id)', 'db-3'], /invalid user name/],
+  [['--vantage', 'a b', 'db-3'], /invalid vantage/],
+  [['--json=yes', 'db-3'], /json/],
+];
+for (const [argv, message] of usage) {
+  test(`usage error for ${JSON.stringify(argv)}`, () => {
+    assert.throws(() => parseCli(argv), (err: unknown) => err instanceof Error && message.test(err.message) && (err as { code?: string }).code !== undefined);
+  });
+}
