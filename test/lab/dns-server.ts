@@ -1,0 +1,66 @@
+// The lab's resolver: a dns2 UDP server run inside the router namespace by Lab.startDns.
+// It re-reads its rules (a JSON file the test controls) on every query, so a test can change
+// what DNS says without restarting anything. Usage: node dns-server.js <rules.json> <address>
+import { readFileSync } from 'node:fs';
+import dns2 from 'dns2';
+import type { DnsRule } from './lab.js';
+
+const { Packet } = dns2;
+// dns2's typings lack Packet.RCODE; these are the RFC 1035 codes.
+const RCODE = { NXDOMAIN: 3, SERVFAIL: 2, REFUSED: 5 } as const;
+const [rulesPath = '', address = '127.0.0.1', portText = '53'] = process.argv.slice(2);
+
+function rules(): DnsRule[] {
+  try {
+    return JSON.parse(readFileSync(rulesPath, 'utf8')) as DnsRule[];
+  } catch {
+    return [];
+  }
+}
+
+/** The answer the rules give, or undefined to stay silent. */
+function answer(request: dns2.Packet): dns2.Packet | undefined {
+  const response = Packet.createResponseFromRequest(request);
+  const question = request.questions[0];
+  if (!question) return undefined;
+  const name = question.name.replace(/\.$/, '').toLowerCase();
+  const all = rules();
+  const rule = all.find((r) => r.name === name) ?? all.find((r) => r.name === '*');
+  // Liveness and reverse queries for names without a rule: a live resolver answers them.
+  if (!rule) {
+    if (name !== '' && !name.endsWith('.arpa')) response.header.rcode = RCODE.NXDOMAIN;
+    return response;
+  }
+  switch (rule.action) {
+    case 'drop':
+      return undefined;
+    case 'nxdomain':
+      response.header.rcode = RCODE.NXDOMAIN;
+      return response;
+    case 'servfail':
+      response.header.rcode = RCODE.SERVFAIL;
+      return response;
+    case 'refused':
+      response.header.rcode = RCODE.REFUSED;
+      return response;
+    case 'answer': {
+      const record = (fields: Partial<dns2.Packet.Resource>): dns2.Packet.Resource => Packet.createResourceFromQuestion(question, { ttl: 30, ...fields });
+      if (question.type === Packet.TYPE.A) for (const a of rule.a ?? []) response.answers.push(record({ address: a }));
+      if (question.type === Packet.TYPE.AAAA) for (const a of rule.aaaa ?? []) response.answers.push(record({ address: a }));
+      if (question.type === Packet.TYPE.PTR && rule.ptr) response.answers.push(record({ domain: rule.ptr }));
+      return response;
+    }
+  }
+}
+
+const server = dns2.createServer({
+  udp: true,
+  handle: (request, send) => {
+    const response = answer(request);
+    if (response) void send(response);
+  },
+});
+server.on('listening', () => process.stdout.write(`listening on ${address}:${portText}\n`));
+server.on('requestError', () => undefined);
+void server.listen({ udp: { port: Number(portText), address } });
+process.on('SIGTERM', () => process.exit(0));

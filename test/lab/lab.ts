@@ -1,0 +1,314 @@
+// A real network on one machine (shared/design/lab.md): bastion, router and target network
+// namespaces joined by veth pairs, a real sshd, real iptables, a dns2 resolver we control.
+// Safety: the bastion's only route leads to the lab router, which has no link to the real
+// network; names carry the creating process id so concurrent runs never collide and stale
+// labs of dead runs are swept; everything is torn down, also after a failure.
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ADDR = {
+  bastion: '10.77.1.2',
+  routerBastionSide: '10.77.1.1',
+  routerTargetSide: '10.77.2.1',
+  target: '10.77.2.2',
+  /** In the target subnet, owned by nobody: the router's ARP for it fails. */
+  nobody: '10.77.2.99',
+} as const;
+
+const PREFIX = 'sshcheck-';
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const CLI = join(ROOT, 'bin', 'sshcheck.js');
+const DNS_SERVER = fileURLToPath(new URL('./dns-server.js', import.meta.url));
+const TCP_SERVICE = fileURLToPath(new URL('./tcp-service.js', import.meta.url));
+
+export interface ExecResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function sh(cmd: string, args: readonly string[], opts: { allowFail?: boolean; timeoutMs?: number } = {}): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: opts.timeoutMs ?? 10_000, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? Number((err as NodeJS.ErrnoException).code) : 1) : 0;
+      if (err && !opts.allowFail) reject(new Error(`${cmd} ${args.join(' ')} failed: ${stderr || err.message}`));
+      else resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Why the lab cannot run here, or undefined when it can. */
+export function labUnavailable(): string | undefined {
+  if (process.platform !== 'linux') return 'the network lab needs Linux network namespaces';
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'the network lab needs root (ip netns, iptables)';
+  for (const tool of ['/usr/sbin/ip', '/usr/sbin/sshd', '/usr/sbin/iptables']) {
+    if (!existsSync(tool) && !existsSync(tool.replace('/usr/sbin/', '/sbin/'))) return `the network lab needs ${tool} (apt-get install iproute2 openssh-server iptables)`;
+  }
+  return undefined;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes namespaces left by lab runs whose process is gone (a crashed earlier run). */
+export function sweepStaleLabs(): void {
+  let list: string;
+  try {
+    list = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  } catch {
+    return;
+  }
+  for (const line of list.split('\n')) {
+    const name = line.split(' ')[0] ?? '';
+    const m = new RegExp(`^${PREFIX}(\\d+)-`).exec(name);
+    if (m && !pidAlive(Number(m[1]))) {
+      try {
+        execFileSync('ip', ['netns', 'del', name]);
+      } catch {
+        // already gone
+      }
+      rmSync(`/etc/netns/${name}`, { recursive: true, force: true });
+    }
+  }
+}
+
+let counter = 0;
+const liveLabs = new Set<Lab>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // Last resort if a test process dies without running its after() hooks.
+  process.on('exit', () => {
+    for (const lab of liveLabs) lab.destroySync();
+  });
+}
+
+export interface SshdOptions {
+  /** Extra sshd_config lines. */
+  config?: string[];
+  /** Written to the target's /etc/hosts.deny before sshd starts (TCP wrappers). */
+  hostsDeny?: string;
+  port?: number;
+}
+
+export interface DnsRule {
+  /** Exact name, without trailing dot ("db-3.lab.test"), or "*" for every other name. */
+  name: string;
+  action: 'answer' | 'nxdomain' | 'servfail' | 'refused' | 'drop';
+  a?: string[];
+  aaaa?: string[];
+  ptr?: string;
+}
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  wallMs: number;
+}
+
+export class Lab {
+  readonly bastion: string;
+  readonly router: string;
+  readonly target: string;
+  private readonly dir: string;
+  private readonly children = new Set<ChildProcess>();
+  private destroyed = false;
+
+  private constructor(id: string) {
+    this.bastion = `${PREFIX}${id}-b`;
+    this.router = `${PREFIX}${id}-r`;
+    this.target = `${PREFIX}${id}-t`;
+    this.dir = mkdtempSync(join(tmpdir(), `${PREFIX}lab-`));
+  }
+
+  static async create(): Promise<Lab> {
+    const why = labUnavailable();
+    if (why) throw new Error(why);
+    sweepStaleLabs();
+    installExitHook();
+    const lab = new Lab(`${process.pid}-${++counter}`);
+    liveLabs.add(lab);
+    try {
+      await lab.build();
+    } catch (err) {
+      await lab.destroy();
+      throw err;
+    }
+    return lab;
+  }
+
+  private async build(): Promise<void> {
+    const { bastion: b, router: r, target: t } = this;
+    for (const ns of [b, r, t]) {
+      await sh('ip', ['netns', 'add', ns]);
+      await sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    }
+    await sh('ip', ['link', 'add', 'b0', 'netns', b, 'type', 'veth', 'peer', 'name', 'r0', 'netns', r]);
+    await sh('ip', ['link', 'add', 't0', 'netns', t, 'type', 'veth', 'peer', 'name', 'r1', 'netns', r]);
+    await sh('ip', ['-n', b, 'addr', 'add', `${ADDR.bastion}/24`, 'dev', 'b0']);
+    await sh('ip', ['-n', r, 'addr', 'add', `${ADDR.routerBastionSide}/24`, 'dev', 'r0']);
+    await sh('ip', ['-n', r, 'addr', 'add', `${ADDR.routerTargetSide}/24`, 'dev', 'r1']);
+    await sh('ip', ['-n', t, 'addr', 'add', `${ADDR.target}/24`, 'dev', 't0']);
+    for (const [ns, dev] of [[b, 'b0'], [r, 'r0'], [r, 'r1'], [t, 't0']] as const) await sh('ip', ['-n', ns, 'link', 'set', dev, 'up']);
+    await sh('ip', ['-n', b, 'route', 'add', 'default', 'via', ADDR.routerBastionSide]);
+    await sh('ip', ['-n', t, 'route', 'add', 'default', 'via', ADDR.routerTargetSide]);
+    await sh('ip', ['netns', 'exec', r, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    // Until a test configures DNS, the bastion resolves nothing (no resolver = no leak).
+    this.writeEtc(b, 'resolv.conf', '# sshcheck lab: no resolver\n');
+    this.writeEtc(b, 'hosts', '127.0.0.1 localhost\n');
+  }
+
+  /** Files under /etc/netns/<ns>/ are bind-mounted over /etc/ for commands run in <ns>. */
+  writeEtc(ns: string, file: string, content: string): void {
+    mkdirSync(`/etc/netns/${ns}`, { recursive: true });
+    writeFileSync(`/etc/netns/${ns}/${file}`, content);
+  }
+
+  removeEtc(ns: string, file: string): void {
+    rmSync(`/etc/netns/${ns}/${file}`, { force: true });
+  }
+
+  exec(ns: string, cmd: string, args: readonly string[], opts: { allowFail?: boolean } = {}): Promise<ExecResult> {
+    return sh('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+  }
+
+  iptables(ns: string, ...args: string[]): Promise<ExecResult> {
+    return this.exec(ns, 'iptables', args);
+  }
+
+  private startChild(ns: string, cmd: string, args: readonly string[], readyPattern?: RegExp): Promise<ChildProcess> {
+    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.add(child);
+    child.on('exit', () => this.children.delete(child));
+    return new Promise((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`${cmd} did not start: ${out}`)), 5000);
+      const onData = (d: Buffer): void => {
+        out += d.toString();
+        if (!readyPattern || readyPattern.test(out)) {
+          clearTimeout(timer);
+          resolve(child);
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${cmd} exited with ${code}: ${out}`));
+      });
+      if (!readyPattern) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+  }
+
+  /** A real sshd in the target namespace, listening on the target address. */
+  async startSshd(opts: SshdOptions = {}): Promise<{ stop(): Promise<void>; log: string }> {
+    const key = join(this.dir, 'hostkey');
+    if (!existsSync(key)) await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    const port = opts.port ?? 22;
+    const cfg = join(this.dir, `sshd_config_${port}`);
+    const log = join(this.dir, `sshd_${port}.log`);
+    writeFileSync(
+      cfg,
+      [`Port ${port}`, `ListenAddress ${ADDR.target}`, `HostKey ${key}`, `PidFile ${join(this.dir, `sshd_${port}.pid`)}`, `AuthorizedKeysFile ${join(this.dir, 'authorized_keys')}`, 'UsePAM no', 'StrictModes no', ...(opts.config ?? [])].join('\n') + '\n',
+    );
+    mkdirSync('/run/sshd', { recursive: true });
+    if (opts.hostsDeny !== undefined) this.writeEtc(this.target, 'hosts.deny', opts.hostsDeny);
+    const child = await this.startChild(this.target, '/usr/sbin/sshd', ['-D', '-e', '-f', cfg], /Server listening on/);
+    // The bind mount stays in force for the running sshd (lab.md); later processes get a clean /etc.
+    if (opts.hostsDeny !== undefined) this.removeEtc(this.target, 'hosts.deny');
+    return {
+      log,
+      stop: async () => {
+        await killChild(child);
+        this.children.delete(child);
+      },
+    };
+  }
+
+  /** A dns2 resolver in the router namespace at 10.77.1.1:53, listed in the bastion's resolv.conf. */
+  async startDns(rules: DnsRule[], resolv = { search: ['lab.test'] }): Promise<{ setRules(rules: DnsRule[]): void }> {
+    const zone = join(this.dir, 'zone.json');
+    writeFileSync(zone, JSON.stringify(rules));
+    await this.startChild(this.router, process.execPath, [DNS_SERVER, zone, ADDR.routerBastionSide], /listening/);
+    this.writeEtc(this.bastion, 'resolv.conf', `nameserver ${ADDR.routerBastionSide}\nsearch ${resolv.search.join(' ')}\n`);
+    return { setRules: (next) => writeFileSync(zone, JSON.stringify(next)) };
+  }
+
+  /** A TCP service on the target that is not sshd: an HTTP server, or one that never speaks. */
+  async startTcpService(kind: 'http' | 'silent', port = 22): Promise<void> {
+    await this.startChild(this.target, process.execPath, [TCP_SERVICE, kind, ADDR.target, String(port)], /listening/);
+  }
+
+  /** Runs the real CLI from the bastion namespace. */
+  runCli(args: readonly string[], timeoutMs = 30_000): Promise<CliRun> {
+    const started = performance.now();
+    return new Promise((resolve) => {
+      const child = spawn('ip', ['netns', 'exec', this.bastion, process.execPath, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: process.env.HOME ?? '/root' } });
+      this.children.add(child);
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        this.children.delete(child);
+        resolve({ code, stdout, stderr, wallMs: performance.now() - started });
+      });
+    });
+  }
+
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    await Promise.all([...this.children].map(killChild));
+    for (const ns of [this.bastion, this.router, this.target]) {
+      await sh('ip', ['netns', 'del', ns], { allowFail: true });
+      rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+    liveLabs.delete(this);
+  }
+
+  /** Synchronous teardown for process exit, when no event loop is left to await in. */
+  destroySync(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const child of this.children) child.kill('SIGKILL');
+    for (const ns of [this.bastion, this.router, this.target]) {
+      try {
+        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+      } catch {
+        // gone already
+      }
+      rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function killChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    // `ip netns exec` execs the command itself, so the signal reaches sshd / node directly.
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 1000).unref();
+  });
+}
