@@ -2,150 +2,10 @@
 // (lab.md). Each scenario builds its own lab and tears it down, also when it fails.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Cause, Report, StepId } from '../../src/engine/report.js';
+import type { Report } from '../../src/engine/report.js';
 import { STEP_IDS } from '../../src/engine/report.js';
-import { ADDR, Lab, labUnavailable } from './lab.js';
-
-interface Scenario {
-  name: string;
-  setup(lab: Lab): Promise<unknown>;
-  target: string;
-  cause: Cause;
-  /** Accept this cause only as one of the alternatives, not necessarily the primary one. */
-  causeOrAlternative?: boolean;
-  step?: StepId | null;
-  alternatives?: Cause[];
-}
-
-const iptables = (lab: Lab, ns: 'target' | 'router', ...args: string[]) => lab.iptables(ns === 'target' ? lab.target : lab.router, ...args);
-const dropPort = (lab: Lab, how: string[]) => iptables(lab, 'target', '-A', 'INPUT', '-p', 'tcp', '--dport', '22', '-j', ...how);
-const zone = [
-  { name: 'db-3.lab.test', action: 'answer' as const, a: [ADDR.target] },
-  { name: 'broken.lab.test', action: 'servfail' as const },
-  { name: 'broken', action: 'servfail' as const },
-];
-
-const scenarios: Scenario[] = [
-  { name: 'healthy, by IP', setup: (lab) => lab.startSshd(), target: ADDR.target, cause: 'healthy', step: null },
-  {
-    name: 'healthy, by name through the search domain',
-    setup: async (lab) => {
-      await lab.startSshd();
-      await lab.startDns(zone);
-    },
-    target: 'db-3',
-    cause: 'healthy',
-    step: null,
-  },
-  {
-    name: 'ICMP blocked while SSH works is healthy, not down',
-    setup: async (lab) => {
-      await lab.startSshd();
-      await iptables(lab, 'target', '-A', 'INPUT', '-p', 'icmp', '-j', 'DROP');
-    },
-    target: ADDR.target,
-    cause: 'healthy',
-    step: null,
-  },
-  {
-    name: 'silent drop of port 22',
-    setup: async (lab) => {
-      await lab.startSshd();
-      await dropPort(lab, ['DROP']);
-    },
-    target: ADDR.target,
-    cause: 'port-filtered',
-    step: 'firewall',
-  },
-  {
-    name: 'reject with a TCP reset',
-    setup: async (lab) => {
-      await lab.startSshd();
-      await dropPort(lab, ['REJECT', '--reject-with', 'tcp-reset']);
-    },
-    target: ADDR.target,
-    cause: 'port-closed',
-    step: 'sshd',
-    alternatives: ['port-rejected'],
-  },
-  {
-    name: 'reject with ICMP admin-prohibited',
-    setup: async (lab) => {
-      await lab.startSshd();
-      await dropPort(lab, ['REJECT', '--reject-with', 'icmp-admin-prohibited']);
-    },
-    target: ADDR.target,
-    cause: 'port-rejected',
-    step: 'firewall',
-  },
-  { name: 'sshd stopped', setup: () => Promise.resolve(), target: ADDR.target, cause: 'port-closed', step: 'sshd' },
-  { name: 'TCP wrappers refuse everyone (hosts.deny)', setup: (lab) => lab.startSshd({ hostsDeny: 'sshd: ALL\n' }), target: ADDR.target, cause: 'connection-closed', step: 'tcp-wrappers' },
-  {
-    name: 'MTU blackhole on the path',
-    setup: async (lab) => {
-      await lab.startSshd();
-      await lab.exec(lab.router, 'ip', ['link', 'set', 'r0', 'mtu', '1000']);
-      await iptables(lab, 'router', '-A', 'OUTPUT', '-p', 'icmp', '--icmp-type', 'fragmentation-needed', '-j', 'DROP');
-    },
-    target: ADDR.target,
-    cause: 'kex-stall',
-    step: 'vpn-proxy',
-  },
-  {
-    name: 'NXDOMAIN',
-    setup: async (lab) => {
-      await lab.startSshd();
-      await lab.startDns(zone);
-    },
-    target: 'gone',
-    cause: 'dns-nxdomain',
-    step: 'dns',
-  },
-  {
-    name: 'SERVFAIL',
-    setup: async (lab) => {
-      await lab.startSshd();
-      await lab.startDns(zone);
-    },
-    target: 'broken',
-    cause: 'dns-servfail',
-    step: 'dns',
-  },
-  {
-    name: 'resolver timeout',
-    setup: async (lab) => {
-      await lab.startSshd();
-      await lab.startDns([{ name: '*', action: 'drop' }]);
-    },
-    target: 'db-3',
-    cause: 'dns-timeout',
-    step: 'dns',
-  },
-  { name: 'a plain HTTP server on port 22', setup: (lab) => lab.startTcpService('http'), target: ADDR.target, cause: 'not-ssh', step: 'vpn-proxy' },
-  { name: 'a service that accepts and never speaks', setup: (lab) => lab.startTcpService('silent'), target: ADDR.target, cause: 'banner-timeout', step: 'sshd' },
-  {
-    name: "a firewall rule that drops only the bastion's address",
-    setup: async (lab) => {
-      await lab.startSshd();
-      await iptables(lab, 'target', '-A', 'INPUT', '-s', ADDR.bastion, '-j', 'DROP');
-    },
-    target: ADDR.target,
-    cause: 'banned',
-    causeOrAlternative: true,
-  },
-  { name: 'an address nobody owns (no ARP answer)', setup: () => Promise.resolve(), target: ADDR.nobody, cause: 'host-unreachable', step: 'connectivity' },
-  {
-    name: 'a stale /etc/hosts entry while DNS has the right address',
-    setup: async (lab) => {
-      await lab.startSshd();
-      await lab.startDns(zone);
-      lab.writeEtc(lab.bastion, 'hosts', `127.0.0.1 localhost\n${ADDR.nobody} db-3.lab.test db-3\n`);
-    },
-    target: 'db-3',
-    cause: 'dns-mismatch',
-    step: 'dns',
-  },
-];
+import { Lab, labUnavailable } from './lab.js';
+import { SCENARIOS } from './scenarios.js';
 
 const unavailable = labUnavailable();
 const timings: string[] = [];
@@ -154,7 +14,7 @@ after(() => {
 });
 
 describe('lab: the real CLI against real faults', { skip: unavailable ?? false }, () => {
-  for (const s of scenarios) {
+  for (const s of SCENARIOS) {
     test(s.name, async () => {
       const lab = await Lab.create();
       try {

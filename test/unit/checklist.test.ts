@@ -200,3 +200,24 @@ test('the final assessment decides every step', () => {
   assert.ok(r.steps.every((s) => s.settled && s.status !== 'running'));
   assert.equal(r.settled, true);
 });
+
+test('requester-side hints are alternatives only when SSH works from here', () => {
+  const resolve = { state: 'done' as const, startedMs: 0, endedMs: 1, name: 'db-3', addresses: [ADDRESS] };
+  const dns = {
+    state: 'done' as const,
+    startedMs: 0,
+    endedMs: 2,
+    resolvers: ['10.0.0.53'],
+    search: [],
+    ndots: 1,
+    candidates: ['db-3'],
+    queries: [{ server: '10.0.0.53', name: 'db-3', type: 'A' as const, outcome: 'nxdomain' as const, answers: [] }],
+  };
+  const refused = handshake({ state: 'done', tcp: { outcome: 'refused', atMs: 1 } });
+  const failing = judge({ resolve, dns, handshakes: [refused] }, 5, { target: 'db-3' });
+  assert.equal(failing.diagnosis.cause, 'port-closed');
+  assert.ok(!failing.diagnosis.alternatives.some((a) => a.cause === 'dns-mismatch'));
+  const healthy = judge({ resolve, dns, handshakes: [completeHandshake()], verbose: verboseDone('auth-denied') }, 300, { target: 'db-3' });
+  assert.equal(healthy.diagnosis.cause, 'healthy');
+  assert.ok(healthy.diagnosis.alternatives.some((a) => a.cause === 'dns-mismatch'));
+});

@@ -11,6 +11,11 @@ export interface Finding {
   confidence: Confidence;
   /** One sentence for the diagnosis, specific to what was observed. */
   summary: string;
+  /**
+   * About the requester's side, not about what failed here (a name only this bastion can
+   * resolve): worth listing when SSH works from here, noise next to a failure here.
+   */
+  requesterSide?: boolean;
 }
 
 export interface StepAssessment {

@@ -37,8 +37,9 @@ export function diagnose(steps: readonly StepAssessment[], target: Target, vanta
   const byId = new Map(steps.map((s) => [s.id, s]));
   const allSettled = steps.every((s) => s.settled);
   const findings = ranked(steps);
+  const here = findings.filter((f) => !f.requesterSide);
   const failing = steps.some((s) => s.status === 'fail');
-  const top = findings[0];
+  const top = here[0];
   const primary = top && (top.confidence !== 'low' || failing) ? top : undefined;
 
   if (primary) {
@@ -55,7 +56,7 @@ export function diagnose(steps: readonly StepAssessment[], target: Target, vanta
         confidence: primary.confidence,
         summary: primary.summary,
         next: nextSteps(primary.cause, target),
-        alternatives: alternatives(findings, primary.cause),
+        alternatives: alternatives(here, primary.cause),
       },
     };
   }

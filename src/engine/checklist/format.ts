@@ -1,9 +1,10 @@
 // Small formatting helpers shared by the steps, so every report words numbers the same way.
 
-/** 0.4 ms, 12 ms, 1.2 s. */
+/** 0.04 ms, 0.4 ms, 12 ms, 1.2 s: LAN round trips are often well under a millisecond. */
 export function duration(ms: number): string {
   if (!Number.isFinite(ms)) return '?';
   if (ms < 0) ms = 0;
+  if (ms < 1) return `${ms.toFixed(2)} ms`;
   if (ms < 10) return `${ms.toFixed(1)} ms`;
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 10_000) return `${(ms / 1000).toFixed(1)} s`;

@@ -12,7 +12,7 @@ export function manualChecks(id: StepId, target: Target): ManualCheck[] {
         { where: 'requester', command: `ping ${host}; mtr ${host}; nc -zv ${host} ${port}`, why: 'the same checks from the machine that cannot connect' },
       ];
     case 'verbose':
-      return [{ where: 'requester', command: `ssh -vvv${p} ${user}@${host}`, why: 'shows where the requester\'s own connection stops (paste it to `sshcheck explain`)' }];
+      return [{ where: 'requester', command: `ssh -vvv${p} ${user}@${host}`, why: 'shows where the requester\'s own connection stops' }];
     case 'firewall':
       return [
         { where: 'target', command: `sudo iptables -S | grep -w ${port}; sudo nft list ruleset | grep -w ${port}`, why: 'firewall rules for the SSH port on the server' },

@@ -222,6 +222,12 @@ function shown(text: string, max = 60): string {
   return printable(text, max);
 }
 
+/** The last phase ssh reached, in words ("sent SSH identification"), for one-line summaries. */
+export function lastPhaseText(parse: VerboseParse): string {
+  const last = parse.phases[parse.phases.length - 1];
+  return last ? describePhase(last, parse) : 'not started';
+}
+
 function describePhase(p: VerbosePhase, parse: VerboseParse): string {
   let m: RegExpMatchArray | null;
   switch (p.id) {

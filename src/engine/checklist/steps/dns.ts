@@ -195,7 +195,12 @@ export function assessDns(input: AssessInput): StepAssessment {
     });
     notes.push(`ssh would connect to ${resolved.join(', ')}, DNS says ${dnsAll.join(', ')}`);
   } else if (dns?.state === 'done' && outcome === 'nxdomain') {
-    findings.push({ cause: 'dns-mismatch', confidence: 'low', summary: `${target.host} resolves only on this bastion (/etc/hosts or another local source); DNS has no such name, so the requester's machine may not resolve it` });
+    findings.push({
+      cause: 'dns-mismatch',
+      confidence: 'low',
+      requesterSide: true,
+      summary: `${target.host} resolves only on this bastion (/etc/hosts or another local source); DNS has no such name, so the requester's machine may not resolve it`,
+    });
     notes.push('not in DNS: resolved from /etc/hosts or another local source');
   }
   const servers = [...perServer.entries()];

@@ -3,7 +3,7 @@
 import type { ProblemCause, StepId } from '../../report.js';
 import { STEP_TITLES, stepNumber } from '../../report.js';
 import type { VerboseParse, VerbosePhaseId, VerboseStopKind } from '../../observations.js';
-import { phaseLines } from '../../probes/parse-openssh-verbose.js';
+import { lastPhaseText, phaseLines } from '../../probes/parse-openssh-verbose.js';
 import type { AssessInput, StepAssessment } from '../assessment.js';
 import { classifyReach, primaryHandshake } from '../facts.js';
 import { duration } from '../format.js';
@@ -135,7 +135,7 @@ export function assessVerbose(input: AssessInput): StepAssessment {
 
   const reached = parse.last ?? 'start';
   if (verbose.state === 'running') {
-    return makeStep(input, 'verbose', { settled: false, status: 'running', summary: `ssh -vvv is at: ${reached}`, evidence: [transcript], ceiling });
+    return makeStep(input, 'verbose', { settled: false, status: 'running', summary: `ssh -vvv so far: ${lastPhaseText(parse)}`, evidence: [transcript], ceiling });
   }
   if (stoppedOnPurpose(parse)) {
     const took = verbose.endedMs !== undefined ? ` in ${duration(verbose.endedMs - verbose.startedMs)}` : '';
@@ -159,15 +159,15 @@ export function assessVerbose(input: AssessInput): StepAssessment {
     return makeStep(input, 'verbose', {
       settled: true,
       status: 'warn',
-      summary: `ssh was still at "${reached}" after ${elapsed} when the diagnosis was settled; see ${pointer(owners)}`,
+      summary: `ssh had got to "${lastPhaseText(parse)}" after ${elapsed} when the diagnosis was settled; see ${pointer(owners)}`,
       evidence: [transcript],
     });
   }
   return makeStep(input, 'verbose', {
     settled: true,
     status: 'fail',
-    summary: `ssh stops at "${reached}" after ${elapsed}${stopLine}; see ${pointer(owners)}`,
+    summary: `ssh stops after "${lastPhaseText(parse)}" (${elapsed})${stopLine}; see ${pointer(owners)}`,
     evidence: [transcript],
-    findings: [{ cause: stopCause(parse), confidence: 'low', summary: `ssh -vvv stops at "${reached}"${stopLine}` }],
+    findings: [{ cause: stopCause(parse), confidence: 'low', summary: `ssh -vvv stops after "${lastPhaseText(parse)}"${stopLine}` }],
   });
 }
