@@ -67,9 +67,10 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
       },
     });
   } catch (err) {
-    const text = err instanceof Error ? err.message : String(err);
+    // parseArgs explains over several lines; one line reads better after "sshcheck: ".
+    const text = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
     // parseArgs' messages quote the offending argument; keep them but make them printable.
-    throw usage(`${printable(text, 160)} (see sshcheck --help; sshcheck never passes options through to ssh)`);
+    throw usage(`${printable(text, 300)} (see sshcheck --help; sshcheck never passes options through to ssh)`);
   }
   const { values, positionals } = parsed;
   if (values.help) return { command: 'help' };

@@ -232,6 +232,8 @@ export interface VerboseParse {
   authMethods?: string[];
   /** For kex-no-match: which list did not match ("key exchange method", "host key type", ...). */
   noMatch?: { what: string; theirOffer: string };
+  /** The first lines the server sent before (or instead of) its identification; untrusted, sanitized. */
+  preBanner?: string[];
 }
 
 export interface VerboseObs extends ProbeBase {

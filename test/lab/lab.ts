@@ -225,7 +225,8 @@ export class Lab {
     const log = join(this.dir, `sshd_${port}.log`);
     writeFileSync(
       cfg,
-      [`Port ${port}`, `ListenAddress ${ADDR.target}`, `HostKey ${key}`, `PidFile ${join(this.dir, `sshd_${port}.pid`)}`, `AuthorizedKeysFile ${join(this.dir, 'authorized_keys')}`, 'UsePAM no', 'StrictModes no', ...(opts.config ?? [])].join('\n') + '\n',
+      // sshd keeps the first value it reads for a keyword: the scenario's lines go first.
+      [...(opts.config ?? []), `Port ${port}`, `ListenAddress ${ADDR.target}`, `HostKey ${key}`, `PidFile ${join(this.dir, `sshd_${port}.pid`)}`, `AuthorizedKeysFile ${join(this.dir, 'authorized_keys')}`, 'UsePAM no', 'StrictModes no'].join('\n') + '\n',
     );
     mkdirSync('/run/sshd', { recursive: true });
     if (opts.hostsDeny !== undefined) this.writeEtc(this.target, 'hosts.deny', opts.hostsDeny);

@@ -143,6 +143,34 @@ export const SCENARIOS: Scenario[] = [
     cause: 'banned',
     causeOrAlternative: true,
   },
+  {
+    id: 'kex-failed',
+    name: 'a server that offers only a key exchange modern clients refuse',
+    setup: (lab) => lab.startSshd({ config: ['KexAlgorithms diffie-hellman-group1-sha1'] }),
+    target: ADDR.target,
+    cause: 'kex-failed',
+    step: 'verbose',
+  },
+  {
+    id: 'auth-slow',
+    name: 'UseDNS with a resolver that never answers the reverse lookup',
+    setup: async (lab) => {
+      await lab.startDns([{ name: '*', action: 'drop' }]);
+      lab.writeEtc(lab.target, 'resolv.conf', `nameserver ${ADDR.routerBastionSide}\n`);
+      await lab.startSshd({ config: ['UsePAM yes', 'UseDNS yes'] });
+    },
+    target: ADDR.target,
+    cause: 'auth-slow',
+    step: 'auth',
+  },
+  {
+    id: 'maxstartups',
+    name: 'sshd throttling unauthenticated connections (MaxStartups)',
+    setup: (lab) => lab.startSshd({ config: ['MaxStartups 1:100:1'] }),
+    target: ADDR.target,
+    cause: 'server-overloaded',
+    step: 'load',
+  },
   { id: 'no-arp', name: 'an address nobody owns (no ARP answer)', setup: () => Promise.resolve(), target: ADDR.nobody, cause: 'host-unreachable', step: 'connectivity' },
   {
     id: 'stale-hosts',

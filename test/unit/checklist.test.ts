@@ -221,3 +221,27 @@ test('requester-side hints are alternatives only when SSH works from here', () =
   assert.equal(healthy.diagnosis.cause, 'healthy');
   assert.ok(healthy.diagnosis.alternatives.some((a) => a.cause === 'dns-mismatch'));
 });
+
+test('sshd refusing with "Exceeded MaxStartups" is overload, not a non-SSH peer', () => {
+  const h = handshake({
+    state: 'done',
+    tcp: { outcome: 'connected', atMs: 1 },
+    preBanner: { lines: 1, bytes: 22, sample: ['Exceeded MaxStartups'] },
+    end: { kind: 'not-ssh', phase: 'banner', atMs: 2, detail: 'closed after 22 bytes without an SSH identification line' },
+  });
+  const r = judge({ handshakes: [h], ping: pingReply(), verbose: verboseDone('connecting') }, 10);
+  assert.equal(r.diagnosis.cause, 'server-overloaded');
+  assert.ok(!r.diagnosis.alternatives.some((a) => a.cause === 'not-ssh'));
+});
+
+test('OpenSSH penalties refusing the bastion are a ban', () => {
+  const h = handshake({
+    state: 'done',
+    tcp: { outcome: 'connected', atMs: 1 },
+    preBanner: { lines: 1, bytes: 26, sample: ['Not allowed at this time'] },
+    end: { kind: 'not-ssh', phase: 'banner', atMs: 2, detail: 'closed after 26 bytes without an SSH identification line' },
+  });
+  const r = judge({ handshakes: [h], ping: pingReply(), verbose: verboseDone('connecting') }, 10);
+  assert.equal(r.diagnosis.cause, 'banned');
+  assert.equal(r.diagnosis.confidence, 'high');
+});

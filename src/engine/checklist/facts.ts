@@ -108,8 +108,33 @@ export function classifyReach(input: AssessInput, h: HandshakeObs | undefined): 
   }
 }
 
+/**
+ * Lines sshd itself sends instead of its banner when it refuses a connection: MaxStartups
+ * throttling, and OpenSSH 9.8+ PerSourcePenalties refusing a penalized source address.
+ */
+export type SshdRefusal = 'maxstartups' | 'penalty';
+
+export function refusalIn(lines: readonly string[] | undefined): { reason: SshdRefusal; line: string } | undefined {
+  for (const line of lines ?? []) {
+    if (/Exceeded MaxStartups/i.test(line)) return { reason: 'maxstartups', line };
+    if (/Not allowed at this time/i.test(line)) return { reason: 'penalty', line };
+  }
+  return undefined;
+}
+
+/** Whether any connection of the run (in-process or ssh -vvv) was refused by sshd with such a line. */
+export function sshdRefusal(obs: Observations): { reason: SshdRefusal; line: string; source: string } | undefined {
+  for (const h of obs.handshakes) {
+    const r = refusalIn(h.preBanner.sample);
+    if (r) return { ...r, source: `in-process handshake to ${h.address}` };
+  }
+  const r = refusalIn(obs.verbose?.parsed.preBanner);
+  return r ? { ...r, source: 'ssh -vvv' } : undefined;
+}
+
 export type BannerState =
   | { kind: 'not-connected' }
+  | { kind: 'refused'; reason: SshdRefusal; line: string }
   | { kind: 'waiting'; waitedMs: number }
   | { kind: 'received'; latencyMs: number; line: string; software: string; preBannerLines: number }
   | { kind: 'closed'; afterMs: number; how: 'closed' | 'reset' }
@@ -129,6 +154,8 @@ export function classifyBanner(input: AssessInput, h: HandshakeObs | undefined):
     };
   }
   const end = h.end;
+  const refusal = end ? refusalIn(h.preBanner.sample) : undefined;
+  if (refusal) return { kind: 'refused', ...refusal };
   if (end?.kind === 'not-ssh') return { kind: 'not-ssh', detail: end.detail };
   if (end && (end.kind === 'closed' || end.kind === 'reset')) return { kind: 'closed', afterMs: end.atMs - connectedAt, how: end.kind };
   const waitedMs = (end?.atMs ?? input.now) - connectedAt;

@@ -150,6 +150,7 @@ export function parseVerbose(lines: TimedLine[]): VerboseParse {
   let noMatch: VerboseParse['noMatch'];
   /** Non-SSH lines the server sent before (instead of) an identification line. */
   let preBannerLines = 0;
+  const preBanner: string[] = [];
 
   for (const line of lines) {
     const msg = message(line.text);
@@ -169,7 +170,10 @@ export function parseVerbose(lines: TimedLine[]): VerboseParse {
     // (after a partial success) are narrower.
     if ((m = msg.match(/^Authentications that can continue: (.*)$/))) parse.authMethods ??= splitMethods(m[1] ?? '');
     if ((m = msg.match(/Permission denied \((.*)\)\.?$/))) parse.authMethods ??= splitMethods(m[1] ?? '');
-    if (/^(?:kex|ssh)_exchange_identification: banner line \d+:/.test(msg)) preBannerLines += 1;
+    if ((m = msg.match(/^(?:kex|ssh)_exchange_identification: banner line \d+: ?(.*)$/))) {
+      preBannerLines += 1;
+      if (preBanner.length < 3) preBanner.push(printable(m[1] ?? '', 120));
+    }
 
     const phase = matchPhase(msg);
     if (phase !== undefined) {
@@ -203,6 +207,7 @@ export function parseVerbose(lines: TimedLine[]): VerboseParse {
     parse.stop = { kind, line: stop.line, t: stop.t };
   }
   if (noMatch !== undefined) parse.noMatch = noMatch;
+  if (preBanner.length > 0) parse.preBanner = preBanner;
   return parse;
 }
 

@@ -59,6 +59,21 @@ export function assessBans(input: AssessInput): StepAssessment {
         const note = penalties ? `; ${banner.software} may apply PerSourcePenalties to clients that leave without logging in: exempt the bastion with PerSourcePenaltyExemptList` : '';
         return makeStep(input, 'bans', { settled: true, status: 'pass', summary: `${me} is not banned: it connects and gets a banner${note}`, evidence });
       }
+      if (banner.kind === 'refused' && banner.reason === 'penalty') {
+        return makeStep(input, 'bans', {
+          settled: true,
+          status: 'fail',
+          summary: `sshd refuses ${me}: "${banner.line}" — OpenSSH 9.8+ PerSourcePenalties has penalized this address`,
+          evidence,
+          findings: [
+            {
+              cause: 'banned',
+              confidence: 'high',
+              summary: `sshd refuses ${me} with "${banner.line}": OpenSSH PerSourcePenalties penalized this address for earlier connections that did not log in; exempt the bastion with PerSourcePenaltyExemptList`,
+            },
+          ],
+        });
+      }
       if (banner.kind === 'closed') {
         return makeStep(input, 'bans', {
           settled: true,

@@ -1,7 +1,7 @@
 // Step 9: server load, from outside: banner latency over the few connections a run makes,
 // and connections dropped at random before the banner (MaxStartups, or sshd starving).
 import type { AssessInput, StepAssessment } from '../assessment.js';
-import { classifyBanner, classifyReach, primaryHandshake, resolutionFailed } from '../facts.js';
+import { classifyBanner, classifyReach, primaryHandshake, resolutionFailed, sshdRefusal } from '../facts.js';
 import { duration, plural } from '../format.js';
 import { makeStep, notReached } from './make.js';
 
@@ -47,6 +47,22 @@ export function assessLoad(input: AssessInput): StepAssessment {
   }));
   if (!settled) return makeStep(input, 'load', { settled: false, status: 'running', summary: 'timing the banner over the connections…', evidence, ceiling: 'medium' });
 
+  const refusal = sshdRefusal(obs);
+  if (refusal?.reason === 'maxstartups') {
+    return makeStep(input, 'load', {
+      settled: true,
+      status: 'fail',
+      summary: `sshd refuses new connections: "${refusal.line}" (${refusal.source})`,
+      evidence,
+      findings: [
+        {
+          cause: 'server-overloaded',
+          confidence: 'high',
+          summary: `sshd answers "${refusal.line}": it already holds as many unauthenticated connections as MaxStartups allows (a connection flood, a brute-force attack, or a MaxStartups set too low)`,
+        },
+      ],
+    });
+  }
   const banners = all.filter((s) => s.outcome === 'banner');
   const dropped = all.filter((s) => s.outcome === 'dropped');
   if (banners.length > 0 && dropped.length > 0) {

@@ -60,5 +60,7 @@ export function assessSshd(input: AssessInput): StepAssessment {
       return makeStep(input, 'sshd', { settled: true, status: 'warn', summary: `the connection was accepted, then ${banner.how === 'reset' ? 'reset' : 'closed'} before any banner`, evidence });
     case 'not-ssh':
       return makeStep(input, 'sshd', { settled: true, status: 'warn', summary: `the peer on ${where} is not an SSH server`, evidence });
+    case 'refused':
+      return makeStep(input, 'sshd', { settled: true, status: 'warn', summary: `sshd runs and answers, but refused this connection: "${banner.line}"`, evidence });
   }
 }

@@ -52,6 +52,8 @@ export function assessTcpWrappers(input: AssessInput): StepAssessment {
         });
       }
       return makeStep(input, 'tcp-wrappers', { settled: true, status: 'pass', summary: 'this bastion is accepted and greeted at once: no host rule refuses it (the requester\'s address may differ)', evidence });
+    case 'refused':
+      return makeStep(input, 'tcp-wrappers', { settled: true, status: 'pass', summary: `sshd itself refused the connection ("${banner.line}"), not a host rule`, evidence });
     case 'timeout':
     case 'not-ssh':
       return makeStep(input, 'tcp-wrappers', { settled: true, status: 'skip', summary: 'cannot tell: no SSH banner to judge by', evidence });

@@ -5,7 +5,7 @@ import { STEP_TITLES, stepNumber } from '../../report.js';
 import type { VerboseParse, VerbosePhaseId, VerboseStopKind } from '../../observations.js';
 import { lastPhaseText, phaseLines } from '../../probes/parse-openssh-verbose.js';
 import type { AssessInput, StepAssessment } from '../assessment.js';
-import { classifyReach, primaryHandshake } from '../facts.js';
+import { classifyReach, primaryHandshake, refusalIn } from '../facts.js';
 import { duration } from '../format.js';
 import { makeStep } from './make.js';
 
@@ -82,6 +82,8 @@ const STOP_CAUSE: Partial<Record<VerboseStopKind, ProblemCause>> = {
 };
 
 function stopCause(parse: VerboseParse): ProblemCause {
+  const refusal = refusalIn(parse.preBanner);
+  if (refusal) return refusal.reason === 'maxstartups' ? 'server-overloaded' : 'banned';
   const direct = parse.stop ? STOP_CAUSE[parse.stop.kind] : undefined;
   if (direct) return direct;
   const owner = stopOwner(parse)[0];

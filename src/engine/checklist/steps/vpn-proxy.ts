@@ -30,6 +30,7 @@ export function assessVpnProxy(input: AssessInput): StepAssessment {
     });
   }
   if (banner.kind === 'waiting' || banner.kind === 'not-connected') return notReached(input, 'vpn-proxy', '', false, [config]);
+  if (banner.kind === 'refused') return notReached(input, 'vpn-proxy', 'sshd refused the connection before the key exchange', true, [config]);
   if (banner.kind !== 'received') return notReached(input, 'vpn-proxy', 'no SSH banner, so no key exchange', true, [config]);
 
   const kex = classifyKex(input, h);
