@@ -4,6 +4,7 @@
 // bounds-checked and every failure is a WireError the probe can turn into an observation.
 import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
+import type { AlgorithmLists } from '../observations.js';
 
 export class WireError extends Error {
   constructor(message: string) {
@@ -354,14 +355,8 @@ function payloadOf(body: Buffer): Buffer {
 // ---------------------------------------------------------------------------------------
 // KEXINIT (RFC 4253 §7.1)
 
-/** The ten name-lists of a KEXINIT, in wire order. */
-export interface KexInitLists {
-  kex: string[];
-  hostKey: string[];
-  cipherCtoS: string[];
-  cipherStoC: string[];
-  macCtoS: string[];
-  macStoC: string[];
+/** The ten name-lists of a KEXINIT, in wire order: the six the report keeps, and four more. */
+export interface KexInitLists extends AlgorithmLists {
   compCtoS: string[];
   compStoC: string[];
   langCtoS: string[];
