@@ -46,7 +46,23 @@ async function check(request: CheckRequest): Promise<number> {
   }
 }
 
+function stopSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
+  // Subcommands come first; a host literally named "bot" is checked with `sshcheck -- bot`.
+  if (argv[0] === 'bot' && argv.length === 1) {
+    const { runBot } = await import('./bot.js');
+    return runBot(process.env, { stderr: (t) => process.stderr.write(t), stopSignal: stopSignal() });
+  }
+  if (argv[0] === 'discord' && argv[1] === 'register') {
+    const { runDiscordRegister } = await import('./bot.js');
+    return runDiscordRegister(argv.slice(2), process.env, { stderr: (t) => process.stderr.write(t), stdout: (t) => process.stdout.write(t) });
+  }
   let request;
   try {
     request = parseCli(argv, process.env);

@@ -1,0 +1,130 @@
+// One chat-driven check, platform-neutral: run (or join) the check, and mirror its progress
+// into a thread through a ChatSurface — the parent first, a reply per step in checklist
+// order, the parent updated with the diagnosis as soon as it is known — paced per channel.
+// When the thread cannot be used, everything goes into one fallback message that says why.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../log.js';
+import type { Report, StepReport } from '../engine/report.js';
+import type { Target } from '../engine/target.js';
+import type { EngineClient } from './engine-client.js';
+import type { Pacer } from './pacer.js';
+import { ThreadPlan } from './thread-plan.js';
+import type { ThreadOp } from './thread-plan.js';
+import type { ParentView } from './views.js';
+import { initialParent } from './views.js';
+
+/** A failure the surface understands: 'cannot-post' means the thread is not usable at all. */
+export class SurfaceError extends Error {
+  constructor(
+    readonly kind: 'cannot-post' | 'failed',
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = 'SurfaceError';
+  }
+}
+
+export interface ChatSurface {
+  /** Messages to one channel share a pace. */
+  readonly channelKey: string;
+  postParent(view: ParentView): Promise<void>;
+  updateParent(view: ParentView): Promise<void>;
+  postStep(step: StepReport): Promise<void>;
+  updateStep(step: StepReport): Promise<void>;
+  /** The thread could not be used: one message with everything, and the reason. */
+  fallback(view: ParentView, reason: string): Promise<void>;
+}
+
+export interface CheckFlowOptions {
+  surface: ChatSurface;
+  engine: EngineClient;
+  pacer: Pacer;
+  logger: Logger;
+  target: Target;
+  vantage: string;
+  /** The requester as the platform shows them (a mention, or a name). */
+  requester: string;
+}
+
+export async function runCheckFlow(options: CheckFlowOptions): Promise<Report | undefined> {
+  const { surface, pacer, logger } = options;
+  const plan = new ThreadPlan(initialParent(options.target, options.vantage, options.requester));
+  const sent: Array<Promise<void>> = [];
+  let parentPosted: Promise<void> | undefined;
+  let broken: string | undefined;
+  /** Identifies this thread's messages in the pacer, so edits coalesce only with their own. */
+  const parentKey = `${surface.channelKey}:${randomUUID()}`;
+
+  const fail = (err: unknown, what: string): void => {
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof SurfaceError && err.kind === 'cannot-post') {
+      broken ??= message;
+    } else if (what === 'parent') {
+      broken ??= `posting the first message failed: ${message}`;
+    }
+    logger.warn('chat operation failed', { what, channel: surface.channelKey, error: message });
+  };
+
+  let reusedAgeMs: number | undefined;
+  const schedule = (op: ThreadOp): void => {
+    if (broken) return;
+    let task: Promise<void>;
+    switch (op.op) {
+      case 'parent': {
+        const view: ParentView = reusedAgeMs === undefined ? op.view : { ...op.view, reusedAgeMs };
+        if (!parentPosted) {
+          parentPosted = pacer.schedule(surface.channelKey, () => surface.postParent(view), { priority: 0 });
+          task = parentPosted.catch((err: unknown) => fail(err, 'parent'));
+        } else {
+          const posted = parentPosted.then(() => true, () => false);
+          const update = async (): Promise<void> => {
+            if ((await posted) && !broken) await surface.updateParent(view);
+          };
+          // Queued updates of the parent coalesce: only the newest state is sent.
+          task = pacer.schedule(surface.channelKey, update, { key: `parent:${parentKey}`, priority: 0 }).catch((err: unknown) => fail(err, 'parent update'));
+        }
+        break;
+      }
+      case 'reply':
+        task = pacer.schedule(surface.channelKey, () => (broken ? Promise.resolve() : surface.postStep(op.step)), { priority: 1 }).catch((err: unknown) => fail(err, `step ${op.step.id}`));
+        break;
+      case 'reply-update':
+        task = pacer
+          .schedule(surface.channelKey, () => (broken ? Promise.resolve() : surface.updateStep(op.step)), { key: `${parentKey}:${op.step.id}`, priority: 1 })
+          .catch((err: unknown) => fail(err, `step ${op.step.id} update`));
+        break;
+    }
+    sent.push(task);
+  };
+
+  let report: Report | undefined;
+  let engineError: string | undefined;
+  try {
+    const result = await options.engine.check(options.target, {
+      onReused: (ageMs) => (reusedAgeMs = ageMs),
+      onEvent: (event) => {
+        for (const op of plan.push(event)) schedule(op);
+      },
+    });
+    report = result.report;
+  } catch (err) {
+    engineError = err instanceof Error ? err.message : String(err);
+    logger.error('check failed', { target: plan.parent.target, error: engineError });
+  }
+  await Promise.allSettled(sent);
+
+  if (engineError !== undefined) {
+    const view: ParentView = { ...plan.parent, phase: 'failed', error: engineError };
+    if (parentPosted && !broken) await surface.updateParent(view).catch((err: unknown) => fail(err, 'parent update'));
+    else await surface.fallback(view, broken ?? 'the check failed before anything was posted').catch((err: unknown) => fail(err, 'fallback'));
+    return undefined;
+  }
+  if (broken) {
+    const view = reusedAgeMs === undefined ? plan.parent : { ...plan.parent, reusedAgeMs };
+    await surface.fallback(view, broken).catch((err: unknown) => {
+      logger.error('fallback message failed too', { channel: surface.channelKey, error: err instanceof Error ? err.message : String(err) });
+    });
+  }
+  return report;
+}

@@ -1,0 +1,40 @@
+// How the chat layer gets a check done. By default the engine runs in this process; a
+// later engine client talks to engine services on bastions. Either way: events from the
+// start of the run, then the report.
+import type { ProgressEvent, Report } from '../engine/report.js';
+import type { RunOptions } from '../engine/run.js';
+import { run } from '../engine/run.js';
+import type { Target } from '../engine/target.js';
+
+export interface CheckResult {
+  report: Report;
+  /** Set when an earlier run's result was reused: how old it was. */
+  reusedAgeMs?: number;
+}
+
+export interface CheckOptions {
+  onEvent?: (event: ProgressEvent) => void;
+  /** Called before the events of a reused result are replayed: how old that result is. */
+  onReused?: (ageMs: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface EngineClient {
+  check(target: Target, options?: CheckOptions): Promise<CheckResult>;
+}
+
+export type EngineDefaults = Pick<RunOptions, 'vantage' | 'budgetMs' | 'extrasMs' | 'thresholds' | 'resolvConfPath' | 'dnsPort'>;
+
+/** The embedded default: the probes run on this machine. */
+export class InProcessEngine implements EngineClient {
+  constructor(private readonly defaults: EngineDefaults = {}) {}
+
+  async check(target: Target, options: CheckOptions = {}): Promise<CheckResult> {
+    const report = await run(target, {
+      ...this.defaults,
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return { report };
+  }
+}

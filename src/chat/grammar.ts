@@ -1,0 +1,45 @@
+// The chat command grammar, shared by every platform:
+//   /sshcheck <target> [port] [user]      check a host ("db-3", "ops@db-3:2222", "[2001:db8::1]")
+//   /sshcheck help                        explain the grammar
+// Pure: text in, a validated command or an SshcheckError whose message is shown to the user.
+import { SshcheckError } from '../engine/errors.js';
+import type { Target } from '../engine/target.js';
+import { parsePort, parseTarget, parseUser, printable } from '../engine/target.js';
+
+export type ChatCommand = { kind: 'help' } | { kind: 'check'; target: Target };
+
+const MAX_TEXT = 500;
+
+export const CHAT_USAGE = [
+  'Usage: /sshcheck <target> [port] [user]',
+  '  <target>  a host name or IP address: db-3, db-3.example.com, 10.0.0.5, [2001:db8::1]',
+  '            (user@host:port works too: ops@db-3:2222)',
+  '  [port]    the SSH port, when it is not 22',
+  '  [user]    the login name for the handshake probes (default sshcheck)',
+  '/sshcheck help  shows this text.',
+  'sshcheck probes the host from the bastion, steps through the 10-step SSH checklist in a thread,',
+  'and puts the most likely cause in the first message. In a thread, mention the bot instead: @sshcheck db-3',
+].join('\n');
+
+/**
+ * Slack rewrites some text before it reaches us: "<http://db-3.example.com|db-3.example.com>"
+ * for anything link-like, "<mailto:a@b|a@b>". The label is what the person typed.
+ */
+export function unwrapSlackLinks(text: string): string {
+  return text.replace(/<(?:https?:\/\/|mailto:)[^|>]*\|([^>]*)>/g, '$1').replace(/<(?:https?:\/\/)([^|>]*)>/g, '$1');
+}
+
+export function parseChatCommand(text: string, options: { defaultUser?: string } = {}): ChatCommand {
+  if (text.length > MAX_TEXT) throw new SshcheckError('E_USAGE', `the command is ${text.length} characters long; at most ${MAX_TEXT} are accepted`);
+  const words = unwrapSlackLinks(text).trim().split(/\s+/).filter((w) => w.length > 0);
+  const [first, port, user, ...rest] = words;
+  if (first === undefined || /^(help|-h|--help|\?)$/i.test(first)) return { kind: 'help' };
+  if (rest.length > 0) {
+    throw new SshcheckError('E_USAGE', `too many words after the target ("${printable(rest.join(' '), 40)}"): /sshcheck <target> [port] [user]`);
+  }
+  const overrides: { port?: number; user?: string; defaultUser?: string } = {};
+  if (options.defaultUser !== undefined) overrides.defaultUser = options.defaultUser;
+  if (port !== undefined) overrides.port = parsePort(port, 'port (the second word)');
+  if (user !== undefined) overrides.user = parseUser(user);
+  return { kind: 'check', target: parseTarget(first, overrides) };
+}

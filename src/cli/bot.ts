@@ -1,0 +1,97 @@
+// `sshcheck bot`: starts every chat adapter whose credentials are in the environment, with
+// the probe engine in this process (single flight, results reused for a few seconds).
+// Adapters are loaded only here, so the plain CLI never pays for Bolt or discord.js.
+import { hostname } from 'node:os';
+import type { AdapterContext, ChatAdapter } from '../chat/adapter.js';
+import { BOT_HELP, botConfigFromEnv } from '../chat/bot-config.js';
+import type { BotConfig } from '../chat/bot-config.js';
+import { InProcessEngine } from '../chat/engine-client.js';
+import { SharedRuns } from '../chat/shared-runs.js';
+import { createLogger } from '../log.js';
+
+/** A result this young is reused instead of probing again. */
+export const REUSE_MS = 10_000;
+/** In chat, slow extras (path trace, ping) may finish after the diagnosis and update their step. */
+export const CHAT_EXTRAS_MS = 5_000;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface BotIo {
+  stderr: (text: string) => void;
+  /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
+  stopSignal: Promise<void>;
+}
+
+export async function loadAdapters(config: BotConfig, ctx: AdapterContext): Promise<ChatAdapter[]> {
+  const adapters: ChatAdapter[] = [];
+  if (config.slack) {
+    const { createSlackAdapter } = await import('../../adapters/slack/index.js');
+    adapters.push(createSlackAdapter(config.slack, ctx));
+  }
+  if (config.discord) {
+    const { createDiscordAdapter } = await import('../../adapters/discord/index.js');
+    adapters.push(createDiscordAdapter(config.discord, ctx));
+  }
+  return adapters;
+}
+
+export async function runBot(env: Env, io: BotIo): Promise<number> {
+  let config: BotConfig;
+  try {
+    config = botConfigFromEnv(env);
+  } catch (err) {
+    io.stderr(`sshcheck bot: ${err instanceof Error ? err.message : String(err)}\n\n${BOT_HELP}\n`);
+    return 2;
+  }
+  if (!config.slack && !config.discord) {
+    io.stderr(`sshcheck bot: no chat credentials are set.\n\n${BOT_HELP}\n`);
+    return 2;
+  }
+  const logger = createLogger({ secrets: config.secrets, name: 'sshcheck-bot' });
+  const vantage = config.vantage ?? hostname();
+  const engine = new SharedRuns(new InProcessEngine({ vantage, extrasMs: CHAT_EXTRAS_MS }), { reuseMs: REUSE_MS });
+  const adapters = await loadAdapters(config, { engine, logger, vantage });
+  try {
+    for (const adapter of adapters) {
+      await adapter.start();
+      logger.info('adapter started', { adapter: adapter.name, vantage });
+    }
+  } catch (err) {
+    logger.error('an adapter failed to start', { error: err instanceof Error ? err.message : String(err) });
+    await Promise.allSettled(adapters.map((a) => a.stop()));
+    return 3;
+  }
+  await io.stopSignal;
+  logger.info('stopping');
+  await Promise.allSettled(adapters.map((a) => a.stop()));
+  return 0;
+}
+
+export async function runDiscordRegister(argv: readonly string[], env: Env, io: Pick<BotIo, 'stderr'> & { stdout: (t: string) => void }): Promise<number> {
+  const guildFlag = argv.indexOf('--guild');
+  const guildId = guildFlag >= 0 ? argv[guildFlag + 1] : undefined;
+  const extra = argv.filter((a, i) => a !== '--guild' && i !== guildFlag + 1);
+  if (extra.length > 0 || (guildFlag >= 0 && (guildId === undefined || !/^[0-9]{15,25}$/.test(guildId)))) {
+    io.stderr('usage: sshcheck discord register [--guild <guild id>]\n');
+    return 2;
+  }
+  let config: BotConfig;
+  try {
+    config = botConfigFromEnv(env);
+  } catch (err) {
+    io.stderr(`sshcheck discord register: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+  if (!config.discord) {
+    io.stderr('sshcheck discord register: set DISCORD_TOKEN and DISCORD_APPLICATION_ID\n');
+    return 2;
+  }
+  const { registerCommands } = await import('../../adapters/discord/index.js');
+  try {
+    io.stdout(`${await registerCommands(config.discord, guildId !== undefined ? { guildId } : {})}\n`);
+    return 0;
+  } catch (err) {
+    io.stderr(`sshcheck discord register: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 3;
+  }
+}
