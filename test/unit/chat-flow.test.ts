@@ -61,9 +61,10 @@ test('the pacer keeps a channel to its rate, lets priority through first and coa
   const pacer = new Pacer({ burst: 2, perSecond: 20 });
   const log: string[] = [];
   const at: number[] = [];
-  const job = (name: string) => async () => {
+  const job = (name: string) => (): Promise<void> => {
     log.push(name);
     at.push(performance.now());
+    return Promise.resolve();
   };
   const all = [
     pacer.schedule('c1', job('reply1')),
@@ -148,9 +149,9 @@ function recordingSurface(failParent?: SurfaceError): ChatSurface & { calls: Cal
 }
 
 const scripted: EngineClient = {
-  async check(_t, options: CheckOptions = {}) {
+  check(_t, options: CheckOptions = {}) {
     for (const e of script()) options.onEvent?.(e);
-    return { report: report() };
+    return Promise.resolve({ report: report() });
   },
 };
 const quiet = createLogger({ write: () => undefined });
