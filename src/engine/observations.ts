@@ -279,6 +279,55 @@ export interface SshConfigObs extends ProbeBase {
 }
 
 // ---------------------------------------------------------------------------------------
+// The inside view: a diagnostics login on the target running a fixed, read-only script
+
+export type InsideLogin = 'ok' | 'host-key-mismatch' | 'auth-failed' | 'refused' | 'timeout' | 'failed';
+
+export interface Listener {
+  address: string;
+  port: number;
+  process?: string;
+}
+
+/** What the fixed script found on the target. Text from the target is untrusted and sanitized. */
+export interface InsideFacts {
+  /** systemd's view of ssh.service/sshd.service: active, inactive, failed, or unknown (no systemd). */
+  sshdActive?: string;
+  /** sshd processes (listener and per-connection). */
+  sshdProcesses?: number;
+  listeners: Listener[];
+  /** `sshd -T`: lower-cased keywords, every value (Port and ListenAddress repeat). */
+  sshdConfig: Record<string, string[]>;
+  /** `sshd -t`: the config test passed, or its error. */
+  configTest?: { ok: boolean; output: string };
+  hostsAllow: string[];
+  hostsDeny: string[];
+  load?: { one: number; five: number; fifteen: number };
+  cpus?: number;
+  memory?: { totalKb: number; availableKb: number };
+  /** PSI "some avg10" percentages. */
+  pressure: { cpu?: number; memory?: number; io?: number };
+  fail2ban?: { banned: string[]; currentlyFailed?: number; totalBanned?: number } | { error: string };
+  firewall: { iptables: string[]; nft: string[]; errors: string[] };
+  /** Recent sshd log lines (newest last). */
+  sshdLog: string[];
+  /** Sections that could not run, and why ("sudo: a password is required"). */
+  errors: Record<string, string>;
+  /** How long each section took on the target. */
+  timings: Record<string, number>;
+}
+
+export interface InsideObs extends ProbeBase {
+  user: string;
+  address: string;
+  port: number;
+  login?: InsideLogin;
+  /** ssh's own words when the login failed. */
+  loginDetail?: string;
+  facts?: InsideFacts;
+}
+
+// ---------------------------------------------------------------------------------------
 
 /** Everything observed so far in one run. Steps and the diagnosis are pure functions of it. */
 export interface Observations {
@@ -293,4 +342,9 @@ export interface Observations {
   verbose?: VerboseObs;
   path?: PathObs;
   sshConfig?: SshConfigObs;
+  /**
+   * The diagnostics login: undefined while not (yet) decided, `planned` when the engine will
+   * log in once the handshake has shown the way, 'none' with the reason when it will not.
+   */
+  inside?: InsideObs | { state: 'none'; reason: string } | { state: 'planned'; user: string };
 }

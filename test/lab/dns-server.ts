@@ -18,6 +18,27 @@ function rules(): DnsRule[] {
   }
 }
 
+const ruleFor = (all: DnsRule[], name: string): DnsRule | undefined => all.find((r) => r.name === name) ?? all.find((r) => r.name === '*');
+
+/**
+ * The records of an `answer` rule. A CNAME is followed through the rules, as an authoritative
+ * server answers for names in its own zone: the chain, then the records of its last name.
+ */
+function addRecords(response: dns2.Packet, question: dns2.Packet.Question, first: DnsRule, all: DnsRule[]): void {
+  const record = (name: string, fields: Partial<dns2.Packet.Resource>): dns2.Packet.Resource => Packet.createResourceFromQuestion(question, { ttl: 30, name, ...fields });
+  let owner = question.name;
+  let rule: DnsRule | undefined = first;
+  for (let hops = 0; rule?.action === 'answer' && rule.cname !== undefined && hops < 8; hops++) {
+    response.answers.push(record(owner, { type: Packet.TYPE.CNAME, domain: rule.cname }));
+    owner = rule.cname;
+    rule = ruleFor(all, owner);
+  }
+  if (rule?.action !== 'answer' || rule.cname !== undefined) return;
+  if (question.type === Packet.TYPE.A) for (const a of rule.a ?? []) response.answers.push(record(owner, { address: a }));
+  if (question.type === Packet.TYPE.AAAA) for (const a of rule.aaaa ?? []) response.answers.push(record(owner, { address: a }));
+  if (question.type === Packet.TYPE.PTR && rule.ptr) response.answers.push(record(owner, { domain: rule.ptr }));
+}
+
 /** The answer the rules give, or undefined to stay silent. */
 function answer(request: dns2.Packet): dns2.Packet | undefined {
   const response = Packet.createResponseFromRequest(request);
@@ -25,7 +46,7 @@ function answer(request: dns2.Packet): dns2.Packet | undefined {
   if (!question) return undefined;
   const name = question.name.replace(/\.$/, '').toLowerCase();
   const all = rules();
-  const rule = all.find((r) => r.name === name) ?? all.find((r) => r.name === '*');
+  const rule = ruleFor(all, name);
   // Liveness and reverse queries for names without a rule: a live resolver answers them.
   if (!rule) {
     if (name !== '' && !name.endsWith('.arpa')) response.header.rcode = RCODE.NXDOMAIN;
@@ -43,13 +64,9 @@ function answer(request: dns2.Packet): dns2.Packet | undefined {
     case 'refused':
       response.header.rcode = RCODE.REFUSED;
       return response;
-    case 'answer': {
-      const record = (fields: Partial<dns2.Packet.Resource>): dns2.Packet.Resource => Packet.createResourceFromQuestion(question, { ttl: 30, ...fields });
-      if (question.type === Packet.TYPE.A) for (const a of rule.a ?? []) response.answers.push(record({ address: a }));
-      if (question.type === Packet.TYPE.AAAA) for (const a of rule.aaaa ?? []) response.answers.push(record({ address: a }));
-      if (question.type === Packet.TYPE.PTR && rule.ptr) response.answers.push(record({ domain: rule.ptr }));
+    case 'answer':
+      addRecords(response, question, rule, all);
       return response;
-    }
   }
 }
 

@@ -5,7 +5,7 @@
 // labs of dead runs are swept; everything is torn down, also after a failure.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,6 +101,13 @@ export interface SshdOptions {
   /** Written to the target's /etc/hosts.deny before sshd starts (TCP wrappers). */
   hostsDeny?: string;
   port?: number;
+  /**
+   * Also install the config as the target's /etc/ssh/sshd_config, so that `sshd -T` run in
+   * the target (by a diagnostics login) reads the same configuration.
+   */
+  systemConfig?: boolean;
+  /** Log to this file (sshd -E) instead of stderr: fail2ban and the inside view read it. */
+  logFile?: string;
 }
 
 export interface DnsRule {
@@ -110,6 +117,8 @@ export interface DnsRule {
   a?: string[];
   aaaa?: string[];
   ptr?: string;
+  /** Answer with a CNAME to this name, then with that name's own rule (a chain ends after 8). */
+  cname?: string;
 }
 
 export interface CliRun {
@@ -125,9 +134,14 @@ export class Lab {
   readonly target: string;
   private readonly dir: string;
   private readonly children = new Set<ChildProcess>();
+  /** Namespaces added beyond the three (more clients, more bastions), torn down with them. */
+  private readonly extra: string[] = [];
+  private readonly id: string;
   private destroyed = false;
+  private teardown: Promise<void> | undefined;
 
   private constructor(id: string) {
+    this.id = id;
     this.bastion = `${PREFIX}${id}-b`;
     this.router = `${PREFIX}${id}-r`;
     this.target = `${PREFIX}${id}-t`;
@@ -169,6 +183,8 @@ export class Lab {
     // Until a test configures DNS, the bastion resolves nothing (no resolver = no leak).
     this.writeEtc(b, 'resolv.conf', '# sshcheck lab: no resolver\n');
     this.writeEtc(b, 'hosts', '127.0.0.1 localhost\n');
+    // Only files and DNS: an nsswitch with mdns or systemd-resolved could resolve outside the lab.
+    this.writeEtc(b, 'nsswitch.conf', 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n');
   }
 
   /** Files under /etc/netns/<ns>/ are bind-mounted over /etc/ for commands run in <ns>. */
@@ -216,6 +232,30 @@ export class Lab {
     });
   }
 
+  private namespaces(): string[] {
+    return [...this.extra, this.bastion, this.router, this.target];
+  }
+
+  /** One more namespace of this lab (loopback up), torn down with the others. */
+  async addNamespace(suffix: string): Promise<string> {
+    if (!/^[a-z0-9]{1,8}$/.test(suffix)) throw new Error(`bad namespace suffix ${suffix}`);
+    const ns = `${PREFIX}${this.id}-${suffix}`;
+    await sh('ip', ['netns', 'add', ns]);
+    this.extra.push(ns);
+    await sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    return ns;
+  }
+
+  /** Starts a process in a lab namespace that is killed with the lab. */
+  spawnTracked(ns: string, cmd: string, args: readonly string[], readyPattern?: RegExp): Promise<ChildProcess> {
+    return this.startChild(ns, cmd, args, readyPattern);
+  }
+
+  /** A private directory of this lab (removed with it). */
+  get workDir(): string {
+    return this.dir;
+  }
+
   /** A real sshd in the target namespace, listening on the target address. */
   async startSshd(opts: SshdOptions = {}): Promise<{ stop(): Promise<void>; log: string }> {
     const key = join(this.dir, 'hostkey');
@@ -230,7 +270,14 @@ export class Lab {
     );
     mkdirSync('/run/sshd', { recursive: true });
     if (opts.hostsDeny !== undefined) this.writeEtc(this.target, 'hosts.deny', opts.hostsDeny);
-    const child = await this.startChild(this.target, '/usr/sbin/sshd', ['-D', '-e', '-f', cfg], /Server listening on/);
+    if (opts.systemConfig) {
+      mkdirSync(`/etc/netns/${this.target}/ssh`, { recursive: true });
+      writeFileSync(`/etc/netns/${this.target}/ssh/sshd_config`, readFileSync(cfg));
+    }
+    const logArgs = opts.logFile ? ['-E', opts.logFile] : ['-e'];
+    if (opts.logFile) writeFileSync(opts.logFile, '');
+    const child = await this.startChild(this.target, '/usr/sbin/sshd', ['-D', ...logArgs, '-f', cfg], opts.logFile ? undefined : /Server listening on/);
+    if (opts.logFile) await waitForText(opts.logFile, /Server listening on/, 5000);
     // The bind mount stays in force for the running sshd (lab.md); later processes get a clean /etc.
     if (opts.hostsDeny !== undefined) this.removeEtc(this.target, 'hosts.deny');
     return {
@@ -275,11 +322,18 @@ export class Lab {
     });
   }
 
-  async destroy(): Promise<void> {
+  /** Tears the lab down; a second call (a Ctrl-C handler during teardown) waits for the same teardown. */
+  destroy(): Promise<void> {
+    this.teardown ??= this.tearDown();
+    return this.teardown;
+  }
+
+  private async tearDown(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
     await Promise.all([...this.children].map(killChild));
-    for (const ns of [this.bastion, this.router, this.target]) {
+    for (const ns of this.namespaces()) {
+      killProcessesIn(ns);
       await sh('ip', ['netns', 'del', ns], { allowFail: true });
       rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
     }
@@ -292,7 +346,8 @@ export class Lab {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const child of this.children) child.kill('SIGKILL');
-    for (const ns of [this.bastion, this.router, this.target]) {
+    for (const ns of this.namespaces()) {
+      killProcessesIn(ns);
       try {
         execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
       } catch {
@@ -302,6 +357,36 @@ export class Lab {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Processes still inside a lab namespace are the lab's own but not its children: sshd's
+ * per-connection children (libwrap's 5 s sleep, a held pre-auth connection) and what a killed
+ * recorder left behind. Deleting the namespace would not end them.
+ */
+function killProcessesIn(ns: string): void {
+  let pids: string;
+  try {
+    pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return;
+  }
+  for (const pid of pids.split('\n').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+}
+
+async function waitForText(file: string, pattern: RegExp, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (pattern.test(readFileSync(file, 'utf8'))) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${file} never showed ${String(pattern)}`);
 }
 
 function killChild(child: ChildProcess): Promise<void> {

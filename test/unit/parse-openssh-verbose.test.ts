@@ -34,6 +34,8 @@ interface Expect {
   kex?: string;
   authMethods?: string[];
   noMatch?: { what: string; theirOffer: string };
+  /** Lines the server sent instead of its identification. */
+  preBanner?: string[];
   /** Last line of phaseLines starts with this. */
   lastLine: RegExp;
 }
@@ -42,15 +44,16 @@ const FAST: [number, number] = [0, 1000];
 const AFTER_3S: [number, number] = [2900, 4000];
 
 const EXPECTED: Record<string, Expect> = {
+  // The probe's strict host key checking against an empty known_hosts ends it right after
+  // the key exchange, before any user name is sent.
   healthy: {
-    last: 'auth-denied',
-    stop: 'auth-denied',
+    last: 'kex-reply-received',
+    stop: 'host-key-unverified',
     stoppedWithin: FAST,
     address: '10.77.2.2',
     remoteSoftware: SOFTWARE,
     kex: KEX,
-    authMethods: METHODS,
-    lastLine: /^\+\d+ ms +permission denied \(publickey,password,keyboard-interactive\)$/,
+    lastLine: /^\+\d+ ms +stopped: Host key verification failed\.$/,
   },
   'silent-drop': {
     last: 'connecting',
@@ -98,6 +101,7 @@ const EXPECTED: Record<string, Expect> = {
     // The peer sent "HTTP/1.1 400 Bad Request" lines and hung up: not an SSH server.
     stop: 'invalid-banner',
     stoppedWithin: FAST,
+    preBanner: ['HTTP/1.1 400 Bad Request', 'Content-Type: text/plain', 'Connection: close'],
     lastLine: /stopped: kex_exchange_identification: Connection closed by remote host$/,
   },
   'banner-timeout': { last: 'ident-sent', stop: 'banner-timeout', stoppedWithin: AFTER_3S, lastLine: /Connection timed out during banner exchange$/ },
@@ -117,6 +121,15 @@ const EXPECTED: Record<string, Expect> = {
     kex: KEX,
     noMatch: { what: 'host key type', theirOffer: 'ssh-rsa' },
     lastLine: /stopped: no matching host key type found\. Their offer: ssh-rsa$/,
+  },
+  maxstartups: {
+    last: 'ident-sent',
+    // sshd wrote its refusal and closed with ssh's identification unread: a reset.
+    stop: 'reset-before-banner',
+    stoppedWithin: FAST,
+    address: '10.77.2.2',
+    preBanner: ['Exceeded MaxStartups'],
+    lastLine: /stopped: kex_exchange_identification: read: Connection reset by peer$/,
   },
   'resolve-failure': {
     last: 'start',
@@ -184,6 +197,7 @@ for (const [name, want] of Object.entries(EXPECTED)) {
     assert.equal(p.kexAlgorithm, want.kex);
     assert.deepEqual(p.authMethods, want.authMethods);
     assert.deepEqual(p.noMatch, want.noMatch);
+    assert.deepEqual(p.preBanner, want.preBanner);
     // Phases are in time order and each appears once.
     assert.equal(new Set(p.phases.map((x) => x.id)).size, p.phases.length);
     for (let i = 1; i < p.phases.length; i++) assert.ok((p.phases[i]?.t ?? 0) >= (p.phases[i - 1]?.t ?? 0));
@@ -195,29 +209,16 @@ for (const [name, want] of Object.entries(EXPECTED)) {
   });
 }
 
-test('healthy: every phase up to the method list, in order, with the host key', () => {
-  const p = parseVerbose(load('healthy').lines);
+test('healthy: every phase up to the key exchange reply, in order, with the host key; no user name sent', () => {
+  const fx = load('healthy');
+  const p = parseVerbose(fx.lines);
   assert.deepEqual(
     p.phases.map((x) => x.id),
-    [
-      'start',
-      'connecting',
-      'connected',
-      'ident-sent',
-      'ident-received',
-      'kexinit-sent',
-      'kexinit-received',
-      'kex-algorithm',
-      'kex-reply-expected',
-      'kex-reply-received',
-      'newkeys-sent',
-      'newkeys-received',
-      'service-accept',
-      'auth-methods',
-      'auth-denied',
-    ],
+    ['start', 'connecting', 'connected', 'ident-sent', 'ident-received', 'kexinit-sent', 'kexinit-received', 'kex-algorithm', 'kex-reply-expected', 'kex-reply-received'],
   );
   assert.match(p.hostKey ?? '', /^ssh-ed25519 SHA256:[A-Za-z0-9+/]{43}$/);
+  // ssh stopped before NEWKEYS: no service request, so sshd never saw a user name.
+  assert.ok(!fx.lines.some((l) => /NEWKEYS|SERVICE_REQUEST|userauth/.test(l.text)));
   const lines = phaseLines(p);
   assert.match(lines[1] ?? '', /^\+\d+ ms +connecting to 10\.77\.2\.2 port 22$/);
   assert.match(lines[2] ?? '', /^\+\d+ ms +TCP connected$/);
@@ -264,6 +265,22 @@ test('a log cut at any line never throws, and a run in progress has no stop yet'
 });
 
 const at = (texts: string[]): TimedLine[] => texts.map((text, i) => ({ t: i * 10, text }));
+
+test("MaxStartups: sshd's refusal is kept, and is not a non-SSH peer whether ssh sees a reset or a close", () => {
+  const fx = load('maxstartups');
+  const reset = parseVerbose(fx.lines);
+  assert.equal(reset.stop?.kind, 'reset-before-banner');
+  assert.ok(reset.preBanner?.includes('Exceeded MaxStartups'));
+  // When sshd's close wins the race with ssh's identification, ssh sees a close instead
+  // (recorded that way in about half of the lab runs).
+  const closed = parseVerbose(
+    fx.lines.map((l) => ({ t: l.t, text: l.text.replace('read: Connection reset by peer', 'Connection closed by remote host').replace(/^Connection reset by /, 'Connection closed by ') })),
+  );
+  assert.equal(closed.stop?.kind, 'closed-before-banner');
+  assert.deepEqual(closed.preBanner, ['Exceeded MaxStartups']);
+  const penalty = parseVerbose(at(['Connection established.', 'kex_exchange_identification: banner line 0: Not allowed at this time', 'kex_exchange_identification: Connection closed by remote host']));
+  assert.equal(penalty.stop?.kind, 'closed-before-banner');
+});
 
 test('older OpenSSH wordings and other stop lines', () => {
   const cases: Array<[string[], VerboseStopKind, VerbosePhaseId | undefined]> = [

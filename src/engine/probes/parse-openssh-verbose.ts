@@ -132,6 +132,13 @@ function splitMethods(list: string): string[] {
     .filter((s) => s.length > 0);
 }
 
+/**
+ * What sshd itself sends instead of its banner when it refuses a connection (MaxStartups;
+ * OpenSSH 9.8+ PerSourcePenalties): the peer is sshd, not something that does not speak SSH.
+ * The same texts as the checklist's `refusalIn`.
+ */
+const SSHD_REFUSAL = /Exceeded MaxStartups|Not allowed at this time/i;
+
 /** Stop kinds that mean "the TCP connection ended": refined by how far the exchange got. */
 function refineByPhase(kind: VerboseStopKind, reached: ReadonlySet<VerbosePhaseId>): VerboseStopKind {
   const beforeBanner = reached.has('connected') && !reached.has('ident-received');
@@ -150,6 +157,7 @@ export function parseVerbose(lines: TimedLine[]): VerboseParse {
   let noMatch: VerboseParse['noMatch'];
   /** Non-SSH lines the server sent before (instead of) an identification line. */
   let preBannerLines = 0;
+  let sshdRefused = false;
   const preBanner: string[] = [];
 
   for (const line of lines) {
@@ -172,6 +180,7 @@ export function parseVerbose(lines: TimedLine[]): VerboseParse {
     if ((m = msg.match(/Permission denied \((.*)\)\.?$/))) parse.authMethods ??= splitMethods(m[1] ?? '');
     if ((m = msg.match(/^(?:kex|ssh)_exchange_identification: banner line \d+: ?(.*)$/))) {
       preBannerLines += 1;
+      if (SSHD_REFUSAL.test(m[1] ?? '')) sshdRefused = true;
       if (preBanner.length < 3) preBanner.push(printable(m[1] ?? '', 120));
     }
 
@@ -203,7 +212,9 @@ export function parseVerbose(lines: TimedLine[]): VerboseParse {
     let kind = refineByPhase(stop.kind, reached);
     // Something answered on the port, sent text that was not an SSH identification and
     // hung up: that peer is not an SSH server (a proxy, a web server), not a TCP wrapper.
-    if (kind === 'closed-before-banner' && preBannerLines > 0) kind = 'invalid-banner';
+    // Unless the text is sshd's own refusal: sshd writes it and closes, and whether ssh then
+    // sees a close or a reset (its identification arrived before the close) is a race.
+    if (kind === 'closed-before-banner' && preBannerLines > 0 && !sshdRefused) kind = 'invalid-banner';
     parse.stop = { kind, line: stop.line, t: stop.t };
   }
   if (noMatch !== undefined) parse.noMatch = noMatch;
