@@ -1,6 +1,7 @@
 // Command-line grammar of `sshcheck [options] [user@]host[:port]` (report-contract.md).
 // Pure: argv in, a validated request or a usage error out. Nothing is probed before this
 // has accepted every argument.
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { SshcheckError } from '../engine/errors.js';
 import type { Target } from '../engine/target.js';
@@ -15,6 +16,10 @@ export interface CheckRequest {
   waitAll: boolean;
   budgetMs: number | undefined;
   vantage: string | undefined;
+  /** The requester's address (--from), checked against bans and host rules on the target. */
+  from: string | undefined;
+  /** Engine config file with diagnostics logins (--config, $SSHCHECK_ENGINE_CONFIG). */
+  configPath: string | undefined;
 }
 
 export type CliRequest = CheckRequest | { command: 'help' } | { command: 'version' };
@@ -32,6 +37,10 @@ Options:
       --wait-all        let slow extras (path trace, ping) finish before printing
       --vantage <name>  how reports name this machine (default: its host name,
                         or $SSHCHECK_VANTAGE)
+      --from <address>  the requester's IP address: checks whether the target bans
+                        or refuses it (needs a diagnostics login, see --config)
+      --config <file>   engine config with diagnostics logins (default
+                        $SSHCHECK_ENGINE_CONFIG, else /etc/sshcheck/engine.yml if present)
   -q, --quiet           no progress on stderr
       --no-color        no colours, even on a terminal
   -h, --help            this help
@@ -59,6 +68,8 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
         budget: { type: 'string' },
         'wait-all': { type: 'boolean' },
         vantage: { type: 'string' },
+        from: { type: 'string' },
+        config: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         color: { type: 'boolean' },
         'no-color': { type: 'boolean' },
@@ -90,6 +101,10 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   if (vantage !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(vantage)) {
     throw usage(`invalid vantage name "${printable(vantage, 40)}": use letters, digits, ".", "_" or "-" (at most 63)`);
   }
+  const from = values.from;
+  if (from !== undefined && isIP(from) === 0) throw usage(`invalid --from "${printable(from, 60)}": give the requester's IP address, e.g. --from 203.0.113.7`);
+  const configPath = values.config ?? env.SSHCHECK_ENGINE_CONFIG;
+  if (configPath !== undefined && !configPath.startsWith('/') && !configPath.startsWith('.')) throw usage(`invalid --config "${printable(configPath, 60)}": give a file path`);
   const overrides: { port?: string; user?: string } = {};
   if (values.port !== undefined) overrides.port = values.port;
   if (values.user !== undefined) overrides.user = values.user;
@@ -103,5 +118,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     waitAll: values['wait-all'] === true,
     budgetMs,
     vantage,
+    from,
+    configPath,
   };
 }

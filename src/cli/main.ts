@@ -1,6 +1,8 @@
 // `sshcheck` on a terminal. Exit status per the report contract: 0 healthy from here,
 // 1 a problem was found, 2 bad input or usage (nothing probed), 3 the engine failed.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import type { EngineConfig } from '../engine/config.js';
+import { loadEngineConfig } from '../engine/config.js';
 import { isSshcheckError } from '../engine/errors.js';
 import { run } from '../engine/run.js';
 import type { CheckRequest } from './args.js';
@@ -16,7 +18,15 @@ function version(): string {
   return pkg.version;
 }
 
+const DEFAULT_ENGINE_CONFIG = '/etc/sshcheck/engine.yml';
+
+function engineConfig(path: string | undefined): EngineConfig | undefined {
+  if (path !== undefined) return loadEngineConfig(path);
+  return existsSync(DEFAULT_ENGINE_CONFIG) ? loadEngineConfig(DEFAULT_ENGINE_CONFIG) : undefined;
+}
+
 async function check(request: CheckRequest): Promise<number> {
+  const config = engineConfig(request.configPath);
   const stderrTty = process.stderr.isTTY === true;
   const color = request.color ?? (process.stdout.isTTY === true && process.env.NO_COLOR === undefined);
   let progress: Progress | undefined;
@@ -34,6 +44,8 @@ async function check(request: CheckRequest): Promise<number> {
       ...(request.vantage !== undefined ? { vantage: request.vantage } : {}),
       ...(request.budgetMs !== undefined ? { budgetMs: request.budgetMs } : {}),
       extrasMs: request.waitAll ? (request.budgetMs ?? 15_000) : 0,
+      ...(config ? { config } : {}),
+      ...(request.from !== undefined ? { from: request.from } : {}),
       signal: controller.signal,
       onEvent: (event) => progress?.onEvent(event),
     });
@@ -84,6 +96,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     return await check(request);
   } catch (err) {
+    if (isSshcheckError(err) && err.code === 'E_USAGE') {
+      process.stderr.write(`sshcheck: ${err.message}\n`);
+      return EXIT.usage;
+    }
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`sshcheck: the engine failed: ${message}\n`);
     return EXIT.engine;

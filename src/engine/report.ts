@@ -68,6 +68,7 @@ export type ProbeId =
   | 'path'
   | 'mtu'
   | 'ssh-config'
+  | 'inside'
   | 'engine';
 
 export interface Evidence {

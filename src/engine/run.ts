@@ -27,6 +27,9 @@ import { probeMtu } from './probes/mtu.js';
 import { probePath } from './probes/path.js';
 import { probeTcp } from './probes/tcp.js';
 import { parseResolvConf } from './probes/resolv-conf.js';
+import { probeInside } from './probes/inside.js';
+import type { EngineConfig } from './config.js';
+import { loginFor } from './config.js';
 
 export interface RunOptions {
   /** Where the probes run, as reports name it (default: this machine's host name). */
@@ -44,6 +47,10 @@ export interface RunOptions {
   controlPort?: number;
   /** At most this many resolved addresses are probed. */
   maxAddresses?: number;
+  /** The bastion's engine config: diagnostics logins for the inside view. */
+  config?: EngineConfig;
+  /** The requester's address, checked against bans and host rules from the inside. */
+  from?: string;
 }
 
 export const DEFAULT_BUDGET_MS = 15_000;
@@ -53,6 +60,7 @@ const TICK_MS = 20;
 /** Probes must be done a little before the budget so the final report fits in it. */
 const DEADLINE_MARGIN_MS = 150;
 const PATH_DELAY_MS = 100;
+const INSIDE_WAIT_MS = 1000;
 const MTU_SIZES = [1500, 1400, 1300, 1200, 1000, 800, 576];
 
 /**
@@ -100,6 +108,8 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   if (options.signal?.aborted) controller.abort();
 
   const obs: Observations = { ptr: [], handshakes: [] };
+  if (!options.config || options.config.diagnostics.length === 0) obs.inside = { state: 'none', reason: 'no diagnostics login is configured (see the engine config)' };
+  const fromOption = options.from !== undefined ? { from: options.from } : {};
   const pending = new Set<Promise<unknown>>();
   const settledAt = new Map<StepId, number>();
   const sent = new Map<StepId, string>();
@@ -195,6 +205,33 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     track(probePath({ address: h.address, port: target.port, maxHops: 16, waitS: 1 }, ctx()).then((o) => (obs.path = o)));
   };
 
+  // The inside view: one login, once the outside probes show the way. It waits for the
+  // in-process handshake to finish (a server with MaxStartups 1 drops one of two concurrent
+  // pre-auth connections); on a login port of its own it waits at most a second for that.
+  const maybeStartInside = (): void => {
+    const current = obs.inside;
+    if (current !== undefined && current.state !== 'planned') return;
+    const h = obs.handshakes[0];
+    if (!h) return;
+    const login = options.config ? loginFor(options.config, target, obs.handshakes.map((x) => x.address)) : undefined;
+    if (!login) {
+      obs.inside = { state: 'none', reason: options.config ? 'no diagnostics login is configured for this target' : 'no diagnostics login is configured (see the engine config)' };
+      return;
+    }
+    const port = login.port ?? target.port;
+    const ownPort = port !== target.port;
+    if (h.end === undefined && (!ownPort || clock() - h.startedMs < INSIDE_WAIT_MS)) {
+      obs.inside = { state: 'planned', user: login.user };
+      return;
+    }
+    if (!ownPort && h.end?.kind !== 'complete') {
+      obs.inside = { state: 'none', reason: `the bastion cannot get through to port ${port} either, so it cannot log in there` };
+      return;
+    }
+    obs.inside = { state: 'running', startedMs: clock(), user: login.user, address: h.address, port };
+    track(probeInside({ login, address: h.address, port, hostKeyAlias: target.host }, ctx()).then((o) => (obs.inside = o)));
+  };
+
   const maybeStartMtuSweep = (): void => {
     const h = obs.handshakes[0];
     if (mtuStarted || !h || h.at.banner === undefined || h.at.newkeys !== undefined || h.end !== undefined) return;
@@ -238,7 +275,8 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     const now = clock();
     maybeStartPath();
     maybeStartMtuSweep();
-    const steps = assessAll({ target, obs, now, final: false, thresholds: th });
+    maybeStartInside();
+    const steps = assessAll({ target, obs, now, final: false, thresholds: th, ...fromOption });
     publish(steps, now);
     if (emittedDiagnosis === undefined) {
       const state = diagnose(steps, target, vantage, false);
@@ -265,7 +303,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   options.signal?.removeEventListener('abort', onOuterAbort);
 
   const end = clock();
-  const steps = assessAll({ target, obs, now: end, final: true, thresholds: th });
+  const steps = assessAll({ target, obs, now: end, final: true, thresholds: th, ...fromOption });
   publish(steps, end);
   const final = diagnose(steps, target, vantage, true).diagnosis;
   if (emittedDiagnosis === undefined || emittedDiagnosis.cause !== final.cause) {

@@ -42,7 +42,8 @@ export function verboseDone(last: VerboseObs['parsed']['last'], stop?: VerboseOb
 export function input(obs: Partial<Observations>, now: number, opts: { final?: boolean; target?: string } = {}): AssessInput {
   return {
     target: parseTarget(opts.target ?? ADDRESS),
-    obs: { ptr: [], handshakes: [], ...obs },
+    // No diagnostics login unless a test gives one: the engine records that at the start.
+    obs: { ptr: [], handshakes: [], inside: { state: 'none', reason: 'no diagnostics login is configured' }, ...obs },
     now,
     final: opts.final ?? false,
     thresholds: { ...DEFAULT_THRESHOLDS },

@@ -42,6 +42,8 @@ export interface AssessInput {
   /** True at the end of the run: every step must decide with what it has. */
   final: boolean;
   thresholds: Thresholds;
+  /** The requester's address (--from): checked against bans and host rules in the inside view. */
+  from?: string;
 }
 
 export type StepFunction = (input: AssessInput) => StepAssessment;

@@ -5,6 +5,8 @@ import type { AssessInput, StepAssessment } from '../assessment.js';
 import { classifyAuth, classifyReach, primaryHandshake, resolutionFailed } from '../facts.js';
 import { authEvidence } from '../evidence.js';
 import { duration } from '../format.js';
+import { logLinesNaming } from '../access.js';
+import { insideEvidence, insideState } from '../inside.js';
 import { makeStep, notReached } from './make.js';
 
 export function assessAuth(input: AssessInput): StepAssessment {
@@ -16,7 +18,18 @@ export function assessAuth(input: AssessInput): StepAssessment {
     bastionPtr && bastionPtr.state === 'done' && !bastionPtr.queries.some((q) => q.outcome === 'answer')
       ? { probe: 'dns', detail: `this bastion (${bastionPtr.address}) has no reverse DNS: a server with UseDNS yes looks it up before asking for credentials` }
       : undefined;
-  const evidence = [authEvidence(h), ptrNote];
+  const inside = insideState(obs);
+  const facts = inside.kind === 'facts' ? inside.facts : undefined;
+  const settings = facts
+    ? ['usedns', 'gssapiauthentication', 'maxauthtries', 'logingracetime', 'authenticationmethods'].filter((k) => facts.sshdConfig[k]).map((k) => `${k} ${(facts.sshdConfig[k] ?? []).join(',')}`)
+    : [];
+  const mine = facts && h.tcp.localAddress ? logLinesNaming(facts, h.tcp.localAddress).slice(-3) : [];
+  const evidence = [
+    authEvidence(h),
+    ptrNote,
+    settings.length > 0 ? insideEvidence(`sshd -T: ${settings.join('; ')}`) : undefined,
+    mine.length > 0 ? insideEvidence(`sshd log for this bastion: ${mine.join(' | ')}`) : undefined,
+  ];
   const auth = classifyAuth(input, h);
   switch (auth.kind) {
     case 'not-started': {

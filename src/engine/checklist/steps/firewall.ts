@@ -4,6 +4,9 @@ import type { AssessInput, StepAssessment } from '../assessment.js';
 import { classifyReach, primaryHandshake, resolutionFailed } from '../facts.js';
 import { controlEvidence, pathEvidence, pingEvidence, tcpEvidence } from '../evidence.js';
 import { duration } from '../format.js';
+import { firewallRulesForPort } from '../access.js';
+import { insideEvidence, insidePending, insideState } from '../inside.js';
+import { listensOn, sshdRunning } from './sshd.js';
 import { makeStep, notReached } from './make.js';
 
 export function assessFirewall(input: AssessInput): StepAssessment {
@@ -12,7 +15,17 @@ export function assessFirewall(input: AssessInput): StepAssessment {
   if (!h) return notReached(input, 'firewall', 'the name did not resolve to any address', resolutionFailed(input));
   const port = target.port;
   const reach = classifyReach(input, h);
-  const evidence = [tcpEvidence(h), controlEvidence(obs.control), pingEvidence(obs.ping), pathEvidence(obs.path)];
+  const inside = insideState(obs);
+  const facts = inside.kind === 'facts' ? inside.facts : undefined;
+  const rules = facts ? firewallRulesForPort(facts.firewall, port) : [];
+  const ruleEvidence = facts
+    ? rules.length > 0
+      ? [insideEvidence(`firewall rules for port ${port}: ${rules.slice(0, 5).join(' | ')}`)]
+      : facts.firewall.errors.length > 0
+        ? [insideEvidence(`firewall rules not readable: ${facts.firewall.errors.join('; ')} (set sudo: true for this login)`)]
+        : [insideEvidence(`no iptables/nft rule drops or rejects port ${port}`)]
+    : [];
+  const evidence = [tcpEvidence(h), controlEvidence(obs.control), pingEvidence(obs.ping), pathEvidence(obs.path), ...ruleEvidence];
   const done = (status: 'pass' | 'warn' | 'fail' | 'skip', summary: string, findings: StepAssessment['findings'] = []): StepAssessment =>
     makeStep(input, 'firewall', { settled: true, status, summary, evidence, findings });
 
@@ -23,9 +36,22 @@ export function assessFirewall(input: AssessInput): StepAssessment {
     case 'connected':
       return done('pass', `port ${port} is open from this bastion`);
     case 'refused':
-      return done('pass', `not a silent drop: port ${port} answered with a TCP reset (a REJECT --reject-with tcp-reset rule looks the same)`, [
-        { cause: 'port-rejected', confidence: 'low', summary: `a firewall rule answering with TCP reset cannot be told apart from a closed port` },
-      ]);
+      if (insidePending(obs) && !input.final) return makeStep(input, 'firewall', { settled: false, status: 'running', summary: `TCP reset on port ${port}; asking the server whether sshd listens…`, evidence });
+      if (facts && sshdRunning(facts) && listensOn(facts, port)) {
+        const rule = rules[0];
+        return done('fail', `sshd listens on port ${port}, yet the SYN gets a TCP reset: a firewall rule rejects it${rule ? ` (${rule})` : ''}`, [
+          {
+            cause: 'port-rejected',
+            confidence: 'high',
+            summary: `sshd runs and listens on port ${port}, but the SYN is answered with a TCP reset: a firewall rule rejects port ${port}${rule ? `: ${rule}` : ' (a REJECT --reject-with tcp-reset rule, or one on a router in between)'}`,
+          },
+        ]);
+      }
+      return done(
+        'pass',
+        `not a silent drop: port ${port} answered with a TCP reset${facts ? '' : ' (a REJECT --reject-with tcp-reset rule looks the same)'}`,
+        facts ? [] : [{ cause: 'port-rejected', confidence: 'low', summary: `a firewall rule answering with TCP reset cannot be told apart from a closed port` }],
+      );
     case 'rejected':
       return done('fail', `port ${port} is rejected with an ICMP error (${reach.basis})`, [
         {

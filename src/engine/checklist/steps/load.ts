@@ -3,7 +3,57 @@
 import type { AssessInput, StepAssessment } from '../assessment.js';
 import { classifyBanner, classifyReach, primaryHandshake, resolutionFailed, sshdRefusal } from '../facts.js';
 import { duration, plural } from '../format.js';
+import type { InsideFacts } from '../../observations.js';
+import type { Evidence } from '../../report.js';
+import type { Finding } from '../assessment.js';
+import { insideEvidence, insidePending, insideState, insideUnavailable } from '../inside.js';
 import { makeStep, notReached } from './make.js';
+
+/** Load per core above this, memory available below this share, or pressure above this: overloaded. */
+const LOAD_PER_CORE = 2;
+const MEMORY_FREE_SHARE = 0.05;
+const PRESSURE_PERCENT = 40;
+
+/**
+ * What the server's own numbers say about load. Pure. Memory exhaustion, memory pressure and
+ * sshd's own drops explain a hang by themselves; a high load average or CPU pressure only
+ * when the outside also sees sshd being slow or dropping connections (`struggling`).
+ */
+export function insideLoad(facts: InsideFacts, struggling: boolean): { evidence: Evidence[]; finding?: Finding } {
+  const parts: string[] = [];
+  const strong: string[] = [];
+  const weak: string[] = [];
+  if (facts.load && facts.cpus) {
+    parts.push(`load ${facts.load.one.toFixed(2)} / ${facts.load.five.toFixed(2)} / ${facts.load.fifteen.toFixed(2)} on ${plural(facts.cpus, 'core')}`);
+    if (facts.load.one / facts.cpus > LOAD_PER_CORE) weak.push(`load ${facts.load.one.toFixed(1)} on ${plural(facts.cpus, 'core')}`);
+  }
+  if (facts.memory) {
+    const share = facts.memory.availableKb / facts.memory.totalKb;
+    parts.push(`${Math.round(facts.memory.availableKb / 1024)} MiB of ${Math.round(facts.memory.totalKb / 1024)} MiB available`);
+    if (share < MEMORY_FREE_SHARE) strong.push(`only ${Math.round(share * 100)}% of memory available`);
+  }
+  const psi = Object.entries(facts.pressure).filter((entry): entry is [string, number] => entry[1] !== undefined);
+  if (psi.length > 0) parts.push(`pressure (some, avg10): ${psi.map(([k, v]) => `${k} ${v}%`).join(', ')}`);
+  for (const [k, v] of psi) if (v > PRESSURE_PERCENT) (k === 'cpu' ? weak : strong).push(`${k} pressure ${v}%`);
+  if (facts.sshdProcesses !== undefined) parts.push(`${plural(facts.sshdProcesses, 'sshd process', 'sshd processes')}`);
+  const maxStartups = facts.sshdConfig.maxstartups?.[0];
+  if (maxStartups) parts.push(`MaxStartups ${maxStartups}`);
+  const drops = facts.sshdLog.filter((l) => /MaxStartups|drop connection #/i.test(l));
+  if (drops.length > 0) strong.push(`sshd logged ${plural(drops.length, 'dropped connection')} ("${drops[drops.length - 1] ?? ''}")`);
+  const evidence = [insideEvidence(parts.join('; ') || 'no load figures readable')];
+  if (strong.length > 0) return { evidence, finding: { cause: 'server-overloaded', confidence: 'high', summary: `the server is overloaded: ${[...strong, ...weak].join('; ')}` } };
+  if (weak.length > 0) {
+    return {
+      evidence,
+      finding: {
+        cause: 'server-overloaded',
+        confidence: struggling ? 'medium' : 'low',
+        summary: struggling ? `the server is busy (${weak.join('; ')}) and sshd is slow or drops connections` : `the server is busy (${weak.join('; ')}), though sshd still answers promptly`,
+      },
+    };
+  }
+  return { evidence };
+}
 
 interface Sample {
   source: string;
@@ -39,13 +89,21 @@ export function assessLoad(input: AssessInput): StepAssessment {
   if (reach.kind !== 'connected') return notReached(input, 'load', 'TCP never connected', true);
   const banner = classifyBanner(input, h);
   const verboseDone = !obs.verbose || obs.verbose.state === 'done' || final;
-  const settled = banner.kind !== 'waiting' && verboseDone;
+  const inside = insideState(obs);
+  const settled = banner.kind !== 'waiting' && verboseDone && (!insidePending(obs) || final);
   const all = samples(input);
-  const evidence = all.map((s) => ({
+  const outside = all.map((s) => ({
     probe: s.source === 'ssh -vvv' ? ('openssh-verbose' as const) : ('ssh-handshake' as const),
     detail: `${s.source}: ${s.outcome === 'banner' ? `banner after ${duration(s.latencyMs ?? 0)}` : s.outcome === 'dropped' ? 'dropped before the banner' : 'no banner'}`,
   }));
-  if (!settled) return makeStep(input, 'load', { settled: false, status: 'running', summary: 'timing the banner over the connections…', evidence, ceiling: 'medium' });
+  const struggling = all.some((s) => s.outcome !== 'banner' || (s.latencyMs ?? 0) >= th.bannerSlowMs);
+  const fromInside = inside.kind === 'facts' ? insideLoad(inside.facts, struggling) : undefined;
+  const evidence: Array<Evidence | undefined> = [...outside, ...(fromInside ? fromInside.evidence : [insideUnavailable(inside)])];
+  if (!settled) return makeStep(input, 'load', { settled: false, status: 'running', summary: 'timing the banner over the connections…', evidence, ceiling: insidePending(obs) ? 'high' : 'medium' });
+  if (fromInside?.finding && fromInside.finding.confidence !== 'low') {
+    return makeStep(input, 'load', { settled: true, status: 'fail', summary: fromInside.finding.summary, evidence, findings: [fromInside.finding] });
+  }
+  const insideHint = fromInside?.finding ? [fromInside.finding] : [];
 
   const refusal = sshdRefusal(obs);
   if (refusal?.reason === 'maxstartups') {
@@ -97,7 +155,8 @@ export function assessLoad(input: AssessInput): StepAssessment {
   return makeStep(input, 'load', {
     settled: true,
     status: 'pass',
-    summary: `banner in ${duration(fastest ?? 0)} on ${plural(banners.length, 'connection')}: no sign of overload from outside (load, memory and MaxStartups need the server console)`,
+    summary: insideHint[0] ? `banner in ${duration(fastest ?? 0)} on ${plural(banners.length, 'connection')}; ${insideHint[0].summary}` : `banner in ${duration(fastest ?? 0)} on ${plural(banners.length, 'connection')}: no sign of overload${fromInside ? '' : ' from outside (load, memory and MaxStartups need the server console)'}`,
     evidence,
+    findings: insideHint,
   });
 }

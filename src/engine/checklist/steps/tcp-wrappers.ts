@@ -1,23 +1,63 @@
 // Step 6: TCP wrappers and host rules. libwrap refuses after accepting: the client sees the
 // connection closed or reset before any banner, ~5 s later on Debian (libwrap sleeps first).
-import type { AssessInput, StepAssessment } from '../assessment.js';
+// From inside: the hosts.allow / hosts.deny lines for sshd, judged for this bastion's
+// address and, with --from, for the requester's.
+import type { Evidence } from '../../report.js';
+import type { InsideFacts } from '../../observations.js';
+import type { AssessInput, Finding, StepAssessment } from '../assessment.js';
 import { classifyBanner, classifyReach, primaryHandshake, resolutionFailed } from '../facts.js';
 import { bannerEvidence } from '../evidence.js';
 import { duration } from '../format.js';
+import { wrapperAccess } from '../access.js';
+import { insideEvidence, insidePending, insideState, insideUnavailable } from '../inside.js';
 import { makeStep, notReached } from './make.js';
 
 /** libwrap's refusal on Debian sleeps 5 s before the process exits. */
 const LIBWRAP_MIN_MS = 4500;
 const LIBWRAP_MAX_MS = 6500;
 
+function rulesEvidence(facts: InsideFacts): Evidence {
+  const relevant = (lines: string[]): string[] => lines.filter((l) => /^\s*(ALL|sshd)\b/.test(l) || /[\s,]sshd\b/.test(l.split(':')[0] ?? ''));
+  const allow = relevant(facts.hostsAllow);
+  const deny = relevant(facts.hostsDeny);
+  if (allow.length === 0 && deny.length === 0) return insideEvidence('hosts.allow and hosts.deny have no rule for sshd');
+  return insideEvidence(`hosts.allow: ${allow.length > 0 ? allow.join(' | ') : '(none for sshd)'}; hosts.deny: ${deny.length > 0 ? deny.join(' | ') : '(none for sshd)'}`);
+}
+
+/** The requester's address against the host rules: a finding when they are refused. */
+function requesterFinding(facts: InsideFacts, from: string): { evidence: Evidence; finding?: Finding } {
+  const v = wrapperAccess(facts, from);
+  if (v.verdict === 'denied') {
+    return {
+      evidence: insideEvidence(`${from} is refused by ${v.file ?? 'hosts.deny'}: "${v.line ?? ''}"`),
+      finding: {
+        cause: 'connection-closed',
+        confidence: 'high',
+        summary: `TCP wrappers refuse ${from}: ${v.file ?? 'hosts.deny'} has "${v.line ?? ''}" — allow it in /etc/hosts.allow (sshd: ${from}) or remove the line (DenyHosts writes such lines too)`,
+      },
+    };
+  }
+  if (v.verdict === 'unknown') return { evidence: insideEvidence(`${from}: ${v.note ?? 'cannot tell'} ("${v.line ?? ''}")`) };
+  return { evidence: insideEvidence(`${from} is allowed by the host rules${v.line ? ` ("${v.line}")` : ''}`) };
+}
+
 export function assessTcpWrappers(input: AssessInput): StepAssessment {
-  const { obs, thresholds: th } = input;
+  const { obs, thresholds: th, from } = input;
   const h = primaryHandshake(obs);
   if (!h) return notReached(input, 'tcp-wrappers', 'the name did not resolve to any address', resolutionFailed(input));
+  const inside = insideState(obs);
+  const facts = inside.kind === 'facts' ? inside.facts : undefined;
+  const requester = facts && from ? requesterFinding(facts, from) : undefined;
+  const insideParts: Array<Evidence | undefined> = facts ? [rulesEvidence(facts), requester?.evidence] : [insideUnavailable(inside)];
+  const requesterFindings = requester?.finding ? [requester.finding] : [];
+  const waitForInside = insidePending(obs) && !input.final && from !== undefined;
   const reach = classifyReach(input, h);
   if (reach.kind === 'waiting' || reach.kind === 'unknown') return notReached(input, 'tcp-wrappers', '', false);
-  if (reach.kind !== 'connected') return notReached(input, 'tcp-wrappers', 'TCP never connected', true);
-  const evidence = [bannerEvidence(h)];
+  if (reach.kind !== 'connected') {
+    if (requesterFindings.length > 0) return makeStep(input, 'tcp-wrappers', { settled: true, status: 'fail', summary: requesterFindings[0]?.summary ?? '', evidence: insideParts, findings: requesterFindings });
+    return notReached(input, 'tcp-wrappers', 'TCP never connected', !waitForInside, insideParts);
+  }
+  const evidence = [bannerEvidence(h), ...insideParts];
   const banner = classifyBanner(input, h);
   switch (banner.kind) {
     case 'not-connected':
@@ -39,10 +79,15 @@ export function assessTcpWrappers(input: AssessInput): StepAssessment {
               ? `sshd accepts the connection and ${how}s it after ${duration(banner.afterMs)} without a banner: the 5 s pattern of a TCP wrappers (hosts.deny) refusal`
               : `the connection is accepted and ${how} after ${duration(banner.afterMs)} before any banner (hosts.deny, MaxStartups, or a proxy with no backend)`,
           },
+          ...requesterFindings,
         ],
       });
     }
     case 'received':
+      if (waitForInside) return makeStep(input, 'tcp-wrappers', { settled: false, status: 'running', summary: `checking the host rules for ${from ?? ''}…`, evidence });
+      if (requesterFindings.length > 0) {
+        return makeStep(input, 'tcp-wrappers', { settled: true, status: 'fail', summary: `this bastion is accepted, but ${requesterFindings[0]?.summary ?? ''}`, evidence, findings: requesterFindings });
+      }
       if (banner.latencyMs >= th.bannerSlowMs) {
         return makeStep(input, 'tcp-wrappers', {
           settled: true,
@@ -51,11 +96,16 @@ export function assessTcpWrappers(input: AssessInput): StepAssessment {
           evidence,
         });
       }
-      return makeStep(input, 'tcp-wrappers', { settled: true, status: 'pass', summary: 'this bastion is accepted and greeted at once: no host rule refuses it (the requester\'s address may differ)', evidence });
+      return makeStep(input, 'tcp-wrappers', {
+        settled: true,
+        status: 'pass',
+        summary: `this bastion is accepted and greeted at once: no host rule refuses it${from ? '' : " (the requester's address may differ)"}`,
+        evidence,
+      });
     case 'refused':
-      return makeStep(input, 'tcp-wrappers', { settled: true, status: 'pass', summary: `sshd itself refused the connection ("${banner.line}"), not a host rule`, evidence });
+      return makeStep(input, 'tcp-wrappers', { settled: true, status: 'pass', summary: `sshd itself refused the connection ("${banner.line}"), not a host rule`, evidence, findings: requesterFindings });
     case 'timeout':
     case 'not-ssh':
-      return makeStep(input, 'tcp-wrappers', { settled: true, status: 'skip', summary: 'cannot tell: no SSH banner to judge by', evidence });
+      return makeStep(input, 'tcp-wrappers', { settled: true, status: 'skip', summary: 'cannot tell: no SSH banner to judge by', evidence, findings: requesterFindings });
   }
 }
