@@ -71,6 +71,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     const { runBot } = await import('./bot.js');
     return runBot(process.env, { stderr: (t) => process.stderr.write(t), stopSignal: stopSignal() });
   }
+  if (argv[0] === 'explain') {
+    const { runExplain } = await import('./explain.js');
+    return runExplain(argv.slice(1));
+  }
   if (argv[0] === 'discord' && argv[1] === 'register') {
     const { runDiscordRegister } = await import('./bot.js');
     return runDiscordRegister(argv.slice(2), process.env, { stderr: (t) => process.stderr.write(t), stdout: (t) => process.stdout.write(t) });

@@ -1,0 +1,143 @@
+// `sshcheck explain`: the requester's own `ssh -v`/`-vvv` output shows where *their*
+// connection stops. Parsed with the same parser as the engine's ssh -vvv probe, then mapped
+// to the checklist step that owns that point and to a cause, with what to do. Pure.
+import type { Confidence, ProblemCause, StepId } from '../engine/report.js';
+import { STEP_TITLES, stepNumber } from '../engine/report.js';
+import type { TimedLine, VerboseParse } from '../engine/observations.js';
+import { lastPhaseText, parseVerbose, phaseLines } from '../engine/probes/parse-openssh-verbose.js';
+import { refusalIn } from '../engine/checklist/facts.js';
+
+export interface Explanation {
+  /** Where the connection got to, in words. */
+  reached: string;
+  /** ssh's own last word, when it said one. */
+  stopLine?: string;
+  step: StepId;
+  stepTitle: string;
+  /** The checklist cause, when one fits (a refused key is not a connectivity cause). */
+  cause?: ProblemCause;
+  confidence: Confidence;
+  /** The connection itself works (authenticated, or only the credentials were refused). */
+  connectionWorks: boolean;
+  summary: string;
+  next: string[];
+  phases: string[];
+  keysOffered: number;
+}
+
+export const MAX_LOG_BYTES = 1024 * 1024;
+
+/** Text as pasted or attached: any line endings, at most MAX_LOG_BYTES. */
+export function logLines(text: string): TimedLine[] {
+  return text
+    .slice(0, MAX_LOG_BYTES)
+    .split(/\r?\n|\r/)
+    .map((line, i) => ({ t: i, text: line }));
+}
+
+const KEX_PHASES = new Set(['ident-received', 'kexinit-sent', 'kexinit-received', 'kex-algorithm', 'kex-reply-expected', 'kex-reply-received', 'newkeys-sent']);
+
+type Verdict = Omit<Explanation, 'reached' | 'stopLine' | 'stepTitle' | 'phases' | 'keysOffered'>;
+
+function verdict(step: StepId, cause: ProblemCause | undefined, confidence: Confidence, summary: string, next: string[], connectionWorks = false): Verdict {
+  return cause === undefined ? { step, confidence, summary, next, connectionWorks } : { step, cause, confidence, summary, next, connectionWorks };
+}
+
+function judge(parse: VerboseParse, lines: readonly TimedLine[], keysOffered: number): Verdict {
+  const stop = parse.stop;
+  const text = lines.map((l) => l.text).join('\n');
+  const refusal = refusalIn(parse.preBanner);
+  if (refusal?.reason === 'maxstartups') {
+    return verdict('load', 'server-overloaded', 'high', 'sshd answered "Exceeded MaxStartups" and closed: it already holds as many unauthenticated connections as it allows', [
+      'look for a connection flood or brute-force attack in the sshd log; raise MaxStartups if many legitimate clients connect at once',
+    ]);
+  }
+  if (refusal?.reason === 'penalty') {
+    return verdict('bans', 'banned', 'high', 'sshd answered "Not allowed at this time": OpenSSH PerSourcePenalties has penalized your address', [
+      'wait for the penalty to expire, or ask for your address to be added to PerSourcePenaltyExemptList',
+    ]);
+  }
+  switch (stop?.kind) {
+    case 'resolve-failed':
+      if (/Temporary failure|try again/i.test(stop.line)) return verdict('dns', 'dns-timeout', 'medium', 'your machine could not resolve the name: the resolver did not answer (or failed)', ['check your resolver: `dig <host>`; on a VPN, check that it pushes the right DNS servers', 'connect by IP address meanwhile']);
+      return verdict('dns', 'dns-nxdomain', 'high', 'your machine cannot resolve the name: it does not exist for your resolver', ['check the spelling and your search domains; `dig <host>` shows what your resolver says', 'on a VPN with split DNS, the name may only resolve with the VPN up']);
+    case 'connect-refused':
+      return verdict('sshd', 'port-closed', 'high', 'the server answered the connection with a reset: nothing listens on that port (or a firewall rejects it)', ['check on the server: `sudo systemctl status sshd`, `sudo ss -tlnp | grep ssh`', 'check the port you use (ssh -p) against sshd\'s Port setting']);
+    case 'no-route':
+    case 'net-unreachable':
+      return verdict('connectivity', 'host-unreachable', 'high', 'your machine has no route to the server ("No route to host" / "Network is unreachable")', ['check your VPN / split tunnel routes: `ip route get <address>`', 'a firewall answering with ICMP "prohibited" also shows as "No route to host"']);
+    case 'connect-timeout':
+      return verdict('firewall', 'port-filtered', 'medium', 'the TCP connection never completed: something drops the SYN (a firewall or security group), or the host is down', ['check the security group / firewall for your source address and the SSH port', 'from another network (or the bastion: `/sshcheck <host>`) test whether the host answers at all', 'check that your VPN routes the address']);
+    case 'banner-timeout':
+      return verdict('sshd', 'banner-timeout', 'medium', 'TCP connected but the server sent no SSH banner in time: sshd is hung or overloaded, or TCP wrappers / a slow reverse lookup hold the connection', ['check sshd and the load on the server console', 'check /etc/hosts.allow and /etc/hosts.deny for your address']);
+    case 'closed-before-banner':
+    case 'reset-before-banner':
+      return verdict('tcp-wrappers', 'connection-closed', 'medium', 'the server accepted the connection and closed it before its banner: TCP wrappers (hosts.deny), a ban, MaxStartups, or a proxy without a backend', ['check /etc/hosts.deny and fail2ban (`sudo fail2ban-client status sshd`) for your address', 'check the sshd log for "refused connect" or "drop connection"']);
+    case 'invalid-banner':
+      return verdict('vpn-proxy', 'not-ssh', 'high', 'something that is not an SSH server answered on that port (a proxy, a captive portal, another service)', ['check the port, and any proxy or port forwarding between you and the server']);
+    case 'kex-no-match':
+      return verdict('verbose', 'kex-failed', 'high', `your client and the server share no ${parse.noMatch?.what ?? 'algorithm'}${parse.noMatch ? `; the server offers ${parse.noMatch.theirOffer}` : ''}`, ['update the older side, or enable a common algorithm for this host only (e.g. `-o HostKeyAlgorithms=+ssh-rsa` for a legacy server)']);
+    case 'too-many-auth-failures':
+      return verdict(
+        'auth',
+        undefined,
+        'high',
+        `your client offered ${keysOffered > 0 ? `${keysOffered} keys` : 'too many keys'} and the server gave up after MaxAuthTries ("Too many authentication failures")`,
+        ['add `IdentitiesOnly yes` and one `IdentityFile` for this host to ~/.ssh/config, or run `ssh -o IdentitiesOnly=yes -i ~/.ssh/<key> user@host`'],
+        true,
+      );
+    case 'auth-denied':
+      return verdict('auth', undefined, 'high', 'the connection works: the server refused the credentials offered (wrong key, user or password)', ['check the user name and that your public key is in the server\'s authorized_keys'], true);
+    case 'host-key-unverified':
+      return verdict('vpn-proxy', undefined, 'high', "the server's host key is not the one your known_hosts has: the server was reinstalled, or something intercepts the connection", ['verify the new key with the server owner before removing the old one (`ssh-keygen -R <host>`)'], true);
+    default:
+      break;
+  }
+  if (parse.last === 'authenticated') return verdict('auth', undefined, 'high', 'the connection works: ssh authenticated', [], true);
+  if (/Next authentication method: gssapi/.test(text) && (parse.last === 'service-accept' || parse.last === 'auth-methods')) {
+    return verdict('auth', 'auth-slow', 'medium', 'the log stops in GSSAPI authentication: a Kerberos lookup is hanging', ['add `GSSAPIAuthentication no` for this host, or fix the Kerberos/DNS setup']);
+  }
+  if (parse.last === 'newkeys-received' || parse.last === 'service-accept' || parse.last === 'auth-methods') {
+    return verdict('auth', 'auth-slow', 'medium', 'keys were exchanged but the log stops before authentication completes: the server is slow to ask for credentials (UseDNS reverse lookups) or to check them', ['set `UseDNS no` in sshd_config and check the server\'s resolver', 'try `ssh -o GSSAPIAuthentication=no`']);
+  }
+  if (parse.last !== undefined && KEX_PHASES.has(parse.last)) {
+    return verdict('vpn-proxy', 'kex-stall', 'medium', `the banner was exchanged but the key exchange never finished (stops after "${lastPhaseText(parse)}"): large packets are lost on the way (MTU blackhole, VPN or tunnel)`, [
+      'lower the MTU of your VPN/tunnel interface or enable MSS clamping on it',
+      'quick test: `ssh -o KexAlgorithms=curve25519-sha256 -o Ciphers=aes128-ctr <host>` sends smaller packets',
+    ]);
+  }
+  if (parse.last === 'connecting') {
+    return verdict('firewall', 'port-filtered', 'medium', 'the log stops while connecting: the SYN gets no answer (a firewall drop, a security group, or the host is down)', ['check the security group / firewall for your source address', 'check your VPN routes to the address']);
+  }
+  if (parse.last === 'connected' || parse.last === 'ident-sent') {
+    return verdict('sshd', 'banner-timeout', 'low', 'TCP connected but no SSH banner appears in the log', ['check sshd and the load on the server console, and /etc/hosts.deny']);
+  }
+  return verdict('verbose', undefined, 'low', 'this does not look like ssh -v output, or it stops before ssh even tried to connect', ['paste the output of `ssh -vvv user@host` (it goes to stderr: `ssh -vvv user@host 2>&1 | tee ssh.log`)']);
+}
+
+export function explainLog(text: string): Explanation {
+  const lines = logLines(text);
+  const parse = parseVerbose(lines);
+  const keysOffered = lines.filter((l) => /Offering public key/.test(l.text)).length;
+  const v = judge(parse, lines, keysOffered);
+  return {
+    ...v,
+    reached: parse.phases.length > 0 ? lastPhaseText(parse) : 'nothing recognizable',
+    ...(parse.stop ? { stopLine: parse.stop.line } : {}),
+    stepTitle: STEP_TITLES[v.step],
+    phases: phaseLines(parse),
+    keysOffered,
+  };
+}
+
+export function renderExplanation(e: Explanation): string {
+  const cause = e.cause ? `${e.cause} (${e.confidence} confidence)` : e.connectionWorks ? 'the connection itself works' : 'no checklist cause fits';
+  const lines = [
+    `Where it stopped: after "${e.reached}"${e.stopLine ? `: ${e.stopLine}` : ' (no further output)'}`,
+    `Step ${stepNumber(e.step)}, ${e.stepTitle}: ${cause}`,
+    `  ${e.summary}`,
+  ];
+  if (e.next.length > 0) lines.push('  Next:', ...e.next.map((n) => `    - ${n}`));
+  if (e.phases.length > 0) lines.push('Phases:', ...e.phases.map((p) => `  | ${p}`));
+  return `${lines.join('\n')}\n`;
+}
