@@ -21,6 +21,8 @@ export interface BotConfig {
   slack?: SlackConfig;
   discord?: DiscordConfig;
   vantage?: string;
+  /** SSHCHECK_CONFIG: the routing config (bastions running `sshcheck serve`, and rules). */
+  configPath?: string;
   /** Every secret value, so logs can scrub them whatever their shape. */
   secrets: string[];
 }
@@ -30,7 +32,10 @@ export const BOT_HELP = `sshcheck bot starts every chat adapter whose credential
   Slack, HTTP receiver:          SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (SLACK_PORT, default 3000)
   Discord:                       DISCORD_TOKEN and DISCORD_APPLICATION_ID
 Optional: SLACK_API_URL, DISCORD_API_URL (other API base URLs), SSHCHECK_VANTAGE (this bastion's name).
-Any variable can instead be given as <NAME>_FILE, the path of a file holding the value.`;
+Any variable can instead be given as <NAME>_FILE, the path of a file holding the value.
+Bastions: SSHCHECK_CONFIG, the path of a YAML file listing bastions that run \`sshcheck serve\`
+and rules routing targets to them (docs/deploy.md). Without it, or with no bastions in it,
+the probes run in this process.`;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -89,5 +94,8 @@ export function botConfigFromEnv(env: Env, read?: (path: string) => string): Bot
   }
   const vantage = get('SSHCHECK_VANTAGE');
   if (vantage !== undefined) config.vantage = vantage;
+  // A path, not a secret: read directly (no _FILE indirection).
+  const configPath = env.SSHCHECK_CONFIG?.trim();
+  if (configPath) config.configPath = configPath;
   return config;
 }

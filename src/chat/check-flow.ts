@@ -3,6 +3,7 @@
 // order, the parent updated with the diagnosis as soon as it is known — paced per channel.
 // When the thread cannot be used, everything goes into one fallback message that says why.
 import { randomUUID } from 'node:crypto';
+import { SshcheckError } from '../engine/errors.js';
 import type { Logger } from '../log.js';
 import type { Report, StepReport } from '../engine/report.js';
 import type { Target } from '../engine/target.js';
@@ -45,6 +46,8 @@ export interface CheckFlowOptions {
   vantage: string;
   /** The requester as the platform shows them (a mention, or a name). */
   requester: string;
+  /** `via <bastion>` from the command: the bastion to probe from. */
+  via?: string;
 }
 
 export async function runCheckFlow(options: CheckFlowOptions): Promise<Report | undefined> {
@@ -101,7 +104,11 @@ export async function runCheckFlow(options: CheckFlowOptions): Promise<Report | 
   let report: Report | undefined;
   let engineError: string | undefined;
   try {
+    if (options.via !== undefined && options.engine.bastions === undefined) {
+      throw new SshcheckError('E_USAGE', `this bot runs the probes itself and has no bastions configured: drop "via ${options.via}", or list bastions in the file SSHCHECK_CONFIG names`);
+    }
     const result = await options.engine.check(options.target, {
+      ...(options.via !== undefined ? { via: options.via } : {}),
       onReused: (ageMs) => (reusedAgeMs = ageMs),
       onEvent: (event) => {
         for (const op of plan.push(event)) schedule(op);

@@ -1,6 +1,6 @@
-// How the chat layer gets a check done. By default the engine runs in this process; a
-// later engine client talks to engine services on bastions. Either way: events from the
-// start of the run, then the report.
+// How the chat layer gets a check done. By default the engine runs in this process; the
+// remote client (remote-engine.ts, routed by routing.ts) talks to engine services on
+// bastions. Either way: events from the start of the run, then the report.
 import type { ProgressEvent, Report } from '../engine/report.js';
 import type { RunOptions } from '../engine/run.js';
 import { run } from '../engine/run.js';
@@ -17,10 +17,17 @@ export interface CheckOptions {
   /** Called before the events of a reused result are replayed: how old that result is. */
   onReused?: (ageMs: number) => void;
   signal?: AbortSignal;
+  /** Run the probes on this configured bastion rather than the one the routing rules pick. */
+  via?: string;
 }
 
 export interface EngineClient {
   check(target: Target, options?: CheckOptions): Promise<CheckResult>;
+  /**
+   * The bastions `via` may name. Engines without this property run the probes themselves
+   * and cannot honour `via` (pass it to parseChatCommand's `bastions` to check early).
+   */
+  readonly bastions?: readonly string[];
 }
 
 export type EngineDefaults = Pick<RunOptions, 'vantage' | 'budgetMs' | 'extrasMs' | 'thresholds' | 'resolvConfPath' | 'dnsPort'>;

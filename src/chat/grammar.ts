@@ -1,21 +1,23 @@
 // The chat command grammar, shared by every platform:
 //   /sshcheck <target> [port] [user]      check a host ("db-3", "ops@db-3:2222", "[2001:db8::1]")
+//   /sshcheck <target> … via <bastion>    probe from that configured bastion
 //   /sshcheck help                        explain the grammar
 // Pure: text in, a validated command or an SshcheckError whose message is shown to the user.
 import { SshcheckError } from '../engine/errors.js';
 import type { Target } from '../engine/target.js';
 import { parsePort, parseTarget, parseUser, printable } from '../engine/target.js';
 
-export type ChatCommand = { kind: 'help' } | { kind: 'check'; target: Target };
+export type ChatCommand = { kind: 'help' } | { kind: 'check'; target: Target; via?: string };
 
 const MAX_TEXT = 500;
 
 export const CHAT_USAGE = [
-  'Usage: /sshcheck <target> [port] [user]',
+  'Usage: /sshcheck <target> [port] [user] [via <bastion>]',
   '  <target>  a host name or IP address: db-3, db-3.example.com, 10.0.0.5, [2001:db8::1]',
   '            (user@host:port works too: ops@db-3:2222)',
   '  [port]    the SSH port, when it is not 22',
   '  [user]    the login name for the handshake probes (default sshcheck)',
+  '  via <bastion>  probe from this bastion instead of the one the bot picks for the target',
   '/sshcheck help  shows this text.',
   'sshcheck probes the host from the bastion, steps through the 10-step SSH checklist in a thread,',
   'and puts the most likely cause in the first message. In a thread, mention the bot instead: @sshcheck db-3',
@@ -29,17 +31,48 @@ export function unwrapSlackLinks(text: string): string {
   return text.replace(/<(?:https?:\/\/|mailto:)[^|>]*\|([^>]*)>/g, '$1').replace(/<(?:https?:\/\/)([^|>]*)>/g, '$1');
 }
 
-export function parseChatCommand(text: string, options: { defaultUser?: string } = {}): ChatCommand {
+const BASTION_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+function configured(bastions: readonly string[]): string {
+  return bastions.length > 0 ? `the configured bastions are ${bastions.join(', ')}` : 'no bastions are configured: this bot probes from its own machine';
+}
+
+/**
+ * The bastion named by `via`, checked against the configured ones when they are known.
+ * Exported for engines that route, so an unknown name reads the same wherever it is caught.
+ */
+export function parseVia(name: string, bastions?: readonly string[]): string {
+  const via = name.toLowerCase();
+  if (!BASTION_NAME.test(via)) throw new SshcheckError('E_USAGE', `"${printable(name, 40)}" is not a bastion name${bastions ? `: ${configured(bastions)}` : ''}`);
+  if (bastions && !bastions.includes(via)) throw new SshcheckError('E_USAGE', `unknown bastion "${via}": ${configured(bastions)}`);
+  return via;
+}
+
+/**
+ * `bastions`: the names `via` may use (an engine's `bastions`). When given, an unknown name
+ * is a usage error here, before anything is posted; when absent, the engine checks it.
+ */
+export function parseChatCommand(text: string, options: { defaultUser?: string; bastions?: readonly string[] } = {}): ChatCommand {
   if (text.length > MAX_TEXT) throw new SshcheckError('E_USAGE', `the command is ${text.length} characters long; at most ${MAX_TEXT} are accepted`);
   const words = unwrapSlackLinks(text).trim().split(/\s+/).filter((w) => w.length > 0);
+  // "via <bastion>" ends the command; the words before it keep their meaning.
+  let via: string | undefined;
+  if (words.length >= 2 && words[words.length - 1]?.toLowerCase() === 'via') {
+    throw new SshcheckError('E_USAGE', `"via" needs a bastion name: /sshcheck <target> via <bastion>${options.bastions ? ` (${configured(options.bastions)})` : ''}`);
+  }
+  if (words.length >= 3 && words[words.length - 2]?.toLowerCase() === 'via') {
+    via = parseVia(words[words.length - 1] ?? '', options.bastions);
+    words.splice(-2, 2);
+  }
   const [first, port, user, ...rest] = words;
   if (first === undefined || /^(help|-h|--help|\?)$/i.test(first)) return { kind: 'help' };
   if (rest.length > 0) {
-    throw new SshcheckError('E_USAGE', `too many words after the target ("${printable(rest.join(' '), 40)}"): /sshcheck <target> [port] [user]`);
+    throw new SshcheckError('E_USAGE', `too many words after the target ("${printable(rest.join(' '), 40)}"): /sshcheck <target> [port] [user] [via <bastion>]`);
   }
   const overrides: { port?: number; user?: string; defaultUser?: string } = {};
   if (options.defaultUser !== undefined) overrides.defaultUser = options.defaultUser;
   if (port !== undefined) overrides.port = parsePort(port, 'port (the second word)');
   if (user !== undefined) overrides.user = parseUser(user);
-  return { kind: 'check', target: parseTarget(first, overrides) };
+  const target = parseTarget(first, overrides);
+  return via === undefined ? { kind: 'check', target } : { kind: 'check', target, via };
 }

@@ -1,11 +1,17 @@
 // `sshcheck bot`: starts every chat adapter whose credentials are in the environment, with
-// the probe engine in this process (single flight, results reused for a few seconds).
+// the probe engine in this process (single flight, results reused for a few seconds), or,
+// when SSHCHECK_CONFIG lists bastions, routing each check to the engine service on one.
 // Adapters are loaded only here, so the plain CLI never pays for Bolt or discord.js.
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { AdapterContext, ChatAdapter } from '../chat/adapter.js';
 import { BOT_HELP, botConfigFromEnv } from '../chat/bot-config.js';
 import type { BotConfig } from '../chat/bot-config.js';
 import { InProcessEngine } from '../chat/engine-client.js';
+import type { EngineClient } from '../chat/engine-client.js';
+import { RoutedEngine } from '../chat/routing.js';
+import { loadRoutingConfig } from '../chat/routing-config.js';
+import type { RoutingConfig } from '../chat/routing-config.js';
 import { SharedRuns } from '../chat/shared-runs.js';
 import { createLogger } from '../log.js';
 
@@ -47,9 +53,27 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
     io.stderr(`sshcheck bot: no chat credentials are set.\n\n${BOT_HELP}\n`);
     return 2;
   }
-  const logger = createLogger({ secrets: config.secrets, name: 'sshcheck-bot' });
-  const vantage = config.vantage ?? hostname();
-  const engine = new SharedRuns(new InProcessEngine({ vantage, extrasMs: CHAT_EXTRAS_MS }), { reuseMs: REUSE_MS });
+  let routing: RoutingConfig | undefined;
+  if (config.configPath !== undefined) {
+    try {
+      routing = loadRoutingConfig(readFileSync(config.configPath, 'utf8'), config.configPath, { env, readFile: (p) => readFileSync(p, 'utf8') });
+    } catch (err) {
+      io.stderr(`sshcheck bot: SSHCHECK_CONFIG: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 2;
+    }
+  }
+  const logger = createLogger({ secrets: [...config.secrets, ...(routing?.secrets ?? [])], name: 'sshcheck-bot' });
+  let vantage: string;
+  let engine: EngineClient;
+  if (routing && routing.bastions.length > 0) {
+    // The bastion is known per check (run-started names it); until then the thread says this.
+    vantage = config.vantage ?? 'the routed bastion';
+    engine = new RoutedEngine(routing);
+    logger.info('routing checks to bastions', { bastions: routing.bastions.map((b) => `${b.name} ${b.url}`), rules: routing.rules.length, default: routing.default ?? null });
+  } else {
+    vantage = config.vantage ?? hostname();
+    engine = new SharedRuns(new InProcessEngine({ vantage, extrasMs: CHAT_EXTRAS_MS }), { reuseMs: REUSE_MS });
+  }
   const adapters = await loadAdapters(config, { engine, logger, vantage });
   try {
     for (const adapter of adapters) {

@@ -66,10 +66,14 @@ function stopSignal(): Promise<void> {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  // Subcommands come first; a host literally named "bot" is checked with `sshcheck -- bot`.
+  // Subcommands come first; a host literally named "bot" or "serve" is checked with `sshcheck -- bot`.
   if (argv[0] === 'bot' && argv.length === 1) {
     const { runBot } = await import('./bot.js');
     return runBot(process.env, { stderr: (t) => process.stderr.write(t), stopSignal: stopSignal() });
+  }
+  if (argv[0] === 'serve') {
+    const { runServe } = await import('../service/serve.js');
+    return runServe(argv.slice(1), process.env, { stderr: (t) => process.stderr.write(t), stopSignal: stopSignal(), onReload: (handler) => process.on('SIGHUP', handler) });
   }
   if (argv[0] === 'explain') {
     const { runExplain } = await import('./explain.js');

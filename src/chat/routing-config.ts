@@ -1,0 +1,253 @@
+// The bot's routing config (SSHCHECK_CONFIG): which bastions run engine services, and which
+// targets each one probes. Read with yaml's document API so every error names the line and
+// the field: `sshcheck.yml:7: rules[1].cidr: "10.0.0.0/33" is not a CIDR`. Pure apart from
+// the injected reads of token files and the environment. Tokens never appear in errors.
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import type { Node, Pair } from 'yaml';
+import type { Cidr } from './cidr.js';
+import { parseCidr } from './cidr.js';
+
+export interface BastionConfig {
+  name: string;
+  /** Base URL of its engine service, without a trailing slash. */
+  url: string;
+  token: string;
+  /** How long one request (or a silent event stream) may take. */
+  timeoutMs?: number;
+}
+
+export type RouteRule = { kind: 'cidr'; cidr: Cidr; bastion: string } | { kind: 'suffix'; suffix: string; bastion: string };
+
+export interface RoutingConfig {
+  bastions: BastionConfig[];
+  rules: RouteRule[];
+  /** The bastion for targets no rule matches. */
+  default?: string;
+  /** How long the bot reuses a result for the same target (bot side; services reuse too). */
+  reuseMs?: number;
+  /** Every token, so logs can scrub them. */
+  secrets: string[];
+}
+
+export interface ConfigProblem {
+  line: number;
+  field: string;
+  message: string;
+}
+
+export class RoutingConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: ConfigProblem[],
+  ) {
+    super(problems.map((p) => `${file}:${p.line}: ${p.field ? `${p.field}: ` : ''}${p.message}`).join('\n'));
+    this.name = 'RoutingConfigError';
+  }
+}
+
+export interface ConfigDeps {
+  env: Readonly<Record<string, string | undefined>>;
+  readFile: (path: string) => string;
+}
+
+const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const SUFFIX_RE = /^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
+const MAX_PROBLEMS = 20;
+
+const TOP_KEYS = ['bastions', 'rules', 'default', 'reuse_seconds'];
+const BASTION_KEYS = ['name', 'url', 'token_env', 'token_file', 'timeout_seconds'];
+const RULE_KEYS = ['cidr', 'suffix', 'bastion'];
+
+function quote(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
+}
+
+/**
+ * Parses and validates the config text. `file` is how errors name it. Throws
+ * RoutingConfigError listing every problem found (up to 20), each with its line.
+ */
+export function loadRoutingConfig(text: string, file: string, deps: ConfigDeps): RoutingConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const problems: ConfigProblem[] = [];
+  const lineOf = (node: Node | Pair | null | undefined): number => {
+    const range = node && 'range' in node ? node.range : node && 'key' in node && node.key && typeof node.key === 'object' && 'range' in node.key ? (node.key as Node).range : undefined;
+    return range ? lines.linePos(range[0]).line : 1;
+  };
+  const problem = (node: Node | Pair | null | undefined, field: string, message: string): void => {
+    if (problems.length < MAX_PROBLEMS) problems.push({ line: lineOf(node), field, message });
+  };
+  for (const err of [...doc.errors, ...doc.warnings]) {
+    if (problems.length < MAX_PROBLEMS) problems.push({ line: lines.linePos(err.pos[0]).line, field: '', message: `YAML: ${err.message.split('\n')[0] ?? err.message}` });
+  }
+  if (doc.errors.length > 0) throw new RoutingConfigError(file, problems);
+
+  const config: RoutingConfig = { bastions: [], rules: [], secrets: [] };
+  const root = doc.contents;
+  // An empty file configures nothing: the engine runs in the bot's process.
+  if (root === null || (isScalar(root) && (root.value === null || root.value === undefined))) return config;
+  if (!isMap(root)) throw new RoutingConfigError(file, [{ line: lineOf(root), field: '', message: 'the config must be a mapping with bastions:, rules: and default:' }]);
+
+  /** The pairs of a mapping as key → pair, reporting unknown and non-string keys. */
+  const fields = (node: Node, path: string, allowed: readonly string[]): Map<string, Pair> => {
+    const out = new Map<string, Pair>();
+    if (!isMap(node)) return out;
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? pair.key.value : undefined;
+      if (typeof key !== 'string') {
+        problem(pair, path || 'key', 'keys must be plain words');
+        continue;
+      }
+      if (!allowed.includes(key)) {
+        problem(pair, path ? `${path}.${key}` : key, `unknown field; the fields here are ${allowed.join(', ')}`);
+        continue;
+      }
+      out.set(key, pair);
+    }
+    return out;
+  };
+  /** A string field; a missing required one is reported at its mapping's first line. */
+  const stringField = (container: Node, pairs: Map<string, Pair>, key: string, path: string, required: boolean): { value: string; node: Node } | undefined => {
+    const pair = pairs.get(key);
+    const field = path ? `${path}.${key}` : key;
+    if (!pair) {
+      if (required) problem(container, field, 'required');
+      return undefined;
+    }
+    const node = pair.value as Node | null;
+    if (!isScalar(node) || typeof node.value !== 'string' || node.value.trim() === '') {
+      problem(node ?? pair, field, `must be a non-empty string${isScalar(node) ? `, not ${quote(node.value)}` : ''}`);
+      return undefined;
+    }
+    return { value: node.value.trim(), node };
+  };
+  const secondsField = (pairs: Map<string, Pair>, key: string, path: string, min: number, max: number): number | undefined => {
+    const pair = pairs.get(key);
+    if (!pair) return undefined;
+    const node = pair.value as Node | null;
+    const value = isScalar(node) ? node.value : undefined;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+      problem(node ?? pair, path ? `${path}.${key}` : key, `must be a number of seconds from ${min} to ${max}, not ${quote(value)}`);
+      return undefined;
+    }
+    return Math.round(value * 1000);
+  };
+
+  const top = fields(root, '', TOP_KEYS);
+  const names = new Map<string, number>();
+
+  const bastionsPair = top.get('bastions');
+  const bastionsNode = bastionsPair?.value as Node | null | undefined;
+  if (bastionsPair && !(isScalar(bastionsNode) && bastionsNode.value === null)) {
+    if (!isSeq(bastionsNode)) problem(bastionsNode ?? bastionsPair, 'bastions', 'must be a list of bastions (- name: …, url: …, token_env: …)');
+    else
+      bastionsNode.items.forEach((item, i) => {
+        const path = `bastions[${i}]`;
+        const node = item as Node;
+        if (!isMap(node)) return problem(node, path, 'must be a mapping with name, url and token_env or token_file');
+        const before = problems.length;
+        const pairs = fields(node, path, BASTION_KEYS);
+        const name = stringField(node, pairs, 'name', path, true);
+        const url = stringField(node, pairs, 'url', path, true);
+        const tokenEnv = stringField(node, pairs, 'token_env', path, false);
+        const tokenFile = stringField(node, pairs, 'token_file', path, false);
+        const timeoutMs = secondsField(pairs, 'timeout_seconds', path, 1, 120);
+        if (name) {
+          if (!NAME_RE.test(name.value)) problem(name.node, `${path}.name`, `${quote(name.value)} is not a bastion name: lower-case letters, digits, ".", "_", "-" (it is what people type after "via")`);
+          else if (names.has(name.value)) problem(name.node, `${path}.name`, `${quote(name.value)} is already the name of bastions[${names.get(name.value) ?? 0}]`);
+          else names.set(name.value, i);
+        }
+        let base: string | undefined;
+        if (url) {
+          let parsed: URL | undefined;
+          try {
+            parsed = new URL(url.value);
+          } catch {
+            problem(url.node, `${path}.url`, `${quote(url.value)} is not a URL: write e.g. https://bastion-eu-1.example.com:8722`);
+          }
+          if (parsed) {
+            if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') problem(url.node, `${path}.url`, `${quote(url.value)} must be an http:// or https:// URL`);
+            else if (parsed.username || parsed.password) problem(url.node, `${path}.url`, 'must not carry credentials: put the token in token_env or token_file');
+            else if (parsed.search || parsed.hash) problem(url.node, `${path}.url`, `${quote(url.value)} must not have a query or fragment`);
+            else base = parsed.href.replace(/\/+$/, '');
+          }
+        }
+        let token: string | undefined;
+        if (tokenEnv && tokenFile) problem(tokenFile.node, `${path}.token_file`, 'give either token_env or token_file, not both');
+        else if (!tokenEnv && !tokenFile) problem(node, path, 'needs token_env (the name of an environment variable holding the token) or token_file (a file holding it)');
+        else if (tokenEnv) {
+          if (!ENV_NAME_RE.test(tokenEnv.value)) problem(tokenEnv.node, `${path}.token_env`, `${quote(tokenEnv.value)} is not an environment variable name`);
+          else {
+            const value = deps.env[tokenEnv.value]?.trim();
+            if (!value) problem(tokenEnv.node, `${path}.token_env`, `${tokenEnv.value} is not set in the bot's environment`);
+            else token = value;
+          }
+        } else if (tokenFile) {
+          try {
+            token = deps.readFile(tokenFile.value).split(/\r?\n/).map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('#'));
+            if (!token) problem(tokenFile.node, `${path}.token_file`, `${tokenFile.value} holds no token`);
+          } catch (err) {
+            problem(tokenFile.node, `${path}.token_file`, `cannot read ${tokenFile.value}: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        }
+        if (token !== undefined && /\s/.test(token)) {
+          problem(tokenEnv?.node ?? tokenFile?.node, `${path}.${tokenEnv ? 'token_env' : 'token_file'}`, 'the token contains whitespace');
+          token = undefined;
+        }
+        if (name && base && token !== undefined && problems.length === before) {
+          config.bastions.push({ name: name.value, url: base, token, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+          config.secrets.push(token);
+        }
+      });
+  }
+
+  const known = (): string => (names.size > 0 ? `the bastions are ${[...names.keys()].join(', ')}` : 'no bastions are configured');
+  const bastionRef = (container: Node, pairs: Map<string, Pair>, key: string, path: string, required: boolean): string | undefined => {
+    const ref = stringField(container, pairs, key, path, required);
+    if (ref && !names.has(ref.value)) {
+      problem(ref.node, path ? `${path}.${key}` : key, `${quote(ref.value)} is not a configured bastion: ${known()}`);
+      return undefined;
+    }
+    return ref?.value;
+  };
+
+  const rulesPair = top.get('rules');
+  const rulesNode = rulesPair?.value as Node | null | undefined;
+  if (rulesPair && !(isScalar(rulesNode) && rulesNode.value === null)) {
+    if (!isSeq(rulesNode)) problem(rulesNode ?? rulesPair, 'rules', 'must be a list of rules (- cidr: … or - suffix: …, with bastion: …)');
+    else
+      rulesNode.items.forEach((item, i) => {
+        const path = `rules[${i}]`;
+        const node = item as Node;
+        if (!isMap(node)) return problem(node, path, 'must be a mapping: cidr or suffix, and bastion');
+        const before = problems.length;
+        const pairs = fields(node, path, RULE_KEYS);
+        const bastion = bastionRef(node, pairs, 'bastion', path, true);
+        const cidr = stringField(node, pairs, 'cidr', path, false);
+        const suffix = stringField(node, pairs, 'suffix', path, false);
+        if (cidr && suffix) return problem(suffix.node, `${path}.suffix`, 'a rule has either cidr or suffix, not both: write two rules');
+        if (!cidr && !suffix) return problem(node, path, 'needs cidr (for IP addresses, e.g. 10.1.0.0/16) or suffix (for names, e.g. eu.example.com)');
+        if (cidr) {
+          const parsed = parseCidr(cidr.value);
+          if ('error' in parsed) problem(cidr.node, `${path}.cidr`, `${quote(cidr.value)} ${parsed.error}`);
+          else if (bastion && problems.length === before) config.rules.push({ kind: 'cidr', cidr: parsed, bastion });
+        } else if (suffix) {
+          const normalized = suffix.value.toLowerCase().replace(/^\*?\./, '').replace(/\.$/, '');
+          if (!SUFFIX_RE.test(normalized)) problem(suffix.node, `${path}.suffix`, `${quote(suffix.value)} is not a domain suffix: write e.g. eu.example.com (it matches db-3.eu.example.com and eu.example.com)`);
+          else if (bastion && problems.length === before) config.rules.push({ kind: 'suffix', suffix: normalized, bastion });
+        }
+      });
+  }
+
+  const fallback = bastionRef(root, top, 'default', '', false);
+  if (fallback !== undefined) config.default = fallback;
+  const reuseMs = secondsField(top, 'reuse_seconds', '', 0, 60);
+  if (reuseMs !== undefined) config.reuseMs = reuseMs;
+  if ((config.rules.length > 0 || fallback !== undefined) && names.size === 0 && problems.length === 0) {
+    problem(root, 'bastions', 'rules and default need bastions to route to');
+  }
+  if (problems.length > 0) throw new RoutingConfigError(file, problems.sort((a, b) => a.line - b.line));
+  return config;
+}

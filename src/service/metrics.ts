@@ -1,0 +1,107 @@
+// The service's metrics in the Prometheus text exposition format (version 0.0.4), written
+// by hand: four families do not justify a client library. Pure apart from the counters'
+// own state; render() is what GET /metrics returns.
+// Format: https://prometheus.io/docs/instrumenting/exposition_formats/
+import { CAUSES } from '../engine/report.js';
+
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** Why a request was turned away (the `reason` label). */
+export const REJECT_REASONS = ['unauthorized', 'invalid', 'too_large', 'busy', 'not_found'] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/** How a POST /v1/checks was answered (the `outcome` label). */
+export const CHECK_OUTCOMES = ['started', 'joined', 'reused'] as const;
+export type CheckOutcome = (typeof CHECK_OUTCOMES)[number];
+
+/** Run durations from a TCP reset (~20 ms) to a full budget (15 s and more). */
+export const DURATION_BUCKETS_S = [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 15, 30] as const;
+
+/** A label value as the format wants it: backslash, double quote and newline escaped. */
+export function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function number(n: number): string {
+  if (Number.isNaN(n)) return 'NaN';
+  if (n === Infinity) return '+Inf';
+  if (n === -Infinity) return '-Inf';
+  return String(n);
+}
+
+class LabeledCounter {
+  private readonly values = new Map<string, number>();
+
+  constructor(known: readonly string[]) {
+    // Known label values start at 0, so a rate() over them works before the first event.
+    for (const k of known) this.values.set(k, 0);
+  }
+
+  inc(label: string, by = 1): void {
+    this.values.set(label, (this.values.get(label) ?? 0) + by);
+  }
+
+  get(label: string): number {
+    return this.values.get(label) ?? 0;
+  }
+
+  entries(): Array<[string, number]> {
+    return [...this.values.entries()];
+  }
+}
+
+class Histogram {
+  private readonly counts: number[];
+  private sum = 0;
+  private count = 0;
+
+  constructor(private readonly buckets: readonly number[]) {
+    this.counts = buckets.map(() => 0);
+  }
+
+  observe(value: number): void {
+    this.sum += value;
+    this.count += 1;
+    this.buckets.forEach((le, i) => {
+      if (value <= le) this.counts[i] = (this.counts[i] ?? 0) + 1;
+    });
+  }
+
+  lines(name: string): string[] {
+    const out = this.buckets.map((le, i) => `${name}_bucket{le="${number(le)}"} ${this.counts[i] ?? 0}`);
+    out.push(`${name}_bucket{le="+Inf"} ${this.count}`, `${name}_sum ${number(Math.round(this.sum * 1e6) / 1e6)}`, `${name}_count ${this.count}`);
+    return out;
+  }
+}
+
+export class ServiceMetrics {
+  /** Finished runs by diagnosis cause; "engine-error" when the engine itself failed. */
+  readonly runs = new LabeledCounter([...CAUSES, 'engine-error']);
+  readonly checks = new LabeledCounter(CHECK_OUTCOMES);
+  readonly rejected = new LabeledCounter(REJECT_REASONS);
+  private readonly duration = new Histogram(DURATION_BUCKETS_S);
+  private readonly diagnosed = new Histogram(DURATION_BUCKETS_S);
+  inFlight = 0;
+  streams = 0;
+
+  runFinished(cause: string, durationMs: number, diagnosedMs?: number): void {
+    this.runs.inc(cause);
+    this.duration.observe(durationMs / 1000);
+    if (diagnosedMs !== undefined) this.diagnosed.observe(diagnosedMs / 1000);
+  }
+
+  render(): string {
+    const lines: string[] = [];
+    const family = (name: string, type: string, help: string, body: string[]): void => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...body);
+    };
+    family('sshcheck_runs_total', 'counter', 'Probe runs finished, by diagnosis cause.', this.runs.entries().map(([k, v]) => `sshcheck_runs_total{cause="${escapeLabel(k)}"} ${v}`));
+    family('sshcheck_checks_total', 'counter', 'Check requests accepted, by how they were answered (a new run, joined a running one, reused a recent result).', this.checks.entries().map(([k, v]) => `sshcheck_checks_total{outcome="${escapeLabel(k)}"} ${v}`));
+    family('sshcheck_run_duration_seconds', 'histogram', 'Duration of probe runs, start to report.', this.duration.lines('sshcheck_run_duration_seconds'));
+    family('sshcheck_run_diagnosis_seconds', 'histogram', 'Time from the start of a run to its diagnosis.', this.diagnosed.lines('sshcheck_run_diagnosis_seconds'));
+    family('sshcheck_runs_in_flight', 'gauge', 'Probe runs going on now.', [`sshcheck_runs_in_flight ${this.inFlight}`]);
+    family('sshcheck_event_streams', 'gauge', 'Event streams (SSE) open now.', [`sshcheck_event_streams ${this.streams}`]);
+    family('sshcheck_requests_rejected_total', 'counter', 'Requests turned away, by reason.', this.rejected.entries().map(([k, v]) => `sshcheck_requests_rejected_total{reason="${escapeLabel(k)}"} ${v}`));
+    return `${lines.join('\n')}\n`;
+  }
+}

@@ -1,0 +1,71 @@
+// The body of POST /v1/checks, validated with the same rules as the command line (target,
+// port and user parsing from the engine). Pure: JSON text in, a Target or an error naming
+// the field out.
+import { isSshcheckError } from '../engine/errors.js';
+import type { Target } from '../engine/target.js';
+import { parsePort, parseTarget, parseUser, printable } from '../engine/target.js';
+
+/** Request bodies are tiny ({"target":"db-3"}); anything much bigger is not ours. */
+export const MAX_BODY_BYTES = 4096;
+
+export const CHECK_BODY_HELP = 'send {"target": "db-3", "port": 22, "user": "sshcheck"} (port and user are optional)';
+
+export class RequestError extends Error {
+  constructor(
+    readonly status: 400 | 413 | 415,
+    readonly field: string | undefined,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RequestError';
+  }
+}
+
+const FIELDS = new Set(['target', 'port', 'user']);
+
+function fieldError(field: string, err: unknown): RequestError {
+  const message = isSshcheckError(err) || err instanceof Error ? err.message : String(err);
+  return new RequestError(400, field, `${field}: ${message}`);
+}
+
+export function parseCheckBody(text: string, contentType: string | undefined): Target {
+  if (contentType !== undefined && !/^application\/json\s*(;|$)/i.test(contentType)) {
+    throw new RequestError(415, undefined, `the body must be JSON (Content-Type: application/json): ${CHECK_BODY_HELP}`);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    throw new RequestError(400, undefined, `the body is not valid JSON (${err instanceof Error ? err.message : String(err)}): ${CHECK_BODY_HELP}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RequestError(400, undefined, `the body must be a JSON object: ${CHECK_BODY_HELP}`);
+  const record = body as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (!FIELDS.has(key)) throw new RequestError(400, printable(key, 40), `${printable(key, 40)}: unknown field; the fields are target, port and user`);
+  }
+  const { target, port, user } = record;
+  if (typeof target !== 'string') throw new RequestError(400, 'target', `target: required, a string such as "db-3", "ops@db-3:2222" or "10.0.0.5"`);
+  const overrides: { port?: number; user?: string } = {};
+  if (port !== undefined) {
+    if (typeof port !== 'number' && typeof port !== 'string') throw new RequestError(400, 'port', 'port: a number from 1 to 65535');
+    try {
+      overrides.port = parsePort(port);
+    } catch (err) {
+      throw fieldError('port', err);
+    }
+  }
+  if (user !== undefined) {
+    if (typeof user !== 'string') throw new RequestError(400, 'user', 'user: a login name such as "ops"');
+    try {
+      overrides.user = parseUser(user);
+    } catch (err) {
+      throw fieldError('user', err);
+    }
+  }
+  try {
+    return parseTarget(target, overrides);
+  } catch (err) {
+    // A conflict ("port given twice") is about the port or user field as much as the target.
+    throw fieldError('target', err);
+  }
+}

@@ -1,0 +1,171 @@
+// `sshcheck serve`: the probe engine as an HTTP service on a bastion, for a chat bot that
+// runs elsewhere (docs/deploy.md). Tokens come from the environment or a file (re-read on
+// SIGHUP), never from the command line, where `ps` would show them.
+import { chmodSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { connect } from 'node:net';
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { run } from '../engine/run.js';
+import { createLogger } from '../log.js';
+import type { LogLevel } from '../log.js';
+import type { ListenAddress } from './listen.js';
+import { DEFAULT_LISTEN, formatListen, parseListen } from './listen.js';
+import { DEFAULT_REGISTRY_OPTIONS } from './runs.js';
+import type { Runner } from './runs.js';
+import { createService } from './server.js';
+import { TokenSet, tokensFromEnv } from './tokens.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export const SERVE_USAGE = `Usage: sshcheck serve [options]
+
+Runs the probe engine as an HTTP service for a chat bot elsewhere (docs/deploy.md).
+
+Options:
+      --listen <addr>   host:port or unix:/path (default ${DEFAULT_LISTEN})
+      --vantage <name>  how reports name this bastion (default $SSHCHECK_VANTAGE, else the host name)
+      --max-runs <n>    checks running at once at most; more get 429 (default ${DEFAULT_REGISTRY_OPTIONS.maxRuns}, 1-64)
+      --reuse <s>       reuse a result this many seconds old for the same target (default ${DEFAULT_REGISTRY_OPTIONS.reuseMs / 1000}, 0-60)
+      --budget <s>      stop a run after this many seconds (default 15, 1-120)
+      --log-level <l>   debug, info, warn or error (default info)
+  -h, --help            this help
+
+Tokens (required): SSHCHECK_SERVICE_TOKENS_FILE, a file with one token per line (re-read on
+SIGHUP, for rotation), and/or SSHCHECK_SERVICE_TOKENS. Generate one with: openssl rand -hex 32`;
+
+export interface ServeIo {
+  stderr: (text: string) => void;
+  /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
+  stopSignal: Promise<void>;
+  /** Registers a handler for reload requests (SIGHUP). */
+  onReload?: (handler: () => void) => void;
+  /** Tests run engines with other options (a fake runner, a short budget). */
+  runner?: Runner;
+  /** Called once the service listens, with the address it listens on. */
+  onListening?: (address: string) => void;
+}
+
+interface ServeOptions {
+  listen: ListenAddress;
+  vantage: string;
+  maxRuns: number;
+  reuseMs: number;
+  budgetMs: number;
+  logLevel: LogLevel;
+}
+
+function intOption(value: string | undefined, name: string, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^[0-9]{1,4}$/.test(value) || Number(value) < min || Number(value) > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}, not "${value.slice(0, 20)}"`);
+  return Number(value);
+}
+
+export function parseServeArgs(argv: readonly string[], env: Env): ServeOptions | 'help' {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      listen: { type: 'string' },
+      vantage: { type: 'string' },
+      'max-runs': { type: 'string' },
+      reuse: { type: 'string' },
+      budget: { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  if (positionals.length > 0) throw new Error(`sshcheck serve takes no host (got "${positionals[0]?.slice(0, 40) ?? ''}"): the bot sends the targets`);
+  const vantage = values.vantage ?? env.SSHCHECK_VANTAGE ?? hostname();
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(vantage)) throw new Error(`invalid vantage name "${vantage.slice(0, 40)}": use letters, digits, ".", "_" or "-" (at most 63)`);
+  const level = values['log-level'] ?? 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new Error(`--log-level must be debug, info, warn or error, not "${level.slice(0, 20)}"`);
+  return {
+    listen: parseListen(values.listen ?? DEFAULT_LISTEN),
+    vantage,
+    maxRuns: intOption(values['max-runs'], 'max-runs', 1, 64, DEFAULT_REGISTRY_OPTIONS.maxRuns),
+    reuseMs: intOption(values.reuse, 'reuse', 0, 60, DEFAULT_REGISTRY_OPTIONS.reuseMs / 1000) * 1000,
+    budgetMs: intOption(values.budget, 'budget', 1, 120, 15) * 1000,
+    logLevel: level as LogLevel,
+  };
+}
+
+/**
+ * A socket file left by a service that died is removed; one that another process still
+ * listens on, or a file that is not a socket, is an error rather than something to delete.
+ */
+async function clearStaleSocket(path: string): Promise<void> {
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch {
+    return;
+  }
+  if (!isSocket) throw new Error(`${path} exists and is not a socket: remove it or choose another --listen path`);
+  const inUse = await new Promise<boolean>((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => (probe.destroy(), resolve(true)));
+    probe.once('error', () => resolve(false));
+  });
+  if (inUse) throw new Error(`another process is listening on ${path}`);
+  unlinkSync(path);
+}
+
+export async function runServe(argv: readonly string[], env: Env, io: ServeIo): Promise<number> {
+  let options: ServeOptions | 'help';
+  let source;
+  try {
+    options = parseServeArgs(argv, env);
+    if (options === 'help') {
+      io.stderr(`${SERVE_USAGE}\n`);
+      return 0;
+    }
+    source = tokensFromEnv(env, (p) => readFileSync(p, 'utf8'));
+  } catch (err) {
+    io.stderr(`sshcheck serve: ${err instanceof Error ? err.message.replace(/\s+/g, ' ') : String(err)}\n\n${SERVE_USAGE}\n`);
+    return 2;
+  }
+  const { listen, vantage, budgetMs } = options;
+  // The logger scrubs every token value, including ones added by a reload.
+  const secrets = [...source.tokens];
+  const logger = createLogger({ name: 'sshcheck-serve', level: options.logLevel, secrets });
+  const tokens = new TokenSet(source.tokens);
+  const runner: Runner = io.runner ?? ((target, o) => run(target, { vantage, budgetMs, onEvent: o.onEvent, signal: o.signal }));
+  const service = createService({ runner, tokens, logger, vantage, registry: { maxRuns: options.maxRuns, reuseMs: options.reuseMs } });
+
+  const tokenFile = source.file;
+  io.onReload?.(() => {
+    if (!tokenFile) return logger.warn('reload requested, but no SSHCHECK_SERVICE_TOKENS_FILE is configured: nothing to re-read');
+    try {
+      const next = tokensFromEnv(env, (p) => readFileSync(p, 'utf8'));
+      secrets.push(...next.tokens.filter((t) => !secrets.includes(t)));
+      tokens.replace(next.tokens);
+      logger.info('bearer list reloaded', { bearers: next.tokens.length });
+    } catch (err) {
+      // A broken file must not lock everyone out: the previous tokens stay valid.
+      logger.error('token reload failed; the previous tokens stay valid', { error: err instanceof Error ? err.message : String(err) });
+    }
+  });
+
+  try {
+    if (listen.kind === 'unix') await clearStaleSocket(listen.path);
+    await new Promise<void>((resolve, reject) => {
+      service.server.once('error', reject);
+      if (listen.kind === 'unix') service.server.listen(listen.path, () => resolve());
+      else service.server.listen(listen.port, listen.host, () => resolve());
+    });
+    // Owner and group (the bot's or the reverse proxy's group) may connect, nobody else.
+    if (listen.kind === 'unix') chmodSync(listen.path, 0o660);
+  } catch (err) {
+    logger.error('cannot listen', { address: formatListen(listen), error: err instanceof Error ? err.message : String(err) });
+    io.stderr(`sshcheck serve: cannot listen on ${formatListen(listen)}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 3;
+  }
+  logger.info('listening', { address: formatListen(listen), vantage, maxRuns: options.maxRuns, reuseMs: options.reuseMs, bearers: tokens.size });
+  io.onListening?.(formatListen(listen));
+  await io.stopSignal;
+  logger.info('stopping');
+  await service.close();
+  return 0;
+}

@@ -1,0 +1,260 @@
+// `sshcheck serve`'s HTTP surface on node:http, no framework: five routes, SSE is plain
+// text, and the dependency list stays short.
+//   POST /v1/checks              start a check, or join/reuse one          (bearer token)
+//   GET  /v1/checks/:id          its state, and the report once finished   (bearer token)
+//   GET  /v1/checks/:id/events   its progress events as SSE, from the start or after Last-Event-ID
+//   GET  /healthz                liveness                                  (no token)
+//   GET  /metrics                Prometheus text                           (no token)
+// Every /v1 request is authenticated before anything else happens: no body is read, no
+// run is looked up or started for a caller without a valid token.
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Logger } from '../log.js';
+import { METRICS_CONTENT_TYPE, ServiceMetrics } from './metrics.js';
+import type { RejectReason } from './metrics.js';
+import { MAX_BODY_BYTES, parseCheckBody, RequestError } from './request.js';
+import { BusyError, DEFAULT_REGISTRY_OPTIONS, RunRegistry } from './runs.js';
+import type { Runner, RunRegistryOptions, ServiceRun } from './runs.js';
+import { encodeSse, encodeSseComment, encodeSseRetry, parseLastEventId } from './sse.js';
+import type { TokenSet } from './tokens.js';
+
+export interface ServiceOptions {
+  runner: Runner;
+  tokens: TokenSet;
+  logger: Logger;
+  /** How reports from this service name their vantage (shown by /healthz). */
+  vantage: string;
+  registry?: Partial<RunRegistryOptions>;
+  /** Event streams open at once at most (each is one connection). */
+  maxStreams?: number;
+  /** A comment line this often keeps idle streams (and the client's idle timer) alive. */
+  heartbeatMs?: number;
+  version?: string;
+}
+
+export interface Service {
+  server: Server;
+  registry: RunRegistry;
+  metrics: ServiceMetrics;
+  /** Stops accepting, stops the runs (their reports still reach open streams), ends the streams. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MAX_STREAMS = 256;
+export const DEFAULT_HEARTBEAT_MS = 10_000;
+/** How long a client should wait before reconnecting a broken stream. */
+const SSE_RETRY_MS = 500;
+
+const CHECK_PATH = /^\/v1\/checks\/([0-9a-f-]{36})$/;
+const EVENTS_PATH = /^\/v1\/checks\/([0-9a-f-]{36})\/events$/;
+
+interface ErrorBody {
+  error: { code: string; message: string; field?: string };
+}
+
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...headers });
+  res.end(text);
+}
+
+function errorBody(code: string, message: string, field?: string): ErrorBody {
+  return { error: { code, message, ...(field !== undefined ? { field } : {}) } };
+}
+
+/** The body, up to `max` bytes; rejects with a 413 RequestError beyond that. */
+function readBody(req: IncomingMessage, max: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? '0');
+    if (declared > max) {
+      reject(new RequestError(413, undefined, `the body is ${declared} bytes; at most ${max} are accepted`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        reject(new RequestError(413, undefined, `the body is over ${max} bytes; at most ${max} are accepted`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** What a client sees of a run: its state, and the report once there is one. */
+export function runView(run: ServiceRun, now: number, withReport = true): Record<string, unknown> {
+  return {
+    id: run.id,
+    state: run.state,
+    target: { input: run.target.input, host: run.target.host, port: run.target.port, user: run.target.user },
+    startedAt: new Date(run.startedAt).toISOString(),
+    ...(run.finishedAt !== undefined ? { finishedAt: new Date(run.finishedAt).toISOString(), ageMs: now - run.finishedAt } : {}),
+    events: run.events.length,
+    links: { self: `/v1/checks/${run.id}`, events: `/v1/checks/${run.id}/events` },
+    ...(run.report && withReport ? { report: run.report } : {}),
+    ...(run.error !== undefined ? { error: run.error } : {}),
+  };
+}
+
+export function createService(options: ServiceOptions): Service {
+  const { logger, tokens } = options;
+  const metrics = new ServiceMetrics();
+  const registry = new RunRegistry(options.runner, { ...DEFAULT_REGISTRY_OPTIONS, ...options.registry }, metrics, logger);
+  const maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS;
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const streams = new Set<ServerResponse>();
+  let closing = false;
+
+  const reject = (res: ServerResponse, reason: RejectReason, status: number, body: ErrorBody, headers: Record<string, string> = {}): void => {
+    metrics.rejected.inc(reason);
+    json(res, status, body, headers);
+  };
+
+  const postCheck = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    let target;
+    try {
+      target = parseCheckBody(await readBody(req, MAX_BODY_BYTES), req.headers['content-type']);
+    } catch (err) {
+      if (err instanceof RequestError) {
+        const reason: RejectReason = err.status === 413 ? 'too_large' : 'invalid';
+        // After a 413 the rest of the body is unread: the connection cannot be reused.
+        reject(res, reason, err.status, errorBody(reason, err.message, err.field), err.status === 413 ? { Connection: 'close' } : {});
+        return;
+      }
+      throw err;
+    }
+    if (closing) {
+      json(res, 503, errorBody('stopping', 'this service is shutting down: try again in a moment'), { 'Retry-After': '2' });
+      return;
+    }
+    let started;
+    try {
+      started = registry.start(target);
+    } catch (err) {
+      if (err instanceof BusyError) {
+        reject(res, 'busy', 429, errorBody('busy', err.message), { 'Retry-After': String(err.retryAfterS) });
+        return;
+      }
+      throw err;
+    }
+    const { run, outcome } = started;
+    // The report itself is fetched or streamed; this answer says which check to follow.
+    const body = { ...runView(run, Date.now(), false), outcome, ...(started.ageMs !== undefined ? { ageMs: started.ageMs } : {}) };
+    json(res, run.state === 'running' ? 202 : 200, body, { Location: `/v1/checks/${run.id}` });
+  };
+
+  const streamEvents = (req: IncomingMessage, res: ServerResponse, run: ServiceRun): void => {
+    const from = parseLastEventId(req.headers['last-event-id'] as string | undefined);
+    if ('error' in from) {
+      reject(res, 'invalid', 400, errorBody('invalid', from.error, 'Last-Event-ID'));
+      return;
+    }
+    if (streams.size >= maxStreams) {
+      reject(res, 'busy', 429, errorBody('busy', `${streams.size} event streams are open, the most this service serves: try again shortly`), { 'Retry-After': '1' });
+      return;
+    }
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+      // nginx and similar proxies buffer responses unless told not to.
+      'X-Accel-Buffering': 'no',
+    });
+    res.write(encodeSseRetry(SSE_RETRY_MS));
+    streams.add(res);
+    metrics.streams = streams.size;
+    const heartbeat = setInterval(() => res.write(encodeSseComment('keep-alive')), heartbeatMs);
+    let unsubscribe = (): void => undefined;
+    const cleanup = (): void => {
+      clearInterval(heartbeat);
+      unsubscribe();
+      if (streams.delete(res)) metrics.streams = streams.size;
+    };
+    res.on('close', cleanup);
+    unsubscribe = registry.subscribe(run, Math.min(from.after, run.events.length), {
+      event: (seq, event) => {
+        res.write(encodeSse({ id: seq, event: event.type, data: JSON.stringify(event) }));
+      },
+      end: (ended) => {
+        if (ended.state === 'failed') res.write(encodeSse({ event: 'error', data: JSON.stringify({ message: `the engine failed: ${ended.error ?? 'unknown error'}` }) }));
+        res.end();
+        cleanup();
+      },
+    });
+  };
+
+  const handleV1 = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
+    if (!tokens.verify(req.headers.authorization)) {
+      const missing = req.headers.authorization === undefined;
+      reject(res, 'unauthorized', 401, errorBody('unauthorized', missing ? 'send Authorization: Bearer <token>' : 'the token is not valid here (wrong, or rotated out)'), {
+        'WWW-Authenticate': 'Bearer realm="sshcheck"',
+        // The body of a rejected POST is never read: do not reuse the connection.
+        ...(req.method === 'POST' ? { Connection: 'close' } : {}),
+      });
+      return;
+    }
+    if (path === '/v1/checks') {
+      if (req.method !== 'POST') return json(res, 405, errorBody('method', 'use POST /v1/checks to start a check'), { Allow: 'POST' });
+      return postCheck(req, res);
+    }
+    const m = CHECK_PATH.exec(path) ?? EVENTS_PATH.exec(path);
+    if (!m) return reject(res, 'not_found', 404, errorBody('not_found', 'no such endpoint: POST /v1/checks, GET /v1/checks/:id, GET /v1/checks/:id/events'));
+    if (req.method !== 'GET') return json(res, 405, errorBody('method', `use GET ${path}`), { Allow: 'GET' });
+    const run = registry.get(m[1] ?? '');
+    if (!run) return reject(res, 'not_found', 404, errorBody('not_found', `no check ${m[1] ?? ''} here: it never existed, or finished too long ago, or this service restarted since`));
+    if (path.endsWith('/events')) return streamEvents(req, res, run);
+    json(res, 200, runView(run, Date.now()));
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = new URL(req.url ?? '/', 'http://service.invalid').pathname;
+    if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      return json(res, closing ? 503 : 200, { status: closing ? 'stopping' : 'ok', vantage: options.vantage, runsInFlight: registry.inFlight, ...(options.version ? { version: options.version } : {}) });
+    }
+    if (path === '/metrics' && req.method === 'GET') {
+      const text = metrics.render();
+      res.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+      res.end(text);
+      return;
+    }
+    if (path === '/v1' || path.startsWith('/v1/')) return handleV1(req, res, path);
+    json(res, 404, errorBody('not_found', 'no such endpoint: POST /v1/checks, GET /v1/checks/:id[/events], GET /healthz, GET /metrics'));
+  };
+
+  const server = createServer((req, res) => {
+    const started = performance.now();
+    res.on('close', () => {
+      // Method, path and status only: headers (the token) are never logged.
+      logger.info('request', { method: req.method, path: (req.url ?? '').slice(0, 200), status: res.statusCode, ms: Math.round(performance.now() - started) });
+    });
+    handle(req, res).catch((err: unknown) => {
+      logger.error('request failed', { path: (req.url ?? '').slice(0, 200), error: err instanceof Error ? err.message : String(err) });
+      if (!res.headersSent) json(res, 500, errorBody('internal', 'the service failed on this request; see its log'));
+      else res.destroy();
+    });
+  });
+  // Bounded request intake: slow or huge headers do not hold a connection forever. These
+  // limit receiving the request only; an event stream's response may last as long as its run.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 15_000;
+  server.maxHeadersCount = 64;
+
+  return {
+    server,
+    registry,
+    metrics,
+    close: async () => {
+      closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await registry.stopAll();
+      for (const res of streams) res.end();
+      server.closeIdleConnections();
+      await closed;
+    },
+  };
+}
