@@ -1,0 +1,152 @@
+// The Bolt app: Socket Mode (the default: bastions accept no inbound traffic, so the bot
+// connects out) or the HTTP receiver, and one Web API client whose base URL, retries and
+// deadlines apply to every call, apps.connections.open included.
+import type { Server } from 'node:http';
+import { App, HTTPReceiver, SocketModeReceiver, webApi } from '@slack/bolt';
+import type { SlackConfig } from '../../src/chat/bot-config.js';
+import type { Logger } from '../../src/log.js';
+import { boltLogger } from './bolt-logger.js';
+import { errorText } from './errors.js';
+
+/** One Web API request may take this long before it is abandoned (and retried). */
+export const REQUEST_TIMEOUT_MS = 10_000;
+/** auth.test, apps.connections.open and the WebSocket hello must be done within this. */
+export const START_TIMEOUT_MS = 30_000;
+
+/**
+ * A 429 is always waited out for its Retry-After and then retried (rejectRateLimitedCalls is
+ * off); HTTP 5xx and network errors are retried a few times with backoff. Platform errors
+ * (ok: false) are answers, never retried.
+ */
+export const RETRY_CONFIG: webApi.RetryOptions = { retries: 5, factor: 2, minTimeout: 250, maxTimeout: 5_000, randomize: true };
+
+/** Every request gets a deadline, including respond() to a response_url, which has none of its own. */
+const boundedFetch: webApi.FetchFunction = (url, init) => fetch(url, { ...init, signal: init?.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+
+export interface Started {
+  /** The HTTP receiver's port (HTTP mode). */
+  port?: number;
+  /** The bot user's name and id, from auth.test. */
+  botName?: string;
+  botUserId: string;
+}
+
+export interface AppHandle {
+  /** The Web API client with the bot token: every post and update goes through this one. */
+  client: webApi.WebClient;
+  /** Checks the token, builds the Bolt app, lets `register` add listeners, connects. */
+  start(register: (app: App) => void): Promise<Started>;
+  stop(): Promise<void>;
+}
+
+export interface AppOptions {
+  /** The HTTP receiver's listen address (default: every interface, since Slack must reach it). */
+  listenHost?: string;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not complete within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function createApp(config: SlackConfig, logger: Logger, options: AppOptions = {}): AppHandle {
+  const sdkLogger = boltLogger(logger);
+  const clientOptions: webApi.WebClientOptions = {
+    ...(config.apiUrl !== undefined ? { slackApiUrl: config.apiUrl } : {}),
+    logger: sdkLogger,
+    retryConfig: RETRY_CONFIG,
+    rejectRateLimitedCalls: false,
+    timeout: REQUEST_TIMEOUT_MS,
+    // A method name can never send the token to another host than apiUrl.
+    allowAbsoluteUrls: false,
+    fetch: boundedFetch,
+  };
+  // One client, one request queue: a 429 pauses every call of this bot until Retry-After.
+  const client = new webApi.WebClient(config.botToken, clientOptions);
+  let socket: SocketModeReceiver | undefined;
+  let http: HTTPReceiver | undefined;
+  let server: Server | undefined;
+
+  const connect = async (): Promise<number | undefined> => {
+    if (http) {
+      const port = config.mode.kind === 'http' ? config.mode.port : 0;
+      server = await withTimeout(options.listenHost !== undefined ? http.start({ port, host: options.listenHost }) : http.start(port), START_TIMEOUT_MS, 'starting the HTTP receiver');
+      const address = server.address();
+      return typeof address === 'object' && address !== null ? address.port : undefined;
+    }
+    try {
+      await withTimeout<unknown>(socket?.start() ?? Promise.resolve(), START_TIMEOUT_MS, 'connecting in Socket Mode (apps.connections.open, then hello)');
+    } catch (err) {
+      const failed = socket;
+      socket = undefined;
+      await failed?.client.disconnect();
+      throw new Error(`connecting to Slack in Socket Mode failed (SLACK_APP_TOKEN must be an app-level token with connections:write): ${errorText(err)}`, { cause: err });
+    }
+    return undefined;
+  };
+
+  return {
+    client,
+    async start(register) {
+      let auth: webApi.AuthTestResponse;
+      try {
+        auth = await withTimeout(client.auth.test(), START_TIMEOUT_MS, 'auth.test');
+      } catch (err) {
+        throw new Error(`SLACK_BOT_TOKEN was not accepted (auth.test): ${errorText(err)}`, { cause: err });
+      }
+      if (typeof auth.user_id !== 'string' || typeof auth.bot_id !== 'string') {
+        throw new Error('SLACK_BOT_TOKEN is not a bot token: use the Bot User OAuth Token (xoxb-…) from the app\'s OAuth & Permissions page');
+      }
+      if (config.mode.kind === 'socket') {
+        // The Socket Mode client builds its own WebClient (with the app token) from these
+        // options: passing them is what sends apps.connections.open to apiUrl. It keeps its own,
+        // longer retry policy for reconnects, so retryConfig is left out of its copy.
+        const { retryConfig: _ownRetries, ...socketClientOptions } = clientOptions;
+        socket = new SocketModeReceiver({
+          appToken: config.mode.appToken,
+          logger: sdkLogger,
+          installerOptions: { clientOptions: socketClientOptions },
+          // Envelope ids reach the listeners, so a redelivered envelope is recognised.
+          customPropertiesExtractor: (args: { envelope_id?: unknown }) => (typeof args.envelope_id === 'string' ? { envelopeId: args.envelope_id } : {}),
+        });
+      } else {
+        http = new HTTPReceiver({
+          signingSecret: config.mode.signingSecret,
+          port: config.mode.port,
+          endpoints: '/slack/events',
+          logger: sdkLogger,
+          // ack() answers the HTTP request at once; the check goes on after it.
+          processBeforeResponse: false,
+        });
+      }
+      const app = new App({
+        token: config.botToken,
+        // Known from auth.test above, so Bolt does not call it again.
+        botId: auth.bot_id,
+        botUserId: auth.user_id,
+        receiver: socket ?? http,
+        socketMode: socket !== undefined,
+        logger: sdkLogger,
+        clientOptions: { ...clientOptions },
+        convoStore: false,
+      });
+      register(app);
+      const port = await connect();
+      return { ...(port !== undefined ? { port } : {}), ...(typeof auth.user === 'string' ? { botName: auth.user } : {}), botUserId: auth.user_id };
+    },
+    async stop() {
+      // Idempotent: a second disconnect() would wait for a "disconnected" that never comes.
+      const connected = socket;
+      socket = undefined;
+      if (connected) await connected.client.disconnect();
+      if (http && server) {
+        server.closeAllConnections();
+        await http.stop();
+        server = undefined;
+      }
+    },
+  };
+}

@@ -1,0 +1,91 @@
+// Starts chat checks and keeps track of them: each runs the platform-neutral check flow
+// detached from the Slack listener that asked for it (the listener has acknowledged and
+// returns), and stop() can wait for the ones still posting.
+import type { AdapterContext } from '../../src/chat/adapter.js';
+import { runCheckFlow } from '../../src/chat/check-flow.js';
+import type { ChatSurface } from '../../src/chat/check-flow.js';
+import type { EngineClient } from '../../src/chat/engine-client.js';
+import type { Pacer } from '../../src/chat/pacer.js';
+import { targetLabel } from '../../src/chat/views.js';
+import type { Report } from '../../src/engine/report.js';
+import type { Target } from '../../src/engine/target.js';
+
+export interface CheckRequest {
+  target: Target;
+  /** `via <bastion>`: probe from that configured bastion. */
+  via?: string;
+  /** The requester as Slack shows them: a user mention the adapter built. */
+  requester: string;
+  /** Ids for the log (channel, user, how it was asked); never secrets. */
+  origin: Record<string, string>;
+  /**
+   * Builds the surface; `report` yields the run's report once the engine has it. A surface
+   * with `idle()` may still post after the flow ends; the check lasts until it is idle.
+   */
+  surface: (report: () => Report | undefined) => ChatSurface & { idle?(): Promise<void> };
+}
+
+export class CheckRunner {
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly ctx: AdapterContext,
+    private readonly pacer: Pacer,
+  ) {}
+
+  get running(): number {
+    return this.inflight.size;
+  }
+
+  start(request: CheckRequest): void {
+    const { logger } = this.ctx;
+    let captured: Report | undefined;
+    // The flow's fallback should list every step, but only the engine call sees the report.
+    const inner = this.ctx.engine;
+    const engine: EngineClient = {
+      get bastions() {
+        return inner.bastions;
+      },
+      check: async (target, options) => {
+        const result = await inner.check(target, options);
+        captured = result.report;
+        return result;
+      },
+    };
+    const target = targetLabel(request.target);
+    logger.info('check requested', { target, ...(request.via !== undefined ? { via: request.via } : {}), ...request.origin });
+    const surface = request.surface(() => captured);
+    const flow = runCheckFlow({
+      surface,
+      engine,
+      pacer: this.pacer,
+      logger,
+      target: request.target,
+      vantage: this.ctx.vantage,
+      requester: request.requester,
+      ...(request.via !== undefined ? { via: request.via } : {}),
+    })
+      .then(async (report) => {
+        await surface.idle?.();
+        if (report) logger.info('check finished', { target, cause: report.diagnosis.cause, diagnosedMs: report.diagnosedMs, durationMs: report.durationMs, ...request.origin });
+      })
+      .catch((err: unknown) => {
+        logger.error('check flow failed', { target, error: err instanceof Error ? err.message : String(err), ...request.origin });
+      });
+    this.inflight.add(flow);
+    void flow.finally(() => this.inflight.delete(flow));
+  }
+
+  /** Waits for the checks in flight, at most `ms`; true when none is left. */
+  async drain(ms: number): Promise<boolean> {
+    if (this.inflight.size === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    const done = Promise.allSettled([...this.inflight]).then(() => true);
+    const result = await Promise.race([done, timeout]);
+    clearTimeout(timer);
+    return result && this.inflight.size === 0;
+  }
+}

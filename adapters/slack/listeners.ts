@@ -1,0 +1,44 @@
+// What every Slack listener shares: the check runner, the record of deliveries already seen,
+// the pace, and turning a person's text into a command.
+import type { webApi } from '@slack/bolt';
+import type { RecentIds } from '../../src/chat/dedupe.js';
+import { parseChatCommand } from '../../src/chat/grammar.js';
+import type { ChatCommand } from '../../src/chat/grammar.js';
+import type { Pacer } from '../../src/chat/pacer.js';
+import { isSshcheckError } from '../../src/engine/errors.js';
+import type { Logger } from '../../src/log.js';
+import type { CheckRunner } from './checks.js';
+
+export interface ListenerDeps {
+  runner: CheckRunner;
+  recent: RecentIds;
+  pacer: Pacer;
+  logger: Logger;
+  vantage: string;
+  client: webApi.WebClient;
+  /** The bot's user name once auth.test answered, for the invite hint. */
+  botName(): string | undefined;
+  /** The bastions `via` may name; none when the probes run in this process. */
+  bastions(): readonly string[];
+}
+
+export type ParsedRequest = ChatCommand | { kind: 'error'; message: string };
+
+/**
+ * The grammar's verdict; a usage error is an answer for the person, not a failure. An unknown
+ * `via <bastion>` is one too, caught here before anything is posted.
+ */
+export function parseRequest(text: string, bastions: readonly string[]): ParsedRequest {
+  try {
+    return parseChatCommand(text, { bastions });
+  } catch (err) {
+    if (isSshcheckError(err)) return { kind: 'error', message: err.message };
+    throw err;
+  }
+}
+
+/** Bolt's context is loosely typed; the envelope id is what our receiver put there. */
+export function envelopeIdOf(context: Readonly<Record<string, unknown>>): string | undefined {
+  const id = context['envelopeId'];
+  return typeof id === 'string' ? id : undefined;
+}

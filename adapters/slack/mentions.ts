@@ -1,0 +1,62 @@
+// `@sshcheck db-3`: slash commands cannot be used in threads, so in an incident thread the bot
+// is mentioned instead and answers in that thread (its "parent" is a reply there). Outside a
+// thread it behaves like the slash command. Help and usage errors go to the requester only.
+import type { App } from '@slack/bolt';
+import { deliveryIds, isRepeat } from './deliveries.js';
+import { errorText } from './errors.js';
+import type { ListenerDeps } from './listeners.js';
+import { envelopeIdOf, parseRequest } from './listeners.js';
+import { renderUsage, renderUsageError } from './render.js';
+import type { SlackMessage } from './render.js';
+import { isDirectConversation, isUserId, requesterMention } from './requester.js';
+import { SlackSurface, channelKey } from './surface.js';
+
+/** The mention text without the bot's own mention(s). */
+export function stripBotMention(text: string, botUserId: string | undefined): string {
+  const own = botUserId !== undefined && /^[UW][A-Z0-9]+$/.test(botUserId) ? new RegExp(`<@${botUserId}(?:\\|[^>]*)?>`, 'g') : undefined;
+  return own ? text.replace(own, ' ') : text.replace(/^\s*<@[UW][A-Z0-9]+(?:\|[^>]*)?>/, ' ');
+}
+
+export function registerMentions(app: App, deps: ListenerDeps): void {
+  app.event('app_mention', async ({ event, body, context }) => {
+    const origin = { via: 'mention', channel: event.channel, user: event.user ?? '', thread: event.thread_ts ?? '' };
+    // Events are acknowledged by Bolt before this runs.
+    if (isRepeat(deps.recent, deliveryIds({ event: body.event_id, envelope: envelopeIdOf(context) }))) {
+      deps.logger.info('repeated delivery ignored', { ...origin, retryNum: context.retryNum });
+      return;
+    }
+    const user = event.user;
+    if (!isUserId(user)) {
+      deps.logger.info('mention without a user ignored', origin);
+      return;
+    }
+    const thread = event.thread_ts;
+    const answer = (message: SlackMessage): Promise<void> =>
+      deps.pacer
+        .schedule(channelKey(event.channel), async () => {
+          await deps.client.chat.postEphemeral({ channel: event.channel, user, ...message, ...(thread !== undefined ? { thread_ts: thread } : {}) });
+        })
+        .catch((err: unknown) => deps.logger.error('answering a mention failed', { ...origin, error: errorText(err) }));
+    const parsed = parseRequest(stripBotMention(event.text, context.botUserId), deps.bastions());
+    if (parsed.kind === 'error') return await answer(renderUsageError(parsed.message));
+    if (parsed.kind === 'help') return await answer(renderUsage());
+    deps.runner.start({
+      target: parsed.target,
+      ...(parsed.via !== undefined ? { via: parsed.via } : {}),
+      requester: requesterMention(user),
+      origin,
+      surface: (report) =>
+        new SlackSurface({
+          client: deps.client,
+          channel: event.channel,
+          ...(thread !== undefined ? { threadTs: thread } : {}),
+          requesterId: user,
+          directMessage: isDirectConversation(event.channel),
+          botName: deps.botName() ?? 'sshcheck',
+          report,
+          pacer: deps.pacer,
+          logger: deps.logger,
+        }),
+    });
+  });
+}

@@ -1,0 +1,123 @@
+// The HTTP receiver (SLACK_SIGNING_SECRET): Slack's signed requests start a check, anything
+// unsigned, wrongly signed or stale is refused with 401 before it reaches a listener, and a
+// request Slack retries (X-Slack-Retry-Num) never starts a second run.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { BOT_USER_ID, SIGNING_SECRET, TEAM_ID } from './fake-slack.js';
+import type { FakeSlack } from './fake-slack.js';
+import { allText, settled, startHarness, threadIn } from './harness.js';
+import type { Harness } from './harness.js';
+import { closedPort } from './targets.js';
+
+interface Sent {
+  status: number;
+  body: string;
+}
+
+function sign(secret: string, timestamp: number, body: string): string {
+  return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
+}
+
+async function post(h: Harness, body: string, contentType: string, options: { secret?: string; timestamp?: number; retryNum?: number } = {}): Promise<Sent> {
+  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+  const headers: Record<string, string> = {
+    'content-type': contentType,
+    'x-slack-request-timestamp': String(timestamp),
+    'x-slack-signature': sign(options.secret ?? SIGNING_SECRET, timestamp, body),
+  };
+  if (options.retryNum !== undefined) {
+    headers['x-slack-retry-num'] = String(options.retryNum);
+    headers['x-slack-retry-reason'] = 'http_timeout';
+  }
+  const res = await fetch(`http://127.0.0.1:${h.adapter.httpPort ?? 0}/slack/events`, { method: 'POST', headers, body });
+  return { status: res.status, body: await res.text() };
+}
+
+function commandBody(fake: FakeSlack, text: string, channel: string, triggerId: string): string {
+  return new URLSearchParams({
+    token: 'legacy-verification-token',
+    team_id: TEAM_ID,
+    team_domain: 'fake',
+    channel_id: channel,
+    channel_name: 'incident',
+    user_id: 'U0REQUESTER',
+    user_name: 'alice',
+    command: '/sshcheck',
+    text,
+    api_app_id: 'A0FAKEAPP',
+    is_enterprise_install: 'false',
+    response_url: `http://127.0.0.1:${fake.port}/respond/${triggerId}`,
+    trigger_id: triggerId,
+  }).toString();
+}
+
+const FORM = 'application/x-www-form-urlencoded';
+
+test('HTTP receiver: a validly signed command is acked in the response and runs; its retry does not run again', async () => {
+  const h = await startHarness({ mode: 'http' });
+  try {
+    assert.ok(h.adapter.httpPort !== undefined && h.adapter.httpPort > 0);
+    assert.equal(h.fake.calls.filter((c) => c.method === 'apps.connections.open').length, 0, 'no Socket Mode in HTTP mode');
+    const port = await closedPort();
+    const body = commandBody(h.fake, `127.0.0.1 ${port}`, 'C0HTTP', 'trig-http-1');
+    const started = performance.now();
+    const res = await post(h, body, FORM);
+    assert.ok(performance.now() - started < 3000);
+    assert.equal(res.status, 200);
+    const ack = JSON.parse(res.body) as Record<string, unknown>;
+    assert.equal(ack['response_type'], 'ephemeral');
+    assert.match(String(ack['text']), /^Checking `sshcheck@127\.0\.0\.1:\d+` from test-bastion…$/);
+    // Slack thought it timed out and sends it again.
+    const retry = await post(h, body, FORM, { retryNum: 1 });
+    assert.equal(retry.status, 200);
+    await settled(h, 1);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(h.checks.length, 1);
+    const { replies, parentUpdates } = threadIn(h.fake, 'C0HTTP');
+    assert.equal(replies.length, 10);
+    assert.match(allText(parentUpdates[parentUpdates.length - 1]?.args ?? {}), /`port-closed`/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('HTTP receiver: a bad signature and a stale timestamp get 401 and run nothing', async () => {
+  const h = await startHarness({ mode: 'http' });
+  try {
+    const port = await closedPort();
+    const bad = await post(h, commandBody(h.fake, `127.0.0.1 ${port}`, 'C0BAD', 'trig-bad'), FORM, { secret: 'not-the-signing-secret' });
+    assert.equal(bad.status, 401);
+    // Correctly signed, but six minutes old: a replay.
+    const stale = await post(h, commandBody(h.fake, `127.0.0.1 ${port}`, 'C0STALE', 'trig-stale'), FORM, { timestamp: Math.floor(Date.now() / 1000) - 6 * 60 });
+    assert.equal(stale.status, 401);
+    const unsigned = await fetch(`http://127.0.0.1:${h.adapter.httpPort ?? 0}/slack/events`, { method: 'POST', headers: { 'content-type': FORM }, body: 'text=db-3' });
+    assert.equal(unsigned.status, 401);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(h.checks.length, 0);
+    assert.equal(h.fake.calls.filter((c) => c.method.startsWith('chat.')).length, 0);
+    assert.ok(!h.logs.some((l) => l.includes(SIGNING_SECRET)));
+  } finally {
+    await h.close();
+  }
+});
+
+test('HTTP receiver: an app_mention event and its retry (same event_id, X-Slack-Retry-Num: 1) run once, in the thread', async () => {
+  const h = await startHarness({ mode: 'http' });
+  try {
+    const port = await closedPort();
+    const thread = '1699999000.000100';
+    const event = { type: 'app_mention', user: 'U0REQUESTER', text: `<@${BOT_USER_ID}> 127.0.0.1 ${port}`, ts: '1699999100.000100', channel: 'C0HTTPEV', thread_ts: thread };
+    const body = JSON.stringify(h.fake.eventCallback(event, 'Ev0HTTP1'));
+    const first = await post(h, body, 'application/json');
+    assert.equal(first.status, 200);
+    const retry = await post(h, body, 'application/json', { retryNum: 1 });
+    assert.equal(retry.status, 200);
+    await settled(h, 1);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(h.checks.length, 1);
+    assert.equal(threadIn(h.fake, 'C0HTTPEV', thread).replies.length, 10);
+  } finally {
+    await h.close();
+  }
+});
