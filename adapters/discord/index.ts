@@ -1,11 +1,80 @@
-// Placeholder until the Discord adapter lands (issue 4).
+// The Discord adapter (issue 4): /sshcheck as an application command, the checklist in a
+// thread. `sshcheck bot` loads it when DISCORD_TOKEN and DISCORD_APPLICATION_ID are set;
+// `sshcheck discord register` calls registerCommands. See docs/discord.md.
+import type { Client, Interaction } from 'discord.js';
+import { Events } from 'discord.js';
 import type { AdapterContext, ChatAdapter } from '../../src/chat/adapter.js';
 import type { DiscordConfig } from '../../src/chat/bot-config.js';
+import { RecentIds } from '../../src/chat/dedupe.js';
+import { Pacer } from '../../src/chat/pacer.js';
+import { createClient, logClientEvents } from './client.js';
+import { errorFields } from './errors.js';
+import { handleInteraction } from './interaction.js';
 
-export function createDiscordAdapter(_config: DiscordConfig, _ctx: AdapterContext): ChatAdapter {
-  throw new Error('the Discord adapter is not built yet');
+export { registerCommands } from './register.js';
+
+/** Discord allows about 5 messages per 5 s in one channel (a thread is a channel). */
+export const DISCORD_PACE = { burst: 5, perSecond: 1 } as const;
+/** Discord wants an interaction answered within 3 s; defer well before that. */
+export const DEFER_AFTER_MS = 1500;
+/** How long stop() lets running checks finish their messages. */
+const DRAIN_MS = 5000;
+
+export interface DiscordAdapterOptions {
+  deferAfterMs?: number;
+  pacer?: Pacer;
 }
 
-export function registerCommands(_config: DiscordConfig, _options: { guildId?: string }): Promise<string> {
-  return Promise.reject(new Error('the Discord adapter is not built yet'));
+class DiscordAdapter implements ChatAdapter {
+  readonly name = 'discord';
+  private readonly client: Client;
+  private readonly inFlight = new Set<Promise<void>>();
+  private stopping = false;
+
+  constructor(
+    private readonly config: DiscordConfig,
+    private readonly ctx: AdapterContext,
+    private readonly options: DiscordAdapterOptions,
+  ) {
+    this.client = createClient(config);
+    logClientEvents(this.client, ctx.logger);
+  }
+
+  async start(): Promise<void> {
+    const deps = {
+      engine: this.ctx.engine,
+      logger: this.ctx.logger,
+      vantage: this.ctx.vantage,
+      pacer: this.options.pacer ?? new Pacer(DISCORD_PACE),
+      seen: new RecentIds(),
+      deferAfterMs: this.options.deferAfterMs ?? DEFER_AFTER_MS,
+    };
+    this.client.on(Events.InteractionCreate, (interaction: Interaction) => {
+      if (this.stopping) return;
+      const task = handleInteraction(interaction, deps).catch((err: unknown) => {
+        this.ctx.logger.error('discord interaction failed', { interaction: interaction.id, ...errorFields(err, [this.config.token, interaction.token ?? '']) });
+      });
+      this.inFlight.add(task);
+      void task.finally(() => this.inFlight.delete(task));
+    });
+    // login() resolves on the gateway's READY; the client is ready once the guilds in it
+    // have arrived (GUILD_CREATE), and only then are the queued interactions handled.
+    const ready = new Promise<void>((resolve) => this.client.once(Events.ClientReady, () => resolve()));
+    await this.client.login(this.config.token);
+    await ready;
+    this.ctx.logger.info('discord connected', { user: this.client.user?.id, application: this.config.applicationId, guilds: this.client.guilds.cache.size });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = Promise.allSettled([...this.inFlight]);
+    await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, DRAIN_MS)))]);
+    clearTimeout(timer);
+    await this.client.destroy();
+  }
+}
+
+export function createDiscordAdapter(config: DiscordConfig, ctx: AdapterContext, options: DiscordAdapterOptions = {}): ChatAdapter {
+  return new DiscordAdapter(config, ctx, options);
 }

@@ -1,0 +1,57 @@
+// The /sshcheck application command: its definition (what `sshcheck discord register`
+// uploads) and how an invocation's typed options become a validated Target. Validation is
+// the CLI's and Slack's (src/engine/target.ts); Discord's own option checks (required,
+// integer range) are a convenience, never trusted on their own.
+import {
+  ApplicationIntegrationType,
+  InteractionContextType,
+  SlashCommandBuilder,
+} from 'discord.js';
+import type { RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
+import { SshcheckError } from '../../src/engine/errors.js';
+import type { Target } from '../../src/engine/target.js';
+import { parsePort, parseTarget, parseUser } from '../../src/engine/target.js';
+
+export const COMMAND_NAME = 'sshcheck';
+
+export function commandDefinition(): RESTPostAPIChatInputApplicationCommandsJSONBody {
+  return (
+    new SlashCommandBuilder()
+      .setName(COMMAND_NAME)
+      .setDescription('Find out why ssh to a host hangs: runs the SSH checklist from the bastion')
+      // Installed to a server (the bot must be there to post threads); usable in its
+      // channels and in a DM with the bot (there without a thread).
+      .setIntegrationTypes(ApplicationIntegrationType.GuildInstall)
+      .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM)
+      .addStringOption((o) =>
+        o
+          .setName('target')
+          .setDescription('Host name or IP address: db-3, 10.0.0.5, [2001:db8::1], ops@db-3:2222')
+          .setRequired(true)
+          .setMinLength(1)
+          .setMaxLength(320),
+      )
+      .addIntegerOption((o) => o.setName('port').setDescription('SSH port (default 22)').setMinValue(1).setMaxValue(65535))
+      .addStringOption((o) => o.setName('user').setDescription('Login name for the handshake probes (default sshcheck)').setMaxLength(32))
+      .toJSON()
+  );
+}
+
+export interface CommandOptions {
+  target: string;
+  port?: number;
+  user?: string;
+}
+
+export type ParsedCommand = { kind: 'help' } | { kind: 'check'; target: Target };
+
+/** Pure: the options as typed, to a target or an SshcheckError whose message the user sees. */
+export function parseCommandOptions(options: CommandOptions): ParsedCommand {
+  const text = options.target.trim();
+  if (/^(help|-h|--help|\?)$/i.test(text)) return { kind: 'help' };
+  const overrides: { port?: number; user?: string } = {};
+  if (options.port !== undefined) overrides.port = parsePort(options.port, 'port option');
+  if (options.user !== undefined) overrides.user = parseUser(options.user);
+  if (text.length === 0) throw new SshcheckError('E_TARGET_EMPTY', 'no host given');
+  return { kind: 'check', target: parseTarget(text, overrides) };
+}

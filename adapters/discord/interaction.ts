@@ -1,0 +1,117 @@
+// One INTERACTION_CREATE for /sshcheck: validate the typed options (a bad target gets an
+// ephemeral answer and nothing is probed), then run the shared check flow with a Discord
+// surface. Everything else that arrives as an interaction is ignored.
+import { MessageFlags } from 'discord.js';
+import type { ChatInputCommandInteraction, Interaction } from 'discord.js';
+import type { Logger } from '../../src/log.js';
+import { runCheckFlow } from '../../src/chat/check-flow.js';
+import type { RecentIds } from '../../src/chat/dedupe.js';
+import type { CheckOptions, CheckResult, EngineClient } from '../../src/chat/engine-client.js';
+import type { Pacer } from '../../src/chat/pacer.js';
+import { targetLabel } from '../../src/chat/views.js';
+import { isSshcheckError } from '../../src/engine/errors.js';
+import type { ProgressEvent } from '../../src/engine/report.js';
+import type { Target } from '../../src/engine/target.js';
+import { COMMAND_NAME, parseCommandOptions } from './command.js';
+import type { ParsedCommand } from './command.js';
+import { errorFields } from './errors.js';
+import { DISCORD_USAGE, renderUsageError } from './render.js';
+import { noMentions } from './responder.js';
+import { DiscordSurface } from './surface.js';
+import { whyNoThread } from './thread-policy.js';
+
+export interface InteractionDeps {
+  engine: EngineClient;
+  logger: Logger;
+  vantage: string;
+  pacer: Pacer;
+  seen: RecentIds;
+  /** When the reply is deferred if the parent is not posted by then (Discord allows 3 s). */
+  deferAfterMs: number;
+}
+
+/** The engine, with every event shown to the surface first. */
+function tapped(engine: EngineClient, observe: (event: ProgressEvent) => void): EngineClient {
+  // A routing engine lists its bastions; check-flow looks at them, so they pass through.
+  const bastions = (engine as { bastions?: readonly string[] }).bastions;
+  const tap = {
+    check(target: Target, options: CheckOptions = {}): Promise<CheckResult> {
+      return engine.check(target, {
+        ...options,
+        onEvent: (event) => {
+          observe(event);
+          options.onEvent?.(event);
+        },
+      });
+    },
+    ...(bastions !== undefined ? { bastions } : {}),
+  };
+  return tap;
+}
+
+async function answerPrivately(interaction: ChatInputCommandInteraction, content: string, logger: Logger): Promise<void> {
+  try {
+    await interaction.reply({ content, flags: MessageFlags.Ephemeral, allowedMentions: noMentions() });
+  } catch (err) {
+    logger.warn('discord ephemeral answer failed', { interaction: interaction.id, ...errorFields(err, [interaction.token]) });
+  }
+}
+
+function parse(interaction: ChatInputCommandInteraction): ParsedCommand {
+  const port = interaction.options.getInteger('port');
+  const user = interaction.options.getString('user');
+  return parseCommandOptions({
+    target: interaction.options.getString('target', true),
+    ...(port !== null ? { port } : {}),
+    ...(user !== null ? { user } : {}),
+  });
+}
+
+export async function handleInteraction(interaction: Interaction, deps: InteractionDeps): Promise<void> {
+  if (!interaction.isChatInputCommand() || interaction.commandName !== COMMAND_NAME) return;
+  const { logger } = deps;
+  // A gateway resume may deliver an event again; one interaction is one check.
+  if (!deps.seen.first(interaction.id)) {
+    logger.debug('discord interaction delivered twice; ignored', { interaction: interaction.id });
+    return;
+  }
+  let command: ParsedCommand;
+  try {
+    command = parse(interaction);
+  } catch (err) {
+    const message = isSshcheckError(err) ? err.message : 'the command arrived without a usable target';
+    logger.info('discord check refused', { interaction: interaction.id, user: interaction.user.id, reason: message });
+    await answerPrivately(interaction, renderUsageError(message), logger);
+    return;
+  }
+  if (command.kind === 'help') {
+    await answerPrivately(interaction, DISCORD_USAGE, logger);
+    return;
+  }
+
+  const channel = interaction.channel;
+  const noThread = whyNoThread({
+    inGuild: interaction.inGuild(),
+    channelType: channel?.type,
+    channelKnown: interaction.guild !== null && channel !== null,
+    appPermissions: interaction.appPermissions?.bitfield,
+  });
+  const label = targetLabel(command.target);
+  const surface = new DiscordSurface({ interaction, logger, threadName: `sshcheck ${label}`, ...(noThread !== undefined ? { noThread } : {}) });
+  surface.armDeferral(deps.deferAfterMs);
+  logger.info('discord check requested', { interaction: interaction.id, user: interaction.user.id, guild: interaction.guildId, channel: interaction.channelId, target: label, ...(noThread ? { noThread } : {}) });
+  try {
+    const report = await runCheckFlow({
+      surface,
+      engine: tapped(deps.engine, (event) => surface.observe(event)),
+      pacer: deps.pacer,
+      logger,
+      target: command.target,
+      vantage: deps.vantage,
+      requester: `<@${interaction.user.id}>`,
+    });
+    logger.info('discord check done', { interaction: interaction.id, target: label, cause: report?.diagnosis.cause, answerExpired: surface.expired });
+  } finally {
+    surface.dispose();
+  }
+}
