@@ -6,12 +6,10 @@ import type { ChatInputCommandInteraction, Interaction } from 'discord.js';
 import type { Logger } from '../../src/log.js';
 import { runCheckFlow } from '../../src/chat/check-flow.js';
 import type { RecentIds } from '../../src/chat/dedupe.js';
-import type { CheckOptions, CheckResult, EngineClient } from '../../src/chat/engine-client.js';
+import type { EngineClient } from '../../src/chat/engine-client.js';
 import type { Pacer } from '../../src/chat/pacer.js';
 import { targetLabel } from '../../src/chat/views.js';
 import { isSshcheckError } from '../../src/engine/errors.js';
-import type { ProgressEvent } from '../../src/engine/report.js';
-import type { Target } from '../../src/engine/target.js';
 import { COMMAND_NAME, parseCommandOptions } from './command.js';
 import type { ParsedCommand } from './command.js';
 import { errorFields } from './errors.js';
@@ -28,25 +26,6 @@ export interface InteractionDeps {
   seen: RecentIds;
   /** When the reply is deferred if the parent is not posted by then (Discord allows 3 s). */
   deferAfterMs: number;
-}
-
-/** The engine, with every event shown to the surface first. */
-function tapped(engine: EngineClient, observe: (event: ProgressEvent) => void): EngineClient {
-  // A routing engine lists its bastions; check-flow looks at them, so they pass through.
-  const bastions = (engine as { bastions?: readonly string[] }).bastions;
-  const tap = {
-    check(target: Target, options: CheckOptions = {}): Promise<CheckResult> {
-      return engine.check(target, {
-        ...options,
-        onEvent: (event) => {
-          observe(event);
-          options.onEvent?.(event);
-        },
-      });
-    },
-    ...(bastions !== undefined ? { bastions } : {}),
-  };
-  return tap;
 }
 
 async function answerPrivately(interaction: ChatInputCommandInteraction, content: string, logger: Logger): Promise<void> {
@@ -103,7 +82,7 @@ export async function handleInteraction(interaction: Interaction, deps: Interact
   try {
     const report = await runCheckFlow({
       surface,
-      engine: tapped(deps.engine, (event) => surface.observe(event)),
+      engine: deps.engine,
       pacer: deps.pacer,
       logger,
       target: command.target,

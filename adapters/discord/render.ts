@@ -10,7 +10,7 @@
 import type { APIEmbed, APIEmbedField } from 'discord.js';
 import { duration } from '../../src/engine/checklist/format.js';
 import type { Diagnosis, Evidence, ManualCheck, ProbeId, StepReport, StepStatus } from '../../src/engine/report.js';
-import { clip, codeBlock, safeInline } from '../../src/chat/safe-text.js';
+import { clip, codeBlock, safeText } from '../../src/chat/safe-text.js';
 import type { ParentView } from '../../src/chat/views.js';
 import { STATUS_EMOJI, statusLine } from '../../src/chat/views.js';
 
@@ -55,13 +55,9 @@ const PROBE_LABEL: Readonly<Partial<Record<ProbeId, string>>> = {
  * first and clipped further while the markup (backticks around risky words) does not fit.
  */
 export function inlineWithin(text: string, max: number): string {
-  // The engine marks commands as `code`; safeInline would show those backticks as ˋ inside
-  // code spans of their own. Dropping balanced pairs first reads better and is no less safe
-  // (safeInline still decides what becomes code).
-  const plain = text.replace(/`([^`\n]+)`/g, '$1');
   let budget = max;
   for (;;) {
-    const out = safeInline(clip(plain, budget), 'discord');
+    const out = safeText(clip(text, budget), 'discord');
     if (out.length <= max || budget <= 1) return out.length <= max ? out : '…';
     budget = Math.max(1, budget - Math.max(1, out.length - max));
   }

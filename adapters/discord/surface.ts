@@ -5,9 +5,8 @@
 // Without a thread (DMs, a channel type without threads, a missing permission, or Discord
 // refusing to create it) the surface does not give up: the parent still shows the
 // diagnosis as soon as it is settled and says why there is no thread, and the complete
-// checklist follows the final parent as follow-up messages. The surface sees every progress
-// event (observe), so it has the full report for that even though check-flow stops sending
-// steps once a surface is broken.
+// checklist follows the final parent as follow-up messages, from the report check-flow
+// hands over when the run finishes.
 import { ThreadAutoArchiveDuration } from 'discord.js';
 import type { ChatInputCommandInteraction, Message, PublicThreadChannel } from 'discord.js';
 import type { Logger } from '../../src/log.js';
@@ -15,7 +14,7 @@ import type { ChatSurface } from '../../src/chat/check-flow.js';
 import { SurfaceError } from '../../src/chat/check-flow.js';
 import { clip } from '../../src/chat/safe-text.js';
 import type { ParentView } from '../../src/chat/views.js';
-import type { ProgressEvent, Report, StepId, StepReport } from '../../src/engine/report.js';
+import type { Report, StepId, StepReport } from '../../src/engine/report.js';
 import { describeError, errorFields, isChannelRefusal } from './errors.js';
 import { packMessages, renderChecklist, renderParent, renderStep } from './render.js';
 import type { ParentOptions } from './render.js';
@@ -39,6 +38,7 @@ export class DiscordSurface implements ChatSurface {
    * posts into its own thread, so each gets its own pace.
    */
   readonly channelKey: string;
+  readonly replyChannelKey: string;
   private readonly responder: InteractionResponder;
   private readonly log: Logger;
   private readonly fields: Record<string, unknown>;
@@ -51,20 +51,21 @@ export class DiscordSurface implements ChatSurface {
 
   constructor(private readonly options: SurfaceOptions) {
     const { interaction } = options;
+    // The interaction's own messages and the thread have separate limits: separate paces.
     this.channelKey = `discord:${interaction.id}`;
+    this.replyChannelKey = `discord:${interaction.id}:thread`;
     this.noThread = options.noThread;
     this.log = options.logger;
     this.fields = { interaction: interaction.id, guild: interaction.guildId, channel: interaction.channelId };
     this.responder = new InteractionResponder(interaction, (err) => {
       // Not retried: the token is dead for good, and so is everything this check would
       // still have posted. The thread keeps what it got.
-      this.log.warn('discord interaction token no longer valid; no further updates for this check', { ...this.fields, ...errorFields(err, this.secrets()) });
+      this.log.warn('discord interaction token no longer valid; the reply is not edited any more (the thread goes on)', { ...this.fields, ...errorFields(err, this.secrets()) });
     });
   }
 
-  /** Every progress event, before the thread plan turns it into operations. */
-  observe(event: ProgressEvent): void {
-    if (event.type === 'run-finished') this.report = event.report;
+  receiveReport(report: Report): void {
+    this.report = report;
   }
 
   /** The 3 s safety net: defer the reply if the parent has not been posted by then. */
@@ -108,8 +109,9 @@ export class DiscordSurface implements ChatSurface {
   }
 
   async postStep(step: StepReport): Promise<void> {
-    // Without a thread the whole checklist follows the final parent in one go.
-    if (this.thread === undefined || this.responder.expired) return;
+    // Without a thread the whole checklist follows the final parent in one go. An expired
+    // interaction token only ends edits of the parent: the thread is the bot's own.
+    if (this.thread === undefined) return;
     try {
       const message = await this.thread.send({ embeds: [renderStep(step)], allowedMentions: noMentions() });
       this.stepMessages.set(step.id, message);
@@ -120,7 +122,7 @@ export class DiscordSurface implements ChatSurface {
 
   async updateStep(step: StepReport): Promise<void> {
     const message = this.stepMessages.get(step.id);
-    if (message === undefined || this.responder.expired) return;
+    if (message === undefined) return;
     try {
       await message.edit({ embeds: [renderStep(step)], allowedMentions: noMentions() });
     } catch (err) {
@@ -128,7 +130,8 @@ export class DiscordSurface implements ChatSurface {
     }
   }
 
-  async fallback(view: ParentView, reason: string): Promise<void> {
+  async fallback(view: ParentView, reason: string, report?: Report): Promise<void> {
+    this.report ??= report;
     if (this.thread !== undefined) this.noThread = `the thread stopped accepting messages (${reason})`;
     // A failed check says so in the parent itself; there is no checklist to point to.
     else if (view.phase !== 'failed') this.noThread ??= reason;

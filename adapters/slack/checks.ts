@@ -4,10 +4,8 @@
 import type { AdapterContext } from '../../src/chat/adapter.js';
 import { runCheckFlow } from '../../src/chat/check-flow.js';
 import type { ChatSurface } from '../../src/chat/check-flow.js';
-import type { EngineClient } from '../../src/chat/engine-client.js';
 import type { Pacer } from '../../src/chat/pacer.js';
 import { targetLabel } from '../../src/chat/views.js';
-import type { Report } from '../../src/engine/report.js';
 import type { Target } from '../../src/engine/target.js';
 
 export interface CheckRequest {
@@ -18,11 +16,8 @@ export interface CheckRequest {
   requester: string;
   /** Ids for the log (channel, user, how it was asked); never secrets. */
   origin: Record<string, string>;
-  /**
-   * Builds the surface; `report` yields the run's report once the engine has it. A surface
-   * with `idle()` may still post after the flow ends; the check lasts until it is idle.
-   */
-  surface: (report: () => Report | undefined) => ChatSurface & { idle?(): Promise<void> };
+  /** Builds the surface. A surface with `idle()` may still post after the flow ends; the check lasts until it is idle. */
+  surface: () => ChatSurface & { idle?(): Promise<void> };
 }
 
 export class CheckRunner {
@@ -39,25 +34,12 @@ export class CheckRunner {
 
   start(request: CheckRequest): void {
     const { logger } = this.ctx;
-    let captured: Report | undefined;
-    // The flow's fallback should list every step, but only the engine call sees the report.
-    const inner = this.ctx.engine;
-    const engine: EngineClient = {
-      get bastions() {
-        return inner.bastions;
-      },
-      check: async (target, options) => {
-        const result = await inner.check(target, options);
-        captured = result.report;
-        return result;
-      },
-    };
     const target = targetLabel(request.target);
     logger.info('check requested', { target, ...(request.via !== undefined ? { via: request.via } : {}), ...request.origin });
-    const surface = request.surface(() => captured);
+    const surface = request.surface();
     const flow = runCheckFlow({
       surface,
-      engine,
+      engine: this.ctx.engine,
       pacer: this.pacer,
       logger,
       target: request.target,

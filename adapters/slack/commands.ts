@@ -41,7 +41,7 @@ export function registerSlashCommand(app: App, deps: ListenerDeps): void {
       ...(parsed.via !== undefined ? { via: parsed.via } : {}),
       requester: requesterMention(command.user_id, command.user_name),
       origin,
-      surface: (report) =>
+      surface: () =>
         new SlackSurface({
           client: deps.client,
           channel: command.channel_id,
@@ -49,7 +49,6 @@ export function registerSlashCommand(app: App, deps: ListenerDeps): void {
           requesterId: command.user_id,
           directMessage: isDirectConversation(command.channel_id, command.channel_name),
           botName: deps.botName() ?? 'sshcheck',
-          report,
           pacer: deps.pacer,
           logger: deps.logger,
         }),

@@ -2,7 +2,7 @@
 // clipped as plain text first and marked up afterwards (safe-text), so a cut can never land
 // inside an entity (&lt;) or leave a code span open; markup can make text longer (entities,
 // backticks), so each fit re-measures the marked-up result and shrinks until it fits.
-import { clip, codeBlock, safeInline } from '../../src/chat/safe-text.js';
+import { clip, codeBlock, safeText } from '../../src/chat/safe-text.js';
 
 export const SLACK_LIMITS = {
   /** Blocks per message. */
@@ -15,40 +15,12 @@ export const SLACK_LIMITS = {
   messageText: 40_000,
 } as const;
 
-/**
- * Inline code with exactly codeBlock()'s escaping (entities; backticks and invisible
- * characters removed), on one line: what safe-text does for a risky word, for a whole span.
- */
-export function inlineCode(text: string): string {
-  const block = codeBlock([text.replace(/\s+/g, ' ')], 'slack'); // "```\n…\n```"
-  return `\`${block.slice(4, -4)}\``;
-}
-
-const CODE_SPAN = /`([^`\n]*[^`\s][^`\n]*)`/g;
-
-/**
- * Report text as Slack mrkdwn. The engine writes commands as `code spans`; those stay code
- * (escaped as in a code block) instead of being broken up word by word, and everything
- * around them goes through safeInline().
- */
-export function safeSlack(text: string): string {
-  let out = '';
-  let last = 0;
-  for (const m of text.matchAll(CODE_SPAN)) {
-    out += safeInline(text.slice(last, m.index), 'slack') + inlineCode(m[1] ?? '');
-    last = m.index + m[0].length;
-  }
-  out += safeInline(text.slice(last), 'slack');
-  // Code spans that touch ("`a``b`") become one: a double backtick is not a span in Slack.
-  return out.replace(/``/g, '');
-}
-
 /** Untrusted text as inline Slack mrkdwn of at most `max` characters. */
 export function fitInline(raw: string, max: number): string {
   if (max <= 0) return '';
   let budget = Math.min(raw.length, max);
   for (let round = 0; round < 20; round++) {
-    const out = safeSlack(clip(raw, budget));
+    const out = safeText(clip(raw, budget), 'slack');
     if (out.length <= max) return out;
     if (budget <= 1) break;
     // Shrink in proportion to the overshoot; markup grows roughly linearly with the text.

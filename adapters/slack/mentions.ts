@@ -45,7 +45,7 @@ export function registerMentions(app: App, deps: ListenerDeps): void {
       ...(parsed.via !== undefined ? { via: parsed.via } : {}),
       requester: requesterMention(user),
       origin,
-      surface: (report) =>
+      surface: () =>
         new SlackSurface({
           client: deps.client,
           channel: event.channel,
@@ -53,7 +53,6 @@ export function registerMentions(app: App, deps: ListenerDeps): void {
           requesterId: user,
           directMessage: isDirectConversation(event.channel),
           botName: deps.botName() ?? 'sshcheck',
-          report,
           pacer: deps.pacer,
           logger: deps.logger,
         }),

@@ -26,8 +26,6 @@ export interface SlackSurfaceOptions {
   directMessage?: boolean;
   /** The bot's user name, for the invite hint. */
   botName?: string;
-  /** The run's report once the engine has it (the fallback lists every step). */
-  report?: () => Report | undefined;
   /** For showing a failed reply on the parent when no other update of it is due. */
   pacer?: Pacer;
   logger?: Logger;
@@ -108,9 +106,9 @@ export class SlackSurface implements ChatSurface {
     }
   }
 
-  async fallback(view: ParentView, reason: string): Promise<void> {
+  async fallback(view: ParentView, reason: string, report?: Report): Promise<void> {
     const hint = this.refused ? inviteHint(this.options.botName ?? 'sshcheck', this.options.directMessage ?? false) : undefined;
-    const message = renderFallback(view, reason, hint, this.options.report?.());
+    const message = renderFallback(view, reason, hint, report);
     const { respond, requesterId } = this.options;
     if (respond) {
       await this.call('answering through the response_url', () => respond({ response_type: 'ephemeral', replace_original: false, ...message, ...NO_UNFURL }));

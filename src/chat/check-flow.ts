@@ -29,12 +29,19 @@ export class SurfaceError extends Error {
 export interface ChatSurface {
   /** Messages to one channel share a pace. */
   readonly channelKey: string;
+  /**
+   * The pace key for step replies, when they go somewhere with a limit of its own (a Discord
+   * thread is a channel of its own). Replies still always follow the parent.
+   */
+  readonly replyChannelKey?: string;
   postParent(view: ParentView): Promise<void>;
   updateParent(view: ParentView): Promise<void>;
   postStep(step: StepReport): Promise<void>;
   updateStep(step: StepReport): Promise<void>;
-  /** The thread could not be used: one message with everything, and the reason. */
-  fallback(view: ParentView, reason: string): Promise<void>;
+  /** The run's report, as soon as it exists (before the final parent update is scheduled). */
+  receiveReport?(report: Report): void;
+  /** The thread could not be used: one message with everything (the report, when the run got that far), and the reason. */
+  fallback(view: ParentView, reason: string, report?: Report): Promise<void>;
 }
 
 export interface CheckFlowOptions {
@@ -70,6 +77,15 @@ export async function runCheckFlow(options: CheckFlowOptions): Promise<Report | 
   };
 
   let reusedAgeMs: number | undefined;
+  const replyKey = surface.replyChannelKey ?? surface.channelKey;
+  /**
+   * Replies need the parent (their thread hangs off it). On the parent's own queue they
+   * follow it anyway; on a queue of their own they wait for it, in the order scheduled.
+   */
+  const afterParent = (run: () => Promise<void>): Promise<void> => {
+    if (replyKey === surface.channelKey || !parentPosted) return run();
+    return parentPosted.then(run, () => undefined);
+  };
   const schedule = (op: ThreadOp): void => {
     if (broken) return;
     let task: Promise<void>;
@@ -90,12 +106,12 @@ export async function runCheckFlow(options: CheckFlowOptions): Promise<Report | 
         break;
       }
       case 'reply':
-        task = pacer.schedule(surface.channelKey, () => (broken ? Promise.resolve() : surface.postStep(op.step)), { priority: 1 }).catch((err: unknown) => fail(err, `step ${op.step.id}`));
+        task = afterParent(() => pacer.schedule(replyKey, () => (broken ? Promise.resolve() : surface.postStep(op.step)), { priority: 1 })).catch((err: unknown) => fail(err, `step ${op.step.id}`));
         break;
       case 'reply-update':
-        task = pacer
-          .schedule(surface.channelKey, () => (broken ? Promise.resolve() : surface.updateStep(op.step)), { key: `${parentKey}:${op.step.id}`, priority: 1 })
-          .catch((err: unknown) => fail(err, `step ${op.step.id} update`));
+        task = afterParent(() => pacer.schedule(replyKey, () => (broken ? Promise.resolve() : surface.updateStep(op.step)), { key: `${parentKey}:${op.step.id}`, priority: 1 })).catch((err: unknown) =>
+          fail(err, `step ${op.step.id} update`),
+        );
         break;
     }
     sent.push(task);
@@ -111,6 +127,7 @@ export async function runCheckFlow(options: CheckFlowOptions): Promise<Report | 
       ...(options.via !== undefined ? { via: options.via } : {}),
       onReused: (ageMs) => (reusedAgeMs = ageMs),
       onEvent: (event) => {
+        if (event.type === 'run-finished') surface.receiveReport?.(event.report);
         for (const op of plan.push(event)) schedule(op);
       },
     });
@@ -124,12 +141,12 @@ export async function runCheckFlow(options: CheckFlowOptions): Promise<Report | 
   if (engineError !== undefined) {
     const view: ParentView = { ...plan.parent, phase: 'failed', error: engineError };
     if (parentPosted && !broken) await surface.updateParent(view).catch((err: unknown) => fail(err, 'parent update'));
-    else await surface.fallback(view, broken ?? 'the check failed before anything was posted').catch((err: unknown) => fail(err, 'fallback'));
+    else await surface.fallback(view, broken ?? 'the check failed before anything was posted', report).catch((err: unknown) => fail(err, 'fallback'));
     return undefined;
   }
   if (broken) {
     const view = reusedAgeMs === undefined ? plan.parent : { ...plan.parent, reusedAgeMs };
-    await surface.fallback(view, broken).catch((err: unknown) => {
+    await surface.fallback(view, broken, report).catch((err: unknown) => {
       logger.error('fallback message failed too', { channel: surface.channelKey, error: err instanceof Error ? err.message : String(err) });
     });
   }

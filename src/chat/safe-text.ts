@@ -20,10 +20,11 @@ const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\
 
 /**
  * A word needs code formatting when it could be read as markup: a mention (@everyone,
- * <@id>, <!channel>), a link or domain (http://…, evil.example), an emoji or channel
- * reference (:x:, #chan), formatting (*_~|>[]()\), or spoiler/heading syntax.
+ * <@id>, <!channel>), a link (http://…, a domain like evil.example, a masked [x](url)),
+ * an emoji (:name:), formatting (* _ ~ | \ `), or a quote, heading or list at the start.
+ * Colons, brackets and commas on their own are ordinary punctuation ("reachable:").
  */
-const RISKY = /[@<>:/\\*_~|#[\]()!`]|\.[A-Za-z]|^[-+>]/;
+const RISKY = /[@<>*_~|\\`]|:\/\/|:[A-Za-z0-9_+-]+:|\.[A-Za-z]{2,}|\]\(|^[#>-]/;
 
 export function safeInline(text: string, dialect: Dialect): string {
   const clean = text.replace(INVISIBLE, '').replace(/\s+/g, ' ');
@@ -32,6 +33,32 @@ export function safeInline(text: string, dialect: Dialect): string {
     .map((word) => (RISKY.test(word) ? `\`${entities(defuseBackticks(word), dialect)}\`` : entities(word, dialect)))
     .join(' ')
     .replace(/` `/g, ' ');
+}
+
+/** One span of inline code, whatever it holds. */
+export function inlineCode(text: string, dialect: Dialect): string {
+  const body = entities(defuseBackticks(text.replace(INVISIBLE, '').replace(/\s+/g, ' ')), dialect);
+  return body.length > 0 ? `\`${body}\`` : '';
+}
+
+const CODE_SPAN = /`([^`\n]+)`/g;
+
+/**
+ * Report text for chat: the engine writes commands as `code spans`, which stay code (one
+ * span, not broken into words); everything between them goes through safeInline. A
+ * backtick a server sent can only move where a span starts or ends: either side of it is
+ * still code or still checked word by word.
+ */
+export function safeText(text: string, dialect: Dialect): string {
+  let out = '';
+  let last = 0;
+  for (const m of text.matchAll(CODE_SPAN)) {
+    const before = safeInline(text.slice(last, m.index), dialect);
+    out += `${before}${before.length > 0 && !before.endsWith(' ') ? ' ' : ''}${inlineCode(m[1] ?? '', dialect)}`;
+    last = m.index + m[0].length;
+  }
+  const rest = safeInline(text.slice(last), dialect);
+  return `${out}${out.length > 0 && rest.length > 0 && !/^[ ,.;:)]/.test(rest) ? ' ' : ''}${rest}`.trim();
 }
 
 /** Lines shown verbatim (the ssh -vvv phase list) as a code block. */

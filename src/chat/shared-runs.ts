@@ -45,7 +45,8 @@ export class SharedRuns implements EngineClient {
   async check(target: Target, options: CheckOptions = {}): Promise<CheckResult> {
     const key = targetKey(target);
     const recent = this.finished.get(key);
-    if (recent && this.now() - recent.at <= this.options.reuseMs) {
+    // reuseMs 0 means never: not even a result from this very millisecond.
+    if (recent && this.options.reuseMs > 0 && this.now() - recent.at <= this.options.reuseMs) {
       this.counts.reused += 1;
       const ageMs = this.now() - recent.at;
       options.onReused?.(ageMs);

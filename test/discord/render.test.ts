@@ -76,7 +76,7 @@ test('codeBlockWithin: keeps the first and the last lines when they do not all f
 test('renderStep: status emoji, summary, evidence fields, manual commands for non-pass steps', () => {
   const embed = renderStep(step());
   assert.equal(embed.title, '❌ 4. The SSH daemon');
-  assert.equal(embed.description, 'nothing listens on `127.0.0.1:22`');
+  assert.equal(embed.description, 'nothing listens on 127.0.0.1:22');
   assert.deepEqual(embed.fields?.map((f) => f.name), ['TCP', 'By hand on the target']);
   assert.equal(embed.fields?.[1]?.value, '```\nsudo systemctl status sshd\n```\nis sshd running?');
   // A passing step shows no manual commands.
@@ -153,8 +153,8 @@ test('renderParent: target, bastion, requester and status while running', () => 
 
 test('renderParent: the diagnosis as soon as it is settled, the ten statuses at the end', () => {
   const diagnosed = renderParent(parent({ phase: 'diagnosed', diagnosis, elapsedMs: 25 }));
-  assert.match(diagnosed.description ?? '', /^❌ port-closed \(sshd, high confidence\)\nTCP `reset:` nothing listens on `127\.0\.0\.1:22`$/);
-  assert.ok(diagnosed.fields?.some((f) => f.name === 'Next' && f.value.startsWith('• start `sshd:` sudo systemctl start ssh')));
+  assert.match(diagnosed.description ?? '', /^❌ port-closed \(sshd, high confidence\)\nTCP reset: nothing listens on 127\.0\.0\.1:22$/);
+  assert.ok(diagnosed.fields?.some((f) => f.name === 'Next' && f.value.startsWith('• start sshd: `sudo systemctl start ssh`')));
   assert.ok(diagnosed.fields?.some((f) => f.name === 'Also possible'));
   assert.ok(!diagnosed.fields?.some((f) => f.name === 'Checklist'));
   const statuses = ['pass', 'warn', 'pass', 'fail', 'pass', 'skip', 'skip', 'skip', 'skip', 'pass'] as const;

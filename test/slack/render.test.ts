@@ -4,7 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { capBlocks, renderAck, renderFallback, renderParent, renderStep, renderUsage, renderUsageError } from '../../adapters/slack/render.js';
 import type { SlackBlock, SlackMessage } from '../../adapters/slack/render.js';
-import { fitCodeBlock, fitInline, packTexts, safeSlack, SLACK_LIMITS } from '../../adapters/slack/limits.js';
+import { fitCodeBlock, fitInline, packTexts, SLACK_LIMITS } from '../../adapters/slack/limits.js';
+import { safeText } from '../../src/chat/safe-text.js';
+
+const safeSlack = (text: string): string => safeText(text, 'slack');
 import { inviteHint } from '../../adapters/slack/surface.js';
 import { stripBotMention } from '../../adapters/slack/mentions.js';
 import { scrubSdkText } from '../../adapters/slack/bolt-logger.js';
@@ -228,7 +231,7 @@ test('the acknowledgement, help and usage errors', () => {
 test('the report\'s own `code spans` stay code, escaped; everything around them is safeInline', () => {
   assert.equal(safeSlack('run `sudo systemctl status sshd` on the server'), 'run `sudo systemctl status sshd` on the server');
   assert.equal(safeSlack('`<!channel> *bold*` and @everyone'), '`&lt;!channel&gt; *bold*` and `@everyone`');
-  assert.equal(safeSlack('x:`cmd`'), '`x:cmd`', 'touching spans merge');
+  assert.equal(safeSlack('x:`cmd`'), 'x: `cmd`', 'a span that touches a word is set apart');
   assert.equal(safeSlack('an `unclosed span <!here>'), 'an `ˋunclosed` span `&lt;!here&gt;`');
   for (const raw of ['empty `` and ` ` spans', '`a`b`c`', '```', '`<@U1>`', 'a ` b ` c', `\`${HOSTILE}\` ${HOSTILE}`]) {
     const out = safeSlack(raw);

@@ -22,7 +22,8 @@ test('mentions, links and formatting a server could send end up inert', () => {
 
 test('plain words stay plain; durations are not mistaken for domains', () => {
   assert.equal(safeInline('no answer in 1.2 s', 'slack'), 'no answer in 1.2 s');
-  assert.equal(safeInline('10.0.0.5:22 refused', 'discord'), '`10.0.0.5:22` refused');
+  assert.equal(safeInline('10.0.0.5:22 refused: reachable (the host is up)', 'discord'), '10.0.0.5:22 refused: reachable (the host is up)');
+  assert.equal(safeInline('db-3.example.com 2001:db8::1', 'discord'), '`db-3.example.com 2001:db8::1`');
 });
 
 test('invisible and control characters are dropped, backticks cannot close code', () => {
