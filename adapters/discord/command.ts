@@ -11,6 +11,7 @@ import type { RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js
 import { SshcheckError } from '../../src/engine/errors.js';
 import type { Target } from '../../src/engine/target.js';
 import { parsePort, parseTarget, parseUser } from '../../src/engine/target.js';
+import { parseFrom, parseVia } from '../../src/chat/grammar.js';
 
 export const COMMAND_NAME = 'sshcheck';
 
@@ -33,6 +34,8 @@ export function commandDefinition(): RESTPostAPIChatInputApplicationCommandsJSON
       )
       .addIntegerOption((o) => o.setName('port').setDescription('SSH port (default 22)').setMinValue(1).setMaxValue(65535))
       .addStringOption((o) => o.setName('user').setDescription('Login name for the handshake probes (default sshcheck)').setMaxLength(32))
+      .addStringOption((o) => o.setName('via').setDescription('Probe from this configured bastion instead of the routed one').setMaxLength(63))
+      .addStringOption((o) => o.setName('from').setDescription('Your IP address: also check whether the server bans or refuses it').setMaxLength(45))
       .toJSON()
   );
 }
@@ -41,17 +44,22 @@ export interface CommandOptions {
   target: string;
   port?: number;
   user?: string;
+  via?: string;
+  from?: string;
 }
 
-export type ParsedCommand = { kind: 'help' } | { kind: 'check'; target: Target };
+export type ParsedCommand = { kind: 'help' } | { kind: 'check'; target: Target; via?: string; from?: string };
 
 /** Pure: the options as typed, to a target or an SshcheckError whose message the user sees. */
-export function parseCommandOptions(options: CommandOptions): ParsedCommand {
+export function parseCommandOptions(options: CommandOptions, bastions?: readonly string[]): ParsedCommand {
   const text = options.target.trim();
   if (/^(help|-h|--help|\?)$/i.test(text)) return { kind: 'help' };
   const overrides: { port?: number; user?: string } = {};
   if (options.port !== undefined) overrides.port = parsePort(options.port, 'port option');
   if (options.user !== undefined) overrides.user = parseUser(options.user);
   if (text.length === 0) throw new SshcheckError('E_TARGET_EMPTY', 'no host given');
-  return { kind: 'check', target: parseTarget(text, overrides) };
+  const target = parseTarget(text, overrides);
+  const via = options.via !== undefined ? parseVia(options.via, bastions) : undefined;
+  const from = options.from !== undefined ? parseFrom(options.from) : undefined;
+  return { kind: 'check', target, ...(via !== undefined ? { via } : {}), ...(from !== undefined ? { from } : {}) };
 }

@@ -36,14 +36,21 @@ async function answerPrivately(interaction: ChatInputCommandInteraction, content
   }
 }
 
-function parse(interaction: ChatInputCommandInteraction): ParsedCommand {
+function parse(interaction: ChatInputCommandInteraction, bastions: readonly string[] | undefined): ParsedCommand {
   const port = interaction.options.getInteger('port');
   const user = interaction.options.getString('user');
-  return parseCommandOptions({
-    target: interaction.options.getString('target', true),
-    ...(port !== null ? { port } : {}),
-    ...(user !== null ? { user } : {}),
-  });
+  const via = interaction.options.getString('via');
+  const from = interaction.options.getString('from');
+  return parseCommandOptions(
+    {
+      target: interaction.options.getString('target', true),
+      ...(port !== null ? { port } : {}),
+      ...(user !== null ? { user } : {}),
+      ...(via !== null ? { via } : {}),
+      ...(from !== null ? { from } : {}),
+    },
+    bastions,
+  );
 }
 
 export async function handleInteraction(interaction: Interaction, deps: InteractionDeps): Promise<void> {
@@ -56,7 +63,7 @@ export async function handleInteraction(interaction: Interaction, deps: Interact
   }
   let command: ParsedCommand;
   try {
-    command = parse(interaction);
+    command = parse(interaction, deps.engine.bastions);
   } catch (err) {
     const message = isSshcheckError(err) ? err.message : 'the command arrived without a usable target';
     logger.info('discord check refused', { interaction: interaction.id, user: interaction.user.id, reason: message });
@@ -88,6 +95,8 @@ export async function handleInteraction(interaction: Interaction, deps: Interact
       target: command.target,
       vantage: deps.vantage,
       requester: `<@${interaction.user.id}>`,
+      ...(command.via !== undefined ? { via: command.via } : {}),
+      ...(command.from !== undefined ? { from: command.from } : {}),
     });
     logger.info('discord check done', { interaction: interaction.id, target: label, cause: report?.diagnosis.cause, answerExpired: surface.expired });
   } finally {

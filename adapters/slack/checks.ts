@@ -12,6 +12,8 @@ export interface CheckRequest {
   target: Target;
   /** `via <bastion>`: probe from that configured bastion. */
   via?: string;
+  /** `from <address>`: the requester's address, checked against the target's bans. */
+  from?: string;
   /** The requester as Slack shows them: a user mention the adapter built. */
   requester: string;
   /** Ids for the log (channel, user, how it was asked); never secrets. */
@@ -46,6 +48,7 @@ export class CheckRunner {
       vantage: this.ctx.vantage,
       requester: request.requester,
       ...(request.via !== undefined ? { via: request.via } : {}),
+      ...(request.from !== undefined ? { from: request.from } : {}),
     })
       .then(async (report) => {
         await surface.idle?.();

@@ -39,6 +39,7 @@ export function registerSlashCommand(app: App, deps: ListenerDeps): void {
     deps.runner.start({
       target: parsed.target,
       ...(parsed.via !== undefined ? { via: parsed.via } : {}),
+      ...(parsed.from !== undefined ? { from: parsed.from } : {}),
       requester: requesterMention(command.user_id, command.user_name),
       origin,
       surface: () =>

@@ -43,6 +43,7 @@ export function registerMentions(app: App, deps: ListenerDeps): void {
     deps.runner.start({
       target: parsed.target,
       ...(parsed.via !== undefined ? { via: parsed.via } : {}),
+      ...(parsed.from !== undefined ? { from: parsed.from } : {}),
       requester: requesterMention(user),
       origin,
       surface: () =>

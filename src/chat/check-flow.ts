@@ -55,6 +55,8 @@ export interface CheckFlowOptions {
   requester: string;
   /** `via <bastion>` from the command: the bastion to probe from. */
   via?: string;
+  /** `from <address>` from the command: the requester's address, checked against bans. */
+  from?: string;
 }
 
 export async function runCheckFlow(options: CheckFlowOptions): Promise<Report | undefined> {
@@ -125,6 +127,7 @@ export async function runCheckFlow(options: CheckFlowOptions): Promise<Report | 
     }
     const result = await options.engine.check(options.target, {
       ...(options.via !== undefined ? { via: options.via } : {}),
+      ...(options.from !== undefined ? { from: options.from } : {}),
       onReused: (ageMs) => (reusedAgeMs = ageMs),
       onEvent: (event) => {
         if (event.type === 'run-finished') surface.receiveReport?.(event.report);

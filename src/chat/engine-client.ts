@@ -19,6 +19,8 @@ export interface CheckOptions {
   signal?: AbortSignal;
   /** Run the probes on this configured bastion rather than the one the routing rules pick. */
   via?: string;
+  /** The requester's address, checked against the target's bans and host rules. */
+  from?: string;
 }
 
 export interface EngineClient {
@@ -30,7 +32,7 @@ export interface EngineClient {
   readonly bastions?: readonly string[];
 }
 
-export type EngineDefaults = Pick<RunOptions, 'vantage' | 'budgetMs' | 'extrasMs' | 'thresholds' | 'resolvConfPath' | 'dnsPort'>;
+export type EngineDefaults = Pick<RunOptions, 'vantage' | 'budgetMs' | 'extrasMs' | 'thresholds' | 'resolvConfPath' | 'dnsPort' | 'config'>;
 
 /** The embedded default: the probes run on this machine. */
 export class InProcessEngine implements EngineClient {
@@ -41,6 +43,7 @@ export class InProcessEngine implements EngineClient {
       ...this.defaults,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.from !== undefined ? { from: options.from } : {}),
     });
     return { report };
   }

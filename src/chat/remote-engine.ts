@@ -110,7 +110,7 @@ export class RemoteEngine implements EngineClient {
     const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
     const what = `the check of ${formatTarget(target)}`;
     try {
-      const started = await this.start(target, signal);
+      const started = await this.start(target, signal, options.from);
       if (started.ageMs !== undefined) options.onReused?.(started.ageMs);
       const report = await this.follow(started.id, what, signal, (event) => {
         // A reused result: remember when it really finished before anyone sees its events.
@@ -151,14 +151,14 @@ export class RemoteEngine implements EngineClient {
     return new RemoteEngineError('engine-failed', `${this.label} failed (${status}): ${message || 'see the service log'}`, status);
   }
 
-  private async start(target: Target, signal: AbortSignal): Promise<{ id: string; ageMs?: number; at: number }> {
+  private async start(target: Target, signal: AbortSignal, from?: string): Promise<{ id: string; ageMs?: number; at: number }> {
     let res: Response;
     try {
       res = await this.fetch(`${this.url}/v1/checks`, {
         method: 'POST',
         headers: this.headers({ 'Content-Type': 'application/json', Accept: 'application/json' }),
         // The service parses these with the same rules as the bot did: the same target.
-        body: JSON.stringify({ target: target.input, port: target.port, user: target.user }),
+        body: JSON.stringify({ target: target.input, port: target.port, user: target.user, ...(from !== undefined ? { from } : {}) }),
         signal: this.timeoutSignal(signal),
       });
     } catch (err) {

@@ -24,8 +24,8 @@ export interface SharedRunsOptions {
   now?: () => number;
 }
 
-export function targetKey(target: Target): string {
-  return `${target.user}@${target.host}:${target.port}`;
+export function targetKey(target: Target, from?: string): string {
+  return `${target.user}@${target.host}:${target.port}${from !== undefined ? ` from ${from}` : ''}`;
 }
 
 export class SharedRuns implements EngineClient {
@@ -43,7 +43,7 @@ export class SharedRuns implements EngineClient {
   }
 
   async check(target: Target, options: CheckOptions = {}): Promise<CheckResult> {
-    const key = targetKey(target);
+    const key = targetKey(target, options.from);
     const recent = this.finished.get(key);
     // reuseMs 0 means never: not even a result from this very millisecond.
     if (recent && this.options.reuseMs > 0 && this.now() - recent.at <= this.options.reuseMs) {
@@ -68,6 +68,8 @@ export class SharedRuns implements EngineClient {
     const started: Flight = { events: [], listeners: new Set(options.onEvent ? [options.onEvent] : []), done: Promise.resolve(undefined as never) };
     started.done = this.inner
       .check(target, {
+        ...(options.via !== undefined ? { via: options.via } : {}),
+        ...(options.from !== undefined ? { from: options.from } : {}),
         onEvent: (e) => {
           started.events.push(e);
           for (const l of started.listeners) l(e);

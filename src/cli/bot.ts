@@ -14,6 +14,8 @@ import { loadRoutingConfig } from '../chat/routing-config.js';
 import type { RoutingConfig } from '../chat/routing-config.js';
 import { SharedRuns } from '../chat/shared-runs.js';
 import { createLogger } from '../log.js';
+import { findEngineConfig } from '../engine/config.js';
+import type { EngineConfig } from '../engine/config.js';
 
 /** A result this young is reused instead of probing again. */
 export const REUSE_MS = 10_000;
@@ -72,7 +74,15 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
     logger.info('routing checks to bastions', { bastions: routing.bastions.map((b) => `${b.name} ${b.url}`), rules: routing.rules.length, default: routing.default ?? null });
   } else {
     vantage = config.vantage ?? hostname();
-    engine = new SharedRuns(new InProcessEngine({ vantage, extrasMs: CHAT_EXTRAS_MS }), { reuseMs: REUSE_MS });
+    let engineConfig: EngineConfig | undefined;
+    try {
+      // The bot probes from its own machine: the same diagnostics logins as the CLI there.
+      engineConfig = findEngineConfig(undefined, env);
+    } catch (err) {
+      io.stderr(`sshcheck bot: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 2;
+    }
+    engine = new SharedRuns(new InProcessEngine({ vantage, extrasMs: CHAT_EXTRAS_MS, ...(engineConfig ? { config: engineConfig } : {}) }), { reuseMs: REUSE_MS });
   }
   const adapters = await loadAdapters(config, { engine, logger, vantage });
   try {

@@ -1,8 +1,7 @@
 // `sshcheck` on a terminal. Exit status per the report contract: 0 healthy from here,
 // 1 a problem was found, 2 bad input or usage (nothing probed), 3 the engine failed.
-import { existsSync, readFileSync } from 'node:fs';
-import type { EngineConfig } from '../engine/config.js';
-import { loadEngineConfig } from '../engine/config.js';
+import { readFileSync } from 'node:fs';
+import { findEngineConfig } from '../engine/config.js';
 import { isSshcheckError } from '../engine/errors.js';
 import { run } from '../engine/run.js';
 import type { CheckRequest } from './args.js';
@@ -18,15 +17,9 @@ function version(): string {
   return pkg.version;
 }
 
-const DEFAULT_ENGINE_CONFIG = '/etc/sshcheck/engine.yml';
-
-function engineConfig(path: string | undefined): EngineConfig | undefined {
-  if (path !== undefined) return loadEngineConfig(path);
-  return existsSync(DEFAULT_ENGINE_CONFIG) ? loadEngineConfig(DEFAULT_ENGINE_CONFIG) : undefined;
-}
-
 async function check(request: CheckRequest): Promise<number> {
-  const config = engineConfig(request.configPath);
+  // args.ts already folded $SSHCHECK_ENGINE_CONFIG into configPath.
+  const config = findEngineConfig(request.configPath, {});
   const stderrTty = process.stderr.isTTY === true;
   const color = request.color ?? (process.stdout.isTTY === true && process.env.NO_COLOR === undefined);
   let progress: Progress | undefined;

@@ -1,7 +1,7 @@
 // The engine's own configuration on a bastion: which targets it may log in to for the
 // inside view, with which account, key and host key policy. YAML, validated, with errors
 // that name the file, the line and the field. Nothing in it comes from chat.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Node, YAMLMap } from 'yaml';
@@ -130,6 +130,18 @@ export function parseEngineConfig(text: string, file = 'engine config'): EngineC
     return login;
   });
   return { diagnostics };
+}
+
+export const DEFAULT_ENGINE_CONFIG = '/etc/sshcheck/engine.yml';
+
+/**
+ * The engine config the CLI, the bot and the service use: an explicit path, else
+ * $SSHCHECK_ENGINE_CONFIG, else /etc/sshcheck/engine.yml when it exists, else none.
+ */
+export function findEngineConfig(explicit: string | undefined, env: Readonly<Record<string, string | undefined>>): EngineConfig | undefined {
+  const path = explicit ?? env.SSHCHECK_ENGINE_CONFIG;
+  if (path !== undefined && path !== '') return loadEngineConfig(path);
+  return existsSync(DEFAULT_ENGINE_CONFIG) ? loadEngineConfig(DEFAULT_ENGINE_CONFIG) : undefined;
 }
 
 export function loadEngineConfig(path: string): EngineConfig {

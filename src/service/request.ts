@@ -1,6 +1,7 @@
 // The body of POST /v1/checks, validated with the same rules as the command line (target,
 // port and user parsing from the engine). Pure: JSON text in, a Target or an error naming
 // the field out.
+import { isIP } from 'node:net';
 import { isSshcheckError } from '../engine/errors.js';
 import type { Target } from '../engine/target.js';
 import { parsePort, parseTarget, parseUser, printable } from '../engine/target.js';
@@ -8,7 +9,7 @@ import { parsePort, parseTarget, parseUser, printable } from '../engine/target.j
 /** Request bodies are tiny ({"target":"db-3"}); anything much bigger is not ours. */
 export const MAX_BODY_BYTES = 4096;
 
-export const CHECK_BODY_HELP = 'send {"target": "db-3", "port": 22, "user": "sshcheck"} (port and user are optional)';
+export const CHECK_BODY_HELP = 'send {"target": "db-3", "port": 22, "user": "sshcheck", "from": "203.0.113.7"} (port, user and from are optional)';
 
 export class RequestError extends Error {
   constructor(
@@ -21,14 +22,20 @@ export class RequestError extends Error {
   }
 }
 
-const FIELDS = new Set(['target', 'port', 'user']);
+const FIELDS = new Set(['target', 'port', 'user', 'from']);
+
+/** A validated request: what to check, and the requester's address to check against the target's bans. */
+export interface CheckBody {
+  target: Target;
+  from?: string;
+}
 
 function fieldError(field: string, err: unknown): RequestError {
   const message = isSshcheckError(err) || err instanceof Error ? err.message : String(err);
   return new RequestError(400, field, `${field}: ${message}`);
 }
 
-export function parseCheckBody(text: string, contentType: string | undefined): Target {
+export function parseCheckBody(text: string, contentType: string | undefined): CheckBody {
   if (contentType !== undefined && !/^application\/json\s*(;|$)/i.test(contentType)) {
     throw new RequestError(415, undefined, `the body must be JSON (Content-Type: application/json): ${CHECK_BODY_HELP}`);
   }
@@ -41,9 +48,14 @@ export function parseCheckBody(text: string, contentType: string | undefined): T
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RequestError(400, undefined, `the body must be a JSON object: ${CHECK_BODY_HELP}`);
   const record = body as Record<string, unknown>;
   for (const key of Object.keys(record)) {
-    if (!FIELDS.has(key)) throw new RequestError(400, printable(key, 40), `${printable(key, 40)}: unknown field; the fields are target, port and user`);
+    if (!FIELDS.has(key)) throw new RequestError(400, printable(key, 40), `${printable(key, 40)}: unknown field; the fields are target, port, user and from`);
   }
-  const { target, port, user } = record;
+  const { target, port, user, from } = record;
+  let fromAddress: string | undefined;
+  if (from !== undefined) {
+    if (typeof from !== 'string' || isIP(from) === 0) throw new RequestError(400, 'from', 'from: the requester\'s IP address, such as "203.0.113.7"');
+    fromAddress = from.toLowerCase();
+  }
   if (typeof target !== 'string') throw new RequestError(400, 'target', `target: required, a string such as "db-3", "ops@db-3:2222" or "10.0.0.5"`);
   const overrides: { port?: number; user?: string } = {};
   if (port !== undefined) {
@@ -63,7 +75,8 @@ export function parseCheckBody(text: string, contentType: string | undefined): T
     }
   }
   try {
-    return parseTarget(target, overrides);
+    const parsed = parseTarget(target, overrides);
+    return fromAddress === undefined ? { target: parsed } : { target: parsed, from: fromAddress };
   } catch (err) {
     // A conflict ("port given twice") is about the port or user field as much as the target.
     throw fieldError('target', err);

@@ -9,7 +9,7 @@ import type { ProgressEvent, Report } from '../engine/report.js';
 import type { Target } from '../engine/target.js';
 import type { ServiceMetrics } from './metrics.js';
 
-export type Runner = (target: Target, options: { onEvent: (event: ProgressEvent) => void; signal: AbortSignal }) => Promise<Report>;
+export type Runner = (target: Target, options: { onEvent: (event: ProgressEvent) => void; signal: AbortSignal; from?: string }) => Promise<Report>;
 
 export type RunState = 'running' | 'finished' | 'failed';
 
@@ -23,6 +23,8 @@ export interface ServiceRun {
   readonly id: string;
   readonly key: string;
   readonly target: Target;
+  /** The requester's address checked against the target's bans, when given. */
+  readonly from?: string;
   state: RunState;
   readonly events: ProgressEvent[];
   /** Epoch milliseconds. */
@@ -68,9 +70,9 @@ export interface StartResult {
   ageMs?: number;
 }
 
-/** Same key as the chat layer's single flight: user, host and port. */
-export function runKey(target: Target): string {
-  return `${target.user}@${target.host}:${target.port}`;
+/** Same key as the chat layer's single flight: user, host, port (and the requester's address). */
+export function runKey(target: Target, from?: string): string {
+  return `${target.user}@${target.host}:${target.port}${from !== undefined ? ` from ${from}` : ''}`;
 }
 
 export class RunRegistry {
@@ -98,9 +100,9 @@ export class RunRegistry {
   }
 
   /** Starts a run for the target, joins the one in flight, or reuses a fresh result. Throws BusyError when full. */
-  start(target: Target): StartResult {
+  start(target: Target, from?: string): StartResult {
     this.prune();
-    const key = runKey(target);
+    const key = runKey(target, from);
     const recent = this.latest.get(key);
     if (this.options.reuseMs > 0 && recent?.state === 'finished' && recent.finishedAt !== undefined && this.now() - recent.finishedAt <= this.options.reuseMs) {
       this.metrics.checks.inc('reused');
@@ -112,7 +114,7 @@ export class RunRegistry {
       return { run: inFlight, outcome: 'joined' };
     }
     if (this.running.size >= this.options.maxRuns) throw new BusyError(this.running.size, this.options.retryAfterS);
-    const run: ServiceRun = { id: randomUUID(), key, target, state: 'running', events: [], startedAt: this.now(), listeners: new Set(), controller: new AbortController(), done: Promise.resolve() };
+    const run: ServiceRun = { id: randomUUID(), key, target, ...(from !== undefined ? { from } : {}), state: 'running', events: [], startedAt: this.now(), listeners: new Set(), controller: new AbortController(), done: Promise.resolve() };
     this.runs.set(run.id, run);
     this.running.set(key, run);
     this.metrics.checks.inc('started');
@@ -125,6 +127,7 @@ export class RunRegistry {
   private async execute(run: ServiceRun): Promise<void> {
     try {
       const report = await this.runner(run.target, {
+        ...(run.from !== undefined ? { from: run.from } : {}),
         signal: run.controller.signal,
         onEvent: (event) => {
           run.events.push(event);

@@ -6,6 +6,8 @@ import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { run } from '../engine/run.js';
+import { findEngineConfig } from '../engine/config.js';
+import type { EngineConfig } from '../engine/config.js';
 import { createLogger } from '../log.js';
 import type { LogLevel } from '../log.js';
 import type { ListenAddress } from './listen.js';
@@ -115,6 +117,7 @@ async function clearStaleSocket(path: string): Promise<void> {
 export async function runServe(argv: readonly string[], env: Env, io: ServeIo): Promise<number> {
   let options: ServeOptions | 'help';
   let source;
+  let engineConfig: EngineConfig | undefined;
   try {
     options = parseServeArgs(argv, env);
     if (options === 'help') {
@@ -122,6 +125,8 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
       return 0;
     }
     source = tokensFromEnv(env, (p) => readFileSync(p, 'utf8'));
+    // Diagnostics logins for the inside view (and --from checks), as for the CLI.
+    engineConfig = findEngineConfig(undefined, env);
   } catch (err) {
     io.stderr(`sshcheck serve: ${err instanceof Error ? err.message.replace(/\s+/g, ' ') : String(err)}\n\n${SERVE_USAGE}\n`);
     return 2;
@@ -131,7 +136,8 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   const secrets = [...source.tokens];
   const logger = createLogger({ name: 'sshcheck-serve', level: options.logLevel, secrets });
   const tokens = new TokenSet(source.tokens);
-  const runner: Runner = io.runner ?? ((target, o) => run(target, { vantage, budgetMs, onEvent: o.onEvent, signal: o.signal }));
+  const runner: Runner =
+    io.runner ?? ((target, o) => run(target, { vantage, budgetMs, onEvent: o.onEvent, signal: o.signal, ...(engineConfig ? { config: engineConfig } : {}), ...(o.from !== undefined ? { from: o.from } : {}) }));
   const service = createService({ runner, tokens, logger, vantage, registry: { maxRuns: options.maxRuns, reuseMs: options.reuseMs } });
 
   const tokenFile = source.file;

@@ -116,9 +116,9 @@ export function createService(options: ServiceOptions): Service {
   };
 
   const postCheck = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    let target;
+    let request;
     try {
-      target = parseCheckBody(await readBody(req, MAX_BODY_BYTES), req.headers['content-type']);
+      request = parseCheckBody(await readBody(req, MAX_BODY_BYTES), req.headers['content-type']);
     } catch (err) {
       if (err instanceof RequestError) {
         const reason: RejectReason = err.status === 413 ? 'too_large' : 'invalid';
@@ -134,7 +134,7 @@ export function createService(options: ServiceOptions): Service {
     }
     let started;
     try {
-      started = registry.start(target);
+      started = registry.start(request.target, request.from);
     } catch (err) {
       if (err instanceof BusyError) {
         reject(res, 'busy', 429, errorBody('busy', err.message), { 'Retry-After': String(err.retryAfterS) });

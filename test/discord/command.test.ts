@@ -9,7 +9,7 @@ import { invitePermissions, whyNoThread } from '../../adapters/discord/thread-po
 import type { ThreadContext } from '../../adapters/discord/thread-policy.js';
 import { isSshcheckError } from '../../src/engine/errors.js';
 
-test('commandDefinition: /sshcheck with target (required string), port (integer 1-65535), user', () => {
+test('commandDefinition: /sshcheck with target (required string), port (integer 1-65535), user, via, from', () => {
   const def = commandDefinition();
   assert.equal(def.name, 'sshcheck');
   assert.deepEqual(
@@ -18,6 +18,8 @@ test('commandDefinition: /sshcheck with target (required string), port (integer 
       { name: 'target', type: ApplicationCommandOptionType.String, required: true },
       { name: 'port', type: ApplicationCommandOptionType.Integer, required: false },
       { name: 'user', type: ApplicationCommandOptionType.String, required: false },
+      { name: 'via', type: ApplicationCommandOptionType.String, required: false },
+      { name: 'from', type: ApplicationCommandOptionType.String, required: false },
     ],
   );
   const port = def.options?.find((o) => o.name === 'port');
@@ -79,4 +81,11 @@ test('errors: an expired interaction token, a refusing channel, and descriptions
   assert.equal(text, 'Unknown Webhook (Discord error 10015, HTTP 404)');
   assert.doesNotMatch(text, /SECRET/);
   assert.equal(describeError(new Error('boom SECRET-INTERACTION-TOKEN'), ['SECRET-INTERACTION-TOKEN']), 'boom [redacted]');
+});
+
+test('parseCommandOptions: via is checked against the configured bastions, from must be an IP address', () => {
+  const c = parseCommandOptions({ target: 'db-3', via: 'EU-1', from: '203.0.113.7' }, ['eu-1']);
+  assert.ok(c.kind === 'check' && c.via === 'eu-1' && c.from === '203.0.113.7');
+  assert.throws(() => parseCommandOptions({ target: 'db-3', via: 'us-9' }, ['eu-1']), /unknown bastion "us-9"/);
+  assert.throws(() => parseCommandOptions({ target: 'db-3', from: 'me.example' }), /"from" takes your IP address/);
 });

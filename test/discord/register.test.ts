@@ -30,6 +30,8 @@ test('global registration: one PUT with the bot token, /sshcheck with typed opti
       ['target', 3, true],
       ['port', 4, false],
       ['user', 3, false],
+      ['via', 3, false],
+      ['from', 3, false],
     ],
   );
   assert.equal(options[1]?.min_value, 1);

@@ -186,3 +186,16 @@ test('the check flow says when the engine itself failed', async () => {
   assert.ok(surface.calls.some((c) => c.op === 'updateParent' && c.detail === 'failed'));
   assert.ok(logs.some((l) => l.includes('bastion unreachable')));
 });
+
+test('single flight keeps checks for different requester addresses apart, and passes the address on', async () => {
+  const seen: Array<string | undefined> = [];
+  const inner: EngineClient = {
+    check(_t, options: CheckOptions = {}) {
+      seen.push(options.from);
+      return Promise.resolve({ report: report() });
+    },
+  };
+  const shared = new SharedRuns(inner, { reuseMs: 5000 });
+  await Promise.all([shared.check(target, { from: '203.0.113.7' }), shared.check(target, { from: '203.0.113.8' }), shared.check(target, { from: '203.0.113.7' })]);
+  assert.deepEqual(seen.sort(), ['203.0.113.7', '203.0.113.8']);
+});

@@ -35,3 +35,13 @@ for (const [text, message] of bad) {
     assert.throws(() => parseChatCommand(text), (err: unknown) => err instanceof Error && message.test(err.message));
   });
 }
+
+test('via and from, in either order, after the target', () => {
+  const a = parseChatCommand('db-3 2222 from 203.0.113.7 via eu-1', { bastions: ['eu-1'] });
+  assert.ok(a.kind === 'check' && a.target.port === 2222 && a.via === 'eu-1' && a.from === '203.0.113.7');
+  const b = parseChatCommand('db-3 via eu-1 from [2001:DB8::7]', { bastions: ['eu-1'] });
+  assert.ok(b.kind === 'check' && b.from === '2001:db8::7');
+  assert.throws(() => parseChatCommand('db-3 from'), /"from" needs your IP address/);
+  assert.throws(() => parseChatCommand('db-3 from me.example.com'), /"from" takes your IP address/);
+  assert.throws(() => parseChatCommand('db-3 from 10.0.0.1 from 10.0.0.2'), /"from" given twice/);
+});

@@ -6,12 +6,18 @@ import { parseListen } from '../../src/service/listen.js';
 const JSON_TYPE = 'application/json';
 
 test('a target alone, with port and user, and the user@host:port form', () => {
-  assert.deepEqual(parseCheckBody('{"target":"db-3"}', JSON_TYPE), { input: 'db-3', host: 'db-3', kind: 'name', port: 22, user: 'sshcheck' });
-  const t = parseCheckBody('{"target":"db-3","port":2222,"user":"ops"}', 'application/json; charset=utf-8');
+  assert.deepEqual(parseCheckBody('{"target":"db-3"}', JSON_TYPE), { target: { input: 'db-3', host: 'db-3', kind: 'name', port: 22, user: 'sshcheck' } });
+  const t = parseCheckBody('{"target":"db-3","port":2222,"user":"ops"}', 'application/json; charset=utf-8').target;
   assert.equal(t.port, 2222);
   assert.equal(t.user, 'ops');
-  const u = parseCheckBody('{"target":"ops@[2001:db8::1]:2200","port":"2200"}', undefined);
+  const u = parseCheckBody('{"target":"ops@[2001:db8::1]:2200","port":"2200"}', undefined).target;
   assert.ok(u.kind === 'ipv6' && u.port === 2200 && u.user === 'ops');
+});
+
+test('the requester address travels as "from", validated as an IP address', () => {
+  assert.equal(parseCheckBody('{"target":"db-3","from":"203.0.113.7"}', JSON_TYPE).from, '203.0.113.7');
+  assert.throws(() => parseCheckBody('{"target":"db-3","from":"evil.example"}', JSON_TYPE), (err: unknown) => err instanceof RequestError && err.field === 'from' && err.status === 400);
+  assert.throws(() => parseCheckBody('{"target":"db-3","from":7}', JSON_TYPE), (err: unknown) => err instanceof RequestError && err.field === 'from');
 });
 
 const bad: Array<[string, string | undefined, number, RegExp]> = [
@@ -24,7 +30,7 @@ const bad: Array<[string, string | undefined, number, RegExp]> = [
   ['{"target":"db-3:2222","port":22}', 'target', 400, /port given twice/],
   ['{"port":22}', 'target', 400, /^target: required/],
   ['{"target":42}', 'target', 400, /^target: required, a string/],
-  ['{"target":"db-3","budget":99}', 'budget', 400, /^budget: unknown field; the fields are target, port and user/],
+  ['{"target":"db-3","budget":99}', 'budget', 400, /^budget: unknown field; the fields are target, port, user and from/],
   ['[1]', undefined, 400, /must be a JSON object/],
   ['{"target":', undefined, 400, /not valid JSON/],
 ];
