@@ -348,6 +348,7 @@ describe('IdentScanner', () => {
 
   void it('calls TLS, HTTP, binary data and invalid UTF-8 not SSH', () => {
     assert.match(reason(scanAll(hex('160301002a0100')).result), /TLS/);
+    assert.match(reason(scanAll(hex('15030100020246')).result), /TLS alert/);
     assert.match(reason(scanAll('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n').result), /HTTP/);
     assert.match(reason(scanAll(hex('0000001c0a')).result), /binary/);
     assert.match(reason(scanAll(Buffer.concat([Buffer.from('hello'), hex('ff fe'), Buffer.from('\n')])).result), /binary/);

@@ -94,6 +94,10 @@ export function classifyReach(input: AssessInput, h: HandshakeObs | undefined): 
     case 'timeout':
     case undefined: {
       const waitedMs = (h.end?.atMs ?? now) - h.startedMs;
+      // The run's other connection to the port (ssh -vvv) got through to this address: the
+      // port is not filtered, our SYN and its retransmission were lost on a lossy path. Wait
+      // for the next retransmission instead of calling a silence that did not happen.
+      if (!final && verboseConnectedTo(obs.verbose, h.address)) return { kind: 'waiting', waitedMs };
       const router = routerUnreachable(obs.ping, h.address);
       if (router && tcp.outcome === undefined) {
         return { kind: 'unreachable', afterMs: waitedMs, scope: 'host', basis: `${router.from} reports "${router.text}"` };
@@ -106,6 +110,13 @@ export function classifyReach(input: AssessInput, h: HandshakeObs | undefined): 
       return { kind: 'waiting', waitedMs };
     }
   }
+}
+
+/** ssh -vvv connected (TCP) to this address: "Connection established" after connecting to it. */
+export function verboseConnectedTo(verbose: VerboseObs | undefined, address: string): boolean {
+  const parsed = verbose?.parsed;
+  if (!parsed?.phases.some((p) => p.id === 'connected')) return false;
+  return parsed.address === address;
 }
 
 /**
@@ -134,6 +145,7 @@ export function sshdRefusal(obs: Observations): { reason: SshdRefusal; line: str
 
 export type BannerState =
   | { kind: 'not-connected' }
+  | { kind: 'old-protocol'; line: string; detail: string }
   | { kind: 'refused'; reason: SshdRefusal; line: string }
   | { kind: 'waiting'; waitedMs: number }
   | { kind: 'received'; latencyMs: number; line: string; software: string; preBannerLines: number }
@@ -157,6 +169,10 @@ export function classifyBanner(input: AssessInput, h: HandshakeObs | undefined):
   const refusal = end ? refusalIn(h.preBanner.sample) : undefined;
   if (refusal) return { kind: 'refused', ...refusal };
   if (end?.kind === 'not-ssh') return { kind: 'not-ssh', detail: end.detail };
+  // An SSH-1-only server answers with a banner we cannot speak; anything else the probe
+  // could not parse as an identification (an over-long line, say) is not an SSH server.
+  if (end?.kind === 'unsupported' && end.phase === 'banner') return { kind: 'old-protocol', line: h.banner?.line ?? '', detail: end.detail };
+  if (end?.kind === 'protocol-error' && end.phase === 'banner') return { kind: 'not-ssh', detail: end.detail };
   if (end && (end.kind === 'closed' || end.kind === 'reset')) return { kind: 'closed', afterMs: end.atMs - connectedAt, how: end.kind };
   const waitedMs = (end?.atMs ?? input.now) - connectedAt;
   if (waitedMs >= input.thresholds.bannerTimeoutMs || (end !== undefined && input.final)) return { kind: 'timeout', waitedMs };

@@ -119,7 +119,9 @@ export function classifyConnectError(code: string | undefined): { outcome: TcpOu
     case 'ETIMEDOUT':
       return { outcome: 'timeout', kind: 'timeout' };
     case 'ECONNRESET':
-      return { outcome: 'error', kind: 'reset' };
+      // A reset only reads as ECONNRESET once the handshake completed (a reset answering the
+      // SYN is ECONNREFUSED): the peer accepted, then dropped the connection at once.
+      return { outcome: 'connected', kind: 'reset' };
     default:
       // No end kind fits a local failure (EADDRNOTAVAIL, EPERM from a local firewall):
       // the connection could not be made, and errno says why.
@@ -272,6 +274,12 @@ class HandshakeRun {
   private connectFailed(code: string | undefined, message: string): void {
     const { outcome, kind } = classifyConnectError(code);
     this.obs.tcp = { outcome, atMs: this.ctx.now(), ...(code ? { errno: code } : {}) };
+    if (outcome === 'connected') {
+      // Accepted and reset before our identification went out: a reset before the banner.
+      this.phase = 'banner';
+      this.finish(kind, 'reset right after the connection was accepted, before any banner');
+      return;
+    }
     this.finish(kind, `connect failed: ${code ?? message}`);
   }
 

@@ -585,6 +585,10 @@ export class IdentScanner {
     if (buf.length >= 2 && buf[0] === 0x16 && buf[1] === 0x03) {
       return { kind: 'not-ssh', reason: `TLS handshake record (first bytes ${hexPreview(buf)})` };
     }
+    // A TLS server answering our identification line with an alert ("protocol version").
+    if (buf.length >= 2 && buf[0] === 0x15 && buf[1] === 0x03) {
+      return { kind: 'not-ssh', reason: `TLS alert record (first bytes ${hexPreview(buf)}): a TLS server` };
+    }
     return undefined;
   }
 

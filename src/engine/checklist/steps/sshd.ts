@@ -115,5 +115,7 @@ export function assessSshd(input: AssessInput): StepAssessment {
       return makeStep(input, 'sshd', { settled: true, status: 'warn', summary: `the peer on ${where} is not an SSH server`, evidence });
     case 'refused':
       return makeStep(input, 'sshd', { settled: true, status: 'warn', summary: `sshd runs and answers, but refused this connection: "${banner.line}"`, evidence });
+    case 'old-protocol':
+      return makeStep(input, 'sshd', { settled: true, status: 'warn', summary: `an SSH server answers, but ${banner.detail}`, evidence });
   }
 }

@@ -104,6 +104,8 @@ export function assessTcpWrappers(input: AssessInput): StepAssessment {
       });
     case 'refused':
       return makeStep(input, 'tcp-wrappers', { settled: true, status: 'pass', summary: `sshd itself refused the connection ("${banner.line}"), not a host rule`, evidence, findings: requesterFindings });
+    case 'old-protocol':
+      return makeStep(input, 'tcp-wrappers', { settled: true, status: 'pass', summary: 'this bastion is accepted and greeted: no host rule refuses it', evidence, findings: requesterFindings });
     case 'timeout':
     case 'not-ssh':
       return makeStep(input, 'tcp-wrappers', { settled: true, status: 'skip', summary: 'cannot tell: no SSH banner to judge by', evidence, findings: requesterFindings });

@@ -121,6 +121,15 @@ export function assessVerbose(input: AssessInput): StepAssessment {
       findings: [{ cause: 'kex-failed', confidence: 'high', summary: `client and server share no algorithm: ${what}` }],
     });
   }
+  if (h?.end?.kind === 'unsupported' && h.end.phase === 'banner') {
+    return makeStep(input, 'verbose', {
+      settled: true,
+      status: 'fail',
+      summary: `no common protocol: ${h.end.detail}`,
+      evidence: [{ probe: 'ssh-handshake', detail: `banner "${h.banner?.line ?? ''}": ${h.end.detail}` }, transcript],
+      findings: [{ cause: 'kex-failed', confidence: 'high', summary: `client and server share no protocol: ${h.end.detail}; upgrade the server's SSH daemon` }],
+    });
+  }
   if (h?.end?.kind === 'kex-failed') {
     if (verbose.state === 'running' && !final) {
       return makeStep(input, 'verbose', { settled: false, status: 'running', summary: 'the key exchange found no common algorithm; waiting for ssh -vvv to confirm…', evidence: [transcript] });
