@@ -125,7 +125,8 @@ export function explainLog(text: string): Explanation {
     reached: parse.phases.length > 0 ? lastPhaseText(parse) : 'nothing recognizable',
     ...(parse.stop ? { stopLine: parse.stop.line } : {}),
     stepTitle: STEP_TITLES[v.step],
-    phases: phaseLines(parse),
+    // A log given to explain has no timestamps: the phases are shown without times.
+    phases: phaseLines(parse, { timed: false }),
     keysOffered,
   };
 }

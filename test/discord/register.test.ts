@@ -1,5 +1,6 @@
-// `sshcheck discord register [--guild <id>]` against the fake REST API: a bulk overwrite,
-// globally or for one guild, that changes nothing when run again.
+// `sshcheck discord register [--guild <id>]` against the fake REST API: a bulk overwrite of
+// both commands (/sshcheck and /sshcheck-explain), globally or for one guild, that changes
+// nothing when run again.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { registerCommands } from '../../adapters/discord/index.js';
@@ -16,13 +17,28 @@ after(() => fake.stop());
 
 const config = (): { token: string; applicationId: string; apiUrl: string } => ({ token: fake.token, applicationId: fake.applicationId, apiUrl: fake.apiUrl });
 
-test('global registration: one PUT with the bot token, /sshcheck with typed options, idempotent', async () => {
+test('global registration: one PUT with the bot token, /sshcheck and /sshcheck-explain with typed options, idempotent', async () => {
   const first = await registerCommands(config(), {});
   const command = fake.commands.global[0];
+  const explain = fake.commands.global[1];
   const id = command?.id as string;
-  assert.equal(fake.commands.global.length, 1);
+  assert.equal(fake.commands.global.length, 2);
   assert.equal(command?.name, 'sshcheck');
-  assert.match(first, new RegExp(`^registered /sshcheck \\(command ${id}, version \\d+\\) globally for application ${fake.applicationId}$`));
+  assert.equal(explain?.name, 'sshcheck-explain');
+  assert.match(
+    first,
+    new RegExp(`^registered /sshcheck \\(command ${id}, version \\d+\\) and /sshcheck-explain \\(command ${explain?.id as string}, version \\d+\\) globally for application ${fake.applicationId}$`),
+  );
+  // The log as an attachment or as text; neither is required by Discord (one of them is, at run time).
+  assert.deepEqual(
+    (explain?.options as JsonObject[]).map((o) => [o.name, o.type, o.required ?? false]),
+    [
+      ['log', 11, false],
+      ['text', 3, false],
+    ],
+  );
+  assert.equal((explain?.options as JsonObject[])[1]?.max_length, 6000);
+  assert.deepEqual(explain?.contexts, command?.contexts, 'usable wherever /sshcheck is, threads included');
   const options = command?.options as JsonObject[];
   assert.deepEqual(
     options.map((o) => [o.name, o.type, o.required ?? false]),
@@ -32,17 +48,18 @@ test('global registration: one PUT with the bot token, /sshcheck with typed opti
       ['user', 3, false],
       ['via', 3, false],
       ['from', 3, false],
+      ['history', 5, false],
     ],
   );
   assert.equal(options[1]?.min_value, 1);
   assert.equal(options[1]?.max_value, 65535);
 
   const second = await registerCommands(config(), {});
-  assert.equal(second, first, 'same id, same version: nothing changed');
-  assert.equal(fake.commands.global.length, 1);
+  assert.equal(second, first, 'same ids, same versions: nothing changed');
+  assert.equal(fake.commands.global.length, 2);
   const puts = fake.calls.filter((c) => c.method === 'PUT' && c.path === `/applications/${fake.applicationId}/commands`);
   assert.equal(puts.length, 2);
-  assert.ok(puts.every((c) => c.auth === 'bot' && Array.isArray(c.body) && c.body.length === 1));
+  assert.ok(puts.every((c) => c.auth === 'bot' && Array.isArray(c.body) && c.body.length === 2));
 });
 
 test('guild registration: the guild route, idempotent, the global set untouched', async () => {
@@ -51,7 +68,10 @@ test('guild registration: the guild route, idempotent, the global set untouched'
   const second = await registerCommands(config(), { guildId: fake.guildId });
   assert.equal(second, first);
   assert.match(first, new RegExp(`in guild ${fake.guildId} for application`));
-  assert.equal(fake.commands.guild.get(fake.guildId)?.length, 1);
+  assert.deepEqual(
+    fake.commands.guild.get(fake.guildId)?.map((c) => c.name),
+    ['sshcheck', 'sshcheck-explain'],
+  );
   assert.equal(JSON.stringify(fake.commands.global), before);
   assert.equal(fake.calls.filter((c) => c.method === 'PUT' && c.path === `/applications/${fake.applicationId}/guilds/${fake.guildId}/commands`).length, 2);
 });
@@ -73,5 +93,5 @@ test('sshcheck discord register --guild <id>: the CLI entry point prints the sum
   const code = await runDiscordRegister(['--guild', fake.guildId], env, { stdout: (t) => (out += t), stderr: (t) => (err += t) });
   assert.equal(err, '');
   assert.equal(code, 0);
-  assert.match(out, /^registered \/sshcheck \(command \d+, version \d+\) in guild \d+ for application \d+\n$/);
+  assert.match(out, /^registered \/sshcheck \(command \d+, version \d+\) and \/sshcheck-explain \(command \d+, version \d+\) in guild \d+ for application \d+\n$/);
 });

@@ -1,6 +1,8 @@
 // manifest.yml: valid YAML with what Slack's manifest schema (v1) requires, Socket Mode on,
-// the /sshcheck command with a usage hint, the app_mention event, and exactly the bot scopes
-// the adapter's code needs: every Web API method it calls is covered, no scope is spare.
+// the /sshcheck command with a usage hint, the events the adapter listens to (app_mention;
+// message.channels and message.groups for logs pasted into its threads), and exactly the bot
+// scopes the adapter's code needs: every Web API method it calls, every event it subscribes
+// to and the file downloads are covered, no scope is spare.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -39,6 +41,13 @@ const METHOD_SCOPES: Readonly<Record<string, string | null>> = {
   'chat.postEphemeral': 'chat:write',
 };
 
+/** Bot scopes each subscribed event needs. */
+const EVENT_SCOPES: Readonly<Record<string, string>> = {
+  app_mention: 'app_mentions:read',
+  'message.channels': 'channels:history',
+  'message.groups': 'groups:history',
+};
+
 const manifest = obj(parse(readFileSync(join(root, 'manifest.yml'), 'utf8')), 'the manifest');
 
 test('manifest.yml: the fields Slack requires, within their limits', () => {
@@ -72,7 +81,7 @@ test('manifest.yml: the fields Slack requires, within their limits', () => {
   assert.equal(command['url'], undefined);
   const events = obj(settings['event_subscriptions'], 'event_subscriptions');
   assert.equal(events['request_url'], undefined);
-  assert.deepEqual(events['bot_events'], ['app_mention']);
+  assert.deepEqual(events['bot_events'], ['app_mention', 'message.channels', 'message.groups']);
   // No buttons or modals: interactivity stays off.
   assert.equal(obj(settings['interactivity'], 'interactivity')['is_enabled'], false);
 });
@@ -89,7 +98,19 @@ test('manifest.yml: exactly the bot scopes the adapter uses', () => {
     .join('\n');
   const called = new Set([...source.matchAll(/\bclient\.(auth|apps|chat|conversations|users|reactions|views|files)\.(?:connections\.)?(\w+)\(/g)].map((m) => `${m[1]}.${m[2]}`));
   assert.ok(called.has('chat.postMessage') && called.has('chat.update') && called.has('chat.postEphemeral'), [...called].join(', '));
-  const needed = new Set<string>(['commands', 'app_mentions:read']); // the command and the event
+  const needed = new Set<string>(['commands']); // the slash command
+  // The events the compiled adapter listens to, and the manifest subscriptions they need.
+  const listened = new Set([...source.matchAll(/\bapp\.event\('(\w+)'/g)].map((m) => m[1]));
+  assert.deepEqual([...listened].sort(), ['app_mention', 'message']);
+  const subscribed = obj(obj(manifest['settings'], 'settings')['event_subscriptions'], 'event_subscriptions')['bot_events'] as string[];
+  for (const event of subscribed) {
+    assert.ok(listened.has(event.split('.')[0] ?? ''), `${event}: subscribed, but no listener handles it`);
+    const scope = EVENT_SCOPES[event];
+    assert.ok(scope !== undefined, `${event}: which scope does it need? add it to EVENT_SCOPES`);
+    needed.add(scope);
+  }
+  // Files shared in a thread are downloaded from url_private_download with the bot token.
+  if (/url_private/.test(source)) needed.add('files:read');
   for (const method of called) {
     assert.ok(method in METHOD_SCOPES, `${method}: which scope does it need? add it to METHOD_SCOPES and the manifest`);
     const scope = METHOD_SCOPES[method];

@@ -308,14 +308,16 @@ function stamp(t: number, origin: number): string {
 /**
  * A short phase list: one line per phase reached, with its time since ssh's first phase,
  * then the line that ended it (or a note that ssh stopped talking). Lines are at most 100
- * characters, the list at most 20 lines (the middle is elided).
+ * characters, the list at most 20 lines (the middle is elided). `timed: false` leaves the
+ * times out: a pasted log has no timestamps, and times derived from line order would mislead.
  */
-export function phaseLines(parse: VerboseParse): string[] {
+export function phaseLines(parse: VerboseParse, { timed = true }: { timed?: boolean } = {}): string[] {
   const origin = parse.phases[0]?.t ?? parse.stop?.t ?? 0;
-  const out = parse.phases.map((p) => clip(`${stamp(p.t, origin)}${describePhase(p, parse)}`, MAX_LINE));
+  const at = (t: number): string => (timed ? stamp(t, origin) : '');
+  const out = parse.phases.map((p) => clip(`${at(p.t)}${describePhase(p, parse)}`, MAX_LINE));
 
   if (parse.stop !== undefined && parse.stop.kind !== 'auth-denied') {
-    out.push(clip(`${stamp(parse.stop.t, origin)}stopped: ${shown(stopText(parse.stop.line), MAX_LINE)}`, MAX_LINE));
+    out.push(clip(`${at(parse.stop.t)}stopped: ${shown(stopText(parse.stop.line), MAX_LINE)}`, MAX_LINE));
   } else if (parse.stop === undefined) {
     const last = parse.phases[parse.phases.length - 1];
     out.push(last === undefined ? 'no ssh output' : clip(`(no further output after: ${describePhase(last, parse)})`, MAX_LINE));
@@ -323,5 +325,5 @@ export function phaseLines(parse: VerboseParse): string[] {
 
   if (out.length <= MAX_LINES) return out;
   const tail = MAX_LINES - HEAD - 1;
-  return [...out.slice(0, HEAD), `…         ${out.length - HEAD - tail} more phases`, ...out.slice(out.length - tail)];
+  return [...out.slice(0, HEAD), `…${timed ? '         ' : ' '}${out.length - HEAD - tail} more phases`, ...out.slice(out.length - tail)];
 }
