@@ -1,8 +1,8 @@
 // The Bolt app: Socket Mode (the default: bastions accept no inbound traffic, so the bot
 // connects out) or the HTTP receiver, and one Web API client whose base URL, retries and
 // deadlines apply to every call, apps.connections.open included.
-import type { Server } from 'node:http';
-import { App, HTTPReceiver, SocketModeReceiver, webApi } from '@slack/bolt';
+import type { RequestListener, Server } from 'node:http';
+import { App, HTTPModuleFunctions, HTTPReceiver, SocketModeReceiver, webApi } from '@slack/bolt';
 import type { SlackConfig } from '../../src/chat/bot-config.js';
 import type { Logger } from '../../src/log.js';
 import { boltLogger } from './bolt-logger.js';
@@ -19,6 +19,59 @@ export const START_TIMEOUT_MS = 30_000;
  * (ok: false) are answers, never retried.
  */
 export const RETRY_CONFIG: webApi.RetryOptions = { retries: 5, factor: 2, minTimeout: 250, maxTimeout: 5_000, randomize: true };
+
+/** Slack's requests are a few KB: a bigger body is refused with 413 before it is held (Bolt allows 4 MB). */
+export const BODY_LIMIT = 1024 * 1024;
+/** Slack signs with its current time: a timestamp further than this from ours, either way, is refused. */
+const MAX_SKEW_S = 5 * 60;
+
+/**
+ * Closes two holes in Bolt's HTTPReceiver (5.1) before it sees a request to its endpoint: it
+ * refuses timestamps too old but not ones too far ahead (a signed request dated ahead stays
+ * replayable as long), and a signed body of JSON `null` makes it read `null.ssl_check`
+ * outside any try: an unhandled rejection, which ends the process. Slack only ever sends a
+ * JSON object, so anything else is refused (400) before the signature is even checked.
+ */
+function guardRequests(listener: RequestListener, endpoint: string, logger: Logger): RequestListener {
+  return (req, res) => {
+    if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://localhost').pathname !== endpoint) {
+      listener(req, res);
+      return;
+    }
+    if (Number(req.headers['x-slack-request-timestamp']) > Date.now() / 1000 + MAX_SKEW_S) {
+      logger.warn('slack request refused: its timestamp is ahead of this clock');
+      res.writeHead(401).end();
+      return;
+    }
+    void (async () => {
+      let buffered: Awaited<ReturnType<typeof HTTPModuleFunctions.bufferIncomingMessage>>;
+      try {
+        buffered = await HTTPModuleFunctions.bufferIncomingMessage(req, BODY_LIMIT);
+      } catch (err) {
+        const tooLarge = HTTPModuleFunctions.isRawBodyError(err) && err.statusCode === 413;
+        if (tooLarge) logger.warn('slack request refused: its body is over the limit', { limit: BODY_LIMIT });
+        // The rest of the body is never read: the connection cannot carry another request.
+        res.writeHead(tooLarge ? 413 : 400, { connection: 'close' }).end();
+        return;
+      }
+      let body: unknown = {};
+      try {
+        body = HTTPModuleFunctions.parseHTTPRequestBody(buffered);
+      } catch {
+        // Not JSON: Bolt answers that itself (401 unsigned, else 400).
+      }
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        logger.warn('slack request refused: its body is not a JSON object');
+        res.writeHead(400).end();
+        return;
+      }
+      listener(buffered, res);
+    })().catch((err: unknown) => {
+      logger.error('slack request failed', { error: errorText(err) });
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  };
+}
 
 /** Every request gets a deadline, including respond() to a response_url, which has none of its own. */
 const boundedFetch: webApi.FetchFunction = (url, init) => fetch(url, { ...init, signal: init?.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
@@ -120,7 +173,10 @@ export function createApp(config: SlackConfig, logger: Logger, options: AppOptio
           logger: sdkLogger,
           // ack() answers the HTTP request at once; the check goes on after it.
           processBeforeResponse: false,
+          // Slack's payloads are a few KB (guardRequests applies the same limit first).
+          bodyLimit: BODY_LIMIT,
         });
+        http.requestListener = guardRequests(http.requestListener, '/slack/events', logger);
       }
       const app = new App({
         token: config.botToken,

@@ -2,6 +2,7 @@
 // remote client (remote-engine.ts, routed by routing.ts) talks to engine services on
 // bastions. Either way: events from the start of the run, then the report.
 import type { ProgressEvent, Report } from '../engine/report.js';
+import type { RunHistory } from '../engine/checklist/assessment.js';
 import type { RunOptions } from '../engine/run.js';
 import { run } from '../engine/run.js';
 import type { Target } from '../engine/target.js';
@@ -32,15 +33,26 @@ export interface EngineClient {
   readonly bastions?: readonly string[];
 }
 
-export type EngineDefaults = Pick<RunOptions, 'vantage' | 'budgetMs' | 'extrasMs' | 'thresholds' | 'resolvConfPath' | 'dnsPort' | 'config'>;
+/** `policy`: the chat paths always pass one (sshcheck bot does): the engine fences every resolved address. */
+export type EngineDefaults = Pick<RunOptions, 'vantage' | 'budgetMs' | 'extrasMs' | 'thresholds' | 'resolvConfPath' | 'dnsPort' | 'config' | 'policy'>;
+
+export interface InProcessOptions {
+  /** What the store knows about a target from this bastion, looked up per check (the ban heuristic). */
+  history?: (target: Target) => RunHistory | undefined;
+}
 
 /** The embedded default: the probes run on this machine. */
 export class InProcessEngine implements EngineClient {
-  constructor(private readonly defaults: EngineDefaults = {}) {}
+  constructor(
+    private readonly defaults: EngineDefaults = {},
+    private readonly extra: InProcessOptions = {},
+  ) {}
 
   async check(target: Target, options: CheckOptions = {}): Promise<CheckResult> {
+    const history = this.extra.history?.(target);
     const report = await run(target, {
       ...this.defaults,
+      ...(history ? { history } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.from !== undefined ? { from: options.from } : {}),

@@ -2,6 +2,7 @@
 //   /sshcheck <target> [port] [user]      check a host ("db-3", "ops@db-3:2222", "[2001:db8::1]")
 //   /sshcheck <target> … via <bastion>    probe from that configured bastion
 //   /sshcheck <target> … from <address>   also check whether the target bans or refuses that address
+//   /sshcheck history <host>              recent runs of the host ("worked at 10:02, broken since 10:05")
 //   /sshcheck help                        explain the grammar
 // Pure: text in, a validated command or an SshcheckError whose message is shown to the user.
 import { isIP } from 'node:net';
@@ -9,7 +10,7 @@ import { SshcheckError } from '../engine/errors.js';
 import type { Target } from '../engine/target.js';
 import { parsePort, parseTarget, parseUser, printable } from '../engine/target.js';
 
-export type ChatCommand = { kind: 'help' } | { kind: 'check'; target: Target; via?: string; from?: string };
+export type ChatCommand = { kind: 'help' } | { kind: 'check'; target: Target; via?: string; from?: string } | { kind: 'history'; target: Target; via?: never; from?: never };
 
 const MAX_TEXT = 500;
 
@@ -22,6 +23,7 @@ export const CHAT_USAGE = [
   '  via <bastion>  probe from this bastion instead of the one the bot picks for the target',
   "  from <your IP>  also check whether the server bans or refuses your address (fail2ban, hosts.deny,",
   '                 firewall rules; needs a diagnostics login on the bastion)',
+  '/sshcheck history <target>  shows its recent runs: worked at 10:02, broken since 10:05 (to you only)',
   '/sshcheck help  shows this text.',
   'sshcheck probes the host from the bastion, steps through the 10-step SSH checklist in a thread,',
   'and puts the most likely cause in the first message. In a thread, mention the bot instead: @sshcheck db-3',
@@ -66,6 +68,13 @@ export function parseVia(name: string, bastions?: readonly string[]): string {
 export function parseChatCommand(text: string, options: { defaultUser?: string; bastions?: readonly string[] } = {}): ChatCommand {
   if (text.length > MAX_TEXT) throw new SshcheckError('E_USAGE', `the command is ${text.length} characters long; at most ${MAX_TEXT} are accepted`);
   const words = unwrapSlackLinks(text).trim().split(/\s+/).filter((w) => w.length > 0);
+  // "history <host>": the store's view of the host, nothing is probed. A host literally
+  // named "history" is checked as "history." (the trailing dot is dropped).
+  if (words[0]?.toLowerCase() === 'history') {
+    if (words.length === 1) throw new SshcheckError('E_USAGE', '"history" needs a host: /sshcheck history db-3 (to check a host named history, write history.)');
+    if (words.length > 2) throw new SshcheckError('E_USAGE', `"history" takes one host, nothing after it ("${printable(words.slice(2).join(' '), 40)}"): /sshcheck history db-3`);
+    return { kind: 'history', target: parseTarget(words[1] ?? '', options.defaultUser !== undefined ? { defaultUser: options.defaultUser } : {}) };
+  }
   // "via <bastion>" and "from <address>" end the command, in either order; the words
   // before them keep their meaning.
   let via: string | undefined;

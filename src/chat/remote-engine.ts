@@ -29,7 +29,7 @@ export interface RemoteEngineOptions {
   fetch?: typeof fetch;
 }
 
-export type RemoteErrorKind = 'unreachable' | 'unauthorized' | 'rejected' | 'busy' | 'stream-lost' | 'engine-failed' | 'protocol' | 'timeout' | 'aborted';
+export type RemoteErrorKind = 'unreachable' | 'unauthorized' | 'rejected' | 'busy' | 'stream-lost' | 'engine-failed' | 'protocol' | 'timeout' | 'aborted' | 'policy';
 
 export class RemoteEngineError extends Error {
   constructor(
@@ -139,12 +139,16 @@ export class RemoteEngine implements EngineClient {
   /** The error for a refusal by the service, from its status and JSON error body. */
   private refusal(status: number, body: string, retryAfter: string | null): RemoteEngineError {
     let message = '';
+    let code: unknown;
     try {
-      const parsed = JSON.parse(body) as { error?: { message?: unknown } };
-      if (typeof parsed.error?.message === 'string') message = parsed.error.message.slice(0, 300);
+      const parsed = JSON.parse(body) as { error?: { message?: unknown; code?: unknown } };
+      if (typeof parsed.error?.message === 'string') message = parsed.error.message.slice(0, 600);
+      code = parsed.error?.code;
     } catch {
       message = body.slice(0, 120).replace(/\s+/g, ' ');
     }
+    // The bastion's target policy refused the typed target: nothing was probed there.
+    if (status === 403 && code === 'policy') return new RemoteEngineError('policy', `${this.label} refused the check: ${message || 'its target policy does not allow this target'}`, status);
     if (status === 401) return new RemoteEngineError('unauthorized', `${this.label} refused the bot's token (401): the token in the bot's config (token_env/token_file) must be one of the service's SSHCHECK_SERVICE_TOKENS_FILE`, status);
     if (status === 429) return new RemoteEngineError('busy', `${this.label} is busy: ${message || 'too many checks at once'}${retryAfter && !message ? ` (try again in ${retryAfter} s)` : ''}`, status);
     if (status >= 400 && status < 500) return new RemoteEngineError('rejected', `${this.label} refused the check (${status}): ${message || 'no reason given'}`, status);
@@ -251,12 +255,16 @@ export class RemoteEngine implements EngineClient {
         for (const message of decoder.push(text.decode(chunk, { stream: true }))) {
           if (message.event === 'error') {
             let reason = message.data;
+            let code: unknown;
             try {
-              const parsed = (JSON.parse(message.data) as { message?: unknown }).message;
-              if (typeof parsed === 'string') reason = parsed;
+              const parsed = JSON.parse(message.data) as { message?: unknown; code?: unknown };
+              if (typeof parsed.message === 'string') reason = parsed.message;
+              code = parsed.code;
             } catch {
               // not JSON: show it as sent
             }
+            // The bastion's policy refused an address the name resolved to: nothing was probed.
+            if (code === 'E_POLICY') throw new RemoteEngineError('policy', `${this.label}: ${reason.slice(0, 600)}`);
             throw new RemoteEngineError('engine-failed', `${this.label}: ${reason.slice(0, 300)}`);
           }
           const seq = Number(message.id);

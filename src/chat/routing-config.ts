@@ -55,7 +55,8 @@ const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const SUFFIX_RE = /^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 const MAX_PROBLEMS = 20;
 
-const TOP_KEYS = ['bastions', 'rules', 'default', 'reuse_seconds'];
+// permissions: and limits: are read by access-config.ts from the same file.
+const TOP_KEYS = ['bastions', 'rules', 'default', 'reuse_seconds', 'permissions', 'limits'];
 const BASTION_KEYS = ['name', 'url', 'token_env', 'token_file', 'timeout_seconds'];
 const RULE_KEYS = ['cidr', 'suffix', 'bastion'];
 

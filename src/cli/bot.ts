@@ -16,6 +16,14 @@ import { SharedRuns } from '../chat/shared-runs.js';
 import { createLogger } from '../log.js';
 import { findEngineConfig } from '../engine/config.js';
 import type { EngineConfig } from '../engine/config.js';
+import { loadAccessConfig } from '../chat/access-config.js';
+import type { AccessConfig } from '../chat/access-config.js';
+import { Gate } from '../chat/gate.js';
+import { DEFAULT_LIMITS } from '../chat/limits.js';
+import { defaultPolicy } from '../policy/target-policy.js';
+import { storePath } from '../store/paths.js';
+import { recentHistory } from '../store/run-history.js';
+import { Store } from '../store/store.js';
 
 /** A result this young is reused instead of probing again. */
 export const REUSE_MS = 10_000;
@@ -56,15 +64,34 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
     return 2;
   }
   let routing: RoutingConfig | undefined;
+  let access: AccessConfig = { limits: DEFAULT_LIMITS };
   if (config.configPath !== undefined) {
     try {
-      routing = loadRoutingConfig(readFileSync(config.configPath, 'utf8'), config.configPath, { env, readFile: (p) => readFileSync(p, 'utf8') });
+      const text = readFileSync(config.configPath, 'utf8');
+      routing = loadRoutingConfig(text, config.configPath, { env, readFile: (p) => readFileSync(p, 'utf8') });
+      access = loadAccessConfig(text, config.configPath);
     } catch (err) {
       io.stderr(`sshcheck bot: SSHCHECK_CONFIG: ${err instanceof Error ? err.message : String(err)}\n`);
       return 2;
     }
   }
+  // The engine config (diagnostics logins, the target policy, the store) and the store: the
+  // bot runs no check it cannot record, so a store that cannot be opened stops it here.
+  let engineConfig: EngineConfig | undefined;
+  let store: Store;
+  try {
+    engineConfig = findEngineConfig(undefined, env);
+    store = Store.open(storePath(engineConfig?.store, { env }).path, { ...(engineConfig?.store?.retentionDays !== undefined ? { retentionDays: engineConfig.store.retentionDays } : {}) });
+  } catch (err) {
+    io.stderr(`sshcheck bot: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
   const logger = createLogger({ secrets: [...config.secrets, ...(routing?.secrets ?? [])], name: 'sshcheck-bot' });
+  // Chat requests are always fenced: the engine config's policy: widens or narrows the defaults.
+  const policy = engineConfig?.policy ?? defaultPolicy();
+  const gate = new Gate({ policy, limits: access.limits, store, logger, ...(access.permissions ? { permissions: access.permissions } : {}) });
+  logger.info('audit log and history', { store: store.path });
+  if (!access.permissions) logger.warn('no permissions: section in SSHCHECK_CONFIG: anyone who can use /sshcheck may run checks (docs/security.md)');
   let vantage: string;
   let engine: EngineClient;
   if (routing && routing.bastions.length > 0) {
@@ -74,17 +101,16 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
     logger.info('routing checks to bastions', { bastions: routing.bastions.map((b) => `${b.name} ${b.url}`), rules: routing.rules.length, default: routing.default ?? null });
   } else {
     vantage = config.vantage ?? hostname();
-    let engineConfig: EngineConfig | undefined;
-    try {
-      // The bot probes from its own machine: the same diagnostics logins as the CLI there.
-      engineConfig = findEngineConfig(undefined, env);
-    } catch (err) {
-      io.stderr(`sshcheck bot: ${err instanceof Error ? err.message : String(err)}\n`);
-      return 2;
-    }
-    engine = new SharedRuns(new InProcessEngine({ vantage, extrasMs: CHAT_EXTRAS_MS, ...(engineConfig ? { config: engineConfig } : {}) }), { reuseMs: REUSE_MS });
+    // The bot probes from its own machine: the same diagnostics logins as the CLI there, and
+    // the policy fencing every resolved address inside the engine.
+    const here = vantage;
+    const window = engineConfig?.store?.healthyWindowMinutes;
+    engine = new SharedRuns(
+      new InProcessEngine({ vantage, extrasMs: CHAT_EXTRAS_MS, policy, ...(engineConfig ? { config: engineConfig } : {}) }, { history: (target) => recentHistory(store, target, here, window) }),
+      { reuseMs: REUSE_MS },
+    );
   }
-  const adapters = await loadAdapters(config, { engine, logger, vantage });
+  const adapters = await loadAdapters(config, { engine, logger, vantage, gate });
   try {
     for (const adapter of adapters) {
       await adapter.start();
@@ -92,12 +118,17 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
     }
   } catch (err) {
     logger.error('an adapter failed to start', { error: err instanceof Error ? err.message : String(err) });
+    gate.close();
     await Promise.allSettled(adapters.map((a) => a.stop()));
+    store.close();
     return 3;
   }
   await io.stopSignal;
   logger.info('stopping');
+  // Checks still waiting in the queue are refused; running ones finish and are recorded.
+  gate.close();
   await Promise.allSettled(adapters.map((a) => a.stop()));
+  store.close();
   return 0;
 }
 

@@ -3,11 +3,18 @@
 // that name the file, the line and the field. Nothing in it comes from chat.
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
-import type { Node, YAMLMap } from 'yaml';
+import type { LineCounter, Node, YAMLMap } from 'yaml';
 import { SshcheckError } from './errors.js';
-import { parsePort, parseUser } from './target.js';
+import { parsePort, parseTarget, parseUser } from './target.js';
+import { GROUP_NAME, MAX_EXPANSION, expandPattern } from '../fleet/range.js';
 import type { Target } from './target.js';
+import type { TargetPolicy } from '../policy/target-policy.js';
+import { parsePolicySection } from '../policy/config.js';
+// The YAML parser is loaded on first use: it costs ~40 ms of process start, and every CLI run
+// imports this module (for loginFor) while only bastions with an engine config parse one.
+import { yaml } from '../policy/yaml-section.js';
+import type { StoreConfig } from '../store/config.js';
+import { parseStoreSection } from '../store/config.js';
 
 export interface DiagnosticsLogin {
   /** Host globs ("db-*", "*.corp.example") and CIDRs ("10.0.0.0/8") this login applies to. */
@@ -27,7 +34,14 @@ export interface DiagnosticsLogin {
 
 export interface EngineConfig {
   diagnostics: DiagnosticsLogin[];
+  /** Named host lists for fleet checks (`sshcheck --group dbs`): targets and ranges (`db-[1-40]`). */
+  groups?: Record<string, string[]>;
+  /** Which targets may be probed (`policy:`, src/policy/config.ts); absent: the built-in defaults where a policy applies. */
+  policy?: TargetPolicy;
+  /** Where the audit log and run history live, and for how long (`store:`, src/store/config.ts). */
+  store?: StoreConfig;
 }
+
 
 export const EMPTY_ENGINE_CONFIG: EngineConfig = { diagnostics: [] };
 
@@ -43,7 +57,7 @@ function str(file: string, lines: LineCounter, map: YAMLMap, key: string, field:
     if (required) fail(file, lines, map, field, 'is required');
     return undefined;
   }
-  if (!isScalar(node) || typeof node.value !== 'string' || node.value.trim() === '') fail(file, lines, node, field, 'must be a non-empty string');
+  if (!yaml().isScalar(node) || typeof node.value !== 'string' || node.value.trim() === '') fail(file, lines, node, field, 'must be a non-empty string');
   return node.value.trim();
 }
 
@@ -61,6 +75,7 @@ export function validatePattern(pattern: string): boolean {
 }
 
 export function parseEngineConfig(text: string, file = 'engine config'): EngineConfig {
+  const { isMap, isScalar, isSeq, LineCounter, parseDocument } = yaml();
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const first = doc.errors[0];
@@ -70,10 +85,17 @@ export function parseEngineConfig(text: string, file = 'engine config'): EngineC
   if (!isMap(root)) fail(file, lines, root, '(top level)', 'must be a mapping with a "diagnostics" list');
   for (const item of root.items) {
     const key = isScalar(item.key) ? String(item.key.value) : '?';
-    if (key !== 'diagnostics') fail(file, lines, item.key, key, 'unknown field (expected "diagnostics")');
+    if (!['diagnostics', 'groups', 'policy', 'store'].includes(key)) fail(file, lines, item.key, key, 'unknown field (expected diagnostics, groups, policy or store)');
   }
+  const groups = parseGroups(file, lines, root.get('groups', true));
+  // policy: and store: are parsed by their own modules, with errors in this file's style.
+  const policyNode = root.get('policy', true) as Node | null | undefined;
+  const policy = policyNode === undefined ? undefined : parsePolicySection(policyNode, file, lines);
+  const storeNode = root.get('store', true) as Node | null | undefined;
+  const store = storeNode === undefined || storeNode === null ? undefined : parseStoreSection(storeNode, file, lines);
+  const withGroups = (config: EngineConfig): EngineConfig => ({ ...config, ...(groups ? { groups } : {}), ...(policy ? { policy } : {}), ...(store ? { store } : {}) });
   const list = root.get('diagnostics', true);
-  if (list === undefined || list === null) return EMPTY_ENGINE_CONFIG;
+  if (list === undefined || list === null) return withGroups(EMPTY_ENGINE_CONFIG);
   if (!isSeq(list)) fail(file, lines, list, 'diagnostics', 'must be a list');
   const diagnostics = list.items.map((entry, i): DiagnosticsLogin => {
     const at = `diagnostics[${i}]`;
@@ -129,7 +151,39 @@ export function parseEngineConfig(text: string, file = 'engine config'): EngineC
     }
     return login;
   });
-  return { diagnostics };
+  return withGroups({ diagnostics });
+}
+
+/** `groups:` name → list of targets or ranges, each checked as the fleet command would. */
+function parseGroups(file: string, lines: LineCounter, node: unknown): Record<string, string[]> | undefined {
+  const { isMap, isScalar, isSeq } = yaml();
+  if (node === undefined || node === null) return undefined;
+  if (!isMap(node)) fail(file, lines, node as Node, 'groups', 'must be a mapping of group names to lists of hosts');
+  const groups: Record<string, string[]> = {};
+  for (const item of node.items) {
+    const name = isScalar(item.key) ? String(item.key.value) : '';
+    const at = `groups.${name || '?'}`;
+    if (!GROUP_NAME.test(name)) fail(file, lines, item.key as Node, at, 'a group name is lower-case letters, digits, ".", "_" or "-" (at most 63)');
+    const value = item.value as Node | null;
+    const entries = isSeq(value) ? value.items : isScalar(value) ? [value] : undefined;
+    if (!entries || entries.length === 0) fail(file, lines, value ?? (item.key as Node), at, 'must be a host, a range like db-[1-40], or a list of them');
+    let count = 0;
+    groups[name] = entries.map((entry, j) => {
+      if (!isScalar(entry) || typeof entry.value !== 'string' || entry.value.trim() === '') fail(file, lines, entry as Node, `${at}[${j}]`, 'must be a host name, address or range');
+      const text = entry.value.trim();
+      let names: string[] = [];
+      try {
+        names = expandPattern(text);
+        for (const n of names) parseTarget(n);
+      } catch (err) {
+        fail(file, lines, entry, `${at}[${j}]`, (err as Error).message);
+      }
+      count += names.length;
+      if (count > MAX_EXPANSION) fail(file, lines, entry, `${at}[${j}]`, `the group names more than ${MAX_EXPANSION} hosts`);
+      return text;
+    });
+  }
+  return groups;
 }
 
 export const DEFAULT_ENGINE_CONFIG = '/etc/sshcheck/engine.yml';

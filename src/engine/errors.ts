@@ -13,7 +13,11 @@ export type ErrorCode =
   | 'E_TARGET_USER'
   | 'E_TARGET_CONFLICT'
   | 'E_USAGE'
-  | 'E_ENGINE';
+  | 'E_ENGINE'
+  /** The target policy refused the target or an address it resolves to: nothing was probed. */
+  | 'E_POLICY'
+  /** The audit and history store cannot be opened or written. */
+  | 'E_STORE';
 
 export class SshcheckError extends Error {
   readonly code: ErrorCode;

@@ -30,6 +30,9 @@ import { parseResolvConf } from './probes/resolv-conf.js';
 import { probeInside } from './probes/inside.js';
 import type { EngineConfig } from './config.js';
 import { loginFor } from './config.js';
+import type { RunHistory } from './checklist/assessment.js';
+import type { TargetPolicy } from '../policy/target-policy.js';
+import { checkAddresses, checkTyped, PolicyError } from '../policy/target-policy.js';
 
 export interface RunOptions {
   /** Where the probes run, as reports name it (default: this machine's host name). */
@@ -51,6 +54,23 @@ export interface RunOptions {
   config?: EngineConfig;
   /** The requester's address, checked against bans and host rules from the inside. */
   from?: string;
+  /**
+   * Which targets may be probed. When given, nothing touches the target until every address
+   * the probes could use (getaddrinfo's and DNS's answers) is allowed; a refusal ends the run
+   * with a PolicyError (E_POLICY) and nothing probed. ssh -vvv then connects to the checked
+   * address, so nothing resolves the name again (DNS rebinding cannot get around it).
+   */
+  policy?: TargetPolicy;
+  /** What the store knows about earlier runs of this target from this vantage (step 10 uses it). */
+  history?: RunHistory;
+  /**
+   * A light run, for fleet checks: the child processes (ssh -G, ssh -vvv, ping, the path trace)
+   * and the control-port connect start only when the in-process handshake shows trouble (it
+   * ended without reaching authentication, or made no progress for LIGHT_GRACE_MS, or no
+   * address is known by then). A host whose handshake reaches authentication
+   * at once is healthy on the in-process evidence alone; its ssh -vvv step says it was skipped.
+   */
+  light?: boolean;
 }
 
 export const DEFAULT_BUDGET_MS = 15_000;
@@ -62,6 +82,20 @@ const DEADLINE_MARGIN_MS = 150;
 const PATH_DELAY_MS = 100;
 const INSIDE_WAIT_MS = 1000;
 const MTU_SIZES = [1500, 1400, 1300, 1200, 1000, 800, 576];
+/**
+ * Light runs: how long the in-process handshake may take to reach authentication before the
+ * other probes start anyway. A LAN handshake takes tens of ms; 500 ms also covers a busy
+ * bastion (a fleet check runs many at once), and every verdict that waits on ping or the
+ * control port (port-filtered at 1.2 s, no-response at 3.6 s) still has their answers in time.
+ */
+export const LIGHT_GRACE_MS = 500;
+/**
+ * Light runs re-judge on a 100 ms tick (and on every observation, as all runs do): a fleet
+ * check runs dozens of checks at once, and the 20 ms tick of each, re-judging all ten steps,
+ * alone kept a bastion core busy; the CPU it took made the runs slower, which made them tick
+ * longer. Only verdicts that wait on silence (port-filtered, kex-stall) settle up to 100 ms later.
+ */
+const LIGHT_TICK_MS = 100;
 
 /**
  * The most connections a run opens to the SSH port of one address: the in-process handshake
@@ -93,6 +127,9 @@ function stepSignature(a: StepAssessment): string {
 }
 
 export async function run(target: Target, options: RunOptions = {}): Promise<Report> {
+  // Under a target policy a refused literal address or name ends the run before it starts.
+  const typedDenial = options.policy ? checkTyped(options.policy, target) : undefined;
+  if (typedDenial) throw new PolicyError(typedDenial);
   const clock = startClock();
   const startedAt = new Date();
   const id = randomUUID();
@@ -109,7 +146,8 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
 
   const obs: Observations = { ptr: [], handshakes: [] };
   if (!options.config || options.config.diagnostics.length === 0) obs.inside = { state: 'none', reason: 'no diagnostics login is configured (see the engine config)' };
-  const fromOption = options.from !== undefined ? { from: options.from } : {};
+  // What the steps get besides the observations: the requester's address and the history.
+  const fromOption = { ...(options.from !== undefined ? { from: options.from } : {}), ...(options.history ? { history: options.history } : {}) };
   const pending = new Set<Promise<unknown>>();
   const settledAt = new Map<StepId, number>();
   const sent = new Map<StepId, string>();
@@ -143,6 +181,32 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   });
 
   // --- probes -----------------------------------------------------------------------------
+  // Light runs hold the child processes back until the handshake shows trouble (RunOptions.light).
+  let extrasStarted = options.light !== true;
+  let extrasSkipped = false;
+  const deferred: Array<() => void> = [];
+  const extra = (start: () => void): void => {
+    if (extrasStarted) start();
+    else if (!extrasSkipped) deferred.push(start);
+  };
+  const maybeStartExtras = (): void => {
+    if (extrasStarted || extrasSkipped) return;
+    const h = obs.handshakes[0];
+    if (h?.at['auth-methods'] !== undefined) {
+      extrasSkipped = true;
+      deferred.length = 0;
+      const why = 'skipped in a fleet check: the in-process handshake reached authentication';
+      obs.verbose = { state: 'done', startedMs: clock(), endedMs: clock(), unavailable: why, command: [], lines: [], parsed: { phases: [] } };
+      return;
+    }
+    // Trouble is a handshake that ended short of authentication, or one that made no progress
+    // (no connect, no next phase) for LIGHT_GRACE_MS: a slow but advancing handshake on a busy
+    // bastion is not, and starting ssh -vvv for it would only make the bastion busier.
+    const progressAt = h ? Math.max(h.startedMs, h.tcp.atMs ?? 0, ...Object.values(h.at).filter((t): t is number => t !== undefined)) : 0;
+    if (h ? h.end === undefined && clock() - progressAt < LIGHT_GRACE_MS : clock() < LIGHT_GRACE_MS) return;
+    extrasStarted = true;
+    for (const start of deferred.splice(0)) start();
+  };
   const probed = new Set<string>();
   let bastionPtrStarted = false;
   let mtuStarted = false;
@@ -152,6 +216,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
 
   const probeAddress = (address: string, primary: boolean): void => {
     if (probed.has(address) || probed.size >= (options.maxAddresses ?? 4)) return;
+    if (options.policy && !fence?.has(address)) return;
     probed.add(address);
     const index = obs.handshakes.length;
     obs.handshakes.push({ state: 'running', startedMs: clock(), address, port: target.port, tcp: {}, at: {}, preBanner: { lines: 0, bytes: 0, sample: [] }, bytesIn: 0, bytesOut: 0 });
@@ -167,9 +232,11 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     };
     track(probeHandshake({ address, port: target.port, user: target.user }, ctx(), onHandshake).then(onHandshake));
     if (!primary) return;
-    track(probePing({ address, count: 3, intervalS: 0.2, waitS: 1 }, ctx(), (s) => ((obs.ping = s), changed())).then((o) => (obs.ping = o)));
-    const controlPort = options.controlPort ?? (target.port === 1 ? 2 : 1);
-    track(probeTcp({ address, port: controlPort }, ctx()).then((o) => (obs.control = o)));
+    extra(() => {
+      track(probePing({ address, count: 3, intervalS: 0.2, waitS: 1 }, ctx(), (s) => ((obs.ping = s), changed())).then((o) => (obs.ping = o)));
+      const controlPort = options.controlPort ?? (target.port === 1 ? 2 : 1);
+      track(probeTcp({ address, port: controlPort }, ctx()).then((o) => (obs.control = o)));
+    });
     if (target.kind !== 'name' && resolvers().length > 0) startTargetPtr(address);
   };
 
@@ -180,10 +247,32 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     track(probePtr({ address, role: 'target', resolvers: resolvers(), queryTimeoutMs: th.dnsSlowAfterMs, ...dnsPortOption() }, ctx()).then((o) => (obs.ptr[ptrIndex] = o)));
   };
 
+  const dnsAnswers = (): string[] => (obs.dns?.queries ?? []).filter((q) => q.outcome === 'answer' && (q.type === 'A' || q.type === 'AAAA')).flatMap((q) => q.answers);
+
+  // --- the target policy's fence ------------------------------------------------------------
+  // Under a policy, a name's addresses are probed only once getaddrinfo and DNS have both
+  // answered and every address either gave is allowed; a refusal stops the run (below).
+  let fence: Set<string> | undefined = options.policy && target.kind !== 'name' ? new Set([target.host]) : undefined;
+  let policyError: PolicyError | undefined;
+  const raiseFence = (): boolean => {
+    if (!options.policy || policyError || obs.resolve?.state !== 'done' || obs.dns?.state !== 'done') return false;
+    const all = [...obs.resolve.addresses, ...dnsAnswers()];
+    const denial = checkAddresses(options.policy, target, all);
+    if (denial) {
+      policyError = new PolicyError(denial);
+      changed();
+      return false;
+    }
+    fence = new Set(all);
+    if (verboseWanted) startVerbose();
+    return true;
+  };
+
   /** Which addresses to probe: what ssh would use first, then DNS's own if they differ. */
   const considerAddresses = (): void => {
+    if (options.policy && !fence && !raiseFence()) return;
     const fromSystem = obs.resolve?.state === 'done' ? obs.resolve.addresses : undefined;
-    const fromDns = (obs.dns?.queries ?? []).filter((q) => q.outcome === 'answer' && (q.type === 'A' || q.type === 'AAAA')).flatMap((q) => q.answers);
+    const fromDns = dnsAnswers();
     if (fromSystem && fromSystem.length > 0) {
       fromSystem.forEach((a, i) => probeAddress(a, i === 0 && obs.handshakes.length === 0));
       for (const a of fromDns) if (!fromSystem.includes(a)) probeAddress(a, false);
@@ -200,7 +289,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   let pathStarted = false;
   const maybeStartPath = (): void => {
     const h = obs.handshakes[0];
-    if (pathStarted || !h || (h.tcp.outcome === undefined && clock() - h.startedMs < PATH_DELAY_MS)) return;
+    if (pathStarted || !extrasStarted || !h || (h.tcp.outcome === undefined && clock() - h.startedMs < PATH_DELAY_MS)) return;
     pathStarted = true;
     track(probePath({ address: h.address, port: target.port, maxHops: 16, waitS: 1 }, ctx()).then((o) => (obs.path = o)));
   };
@@ -245,8 +334,34 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   for (const stepId of STEP_IDS) emit({ type: 'step-updated', step: { id: stepId, n: stepNumber(stepId), title: STEP_TITLES[stepId], status: 'running' }, elapsedMs: 0 });
 
   const verboseTimeoutS = Math.max(1, Math.min(Math.ceil(th.bannerTimeoutMs / 1000), Math.floor(budgetMs / 1000) - 1));
-  track(probeSshConfig({ host: target.host }, ctx()).then((o) => (obs.sshConfig = o)));
-  track(probeVerbose({ host: target.host, port: target.port, user: target.user, connectTimeoutS: verboseTimeoutS }, ctx(), (s) => ((obs.verbose = s), changed())).then((o) => (obs.verbose = o)));
+  // Without a policy ssh -vvv resolves the name itself, as `ssh host` does. Under one it waits
+  // for the fence and connects to the checked address ssh would pick, the name being only
+  // its HostKeyAlias.
+  let verboseWanted = false;
+  let verboseStarted = false;
+  function startVerbose(): void {
+    verboseWanted = true;
+    if (verboseStarted) return;
+    let host = target.host;
+    let alias: string | undefined;
+    if (options.policy && target.kind === 'name') {
+      if (!fence) return;
+      const first = (obs.resolve?.state === 'done' ? obs.resolve.addresses[0] : undefined) ?? dnsAnswers()[0];
+      if (first === undefined) {
+        verboseStarted = true;
+        obs.verbose = { state: 'done', startedMs: clock(), endedMs: clock(), unavailable: 'not run: under the target policy ssh -vvv connects only to a checked address, and the name resolved to none', command: [], lines: [], parsed: { phases: [] } };
+        return;
+      }
+      host = first;
+      alias = target.host;
+    }
+    verboseStarted = true;
+    track(probeVerbose({ host, port: target.port, user: target.user, connectTimeoutS: verboseTimeoutS, ...(alias !== undefined ? { hostKeyAlias: alias } : {}) }, ctx(), (s) => ((obs.verbose = s), changed())).then((o) => (obs.verbose = o)));
+  }
+  extra(() => {
+    track(probeSshConfig({ host: target.host }, ctx()).then((o) => (obs.sshConfig = o)));
+    startVerbose();
+  });
   if (target.kind === 'name') {
     track(probeSystemResolve({ name: target.host }, ctx()).then((o) => ((obs.resolve = o), considerAddresses())));
     track(
@@ -272,7 +387,9 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   };
 
   for (;;) {
+    if (policyError) break;
     const now = clock();
+    maybeStartExtras();
     maybeStartPath();
     maybeStartMtuSweep();
     maybeStartInside();
@@ -289,7 +406,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     const extrasOver = diagnosedMs !== undefined && (pending.size === 0 || now >= diagnosedMs + extrasMs);
     if (extrasOver || now >= budgetMs - DEADLINE_MARGIN_MS || controller.signal.aborted) break;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, TICK_MS);
+      const timer = setTimeout(resolve, options.light === true ? LIGHT_TICK_MS : TICK_MS);
       wake = () => {
         clearTimeout(timer);
         setImmediate(resolve);
@@ -301,6 +418,8 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   controller.abort();
   await Promise.allSettled([...pending]);
   options.signal?.removeEventListener('abort', onOuterAbort);
+  // Only resolvers were asked: the target itself was never touched.
+  if (policyError) throw policyError;
 
   const end = clock();
   const steps = assessAll({ target, obs, now: end, final: true, thresholds: th, ...fromOption });

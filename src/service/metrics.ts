@@ -7,7 +7,7 @@ import { CAUSES } from '../engine/report.js';
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /** Why a request was turned away (the `reason` label). */
-export const REJECT_REASONS = ['unauthorized', 'invalid', 'too_large', 'busy', 'not_found'] as const;
+export const REJECT_REASONS = ['unauthorized', 'invalid', 'too_large', 'busy', 'not_found', 'policy'] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 /** How a POST /v1/checks was answered (the `outcome` label). */
@@ -75,8 +75,8 @@ class Histogram {
 }
 
 export class ServiceMetrics {
-  /** Finished runs by diagnosis cause; "engine-error" when the engine itself failed. */
-  readonly runs = new LabeledCounter([...CAUSES, 'engine-error']);
+  /** Finished runs by diagnosis cause; "engine-error" when the engine itself failed, "policy-refused" when the target policy refused a resolved address. */
+  readonly runs = new LabeledCounter([...CAUSES, 'engine-error', 'policy-refused']);
   readonly checks = new LabeledCounter(CHECK_OUTCOMES);
   readonly rejected = new LabeledCounter(REJECT_REASONS);
   private readonly duration = new Histogram(DURATION_BUCKETS_S);

@@ -5,6 +5,7 @@
 // in count, then are forgotten.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
+import { isSshcheckError } from '../engine/errors.js';
 import type { ProgressEvent, Report } from '../engine/report.js';
 import type { Target } from '../engine/target.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -32,6 +33,8 @@ export interface ServiceRun {
   finishedAt?: number;
   report?: Report;
   error?: string;
+  /** The error's code, when it had one (E_POLICY: the target policy refused an address). */
+  errorCode?: string;
   readonly listeners: Set<RunListener>;
   readonly controller: AbortController;
   done: Promise<void>;
@@ -142,7 +145,8 @@ export class RunRegistry {
     } catch (err) {
       run.state = 'failed';
       run.error = err instanceof Error ? err.message : String(err);
-      this.metrics.runFinished('engine-error', this.now() - run.startedAt);
+      if (isSshcheckError(err)) run.errorCode = err.code;
+      this.metrics.runFinished(run.errorCode === 'E_POLICY' ? 'policy-refused' : 'engine-error', this.now() - run.startedAt);
       this.logger.error('run failed', { check: run.id, target: run.key, error: run.error });
     } finally {
       run.finishedAt = this.now();

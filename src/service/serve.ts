@@ -16,6 +16,11 @@ import { DEFAULT_REGISTRY_OPTIONS } from './runs.js';
 import type { Runner } from './runs.js';
 import { createService } from './server.js';
 import { TokenSet, tokensFromEnv } from './tokens.js';
+import { serviceAdmission } from './audit.js';
+import { defaultPolicy } from '../policy/target-policy.js';
+import { storePath } from '../store/paths.js';
+import { recentHistory } from '../store/run-history.js';
+import { Store } from '../store/store.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -125,20 +130,46 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
       return 0;
     }
     source = tokensFromEnv(env, (p) => readFileSync(p, 'utf8'));
-    // Diagnostics logins for the inside view (and --from checks), as for the CLI.
+    // Diagnostics logins for the inside view (and --from checks), the target policy and the store, as for the CLI.
     engineConfig = findEngineConfig(undefined, env);
   } catch (err) {
     io.stderr(`sshcheck serve: ${err instanceof Error ? err.message.replace(/\s+/g, ' ') : String(err)}\n\n${SERVE_USAGE}\n`);
     return 2;
   }
   const { listen, vantage, budgetMs } = options;
+  // The audit log and history: a service that cannot record what it probes does not start.
+  let store: Store;
+  try {
+    store = Store.open(storePath(engineConfig?.store, { env }).path, { ...(engineConfig?.store?.retentionDays !== undefined ? { retentionDays: engineConfig.store.retentionDays } : {}) });
+  } catch (err) {
+    io.stderr(`sshcheck serve: ${err instanceof Error ? err.message : String(err)} (with systemd: StateDirectory=sshcheck in the unit, docs/deploy.md)\n`);
+    return 2;
+  }
+  // Always fenced: requests come from chat. The engine config's policy: widens or narrows the defaults.
+  const policy = engineConfig?.policy ?? defaultPolicy();
+  const historyWindow = engineConfig?.store?.healthyWindowMinutes;
   // The logger scrubs every token value, including ones added by a reload.
   const secrets = [...source.tokens];
   const logger = createLogger({ name: 'sshcheck-serve', level: options.logLevel, secrets });
   const tokens = new TokenSet(source.tokens);
-  const runner: Runner =
-    io.runner ?? ((target, o) => run(target, { vantage, budgetMs, onEvent: o.onEvent, signal: o.signal, ...(engineConfig ? { config: engineConfig } : {}), ...(o.from !== undefined ? { from: o.from } : {}) }));
-  const service = createService({ runner, tokens, logger, vantage, registry: { maxRuns: options.maxRuns, reuseMs: options.reuseMs } });
+  const engine: Runner =
+    io.runner ??
+    ((target, o) => {
+      const history = recentHistory(store, target, vantage, historyWindow);
+      return run(target, { vantage, budgetMs, policy, onEvent: o.onEvent, signal: o.signal, ...(history ? { history } : {}), ...(engineConfig ? { config: engineConfig } : {}), ...(o.from !== undefined ? { from: o.from } : {}) });
+    });
+  // Every finished run is kept for history (and the ban heuristic of later runs).
+  const runner: Runner = async (target, o) => {
+    const report = await engine(target, o);
+    try {
+      store.recordRun(report, 'service');
+    } catch (err) {
+      logger.error('recording the run failed', { error: err instanceof Error ? err.message : String(err) });
+    }
+    return report;
+  };
+  const admit = serviceAdmission({ store, policy, vantage, logger, registry: () => service.registry });
+  const service = createService({ runner, tokens, logger, vantage, admit, registry: { maxRuns: options.maxRuns, reuseMs: options.reuseMs } });
 
   const tokenFile = source.file;
   io.onReload?.(() => {
@@ -166,6 +197,7 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   } catch (err) {
     logger.error('cannot listen', { address: formatListen(listen), error: err instanceof Error ? err.message : String(err) });
     io.stderr(`sshcheck serve: cannot listen on ${formatListen(listen)}: ${err instanceof Error ? err.message : String(err)}\n`);
+    store.close();
     return 3;
   }
   logger.info('listening', { address: formatListen(listen), vantage, maxRuns: options.maxRuns, reuseMs: options.reuseMs, bearers: tokens.size });
@@ -173,5 +205,6 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   await io.stopSignal;
   logger.info('stopping');
   await service.close();
+  store.close();
   return 0;
 }

@@ -15,6 +15,7 @@ import type { RejectReason } from './metrics.js';
 import { MAX_BODY_BYTES, parseCheckBody, RequestError } from './request.js';
 import { BusyError, DEFAULT_REGISTRY_OPTIONS, RunRegistry } from './runs.js';
 import type { Runner, RunRegistryOptions, ServiceRun } from './runs.js';
+import type { CheckBody } from './request.js';
 import { encodeSse, encodeSseComment, encodeSseRetry, parseLastEventId } from './sse.js';
 import type { TokenSet } from './tokens.js';
 
@@ -30,6 +31,19 @@ export interface ServiceOptions {
   /** A comment line this often keeps idle streams (and the client's idle timer) alive. */
   heartbeatMs?: number;
   version?: string;
+  /**
+   * Asked for every valid request before a run is started or joined: a refusal (the target
+   * policy) is answered 403 and starts nothing; an admission follows the run it gets (the
+   * audit log). `sshcheck serve` always sets it.
+   */
+  admit?: (request: CheckBody) => { refused: string } | Admission;
+}
+
+export interface Admission {
+  /** The run this request started, joined or reused. */
+  follow(run: ServiceRun): void;
+  /** No run: the service was full or stopping. */
+  fail(reason: string): void;
 }
 
 export interface Service {
@@ -132,10 +146,16 @@ export function createService(options: ServiceOptions): Service {
       json(res, 503, errorBody('stopping', 'this service is shutting down: try again in a moment'), { 'Retry-After': '2' });
       return;
     }
+    const admission = options.admit?.(request);
+    if (admission && 'refused' in admission) {
+      reject(res, 'policy', 403, errorBody('policy', admission.refused, 'target'));
+      return;
+    }
     let started;
     try {
       started = registry.start(request.target, request.from);
     } catch (err) {
+      admission?.fail(err instanceof Error ? err.message : String(err));
       if (err instanceof BusyError) {
         reject(res, 'busy', 429, errorBody('busy', err.message), { 'Retry-After': String(err.retryAfterS) });
         return;
@@ -143,6 +163,7 @@ export function createService(options: ServiceOptions): Service {
       throw err;
     }
     const { run, outcome } = started;
+    admission?.follow(run);
     // The report itself is fetched or streamed; this answer says which check to follow.
     const body = { ...runView(run, Date.now(), false), outcome, ...(started.ageMs !== undefined ? { ageMs: started.ageMs } : {}) };
     json(res, run.state === 'running' ? 202 : 200, body, { Location: `/v1/checks/${run.id}` });
@@ -181,7 +202,9 @@ export function createService(options: ServiceOptions): Service {
         res.write(encodeSse({ id: seq, event: event.type, data: JSON.stringify(event) }));
       },
       end: (ended) => {
-        if (ended.state === 'failed') res.write(encodeSse({ event: 'error', data: JSON.stringify({ message: `the engine failed: ${ended.error ?? 'unknown error'}` }) }));
+        // A policy refusal is not an engine failure: its message says what was refused and why.
+        if (ended.state === 'failed' && ended.errorCode === 'E_POLICY') res.write(encodeSse({ event: 'error', data: JSON.stringify({ code: 'E_POLICY', message: ended.error ?? 'the target policy refused the target' }) }));
+        else if (ended.state === 'failed') res.write(encodeSse({ event: 'error', data: JSON.stringify({ message: `the engine failed: ${ended.error ?? 'unknown error'}` }) }));
         res.end();
         cleanup();
       },

@@ -9,7 +9,7 @@ const CLI = fileURLToPath(new URL('../../../bin/sshcheck.js', import.meta.url));
 const PKG = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 function cli(args: string[]) {
-  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 10_000, env: { PATH: process.env.PATH ?? '' } });
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 10_000, env: { PATH: process.env.PATH ?? '', SSHCHECK_DB: '/nonexistent/sshcheck-cli-test.db' } });
 }
 
 // Hostile arguments (exit 2, nothing spawned) are rows of test/integration/hostile.test.ts.

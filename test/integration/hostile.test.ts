@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -77,16 +77,20 @@ const targets: Array<[string, string[], RegExp]> = [
 ];
 
 describe('A. hostile targets: exit 2 before anything is probed', () => {
+  // A home of its own: a refused target must not even create the store.
+  const home = mkdtempSync(join(tmpdir(), 'sshcheck-hostile-home-'));
+  after(() => rmSync(home, { recursive: true, force: true }));
   for (const [name, args, message] of targets) {
     test(name, () => {
       rmSync(canary, { force: true });
-      const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 10_000, env: { PATH: process.env.PATH ?? '' } });
+      const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 10_000, env: { PATH: process.env.PATH ?? '', HOME: home, SSHCHECK_DB: join(home, 'store', 'sshcheck.db') } });
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, /^sshcheck: /);
       assert.match(r.stderr, message);
       assert.doesNotMatch(r.stderr.replace(/\n$/, ''), /[\u0000-\u0009\u000b-\u001f\u202e]/, 'the message is printable');
       assert.equal(r.stdout, '');
       assert.equal(existsSync(canary), false, 'nothing was run');
+      assert.deepEqual(readdirSync(home), [], 'nothing was written');
     });
   }
 });

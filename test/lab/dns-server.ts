@@ -1,7 +1,7 @@
 // The lab's resolver: a dns2 UDP server run inside the router namespace by Lab.startDns.
 // It re-reads its rules (a JSON file the test controls) on every query, so a test can change
 // what DNS says without restarting anything. Usage: node dns-server.js <rules.json> <address>
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import dns2 from 'dns2';
 import type { DnsRule } from './lab.js';
 
@@ -34,10 +34,17 @@ function addRecords(response: dns2.Packet, question: dns2.Packet.Question, first
     rule = ruleFor(all, owner);
   }
   if (rule?.action !== 'answer' || rule.cname !== undefined) return;
-  if (question.type === Packet.TYPE.A) for (const a of rule.a ?? []) response.answers.push(record(owner, { address: a }));
-  if (question.type === Packet.TYPE.AAAA) for (const a of rule.aaaa ?? []) response.answers.push(record(owner, { address: a }));
+  // Rebinding: past `then.after` answered queries of this type, the other records.
+  const type = question.type === Packet.TYPE.A ? 'A' : question.type === Packet.TYPE.AAAA ? 'AAAA' : 'other';
+  const seen = counts[`${owner.replace(/\.$/, '').toLowerCase()} ${type}`] ?? 0;
+  const late = rule.then !== undefined && seen > rule.then.after ? rule.then : undefined;
+  if (question.type === Packet.TYPE.A) for (const a of (late ? late.a : rule.a) ?? []) response.answers.push(record(owner, { address: a }));
+  if (question.type === Packet.TYPE.AAAA) for (const a of (late ? late.aaaa : rule.aaaa) ?? []) response.answers.push(record(owner, { address: a }));
   if (question.type === Packet.TYPE.PTR && rule.ptr) response.answers.push(record(owner, { domain: rule.ptr }));
 }
+
+/** Queries seen per "name TYPE", written next to the zone for the tests to read. */
+const counts: Record<string, number> = {};
 
 /** The answer the rules give, or undefined to stay silent. */
 function answer(request: dns2.Packet): dns2.Packet | undefined {
@@ -45,6 +52,13 @@ function answer(request: dns2.Packet): dns2.Packet | undefined {
   const question = request.questions[0];
   if (!question) return undefined;
   const name = question.name.replace(/\.$/, '').toLowerCase();
+  const type = question.type === Packet.TYPE.A ? 'A' : question.type === Packet.TYPE.AAAA ? 'AAAA' : question.type === Packet.TYPE.PTR ? 'PTR' : String(question.type);
+  counts[`${name} ${type}`] = (counts[`${name} ${type}`] ?? 0) + 1;
+  try {
+    writeFileSync(`${rulesPath}.queries.json`, JSON.stringify(counts));
+  } catch {
+    // the lab directory is gone: the test is over
+  }
   const all = rules();
   const rule = ruleFor(all, name);
   // Liveness and reverse queries for names without a rule: a live resolver answers them.

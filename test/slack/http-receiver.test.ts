@@ -3,56 +3,10 @@
 // request Slack retries (X-Slack-Retry-Num) never starts a second run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
-import { BOT_USER_ID, SIGNING_SECRET, TEAM_ID } from './fake-slack.js';
-import type { FakeSlack } from './fake-slack.js';
+import { BOT_USER_ID, SIGNING_SECRET } from './fake-slack.js';
 import { allText, settled, startHarness, threadIn } from './harness.js';
-import type { Harness } from './harness.js';
 import { closedPort } from './targets.js';
-
-interface Sent {
-  status: number;
-  body: string;
-}
-
-function sign(secret: string, timestamp: number, body: string): string {
-  return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
-}
-
-async function post(h: Harness, body: string, contentType: string, options: { secret?: string; timestamp?: number; retryNum?: number } = {}): Promise<Sent> {
-  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
-  const headers: Record<string, string> = {
-    'content-type': contentType,
-    'x-slack-request-timestamp': String(timestamp),
-    'x-slack-signature': sign(options.secret ?? SIGNING_SECRET, timestamp, body),
-  };
-  if (options.retryNum !== undefined) {
-    headers['x-slack-retry-num'] = String(options.retryNum);
-    headers['x-slack-retry-reason'] = 'http_timeout';
-  }
-  const res = await fetch(`http://127.0.0.1:${h.adapter.httpPort ?? 0}/slack/events`, { method: 'POST', headers, body });
-  return { status: res.status, body: await res.text() };
-}
-
-function commandBody(fake: FakeSlack, text: string, channel: string, triggerId: string): string {
-  return new URLSearchParams({
-    token: 'legacy-verification-token',
-    team_id: TEAM_ID,
-    team_domain: 'fake',
-    channel_id: channel,
-    channel_name: 'incident',
-    user_id: 'U0REQUESTER',
-    user_name: 'alice',
-    command: '/sshcheck',
-    text,
-    api_app_id: 'A0FAKEAPP',
-    is_enterprise_install: 'false',
-    response_url: `http://127.0.0.1:${fake.port}/respond/${triggerId}`,
-    trigger_id: triggerId,
-  }).toString();
-}
-
-const FORM = 'application/x-www-form-urlencoded';
+import { commandBody, FORM, post } from './signed-requests.js';
 
 test('HTTP receiver: a validly signed command is acked in the response and runs; its retry does not run again', async () => {
   const h = await startHarness({ mode: 'http' });

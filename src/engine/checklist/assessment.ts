@@ -44,6 +44,14 @@ export interface AssessInput {
   thresholds: Thresholds;
   /** The requester's address (--from): checked against bans and host rules in the inside view. */
   from?: string;
+  /** What the store knows about earlier runs of this target from this vantage. */
+  history?: RunHistory;
+}
+
+/** Earlier runs, as far as a step needs them. Pure data: the run's caller queries the store. */
+export interface RunHistory {
+  /** The newest healthy run of this host and port from this vantage, within the configured window. */
+  lastHealthy?: { at: string; ageMs: number };
 }
 
 export type StepFunction = (input: AssessInput) => StepAssessment;

@@ -94,9 +94,10 @@ export function classifyReach(input: AssessInput, h: HandshakeObs | undefined): 
     case 'timeout':
     case undefined: {
       const waitedMs = (h.end?.atMs ?? now) - h.startedMs;
-      // The run's other connection to the port (ssh -vvv) got through to this address: the
-      // port is not filtered, our SYN and its retransmission were lost on a lossy path. Wait
-      // for the next retransmission instead of calling a silence that did not happen.
+      // The run's other connection to the port (ssh -vvv) got an answer from this address
+      // (connected, reset, ICMP reject): the port is not silently filtered, our SYN or its
+      // answer was lost twice on a lossy path. Wait for the next retransmission (3 s) instead
+      // of calling a silence that did not happen.
       if (!final && verboseConnectedTo(obs.verbose, h.address)) return { kind: 'waiting', waitedMs };
       const router = routerUnreachable(obs.ping, h.address);
       if (router && tcp.outcome === undefined) {
@@ -112,11 +113,15 @@ export function classifyReach(input: AssessInput, h: HandshakeObs | undefined): 
   }
 }
 
-/** ssh -vvv connected (TCP) to this address: "Connection established" after connecting to it. */
+/**
+ * ssh -vvv's SYN to this address was answered: it connected ("Connection established"), or the
+ * connect failed with a reset or an ICMP error (refused, no route) rather than a timeout.
+ */
 export function verboseConnectedTo(verbose: VerboseObs | undefined, address: string): boolean {
   const parsed = verbose?.parsed;
-  if (!parsed?.phases.some((p) => p.id === 'connected')) return false;
-  return parsed.address === address;
+  if (!parsed || parsed.address !== address) return false;
+  const answered = new Set(['connect-refused', 'no-route', 'net-unreachable']);
+  return parsed.phases.some((p) => p.id === 'connected') || (parsed.stop !== undefined && answered.has(parsed.stop.kind));
 }
 
 /**

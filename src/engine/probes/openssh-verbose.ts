@@ -10,10 +10,16 @@ import { boundedSpawn } from './spawn.js';
 import { parseVerbose } from './parse-openssh-verbose.js';
 
 export interface VerboseOptions {
+  /** What ssh connects to: the name, or (under a target policy) the address that was checked. */
   host: string;
   port: number;
   user: string;
   connectTimeoutS: number;
+  /**
+   * The name to show and look host keys up under when `host` is an address. Under a target
+   * policy ssh must connect to the checked address, never re-resolve the name (DNS rebinding).
+   */
+  hostKeyAlias?: string;
 }
 
 /** -vvv output of a full handshake is ~10 KB; a hostile peer's pre-banner text is capped. */
@@ -59,6 +65,7 @@ export function verboseArgs(opts: VerboseOptions): string[] {
     ...o(`ServerAliveCountMax=${timeout}`),
     ...o('ControlMaster=no'),
     ...o('ControlPath=none'),
+    ...(opts.hostKeyAlias !== undefined ? o(`HostKeyAlias=${opts.hostKeyAlias}`) : []),
     '-T',
     '-N',
     '-p',

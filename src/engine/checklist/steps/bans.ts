@@ -59,8 +59,21 @@ export function banCheck(facts: InsideFacts, address: string, who: string): BanC
   };
 }
 
+/** "ssh worked from this bastion 4 min ago (10:02:03Z)": the history note, when there is one. */
+function recentlyHealthy(input: AssessInput): { note: string; evidence: Evidence } | undefined {
+  const last = input.history?.lastHealthy;
+  if (!last) return undefined;
+  const minutes = Math.max(0, Math.round(last.ageMs / 60_000));
+  const ago = minutes < 1 ? 'less than a minute ago' : `${minutes} min ago`;
+  const note = `SSH to it worked from this bastion ${ago} (${last.at.replace(/\.\d{3}Z$/, 'Z')})`;
+  return { note, evidence: { probe: 'engine', detail: `history: ${note}` } };
+}
+
 export function assessBans(input: AssessInput): StepAssessment {
   const { obs, from } = input;
+  // A target that answered this bastion recently and now drops everything from it is what a
+  // ban looks like; the store says whether it did (RunOptions.history).
+  const recent = recentlyHealthy(input);
   const h = primaryHandshake(obs);
   if (!h) return notReached(input, 'bans', 'the name did not resolve to any address', resolutionFailed(input));
   const reach = classifyReach(input, h);
@@ -73,7 +86,7 @@ export function assessBans(input: AssessInput): StepAssessment {
     from && inside.kind === 'none'
       ? { probe: 'inside', detail: `cannot check ${from} from here (${inside.reason}): on the server run \`sudo fail2ban-client status sshd | grep -w ${from}\` and \`grep ${from} /etc/hosts.deny\`` }
       : undefined;
-  const evidence: Array<Evidence | undefined> = [pathEvidence(obs.path), ...(bastion?.evidence ?? []), ...(requester?.evidence ?? []), fromNote];
+  const evidence: Array<Evidence | undefined> = [pathEvidence(obs.path), ...(bastion?.evidence ?? []), ...(requester?.evidence ?? []), fromNote, recent?.evidence];
   const insideFindings = [requester?.finding, bastion?.finding].filter((f): f is Finding => f !== undefined);
   const verdicts = [requester?.verdict, bastion && !requester ? bastion.verdict : undefined].filter((v): v is string => v !== undefined);
   if (insidePending(obs) && !input.final && (from !== undefined || reach.kind === 'connected')) {
@@ -86,22 +99,25 @@ export function assessBans(input: AssessInput): StepAssessment {
   switch (reach.kind) {
     case 'unknown':
     case 'waiting':
-      return makeStep(input, 'bans', { settled: false, status: 'running', summary: 'waiting for the connection…', evidence, ceiling: 'medium' });
+      return makeStep(input, 'bans', { settled: false, status: 'running', summary: 'waiting for the connection…', evidence, ceiling: recent ? 'high' : 'medium' });
     case 'silent': {
       // A router in front of a dead host answers "host unreachable" once ARP fails; silence
       // past that window means the host's link is up and something drops us.
       const lastHop = obs.path?.hops.filter((hop) => hop.address !== null).at(-1);
       const delivered = lastHop !== undefined;
+      // Recent success from here raises the ban one level: a host that went down would more
+      // often show up as unreachable at its router than as silence.
+      const confidence = delivered ? (recent ? 'high' : 'medium') : recent ? 'medium' : 'low';
       return makeStep(input, 'bans', {
         settled: true,
         status: 'warn',
-        summary: `everything from ${me} goes unanswered: if the host is up, this bastion's address may be banned`,
+        summary: `everything from ${me} goes unanswered: if the host is up, this bastion's address may be banned${recent ? `; ${recent.note}` : ''}`,
         evidence,
         findings: [
           {
             cause: 'banned',
-            confidence: delivered ? 'medium' : 'low',
-            summary: `nothing answers ${me}${delivered ? ` although the path delivers up to ${lastHop.address ?? '?'} and no router reports the host unreachable` : ''}: a ban of this bastion (fail2ban, DenyHosts, a firewall rule) drops everything the same way`,
+            confidence,
+            summary: `nothing answers ${me}${delivered ? ` although the path delivers up to ${lastHop.address ?? '?'} and no router reports the host unreachable` : ''}${recent ? `, and ${recent.note}` : ''}: a ban of this bastion (fail2ban, DenyHosts, a firewall rule) drops everything the same way`,
           },
         ],
       });
@@ -110,9 +126,15 @@ export function assessBans(input: AssessInput): StepAssessment {
       return makeStep(input, 'bans', {
         settled: true,
         status: 'warn',
-        summary: `SYNs from ${me} are dropped; a ban of this address looks the same as a firewall rule${plain}`,
+        summary: `SYNs from ${me} are dropped; a ban of this address looks the same as a firewall rule${recent ? `; ${recent.note}` : ''}${plain}`,
         evidence,
-        findings: [{ cause: 'banned', confidence: 'low', summary: `a ban of ${me} (fail2ban, firewall rule naming the address) drops SYNs exactly like a firewall rule` }],
+        findings: [
+          {
+            cause: 'banned',
+            confidence: recent ? 'medium' : 'low',
+            summary: `a ban of ${me} (fail2ban, firewall rule naming the address) drops SYNs exactly like a firewall rule${recent ? `, and ${recent.note}: a new ban is as likely as a new rule` : ''}`,
+          },
+        ],
       });
     case 'connected': {
       const banner = classifyBanner(input, h);

@@ -1,0 +1,23 @@
+// Opening the store for `sshcheck history` and `sshcheck audit`: the engine config's store
+// section and $SSHCHECK_DB decide where it is (src/store/paths.ts). Reading commands do not
+// create a store that does not exist: they say where they looked.
+import { existsSync } from 'node:fs';
+import { findEngineConfig } from '../engine/config.js';
+import type { EngineConfig } from '../engine/config.js';
+import { SshcheckError } from '../engine/errors.js';
+import { storePath } from '../store/paths.js';
+import { Store } from '../store/store.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function openStoreForReading(env: Env): { store: Store; config: EngineConfig | undefined } | { missing: string } {
+  const config = findEngineConfig(undefined, env);
+  const { path, source } = storePath(config?.store, { env });
+  if (!existsSync(path)) return { missing: `no store at ${path} (${source === 'SSHCHECK_DB' ? 'from $SSHCHECK_DB' : source === 'config' ? 'store.path in the engine config' : 'the default location'}): nothing has been recorded there yet` };
+  try {
+    return { store: Store.open(path, { ...(config?.store?.retentionDays !== undefined ? { retentionDays: config.store.retentionDays } : {}) }), config };
+  } catch (err) {
+    if (err instanceof SshcheckError) throw err;
+    throw new SshcheckError('E_STORE', `cannot open the store ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}

@@ -1,0 +1,64 @@
+// The store's schema, as numbered migrations. `PRAGMA user_version` holds the version a
+// file is at; opening it applies every later migration in one IMMEDIATE transaction, so two
+// processes opening a fresh file at once migrate it once. Migrations are only ever added
+// at the end, never edited: files in the field are at every version in between.
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'audit log: one row per request, allowed or denied',
+    sql: `
+      CREATE TABLE audit (
+        id          INTEGER PRIMARY KEY,
+        at_ms       INTEGER NOT NULL,
+        source      TEXT    NOT NULL,
+        action      TEXT    NOT NULL,
+        workspace   TEXT,
+        channel     TEXT,
+        user        TEXT,
+        target      TEXT    NOT NULL,
+        host        TEXT    NOT NULL,
+        port        INTEGER,
+        addresses   TEXT    NOT NULL DEFAULT '[]',
+        bastion     TEXT,
+        verdict     TEXT    NOT NULL,
+        denial      TEXT,
+        reason      TEXT,
+        cause       TEXT,
+        duration_ms INTEGER,
+        report_id   TEXT
+      );
+      CREATE INDEX audit_at ON audit (at_ms);
+    `,
+  },
+  {
+    version: 2,
+    name: 'run history: one row per report, for `history` and the ban heuristic',
+    sql: `
+      CREATE TABLE runs (
+        report_id   TEXT    PRIMARY KEY,
+        at_ms       INTEGER NOT NULL,
+        host        TEXT    NOT NULL,
+        port        INTEGER NOT NULL,
+        user        TEXT    NOT NULL,
+        vantage     TEXT    NOT NULL,
+        addresses   TEXT    NOT NULL DEFAULT '[]',
+        cause       TEXT    NOT NULL,
+        confidence  TEXT    NOT NULL,
+        step        TEXT,
+        summary     TEXT    NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        source      TEXT    NOT NULL
+      );
+      CREATE INDEX runs_host ON runs (host, at_ms);
+      CREATE INDEX audit_host ON audit (host, at_ms);
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -1,0 +1,395 @@
+// The audit log and the run history in one SQLite file (better-sqlite3). The bot, `sshcheck
+// serve` and operators' CLI runs on one bastion may write it at the same time: WAL lets
+// readers run beside the one writer, and busy_timeout makes a writer wait for the lock
+// instead of failing. Schema changes are numbered migrations (migrations.ts). Rows are
+// bounded (long texts are cut), and old rows are deleted after the retention period.
+// Nothing here is written anywhere but the database file and SQLite's own -wal/-shm files.
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { SshcheckError } from '../engine/errors.js';
+import type { Report } from '../engine/report.js';
+import { DEFAULT_RETENTION_DAYS } from './config.js';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+
+export type AuditSource = 'slack' | 'discord' | 'cli' | 'service';
+export type AuditAction = 'check' | 'history';
+/** queued/running: not finished (yet); healthy/problem: the check ran; failed: the engine failed; shown: a history answer. */
+export type AuditVerdict = 'queued' | 'running' | 'healthy' | 'problem' | 'failed' | 'denied' | 'shown' | 'cancelled';
+export type DenialReason = 'permission' | 'policy' | 'rate-limit' | 'queue-full' | 'audit';
+
+export interface AuditEntry {
+  /** Epoch milliseconds; default now. */
+  atMs?: number;
+  source: AuditSource;
+  action: AuditAction;
+  /** Slack team id or Discord guild id. */
+  workspace?: string | null;
+  channel?: string | null;
+  user?: string | null;
+  /** The target as checked: user@host:port. */
+  target: string;
+  host: string;
+  port?: number | null;
+  addresses?: readonly string[];
+  bastion?: string | null;
+  verdict: AuditVerdict;
+  denial?: DenialReason | null;
+  /** Why it was denied or failed, in words. */
+  reason?: string | null;
+  cause?: string | null;
+  durationMs?: number | null;
+  reportId?: string | null;
+}
+
+export interface AuditRow {
+  id: number;
+  at: string;
+  atMs: number;
+  source: AuditSource;
+  action: AuditAction;
+  workspace: string | null;
+  channel: string | null;
+  user: string | null;
+  target: string;
+  host: string;
+  port: number | null;
+  addresses: string[];
+  bastion: string | null;
+  verdict: AuditVerdict;
+  denial: DenialReason | null;
+  reason: string | null;
+  cause: string | null;
+  durationMs: number | null;
+  reportId: string | null;
+}
+
+export type AuditPatch = Partial<Pick<AuditEntry, 'addresses' | 'bastion' | 'verdict' | 'denial' | 'reason' | 'cause' | 'durationMs' | 'reportId'>>;
+
+export interface RunRow {
+  reportId: string;
+  at: string;
+  atMs: number;
+  host: string;
+  port: number;
+  user: string;
+  vantage: string;
+  addresses: string[];
+  cause: string;
+  confidence: string;
+  step: string | null;
+  summary: string;
+  durationMs: number;
+  source: AuditSource;
+}
+
+export interface StoreOptions {
+  retentionDays?: number;
+  /** How long a writer waits for another process's lock. */
+  busyTimeoutMs?: number;
+  now?: () => number;
+}
+
+const DAY_MS = 86_400_000;
+const PRUNE_EVERY_MS = 3_600_000;
+const MAX_TEXT = 1000;
+const MAX_FIELD = 200;
+const MAX_ADDRESSES = 16;
+
+function cut(value: string | null | undefined, max: number): string | null {
+  if (value === undefined || value === null) return null;
+  return value.length > max ? `${value.slice(0, max - 1)}…` : value;
+}
+
+function addressesJson(addresses: readonly string[] | undefined): string {
+  return JSON.stringify((addresses ?? []).slice(0, MAX_ADDRESSES).map((a) => a.slice(0, 64)));
+}
+
+function parseAddresses(text: unknown): string[] {
+  try {
+    const parsed: unknown = JSON.parse(String(text));
+    return Array.isArray(parsed) ? parsed.filter((a): a is string => typeof a === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+interface AuditDbRow {
+  id: number;
+  at_ms: number;
+  source: string;
+  action: string;
+  workspace: string | null;
+  channel: string | null;
+  user: string | null;
+  target: string;
+  host: string;
+  port: number | null;
+  addresses: string;
+  bastion: string | null;
+  verdict: string;
+  denial: string | null;
+  reason: string | null;
+  cause: string | null;
+  duration_ms: number | null;
+  report_id: string | null;
+}
+
+interface RunDbRow {
+  report_id: string;
+  at_ms: number;
+  host: string;
+  port: number;
+  user: string;
+  vantage: string;
+  addresses: string;
+  cause: string;
+  confidence: string;
+  step: string | null;
+  summary: string;
+  duration_ms: number;
+  source: string;
+}
+
+function auditRow(r: AuditDbRow): AuditRow {
+  return {
+    id: r.id,
+    at: new Date(r.at_ms).toISOString(),
+    atMs: r.at_ms,
+    source: r.source as AuditSource,
+    action: r.action as AuditAction,
+    workspace: r.workspace,
+    channel: r.channel,
+    user: r.user,
+    target: r.target,
+    host: r.host,
+    port: r.port,
+    addresses: parseAddresses(r.addresses),
+    bastion: r.bastion,
+    verdict: r.verdict as AuditVerdict,
+    denial: r.denial as DenialReason | null,
+    reason: r.reason,
+    cause: r.cause,
+    durationMs: r.duration_ms,
+    reportId: r.report_id,
+  };
+}
+
+function runRow(r: RunDbRow): RunRow {
+  return {
+    reportId: r.report_id,
+    at: new Date(r.at_ms).toISOString(),
+    atMs: r.at_ms,
+    host: r.host,
+    port: r.port,
+    user: r.user,
+    vantage: r.vantage,
+    addresses: parseAddresses(r.addresses),
+    cause: r.cause,
+    confidence: r.confidence,
+    step: r.step,
+    summary: r.summary,
+    durationMs: r.duration_ms,
+    source: r.source as AuditSource,
+  };
+}
+
+/**
+ * mkdir -p, one level at a time: Node's recursive mkdirSync spins forever on some special
+ * file systems (/proc), and a bad SSHCHECK_DB must fail, not hang the bot at start.
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d) && missing.length < 64; d = dirname(d)) missing.unshift(d);
+  for (const d of missing) mkdirSync(d, { mode: 0o700 });
+}
+
+/** Applies the migrations a database lacks. Exported for tests that build older versions. */
+export function migrate(db: Database.Database, upTo: number = SCHEMA_VERSION, file = 'the store'): number {
+  const apply = db.transaction(() => {
+    const current = Number(db.pragma('user_version', { simple: true }));
+    if (current > SCHEMA_VERSION) {
+      throw new SshcheckError('E_STORE', `${file} has schema version ${current}; this sshcheck knows versions up to ${SCHEMA_VERSION}: upgrade sshcheck, or point SSHCHECK_DB at another file`);
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= current || m.version > upTo) continue;
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    }
+    return Number(db.pragma('user_version', { simple: true }));
+  });
+  // IMMEDIATE: the write lock first, so a second process waits and then sees the new version.
+  return apply.immediate();
+}
+
+export class Store {
+  private lastPrune = 0;
+  private readonly now: () => number;
+  private readonly retentionMs: number;
+
+  private constructor(
+    readonly path: string,
+    private readonly db: Database.Database,
+    options: StoreOptions,
+  ) {
+    this.now = options.now ?? (() => Date.now());
+    this.retentionMs = (options.retentionDays ?? DEFAULT_RETENTION_DAYS) * DAY_MS;
+  }
+
+  /**
+   * Opens (creating it and its directory if needed) and migrates the store. Throws
+   * SshcheckError E_STORE with the path and what to do.
+   */
+  static open(path: string, options: StoreOptions = {}): Store {
+    let db: Database.Database | undefined;
+    try {
+      if (path !== ':memory:') {
+        makeDirs(dirname(path));
+        // Created private: the audit log says who probed what. Sharing it between accounts is
+        // the admin's choice (group and mode on the file), kept as it is once it exists.
+        closeSync(openSync(path, 'a', 0o600));
+      }
+      db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
+      db.pragma(`busy_timeout = ${Math.round(options.busyTimeoutMs ?? 5000)}`);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      migrate(db, SCHEMA_VERSION, path);
+      const store = new Store(path, db, options);
+      store.prune();
+      return store;
+    } catch (err) {
+      db?.close();
+      if (err instanceof SshcheckError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new SshcheckError('E_STORE', `cannot open the store ${path}: ${err instanceof Error ? err.message : String(err)}${code === 'EACCES' ? ' (no permission: set SSHCHECK_DB or store.path in the engine config to a file this user may write)' : ''}`, { cause: err });
+    }
+  }
+
+  get schemaVersion(): number {
+    return Number(this.db.pragma('user_version', { simple: true }));
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  addAudit(entry: AuditEntry): number {
+    this.maybePrune();
+    const result = this.db
+      .prepare(
+        `INSERT INTO audit (at_ms, source, action, workspace, channel, user, target, host, port, addresses, bastion, verdict, denial, reason, cause, duration_ms, report_id)
+         VALUES (@at_ms, @source, @action, @workspace, @channel, @user, @target, @host, @port, @addresses, @bastion, @verdict, @denial, @reason, @cause, @duration_ms, @report_id)`,
+      )
+      .run({
+        at_ms: Math.round(entry.atMs ?? this.now()),
+        source: entry.source,
+        action: entry.action,
+        workspace: cut(entry.workspace, MAX_FIELD),
+        channel: cut(entry.channel, MAX_FIELD),
+        user: cut(entry.user, MAX_FIELD),
+        target: cut(entry.target, 400) ?? '',
+        host: cut(entry.host, 300) ?? '',
+        port: entry.port ?? null,
+        addresses: addressesJson(entry.addresses),
+        bastion: cut(entry.bastion, MAX_FIELD),
+        verdict: entry.verdict,
+        denial: entry.denial ?? null,
+        reason: cut(entry.reason, MAX_TEXT),
+        cause: cut(entry.cause, MAX_FIELD),
+        duration_ms: entry.durationMs === undefined || entry.durationMs === null ? null : Math.round(entry.durationMs),
+        report_id: cut(entry.reportId, 64),
+      });
+    return Number(result.lastInsertRowid);
+  }
+
+  updateAudit(id: number, patch: AuditPatch): void {
+    const sets: string[] = [];
+    const values: Record<string, unknown> = { id };
+    const set = (column: string, value: unknown): void => {
+      sets.push(`${column} = @${column}`);
+      values[column] = value;
+    };
+    if (patch.addresses !== undefined) set('addresses', addressesJson(patch.addresses));
+    if (patch.bastion !== undefined) set('bastion', cut(patch.bastion, MAX_FIELD));
+    if (patch.verdict !== undefined) set('verdict', patch.verdict);
+    if (patch.denial !== undefined) set('denial', patch.denial);
+    if (patch.reason !== undefined) set('reason', cut(patch.reason, MAX_TEXT));
+    if (patch.cause !== undefined) set('cause', cut(patch.cause, MAX_FIELD));
+    if (patch.durationMs !== undefined) set('duration_ms', patch.durationMs === null ? null : Math.round(patch.durationMs));
+    if (patch.reportId !== undefined) set('report_id', cut(patch.reportId, 64));
+    if (sets.length === 0) return;
+    this.db.prepare(`UPDATE audit SET ${sets.join(', ')} WHERE id = @id`).run(values);
+  }
+
+  /** Audit rows from `sinceMs` on, oldest first. */
+  audit(options: { sinceMs?: number; limit?: number } = {}): AuditRow[] {
+    const rows = this.db
+      .prepare('SELECT * FROM audit WHERE at_ms >= ? ORDER BY at_ms, id LIMIT ?')
+      .all(Math.round(options.sinceMs ?? 0), Math.max(1, Math.min(options.limit ?? 100_000, 1_000_000))) as AuditDbRow[];
+    return rows.map(auditRow);
+  }
+
+  auditRow(id: number): AuditRow | undefined {
+    const row = this.db.prepare('SELECT * FROM audit WHERE id = ?').get(id) as AuditDbRow | undefined;
+    return row ? auditRow(row) : undefined;
+  }
+
+  /** Keeps a run for history. The same report (a reused result, or a second writer) is kept once. */
+  recordRun(report: Report, source: AuditSource): void {
+    this.maybePrune();
+    const at = Date.parse(report.startedAt);
+    this.db
+      .prepare(
+        `INSERT OR IGNORE INTO runs (report_id, at_ms, host, port, user, vantage, addresses, cause, confidence, step, summary, duration_ms, source)
+         VALUES (@report_id, @at_ms, @host, @port, @user, @vantage, @addresses, @cause, @confidence, @step, @summary, @duration_ms, @source)`,
+      )
+      .run({
+        report_id: report.id.slice(0, 64),
+        at_ms: Number.isFinite(at) ? at : this.now(),
+        host: report.target.host.slice(0, 300),
+        port: report.target.port,
+        user: report.target.user.slice(0, 64),
+        vantage: report.vantage.name.slice(0, MAX_FIELD),
+        addresses: addressesJson(report.target.addresses),
+        cause: report.diagnosis.cause,
+        confidence: report.diagnosis.confidence,
+        step: report.diagnosis.step,
+        summary: cut(report.diagnosis.summary, MAX_TEXT) ?? '',
+        duration_ms: Math.round(report.durationMs),
+        source,
+      });
+  }
+
+  /** Runs for a host (and port, when given), newest first. */
+  runsFor(host: string, options: { port?: number; limit?: number; sinceMs?: number } = {}): RunRow[] {
+    const limit = Math.max(1, Math.min(options.limit ?? 20, 1000));
+    const since = Math.round(options.sinceMs ?? 0);
+    const rows = (
+      options.port === undefined
+        ? this.db.prepare('SELECT * FROM runs WHERE host = ? AND at_ms >= ? ORDER BY at_ms DESC LIMIT ?').all(host.toLowerCase(), since, limit)
+        : this.db.prepare('SELECT * FROM runs WHERE host = ? AND port = ? AND at_ms >= ? ORDER BY at_ms DESC LIMIT ?').all(host.toLowerCase(), options.port, since, limit)
+    ) as RunDbRow[];
+    return rows.map(runRow);
+  }
+
+  /** The newest healthy run of host:port from this vantage since `sinceMs`, if any. */
+  lastHealthy(host: string, port: number, vantage: string, sinceMs: number): RunRow | undefined {
+    const row = this.db
+      .prepare("SELECT * FROM runs WHERE host = ? AND port = ? AND vantage = ? AND cause = 'healthy' AND at_ms >= ? ORDER BY at_ms DESC LIMIT 1")
+      .get(host.toLowerCase(), port, vantage, Math.round(sinceMs)) as RunDbRow | undefined;
+    return row ? runRow(row) : undefined;
+  }
+
+  /** Deletes rows older than the retention period. */
+  prune(nowMs: number = this.now()): { audit: number; runs: number } {
+    this.lastPrune = nowMs;
+    const cutoff = nowMs - this.retentionMs;
+    const audit = this.db.prepare('DELETE FROM audit WHERE at_ms < ?').run(cutoff).changes;
+    const runs = this.db.prepare('DELETE FROM runs WHERE at_ms < ?').run(cutoff).changes;
+    return { audit, runs };
+  }
+
+  private maybePrune(): void {
+    if (this.now() - this.lastPrune >= PRUNE_EVERY_MS) this.prune();
+  }
+}

@@ -1,0 +1,91 @@
+// `sshcheck serve` under the target policy, with its audit rows: a typed target the policy
+// refuses is a 403 (nothing started), an address refused inside the engine ends the event
+// stream with E_POLICY, and the bot's RemoteEngine turns both into a 'policy' error that the
+// gate records as a policy refusal.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RemoteEngine, RemoteEngineError } from '../../src/chat/remote-engine.js';
+import { parseTarget } from '../../src/engine/target.js';
+import { createLogger } from '../../src/log.js';
+import { checkAddresses, defaultPolicy, PolicyError } from '../../src/policy/target-policy.js';
+import { serviceAdmission } from '../../src/service/audit.js';
+import type { Runner } from '../../src/service/runs.js';
+import type { Service } from '../../src/service/server.js';
+import { Store } from '../../src/store/store.js';
+import { TOKEN_A, postCheck, scriptedRunner, startLoopbackService } from './service-support.js';
+
+async function withService(runner: Runner, body: (url: string, store: Store, service: Service) => Promise<void>): Promise<void> {
+  const store = Store.open(':memory:');
+  // The admission follows runs in the registry of the service it is given to.
+  const holder: { service?: Service } = {};
+  const admit = serviceAdmission({ store, policy: defaultPolicy(), vantage: 'test-bastion', logger: createLogger({ level: 'error', write: () => undefined }), registry: () => (holder.service as Service).registry });
+  const started = await startLoopbackService(runner, { admit });
+  holder.service = started.service;
+  try {
+    await body(started.url, store, started.service);
+  } finally {
+    await started.close();
+    store.close();
+  }
+}
+
+test('a typed target the policy refuses: 403 with code "policy", no run, an audit row; the bot gets a policy error', async () => {
+  const scripted = scriptedRunner();
+  await withService(scripted.runner, async (url, store, service) => {
+    const res = await postCheck(url, { target: '169.254.169.254' });
+    assert.equal(res.status, 403);
+    assert.equal((res.body.error as { code: string }).code, 'policy');
+    assert.match((res.body.error as { message: string }).message, /cloud instance metadata/);
+    assert.equal(scripted.runs(), 0);
+    assert.match(service.metrics.render(), /sshcheck_requests_rejected_total\{reason="policy"\} 1/);
+    const remote = new RemoteEngine({ name: 'eu-1', url, token: TOKEN_A });
+    await assert.rejects(remote.check(parseTarget('127.0.0.1')), (err: unknown) => {
+      assert.ok(err instanceof RemoteEngineError);
+      assert.equal(err.kind, 'policy');
+      assert.equal(err.status, 403);
+      assert.match(err.message, /^bastion eu-1 \(http:\/\/127\.0\.0\.1:\d+\) refused the check: The address 127\.0\.0\.1, which the target policy does not allow: loopback/);
+      return true;
+    });
+    assert.deepEqual(store.audit().map((r) => [r.source, r.host, r.verdict, r.denial, r.bastion]), [
+      ['service', '169.254.169.254', 'denied', 'policy', 'test-bastion'],
+      ['service', '127.0.0.1', 'denied', 'policy', 'test-bastion'],
+    ]);
+  });
+});
+
+test('an address refused inside the engine: the stream ends with E_POLICY, the bot gets a policy error, the row says denied', async () => {
+  const target = parseTarget('db-3.lab.test');
+  const denial = checkAddresses(defaultPolicy(), target, ['127.0.0.1']);
+  assert.ok(denial);
+  const refusing: Runner = () => Promise.reject(new PolicyError(denial));
+  await withService(refusing, async (url, store, service) => {
+    const remote = new RemoteEngine({ name: 'eu-1', url, token: TOKEN_A });
+    await assert.rejects(remote.check(target), (err: unknown) => {
+      assert.ok(err instanceof RemoteEngineError);
+      assert.equal(err.kind, 'policy');
+      assert.match(err.message, /^bastion eu-1 \(.*\): db-3\.lab\.test resolves to 127\.0\.0\.1, which the target policy does not allow/);
+      assert.doesNotMatch(err.message, /the engine failed/);
+      return true;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.match(service.metrics.render(), /sshcheck_runs_total\{cause="policy-refused"\} 1/);
+    const [row] = store.audit();
+    assert.deepEqual([row?.verdict, row?.denial], ['denied', 'policy']);
+    assert.match(row?.reason ?? '', /resolves to 127\.0\.0\.1/);
+  });
+});
+
+test('an allowed check: the row is completed with the outcome when the run ends (joined requests too)', async () => {
+  const scripted = scriptedRunner({ gapMs: 5 });
+  await withService(scripted.runner, async (url, store) => {
+    const remote = new RemoteEngine({ name: 'eu-1', url, token: TOKEN_A });
+    const [a, b] = await Promise.all([remote.check(parseTarget('10.0.0.5')), remote.check(parseTarget('10.0.0.5'))]);
+    assert.equal(a.report.id, b.report.id);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(scripted.runs(), 1);
+    assert.deepEqual(store.audit().map((r) => [r.verdict, r.cause, r.reportId]), [
+      ['problem', 'port-closed', a.report.id],
+      ['problem', 'port-closed', a.report.id],
+    ]);
+  });
+});
