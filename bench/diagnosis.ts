@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import type { Report } from '../src/engine/report.js';
 import { Lab, labUnavailable } from '../test/lab/lab.js';
 import { SCENARIOS } from '../test/lab/scenarios.js';
+import { isMain, median } from './stats.js';
 
 export interface Sample {
   diagnosedMs: number;
@@ -15,11 +16,7 @@ export interface Sample {
   correct: boolean;
 }
 
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
-}
+export { median };
 
 async function main(): Promise<void> {
   const why = labUnavailable();
@@ -60,4 +57,4 @@ async function main(): Promise<void> {
   console.log(`written ${out}`);
 }
 
-await main();
+if (isMain(import.meta.url)) await main();

@@ -9,6 +9,7 @@
 import type { CheckOptions, CheckResult, EngineClient } from '../src/chat/engine-client.js';
 import type { Target } from '../src/engine/target.js';
 import { callsSince, checkDone, startHarness } from '../test/discord/harness.js';
+import { median } from './stats.js';
 
 function parseRuns(argv: readonly string[]): number {
   const i = argv.indexOf('--runs');
@@ -16,12 +17,6 @@ function parseRuns(argv: readonly string[]): number {
   const n = Number(argv[i + 1]);
   if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error('--runs takes a number from 1 to 1000');
   return n;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
 }
 
 const fmt = (ms: number): string => `${ms.toFixed(1)} ms`;

@@ -13,13 +13,7 @@ import { parseArgs } from 'node:util';
 import { ADDR, CLI, Lab, labUnavailable } from '../test/lab/lab.js';
 import { LabSegments } from '../test/lab/segments.js';
 import { DriverClient } from '../test/lab/driver-client.js';
-
-// Not imported from diagnosis.ts: importing that module runs its benchmark.
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
-}
+import { median } from './stats.js';
 
 const DRIVER = fileURLToPath(new URL('../test/lab/bot-driver.js', import.meta.url));
 

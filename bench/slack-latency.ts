@@ -8,17 +8,12 @@ import { parseArgs } from 'node:util';
 import { SLACK_PACE } from '../adapters/slack/index.js';
 import { allText, settled, startHarness } from '../test/slack/harness.js';
 import { closedPort } from '../test/slack/targets.js';
+import { median } from './stats.js';
 
 interface Sample {
   ackMs: number;
   parentMs: number;
   diagnosisMs: number;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
 }
 
 async function main(): Promise<void> {

@@ -36,6 +36,7 @@ export function commandDefinition(): RESTPostAPIChatInputApplicationCommandsJSON
       .addStringOption((o) => o.setName('user').setDescription('Login name for the handshake probes (default sshcheck)').setMaxLength(32))
       .addStringOption((o) => o.setName('via').setDescription('Probe from this configured bastion instead of the routed one').setMaxLength(63))
       .addStringOption((o) => o.setName('from').setDescription('Your IP address: also check whether the server bans or refuses it').setMaxLength(45))
+      .addBooleanOption((o) => o.setName('history').setDescription('Show the recent runs of the target instead of checking it (only you see them)'))
       .toJSON()
   );
 }
@@ -46,9 +47,11 @@ export interface CommandOptions {
   user?: string;
   via?: string;
   from?: string;
+  /** Show the target's recent runs instead of checking it. */
+  history?: boolean;
 }
 
-export type ParsedCommand = { kind: 'help' } | { kind: 'check'; target: Target; via?: string; from?: string };
+export type ParsedCommand = { kind: 'help' } | { kind: 'check'; target: Target; via?: string; from?: string } | { kind: 'history'; target: Target; via?: never; from?: never };
 
 /** Pure: the options as typed, to a target or an SshcheckError whose message the user sees. */
 export function parseCommandOptions(options: CommandOptions, bastions?: readonly string[]): ParsedCommand {
@@ -59,6 +62,10 @@ export function parseCommandOptions(options: CommandOptions, bastions?: readonly
   if (options.user !== undefined) overrides.user = parseUser(options.user);
   if (text.length === 0) throw new SshcheckError('E_TARGET_EMPTY', 'no host given');
   const target = parseTarget(text, overrides);
+  if (options.history === true) {
+    if (options.via !== undefined || options.from !== undefined) throw new SshcheckError('E_USAGE', 'history shows the runs this bot recorded: leave out via and from');
+    return { kind: 'history', target };
+  }
   const via = options.via !== undefined ? parseVia(options.via, bastions) : undefined;
   const from = options.from !== undefined ? parseFrom(options.from) : undefined;
   return { kind: 'check', target, ...(via !== undefined ? { via } : {}), ...(from !== undefined ? { from } : {}) };

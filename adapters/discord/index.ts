@@ -1,5 +1,6 @@
 // The Discord adapter (issue 4): /sshcheck as an application command, the checklist in a
-// thread. `sshcheck bot` loads it when DISCORD_TOKEN and DISCORD_APPLICATION_ID are set;
+// thread; /sshcheck-explain explains an ssh -v log given as a file or text (issue 5).
+// `sshcheck bot` loads it when DISCORD_TOKEN and DISCORD_APPLICATION_ID are set;
 // `sshcheck discord register` calls registerCommands. See docs/discord.md.
 import type { Client, Interaction } from 'discord.js';
 import { Events } from 'discord.js';
@@ -9,6 +10,8 @@ import { RecentIds } from '../../src/chat/dedupe.js';
 import { Pacer } from '../../src/chat/pacer.js';
 import { createClient, logClientEvents } from './client.js';
 import { errorFields } from './errors.js';
+import { handleExplainInteraction, isExplainCommand } from './explain.js';
+import { discordFileOrigins } from './explain-command.js';
 import { handleInteraction } from './interaction.js';
 
 export { registerCommands } from './register.js';
@@ -48,10 +51,13 @@ class DiscordAdapter implements ChatAdapter {
       pacer: this.options.pacer ?? new Pacer(DISCORD_PACE),
       seen: new RecentIds(),
       deferAfterMs: this.options.deferAfterMs ?? DEFER_AFTER_MS,
+      ...(this.ctx.gate ? { gate: this.ctx.gate } : {}),
     };
+    const explainDeps = { logger: this.ctx.logger, seen: deps.seen, allowed: discordFileOrigins(this.config.apiUrl) };
     this.client.on(Events.InteractionCreate, (interaction: Interaction) => {
       if (this.stopping) return;
-      const task = handleInteraction(interaction, deps).catch((err: unknown) => {
+      const handled = isExplainCommand(interaction) ? handleExplainInteraction(interaction, explainDeps) : handleInteraction(interaction, deps);
+      const task = handled.catch((err: unknown) => {
         this.ctx.logger.error('discord interaction failed', { interaction: interaction.id, ...errorFields(err, [this.config.token, interaction.token ?? '']) });
       });
       this.inFlight.add(task);

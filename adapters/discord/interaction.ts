@@ -17,6 +17,10 @@ import { DISCORD_USAGE, renderUsageError } from './render.js';
 import { noMentions } from './responder.js';
 import { DiscordSurface } from './surface.js';
 import { whyNoThread } from './thread-policy.js';
+import type { Gate } from '../../src/chat/gate.js';
+import { gateDiscordCommand } from './gate.js';
+import { isFleetText } from '../../src/chat/fleet-grammar.js';
+import { handleDiscordFleet } from './fleet.js';
 
 export interface InteractionDeps {
   engine: EngineClient;
@@ -26,6 +30,8 @@ export interface InteractionDeps {
   seen: RecentIds;
   /** When the reply is deferred if the parent is not posted by then (Discord allows 3 s). */
   deferAfterMs: number;
+  /** Permissions, policy pre-check, limits, queue and audit (src/chat/gate.ts). */
+  gate?: Gate;
 }
 
 async function answerPrivately(interaction: ChatInputCommandInteraction, content: string, logger: Logger): Promise<void> {
@@ -41,6 +47,7 @@ function parse(interaction: ChatInputCommandInteraction, bastions: readonly stri
   const user = interaction.options.getString('user');
   const via = interaction.options.getString('via');
   const from = interaction.options.getString('from');
+  const history = interaction.options.getBoolean('history');
   return parseCommandOptions(
     {
       target: interaction.options.getString('target', true),
@@ -48,6 +55,7 @@ function parse(interaction: ChatInputCommandInteraction, bastions: readonly stri
       ...(user !== null ? { user } : {}),
       ...(via !== null ? { via } : {}),
       ...(from !== null ? { from } : {}),
+      ...(history !== null ? { history } : {}),
     },
     bastions,
   );
@@ -59,6 +67,11 @@ export async function handleInteraction(interaction: Interaction, deps: Interact
   // A gateway resume may deliver an event again; one interaction is one check.
   if (!deps.seen.first(interaction.id)) {
     logger.debug('discord interaction delivered twice; ignored', { interaction: interaction.id });
+    return;
+  }
+  // Several hosts in `target` (db-[1-40], db-1,db-2): a fleet check (fleet.ts).
+  if (isFleetText(interaction.options.getString('target') ?? '')) {
+    await handleDiscordFleet(interaction, deps);
     return;
   }
   let command: ParsedCommand;
@@ -74,6 +87,13 @@ export async function handleInteraction(interaction: Interaction, deps: Interact
     await answerPrivately(interaction, DISCORD_USAGE, logger);
     return;
   }
+  // Who, what, how often, when: a refusal or a history answer is an ephemeral reply.
+  const gated = await gateDiscordCommand(deps.gate, interaction, command);
+  if (gated.kind === 'answer') {
+    await answerPrivately(interaction, gated.content, logger);
+    return;
+  }
+  if (command.kind !== 'check') return;
 
   const channel = interaction.channel;
   const noThread = whyNoThread({
@@ -85,11 +105,14 @@ export async function handleInteraction(interaction: Interaction, deps: Interact
   const label = targetLabel(command.target);
   const surface = new DiscordSurface({ interaction, logger, threadName: `sshcheck ${label}`, ...(noThread !== undefined ? { noThread } : {}) });
   surface.armDeferral(deps.deferAfterMs);
+  if (gated.notice !== undefined) {
+    surface.notePrivately(gated.notice).catch((err: unknown) => logger.warn('discord queue notice failed', { interaction: interaction.id, ...errorFields(err, [interaction.token]) }));
+  }
   logger.info('discord check requested', { interaction: interaction.id, user: interaction.user.id, guild: interaction.guildId, channel: interaction.channelId, target: label, ...(noThread ? { noThread } : {}) });
   try {
     const report = await runCheckFlow({
       surface,
-      engine: deps.engine,
+      engine: gated.ticket ? gated.ticket.wrap(deps.engine) : deps.engine,
       pacer: deps.pacer,
       logger,
       target: command.target,
@@ -100,6 +123,7 @@ export async function handleInteraction(interaction: Interaction, deps: Interact
     });
     logger.info('discord check done', { interaction: interaction.id, target: label, cause: report?.diagnosis.cause, answerExpired: surface.expired });
   } finally {
+    gated.ticket?.cancel('the check flow ended before the check ran');
     surface.dispose();
   }
 }

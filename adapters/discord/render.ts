@@ -256,4 +256,5 @@ export const DISCORD_USAGE = [
   'Usage: `/sshcheck target:<host> [port:<1-65535>] [user:<login name>]`',
   'target is a host name or IP address (`db-3`, `10.0.0.5`, `[2001:db8::1]`); `user@host:port` works too.',
   'sshcheck probes the host from the bastion, steps through the 10-step SSH checklist in a thread and puts the most likely cause in the first message.',
+  '`/sshcheck target:<host> history:True` shows its recent runs instead (worked at 10:02, broken since 10:05), only to you.',
 ].join('\n');

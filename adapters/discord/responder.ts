@@ -4,6 +4,7 @@
 // depends on what was sent before. Once the token is gone (15 minutes passed, or another
 // process answered), nothing more is tried: Discord would only answer 404 again.
 import type { APIEmbed, ChatInputCommandInteraction, Message, MessageMentionOptions } from 'discord.js';
+import { MessageFlags } from 'discord.js';
 import { isTokenGone } from './errors.js';
 
 /** Nobody is ever pinged, whatever the text says. Also the client's default. */
@@ -51,6 +52,11 @@ export class InteractionResponder {
       this.state = 'replied';
       return message;
     });
+  }
+
+  /** A message only the requester sees (the queue position), after the reply or its deferral. */
+  followUpPrivately(content: string): Promise<Message | undefined> {
+    return this.queue(() => this.interaction.followUp({ content, flags: MessageFlags.Ephemeral, allowedMentions: noMentions() }));
   }
 
   /** A further message under the reply (the checklist when there is no thread). */

@@ -79,6 +79,16 @@ export class DiscordSurface implements ChatSurface {
     this.deferTimer.unref();
   }
 
+  /**
+   * Tells the requester privately, before the parent exists (a queued check): the reply is
+   * deferred ("thinking…") and becomes the parent when the check starts.
+   */
+  async notePrivately(content: string): Promise<void> {
+    clearTimeout(this.deferTimer);
+    await this.responder.deferIfSilent();
+    await this.responder.followUpPrivately(content);
+  }
+
   dispose(): void {
     clearTimeout(this.deferTimer);
   }

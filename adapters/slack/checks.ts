@@ -4,6 +4,7 @@
 import type { AdapterContext } from '../../src/chat/adapter.js';
 import { runCheckFlow } from '../../src/chat/check-flow.js';
 import type { ChatSurface } from '../../src/chat/check-flow.js';
+import type { Ticket } from '../../src/chat/gate.js';
 import type { Pacer } from '../../src/chat/pacer.js';
 import { targetLabel } from '../../src/chat/views.js';
 import type { Target } from '../../src/engine/target.js';
@@ -20,6 +21,8 @@ export interface CheckRequest {
   origin: Record<string, string>;
   /** Builds the surface. A surface with `idle()` may still post after the flow ends; the check lasts until it is idle. */
   surface: () => ChatSurface & { idle?(): Promise<void> };
+  /** The gate's admission: the check runs through it (queue slot, audit row). */
+  ticket?: Ticket;
 }
 
 export class CheckRunner {
@@ -41,7 +44,7 @@ export class CheckRunner {
     const surface = request.surface();
     const flow = runCheckFlow({
       surface,
-      engine: this.ctx.engine,
+      engine: request.ticket ? request.ticket.wrap(this.ctx.engine) : this.ctx.engine,
       pacer: this.pacer,
       logger,
       target: request.target,
@@ -56,7 +59,18 @@ export class CheckRunner {
       })
       .catch((err: unknown) => {
         logger.error('check flow failed', { target, error: err instanceof Error ? err.message : String(err), ...request.origin });
-      });
+      })
+      // A flow that never asked the engine (it failed first) must not keep its queue slot.
+      .finally(() => request.ticket?.cancel('the check flow ended before the check ran'));
+    this.inflight.add(flow);
+    void flow.finally(() => this.inflight.delete(flow));
+  }
+
+  /** Runs a detached task with this runner's engine (a fleet check); stop() waits for it like a check. */
+  track(task: (engine: AdapterContext['engine']) => Promise<void>): void {
+    const flow = task(this.ctx.engine).catch((err: unknown) => {
+      this.ctx.logger.error('chat task failed', { error: err instanceof Error ? err.message : String(err) });
+    });
     this.inflight.add(flow);
     void flow.finally(() => this.inflight.delete(flow));
   }

@@ -1,5 +1,6 @@
 // The Slack adapter (issue 3): `/sshcheck <target> [port] [user]` and `@sshcheck <target>` in a
-// thread run the checklist from this bastion and answer in a thread, live. Socket Mode by
+// thread run the checklist from this bastion and answer in a thread, live; an ssh log pasted
+// or attached in the bot's threads is explained there (issue 5). Socket Mode by
 // default (SLACK_BOT_TOKEN + SLACK_APP_TOKEN), the HTTP receiver with SLACK_SIGNING_SECRET.
 import type { AdapterContext, ChatAdapter } from '../../src/chat/adapter.js';
 import type { SlackConfig } from '../../src/chat/bot-config.js';
@@ -10,7 +11,10 @@ import { createApp } from './app.js';
 import { CheckRunner } from './checks.js';
 import { registerSlashCommand } from './commands.js';
 import type { ListenerDeps } from './listeners.js';
+import { SlackLogReplies } from './log-replies.js';
+import { slackFileOrigins } from './log-message.js';
 import { registerMentions } from './mentions.js';
+import { SlackUserGroups } from './gate.js';
 
 /** Slack lets a bot post about one message per second per channel, with short bursts. */
 export const SLACK_PACE: PacerOptions = { burst: 3, perSecond: 1 };
@@ -39,9 +43,11 @@ export function createSlackAdapter(config: SlackConfig, ctx: AdapterContext, opt
   const runner = new CheckRunner(ctx, pacer);
   let botName: string | undefined;
   let httpPort: number | undefined;
+  const recent = new RecentIds();
+  const logs = new SlackLogReplies({ client: handle.client, pacer, logger: ctx.logger, recent, botToken: config.botToken, allowed: slackFileOrigins(config.apiUrl) });
   const deps: ListenerDeps = {
     runner,
-    recent: new RecentIds(),
+    recent,
     pacer,
     logger: ctx.logger,
     vantage: ctx.vantage,
@@ -49,6 +55,9 @@ export function createSlackAdapter(config: SlackConfig, ctx: AdapterContext, opt
     botName: () => botName,
     // An engine without bastions probes here: then any `via` is a usage error.
     bastions: () => ctx.engine.bastions ?? [],
+    // Permissions, policy pre-check, limits, queue and audit (src/chat/gate.ts).
+    ...(ctx.gate ? { gate: ctx.gate, userGroups: new SlackUserGroups(handle.client) } : {}),
+    logs,
   };
   return {
     name: 'slack',
@@ -62,6 +71,7 @@ export function createSlackAdapter(config: SlackConfig, ctx: AdapterContext, opt
       const started = await handle.start((app) => {
         registerSlashCommand(app, deps);
         registerMentions(app, deps);
+        logs.register(app);
         // Bolt's last resort: whatever a listener threw is logged, never lost.
         app.error((err) => {
           ctx.logger.error('slack listener failed', { error: err.message, code: err.code });
@@ -78,6 +88,7 @@ export function createSlackAdapter(config: SlackConfig, ctx: AdapterContext, opt
       if (!(await runner.drain(options.drainMs ?? DRAIN_MS))) {
         ctx.logger.warn('stopped with checks still posting', { running: runner.running });
       }
+      if (!(await logs.drain(options.drainMs ?? DRAIN_MS))) ctx.logger.warn('stopped with log answers still posting', { running: logs.running });
     },
   };
 }

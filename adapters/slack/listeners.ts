@@ -8,8 +8,10 @@ import type { Pacer } from '../../src/chat/pacer.js';
 import { isSshcheckError } from '../../src/engine/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { CheckRunner } from './checks.js';
+import type { SlackGateDeps } from './gate.js';
+import type { MentionLogs } from './log-replies.js';
 
-export interface ListenerDeps {
+export interface ListenerDeps extends SlackGateDeps {
   runner: CheckRunner;
   recent: RecentIds;
   pacer: Pacer;
@@ -20,6 +22,8 @@ export interface ListenerDeps {
   botName(): string | undefined;
   /** The bastions `via` may name; none when the probes run in this process. */
   bastions(): readonly string[];
+  /** ssh logs in mentions and the threads mentions are answered in (issue 5). */
+  logs?: MentionLogs;
 }
 
 export type ParsedRequest = ChatCommand | { kind: 'error'; message: string };

@@ -10,6 +10,8 @@ import { renderUsage, renderUsageError } from './render.js';
 import type { SlackMessage } from './render.js';
 import { isDirectConversation, isUserId, requesterMention } from './requester.js';
 import { SlackSurface, channelKey } from './surface.js';
+import { gateSlackCommand } from './gate.js';
+import { fitInline } from './limits.js';
 
 /** The mention text without the bot's own mention(s). */
 export function stripBotMention(text: string, botUserId: string | undefined): string {
@@ -37,15 +39,28 @@ export function registerMentions(app: App, deps: ListenerDeps): void {
           await deps.client.chat.postEphemeral({ channel: event.channel, user, ...message, ...(thread !== undefined ? { thread_ts: thread } : {}) });
         })
         .catch((err: unknown) => deps.logger.error('answering a mention failed', { ...origin, error: errorText(err) }));
-    const parsed = parseRequest(stripBotMention(event.text, context.botUserId), deps.bastions());
+    const text = stripBotMention(event.text, context.botUserId);
+    const parsed = parseRequest(text, deps.bastions());
+    // Not a command but a pasted or attached ssh log: explained instead of a usage error.
+    if ((parsed.kind === 'error' || text.trim() === '') && deps.logs?.fromMention(event, text)) return;
     if (parsed.kind === 'error') return await answer(renderUsageError(parsed.message));
     if (parsed.kind === 'help') return await answer(renderUsage());
+    // Who, what, how often, when: a refusal, a history answer or the queue notice go to the requester only.
+    const team = typeof context.teamId === 'string' ? context.teamId : typeof body.team_id === 'string' ? body.team_id : undefined;
+    const gated = await gateSlackCommand(deps, parsed, { channel: event.channel, user, ...(team !== undefined ? { team } : {}) });
+    if (gated.kind === 'answer') return await answer(gated.message);
+    if (parsed.kind !== 'check') return;
+    if (gated.notice !== undefined) {
+      const notice = fitInline(gated.notice, 500);
+      void answer({ text: notice, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: notice } }] });
+    }
     deps.runner.start({
       target: parsed.target,
       ...(parsed.via !== undefined ? { via: parsed.via } : {}),
       ...(parsed.from !== undefined ? { from: parsed.from } : {}),
       requester: requesterMention(user),
       origin,
+      ...(gated.ticket ? { ticket: gated.ticket } : {}),
       surface: () =>
         new SlackSurface({
           client: deps.client,
@@ -58,5 +73,7 @@ export function registerMentions(app: App, deps: ListenerDeps): void {
           logger: deps.logger,
         }),
     });
+    // Logs pasted later into this thread are explained too.
+    if (thread !== undefined) deps.logs?.rememberThread(event.channel, thread);
   });
 }

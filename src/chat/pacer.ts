@@ -2,6 +2,12 @@
 // second, with short bursts). The pacer runs a channel's operations one at a time through a
 // token bucket, lets parent updates (the diagnosis) overtake step replies, and coalesces
 // queued edits of the same message so that only the newest is sent.
+//
+// The platform counts requests when they arrive, and arrival jitters with the network and a
+// busy event loop: a bucket clocked from when requests are sent lets a slow first request and
+// a prompt fourth one land closer than the pace. So the bucket is clocked conservatively:
+// from when each earlier request was answered (it arrived no later) to when the next one
+// starts (it arrives no earlier).
 
 export interface PacerOptions {
   /** Operations allowed at once after a quiet period. */
@@ -18,19 +24,20 @@ interface Job {
   waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }>;
 }
 
+/** Answers remembered per channel: windows longer than this many operations go unchecked. */
+const HISTORY = 64;
+
 class ChannelQueue {
   private readonly jobs: Job[] = [];
-  private tokens: number;
-  private refilledAt = performance.now();
+  /** When this channel's recent operations were answered, oldest first. */
+  private readonly answered: number[] = [];
   private busy = false;
   private seq = 0;
 
   constructor(
     private readonly options: PacerOptions,
     private readonly onIdle: () => void,
-  ) {
-    this.tokens = options.burst;
-  }
+  ) {}
 
   get idle(): boolean {
     return !this.busy && this.jobs.length === 0;
@@ -51,30 +58,40 @@ class ChannelQueue {
     });
   }
 
-  private refill(): void {
-    const now = performance.now();
-    this.tokens = Math.min(this.options.burst, this.tokens + ((now - this.refilledAt) / 1000) * this.options.perSecond);
-    this.refilledAt = now;
+  /**
+   * The earliest start for the next operation: every run of k > burst operations ending with
+   * it must span (k - burst) / perSecond seconds, measured from the answer to its first one.
+   */
+  private earliestStart(): number {
+    const { burst, perSecond } = this.options;
+    const n = this.answered.length;
+    let earliest = 0;
+    for (let i = 0; i < n; i++) {
+      const k = n - i + 1;
+      if (k > burst) earliest = Math.max(earliest, (this.answered[i] ?? 0) + ((k - burst) / perSecond) * 1000);
+    }
+    return earliest;
   }
 
   private async drain(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
     try {
-      for (;;) {
+      while (this.jobs.length > 0) {
+        // Wait with the job still queued: an edit can replace it and a diagnosis overtake it.
+        const wait = this.earliestStart() - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, Math.ceil(wait)));
         const job = this.jobs.shift();
         if (!job) break;
-        this.refill();
-        if (this.tokens < 1) {
-          await new Promise((r) => setTimeout(r, ((1 - this.tokens) / this.options.perSecond) * 1000));
-          this.refill();
-        }
-        this.tokens -= 1;
         try {
           await job.run();
           for (const w of job.waiters) w.resolve();
         } catch (err) {
           for (const w of job.waiters) w.reject(err);
+        } finally {
+          // A failed request was still counted by the platform.
+          this.answered.push(performance.now());
+          if (this.answered.length > HISTORY) this.answered.shift();
         }
       }
     } finally {

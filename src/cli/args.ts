@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import { SshcheckError } from '../engine/errors.js';
 import type { Target } from '../engine/target.js';
 import { parseTarget, printable } from '../engine/target.js';
+import type { FleetRequest } from './fleet.js';
+import { hasRange } from '../fleet/range.js';
 
 export interface CheckRequest {
   command: 'check';
@@ -20,9 +22,11 @@ export interface CheckRequest {
   from: string | undefined;
   /** Engine config file with diagnostics logins (--config, $SSHCHECK_ENGINE_CONFIG). */
   configPath: string | undefined;
+  /** --policy <file>: fence this run with the target policy in that file (its policy: section). */
+  policyPath?: string | undefined;
 }
 
-export type CliRequest = CheckRequest | { command: 'help' } | { command: 'version' };
+export type CliRequest = CheckRequest | FleetRequest | { command: 'help' } | { command: 'version' };
 
 export const USAGE = `Usage: sshcheck [options] [user@]host[:port]
 
@@ -41,10 +45,24 @@ Options:
                         or refuses it (needs a diagnostics login, see --config)
       --config <file>   engine config with diagnostics logins (default
                         $SSHCHECK_ENGINE_CONFIG, else /etc/sshcheck/engine.yml if present)
+      --policy <file>   probe only what the target policy in <file> allows (its policy:
+                        section; an engine config works): every resolved address is checked
   -q, --quiet           no progress on stderr
       --no-color        no colours, even on a terminal
   -h, --help            this help
   -V, --version         print the version
+
+Several hosts (a fleet check: a summary by cause, then a line per host that is not healthy):
+  sshcheck [options] host host …    ranges too: db-[1-40], db-[01-12], 10.0.0.[1-50]
+      --file <path>     hosts from a file, one per line, # comments
+      --group <name>    hosts of a group in the engine config (repeatable)
+      --concurrency <n> hosts checked at once (default 32, 1-256)
+
+Other commands:
+  sshcheck history <host>           recent runs for host, per bastion (from the store)
+  sshcheck audit [--since 24h] [--json]   the audit log of every request
+  ssh -vvv user@host 2>&1 | sshcheck explain   where a pasted ssh log stops, and why
+  sshcheck bot | serve | discord register      the chat bot, the engine service (README)
 
 IPv6 addresses are written [2001:db8::1] or [2001:db8::1]:22.
 Exit status: 0 nothing wrong from here, 1 a problem was found, 2 bad input or usage
@@ -70,9 +88,13 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
         vantage: { type: 'string' },
         from: { type: 'string' },
         config: { type: 'string' },
+        policy: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         color: { type: 'boolean' },
         'no-color': { type: 'boolean' },
+        file: { type: 'string' },
+        group: { type: 'string', multiple: true },
+        concurrency: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -86,8 +108,8 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   const { values, positionals } = parsed;
   if (values.help) return { command: 'help' };
   if (values.version) return { command: 'version' };
-  if (positionals.length === 0) throw usage('no host given: sshcheck [options] [user@]host[:port]');
-  if (positionals.length > 1) throw usage(`one host per run: got ${positionals.length} (${positionals.map((p) => `"${printable(p, 40)}"`).join(', ')})`);
+  const fleet = positionals.length > 1 || positionals.some(hasRange) || values.file !== undefined || (values.group?.length ?? 0) > 0;
+  if (positionals.length === 0 && !fleet) throw usage('no host given: sshcheck [options] [user@]host[:port]');
 
   let budgetMs: number | undefined;
   if (values.budget !== undefined) {
@@ -108,6 +130,31 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   const overrides: { port?: string; user?: string } = {};
   if (values.port !== undefined) overrides.port = values.port;
   if (values.user !== undefined) overrides.user = values.user;
+  if (fleet) {
+    if (values.from !== undefined) throw usage('--from checks one host against one requester: give a single host');
+    if (values['wait-all']) throw usage('--wait-all is for a single host: a fleet check stops each host at its diagnosis');
+    let concurrency: number | undefined;
+    if (values.concurrency !== undefined) {
+      if (!/^[0-9]{1,3}$/.test(values.concurrency) || Number(values.concurrency) < 1 || Number(values.concurrency) > 256) throw usage(`invalid --concurrency "${printable(values.concurrency, 20)}": give 1 to 256`);
+      concurrency = Number(values.concurrency);
+    }
+    if (values.file !== undefined && values.file.trim() === '') throw usage('--file needs a path');
+    return {
+      command: 'fleet',
+      patterns: positionals,
+      file: values.file,
+      groups: values.group ?? [],
+      overrides,
+      concurrency,
+      json: values.json === true,
+      quiet: values.quiet === true,
+      color: values['no-color'] ? false : values.color === true ? true : undefined,
+      budgetMs,
+      vantage,
+      configPath,
+    };
+  }
+  if (values.concurrency !== undefined) throw usage('--concurrency is for several hosts (a fleet check)');
   const target = parseTarget(positionals[0] ?? '', overrides);
   return {
     command: 'check',
@@ -120,5 +167,11 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     vantage,
     from,
     configPath,
+    ...(values.policy !== undefined ? { policyPath: policyFile(values.policy) } : {}),
   };
+}
+
+function policyFile(path: string): string {
+  if (!path.startsWith('/') && !path.startsWith('.')) throw usage(`invalid --policy "${printable(path, 60)}": give a file path (./policy.yml or /etc/sshcheck/engine.yml)`);
+  return path;
 }

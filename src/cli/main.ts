@@ -9,6 +9,7 @@ import { parseCli, USAGE } from './args.js';
 import { liveProgress, plainProgress } from './progress.js';
 import type { Progress } from './progress.js';
 import { renderReport } from './render-text.js';
+import { prepareRun } from './record.js';
 
 export const EXIT = { healthy: 0, problem: 1, usage: 2, engine: 3 } as const;
 
@@ -28,12 +29,15 @@ async function check(request: CheckRequest): Promise<number> {
       ? liveProgress({ write: (t) => process.stderr.write(t), columns: process.stderr.columns }, { color: request.color ?? process.env.NO_COLOR === undefined })
       : plainProgress({ write: (t) => process.stderr.write(t) });
   }
+  // The target policy when asked for, the history, and the audit and history rows.
+  const recorded = await prepareRun(request.target, request, config, process.env, (t) => process.stderr.write(t));
   const controller = new AbortController();
   const stop = (): void => controller.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
     const report = await run(request.target, {
+      ...recorded.options,
       ...(request.vantage !== undefined ? { vantage: request.vantage } : {}),
       ...(request.budgetMs !== undefined ? { budgetMs: request.budgetMs } : {}),
       extrasMs: request.waitAll ? (request.budgetMs ?? 15_000) : 0,
@@ -41,7 +45,12 @@ async function check(request: CheckRequest): Promise<number> {
       ...(request.from !== undefined ? { from: request.from } : {}),
       signal: controller.signal,
       onEvent: (event) => progress?.onEvent(event),
+    }).catch((err: unknown) => {
+      recorded.done({ error: err });
+      progress?.close();
+      throw err;
     });
+    recorded.done({ report });
     progress?.close();
     process.stdout.write(request.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report, { color }));
     return report.diagnosis.cause === 'healthy' ? EXIT.healthy : EXIT.problem;
@@ -67,6 +76,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'serve') {
     const { runServe } = await import('../service/serve.js');
     return runServe(argv.slice(1), process.env, { stderr: (t) => process.stderr.write(t), stopSignal: stopSignal(), onReload: (handler) => process.on('SIGHUP', handler) });
+  }
+  if (argv[0] === 'history') {
+    const { runHistory } = await import('./history.js');
+    return runHistory(argv.slice(1), process.env, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+  }
+  if (argv[0] === 'audit') {
+    const { runAudit } = await import('./audit.js');
+    return runAudit(argv.slice(1), process.env, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
   }
   if (argv[0] === 'explain') {
     const { runExplain } = await import('./explain.js');
@@ -95,9 +112,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT.healthy;
   }
   try {
+    if (request.command === 'fleet') {
+      const { runFleetCommand } = await import('./fleet.js');
+      const controller = new AbortController();
+      const stop = (): void => controller.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        return await runFleetCommand(request, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), signal: controller.signal });
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+    }
     return await check(request);
   } catch (err) {
-    if (isSshcheckError(err) && err.code === 'E_USAGE') {
+    // A target the policy refuses is bad input: nothing was probed.
+    if (isSshcheckError(err) && (err.code === 'E_USAGE' || err.code === 'E_POLICY')) {
       process.stderr.write(`sshcheck: ${err.message}\n`);
       return EXIT.usage;
     }

@@ -9,7 +9,7 @@ import { invitePermissions, whyNoThread } from '../../adapters/discord/thread-po
 import type { ThreadContext } from '../../adapters/discord/thread-policy.js';
 import { isSshcheckError } from '../../src/engine/errors.js';
 
-test('commandDefinition: /sshcheck with target (required string), port (integer 1-65535), user, via, from', () => {
+test('commandDefinition: /sshcheck with target (required string), port (integer 1-65535), user, via, from, history', () => {
   const def = commandDefinition();
   assert.equal(def.name, 'sshcheck');
   assert.deepEqual(
@@ -20,6 +20,7 @@ test('commandDefinition: /sshcheck with target (required string), port (integer 
       { name: 'user', type: ApplicationCommandOptionType.String, required: false },
       { name: 'via', type: ApplicationCommandOptionType.String, required: false },
       { name: 'from', type: ApplicationCommandOptionType.String, required: false },
+      { name: 'history', type: ApplicationCommandOptionType.Boolean, required: false },
     ],
   );
   const port = def.options?.find((o) => o.name === 'port');

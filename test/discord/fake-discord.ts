@@ -93,6 +93,43 @@ export interface InteractionOptions {
   userId?: string;
   /** The token stops working right after the reply, as if 15 minutes had passed since. */
   expireAfterReply?: boolean;
+  /** The /sshcheck history option. */
+  history?: boolean;
+  /** The requester's role ids (add them to `guildRoles` so the guild knows them). */
+  roles?: string[];
+}
+
+/** Where a command is used and by whom (every command). */
+export interface CommandPlace {
+  where?: 'text' | 'voice' | 'dm' | 'thread';
+  /** With `where: 'thread'`: a thread made by createThread (default: a new one). */
+  threadId?: string;
+  appPermissions?: bigint;
+  userId?: string;
+  expireAfterReply?: boolean;
+  /** The requester's role ids (add them to `guildRoles` so the guild knows them). */
+  roles?: string[];
+}
+
+export interface ExplainInteractionOptions extends CommandPlace {
+  text?: string;
+  attachment?: {
+    filename: string;
+    /** What the fake serves for it (at its own host, as Discord's CDN would). */
+    content?: string | Buffer;
+    /** The size Discord reports (default: the content's). */
+    size?: number;
+    contentType?: string;
+    /** A URL elsewhere instead of the fake's own. */
+    url?: string;
+  };
+}
+
+export interface AttachmentDownload {
+  path: string;
+  /** The Authorization header, if any (CDN URLs are signed; none is needed). */
+  auth: string | undefined;
+  at: number;
 }
 
 export interface DispatchedInteraction {
@@ -143,6 +180,10 @@ export class FakeDiscord {
   readonly textChannelId = snowflake();
   readonly voiceChannelId = snowflake();
   readonly commandId = snowflake();
+  readonly explainCommandId = snowflake();
+  /** Every attachment download from the fake's CDN path. */
+  readonly attachmentDownloads: AttachmentDownload[] = [];
+  private readonly attachmentFiles = new Map<string, Buffer>();
   readonly requesterId = '987654321098765432';
   readonly calls: RecordedCall[] = [];
   readonly gateway: GatewayStats = { connections: 0, urls: [], identifies: [], resumes: 0, heartbeats: 0, acks: 0 };
@@ -150,6 +191,8 @@ export class FakeDiscord {
   readonly messages = new Map<string, StoredMessage[]>();
   readonly threads = new Map<string, JsonObject>();
   readonly ephemeral: StoredMessage[] = [];
+  /** Roles the guild has besides @everyone (sent in GUILD_CREATE): set before start(). */
+  guildRoles: string[] = [];
   readonly commands = { global: [] as JsonObject[], guild: new Map<string, JsonObject[]>() };
   /** HELLO's heartbeat interval. */
   heartbeatIntervalMs = 41_250;
@@ -329,7 +372,10 @@ export class FakeDiscord {
       verification_level: 0,
       default_message_notifications: 0,
       explicit_content_filter: 0,
-      roles: [{ id: this.guildId, name: '@everyone', permissions: String(BOT_PERMISSIONS), position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 }],
+      roles: [
+        { id: this.guildId, name: '@everyone', permissions: String(BOT_PERMISSIONS), position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 },
+        ...this.guildRoles.map((id, i) => ({ id, name: `role-${i + 1}`, permissions: '0', position: i + 1, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 })),
+      ],
       emojis: [],
       stickers: [],
       features: [],
@@ -357,14 +403,77 @@ export class FakeDiscord {
 
   /** Sends INTERACTION_CREATE for /sshcheck, as a person typing it would cause. */
   dispatchInteraction(options: InteractionOptions = {}): DispatchedInteraction {
-    const id = snowflake();
-    const token = `aW50ZXJhY3Rpb246${id}${randomBytes(96).toString('base64url')}`;
-    const where = options.where ?? 'text';
-    const user = { id: options.userId ?? this.requesterId, username: 'oncall', discriminator: '0', global_name: 'On Call', avatar: null };
     const commandOptions: Json[] = [];
     if (options.target !== undefined) commandOptions.push({ name: 'target', type: 3, value: options.target });
     if (options.port !== undefined) commandOptions.push({ name: 'port', type: 4, value: options.port });
     if (options.user !== undefined) commandOptions.push({ name: 'user', type: 3, value: options.user });
+    if (options.history !== undefined) commandOptions.push({ name: 'history', type: 5, value: options.history });
+    return this.dispatchCommand({ name: 'sshcheck', commandId: this.commandId, options: commandOptions }, options);
+  }
+
+  /**
+   * Sends INTERACTION_CREATE for /sshcheck-explain: the `text` option, and/or the `log`
+   * attachment as Discord resolves it (its CDN URL; here the fake's own host serves `content`,
+   * unless `url` points elsewhere). `where: 'thread'` uses it inside a thread of the text channel.
+   */
+  dispatchExplain(options: ExplainInteractionOptions = {}): DispatchedInteraction {
+    const commandOptions: Json[] = [];
+    let resolved: JsonObject | undefined;
+    if (options.attachment !== undefined) {
+      const a = options.attachment;
+      const attachmentId = snowflake();
+      const body = a.content === undefined ? Buffer.alloc(0) : Buffer.isBuffer(a.content) ? a.content : Buffer.from(a.content, 'utf8');
+      this.attachmentFiles.set(attachmentId, body);
+      const url = a.url ?? `http://127.0.0.1:${this.port}/attachments/${this.textChannelId}/${attachmentId}/${encodeURIComponent(a.filename)}?ex=0&is=0&hm=fake`;
+      commandOptions.push({ name: 'log', type: 11, value: attachmentId });
+      resolved = {
+        attachments: {
+          [attachmentId]: {
+            id: attachmentId,
+            filename: a.filename,
+            size: a.size ?? body.length,
+            url,
+            proxy_url: url.replace('/attachments/', '/proxy/attachments/'),
+            ...(a.contentType !== undefined ? { content_type: a.contentType } : {}),
+            ephemeral: true,
+          },
+        },
+      };
+    }
+    if (options.text !== undefined) commandOptions.push({ name: 'text', type: 3, value: options.text });
+    return this.dispatchCommand({ name: 'sshcheck-explain', commandId: this.explainCommandId, options: commandOptions, ...(resolved ? { resolved } : {}) }, options);
+  }
+
+  /** Creates a thread in the text channel (as a person would), known to the bot through THREAD_CREATE. */
+  createThread(name = 'incident db-3'): string {
+    const id = snowflake();
+    const now = new Date().toISOString();
+    const thread: JsonObject = {
+      id,
+      type: 11,
+      guild_id: this.guildId,
+      parent_id: this.textChannelId,
+      owner_id: this.requesterId,
+      name,
+      last_message_id: null,
+      rate_limit_per_user: 0,
+      flags: 0,
+      message_count: 0,
+      member_count: 1,
+      total_message_sent: 0,
+      thread_metadata: { archived: false, auto_archive_duration: 1440, archive_timestamp: now, locked: false, create_timestamp: now },
+    };
+    this.threads.set(id, thread);
+    this.messages.set(id, []);
+    this.dispatch('THREAD_CREATE', { ...thread, newly_created: true });
+    return id;
+  }
+
+  private dispatchCommand(command: { name: string; commandId: string; options: Json[]; resolved?: JsonObject }, options: CommandPlace): DispatchedInteraction {
+    const id = snowflake();
+    const token = `aW50ZXJhY3Rpb246${id}${randomBytes(96).toString('base64url')}`;
+    const where = options.where ?? 'text';
+    const user = { id: options.userId ?? this.requesterId, username: 'oncall', discriminator: '0', global_name: 'On Call', avatar: null };
     const permissions = String(options.appPermissions ?? BOT_PERMISSIONS);
     let channelId: string;
     let place: JsonObject;
@@ -373,14 +482,21 @@ export class FakeDiscord {
       this.messages.set(channelId, []);
       place = { channel_id: channelId, channel: { id: channelId, type: 1, last_message_id: null, flags: 0, recipients: [user] }, user, context: 1, authorizing_integration_owners: { '0': this.guildId } };
     } else {
-      channelId = where === 'voice' ? this.voiceChannelId : this.textChannelId;
+      let channel: JsonObject;
+      if (where === 'thread') {
+        channelId = options.threadId ?? this.createThread();
+        channel = { ...(this.threads.get(channelId) ?? {}), permissions };
+      } else {
+        channelId = where === 'voice' ? this.voiceChannelId : this.textChannelId;
+        channel = { id: channelId, type: where === 'voice' ? 2 : 0, guild_id: this.guildId, name: where === 'voice' ? 'war room' : 'incidents', position: 0, permission_overwrites: [], nsfw: false, parent_id: null, permissions };
+      }
       if (!this.messages.has(channelId)) this.messages.set(channelId, []);
       place = {
         guild_id: this.guildId,
         guild: { id: this.guildId, locale: 'en-US', features: [] },
         channel_id: channelId,
-        channel: { id: channelId, type: where === 'voice' ? 2 : 0, guild_id: this.guildId, name: where === 'voice' ? 'war room' : 'incidents', position: 0, permission_overwrites: [], nsfw: false, parent_id: null, permissions },
-        member: { user, roles: [], permissions: String(BOT_PERMISSIONS), joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0, pending: false, nick: null, avatar: null, premium_since: null, communication_disabled_until: null },
+        channel,
+        member: { user, roles: options.roles ?? [], permissions: String(BOT_PERMISSIONS), joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0, pending: false, nick: null, avatar: null, premium_since: null, communication_disabled_until: null },
         guild_locale: 'en-US',
         context: 0,
         authorizing_integration_owners: { '0': this.guildId },
@@ -390,7 +506,7 @@ export class FakeDiscord {
       id,
       application_id: this.applicationId,
       type: 2,
-      data: { id: this.commandId, name: 'sshcheck', type: 1, options: commandOptions, ...(where === 'dm' ? {} : { guild_id: this.guildId }) },
+      data: { id: command.commandId, name: command.name, type: 1, options: command.options, ...(command.resolved ? { resolved: command.resolved } : {}), ...(where === 'dm' ? {} : { guild_id: this.guildId }) },
       token,
       version: 1,
       app_permissions: permissions,
@@ -410,6 +526,15 @@ export class FakeDiscord {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const at = performance.now();
     const url = new URL(req.url ?? '/', 'http://localhost');
+    // Attachments, as cdn.discordapp.com serves them: signed URLs, no token.
+    const attachment = /^\/(?:proxy\/)?attachments\/\d+\/(\d+)\//.exec(url.pathname);
+    if (attachment && req.method === 'GET') {
+      this.attachmentDownloads.push({ path: url.pathname, auth: req.headers.authorization, at });
+      const body = this.attachmentFiles.get(attachment[1] ?? '');
+      if (body === undefined) res.writeHead(404, { 'content-type': 'text/plain' }).end('This content is no longer available.');
+      else res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(body.length) }).end(body);
+      return;
+    }
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');

@@ -12,10 +12,13 @@ import type { DiscordConfig } from '../../src/chat/bot-config.js';
 import type { EngineClient } from '../../src/chat/engine-client.js';
 import { InProcessEngine } from '../../src/chat/engine-client.js';
 import { SharedRuns } from '../../src/chat/shared-runs.js';
+import type { EngineConfig } from '../../src/engine/config.js';
 import type { Logger } from '../../src/log.js';
 import { createDiscordAdapter } from '../../adapters/discord/index.js';
 import type { DiscordAdapterOptions } from '../../adapters/discord/index.js';
 import { FakeDiscord } from './fake-discord.js';
+import type { Gate } from '../../src/chat/gate.js';
+import type { TargetPolicy } from '../../src/policy/target-policy.js';
 import type { DispatchedInteraction, JsonObject, RecordedCall, StoredMessage } from './fake-discord.js';
 
 export interface LogEntry {
@@ -99,6 +102,14 @@ export interface HarnessOptions extends DiscordAdapterOptions {
   heartbeatIntervalMs?: number;
   /** Wraps the engine (to slow it down, for instance). */
   wrapEngine?: (engine: EngineClient) => EngineClient;
+  /** The engine's config (diagnostics logins for the inside view). */
+  engineConfig?: EngineConfig;
+  /** The gate every request goes through (permissions, policy, limits, audit). */
+  gate?: Gate;
+  /** The in-process engine's target policy (sshcheck bot always sets one). */
+  policy?: TargetPolicy;
+  /** Roles the fake guild has besides @everyone. */
+  guildRoles?: string[];
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -108,15 +119,17 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const dnsPort = await closedPort();
   const fake = new FakeDiscord();
   if (options.heartbeatIntervalMs !== undefined) fake.heartbeatIntervalMs = options.heartbeatIntervalMs;
+  if (options.guildRoles) fake.guildRoles = options.guildRoles;
   await fake.start();
   const logger = new MemoryLogger();
   // reuseMs 0: every check probes, as twenty different targets would.
-  const engine = new SharedRuns(new InProcessEngine({ vantage: 'test-bastion', resolvConfPath: resolvConf, dnsPort, extrasMs: 0 }), { reuseMs: 0 });
+  const engineDefaults = { vantage: 'test-bastion', resolvConfPath: resolvConf, dnsPort, extrasMs: 0, ...(options.engineConfig ? { config: options.engineConfig } : {}), ...(options.policy ? { policy: options.policy } : {}) };
+  const engine = new SharedRuns(new InProcessEngine(engineDefaults), { reuseMs: 0 });
   const config: DiscordConfig = { token: fake.token, applicationId: fake.applicationId, apiUrl: fake.apiUrl };
   const adapterOptions: DiscordAdapterOptions = {};
   if (options.deferAfterMs !== undefined) adapterOptions.deferAfterMs = options.deferAfterMs;
   if (options.pacer !== undefined) adapterOptions.pacer = options.pacer;
-  const adapter = createDiscordAdapter(config, { engine: options.wrapEngine ? options.wrapEngine(engine) : engine, logger, vantage: 'test-bastion' }, adapterOptions);
+  const adapter = createDiscordAdapter(config, { engine: options.wrapEngine ? options.wrapEngine(engine) : engine, logger, vantage: 'test-bastion', ...(options.gate ? { gate: options.gate } : {}) }, adapterOptions);
   await adapter.start();
   return {
     fake,

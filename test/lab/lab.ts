@@ -19,6 +19,18 @@ export const ADDR = {
   nobody: '10.77.2.99',
 } as const;
 
+/**
+ * The fleet subnet: more addresses of the target namespace (lab.md: "more addresses on t0 for
+ * fleet tests"), routed by the lab router through the target. 10.78.0.1 … 10.78.3.254.
+ */
+export const FLEET = { prefix: '10.78.0.0/22', max: 1022 } as const;
+
+/** The n-th fleet address (1-based): 10.78.0.1, …, 10.78.0.255, 10.78.1.0, … */
+export function fleetAddress(n: number): string {
+  if (!Number.isInteger(n) || n < 1 || n > FLEET.max) throw new Error(`fleet address ${n} is outside 1-${FLEET.max}`);
+  return `10.78.${Math.floor(n / 256)}.${n % 256}`;
+}
+
 const PREFIX = 'sshcheck-';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = join(ROOT, 'bin', 'sshcheck.js');
@@ -108,6 +120,8 @@ export interface SshdOptions {
   systemConfig?: boolean;
   /** Log to this file (sshd -E) instead of stderr: fail2ban and the inside view read it. */
   logFile?: string;
+  /** Listen on every address of the target namespace (the fleet addresses too), not only ADDR.target. */
+  listenAll?: boolean;
 }
 
 export interface DnsRule {
@@ -119,6 +133,11 @@ export interface DnsRule {
   ptr?: string;
   /** Answer with a CNAME to this name, then with that name's own rule (a chain ends after 8). */
   cname?: string;
+  /**
+   * DNS rebinding: after `after` queries of a type for this name have been answered, later
+   * queries of that type get these records instead (a, aaaa) of the rule's own.
+   */
+  then?: { after: number; a?: string[]; aaaa?: string[] };
 }
 
 export interface CliRun {
@@ -266,7 +285,7 @@ export class Lab {
     writeFileSync(
       cfg,
       // sshd keeps the first value it reads for a keyword: the scenario's lines go first.
-      [...(opts.config ?? []), `Port ${port}`, `ListenAddress ${ADDR.target}`, `HostKey ${key}`, `PidFile ${join(this.dir, `sshd_${port}.pid`)}`, `AuthorizedKeysFile ${join(this.dir, 'authorized_keys')}`, 'UsePAM no', 'StrictModes no'].join('\n') + '\n',
+      [...(opts.config ?? []), `Port ${port}`, `ListenAddress ${opts.listenAll ? '0.0.0.0' : ADDR.target}`, `HostKey ${key}`, `PidFile ${join(this.dir, `sshd_${port}.pid`)}`, `AuthorizedKeysFile ${join(this.dir, 'authorized_keys')}`, 'UsePAM no', 'StrictModes no'].join('\n') + '\n',
     );
     mkdirSync('/run/sshd', { recursive: true });
     if (opts.hostsDeny !== undefined) this.writeEtc(this.target, 'hosts.deny', opts.hostsDeny);
@@ -290,12 +309,22 @@ export class Lab {
   }
 
   /** A dns2 resolver in the router namespace at 10.77.1.1:53, listed in the bastion's resolv.conf. */
-  async startDns(rules: DnsRule[], resolv = { search: ['lab.test'] }): Promise<{ setRules(rules: DnsRule[]): void }> {
+  async startDns(rules: DnsRule[], resolv = { search: ['lab.test'] }): Promise<{ setRules(rules: DnsRule[]): void; queries(): Record<string, number> }> {
     const zone = join(this.dir, 'zone.json');
     writeFileSync(zone, JSON.stringify(rules));
     await this.startChild(this.router, process.execPath, [DNS_SERVER, zone, ADDR.routerBastionSide], /listening/);
     this.writeEtc(this.bastion, 'resolv.conf', `nameserver ${ADDR.routerBastionSide}\nsearch ${resolv.search.join(' ')}\n`);
-    return { setRules: (next) => writeFileSync(zone, JSON.stringify(next)) };
+    return {
+      setRules: (next) => writeFileSync(zone, JSON.stringify(next)),
+      // "name TYPE" → queries answered so far (the server writes them next to the zone).
+      queries: () => {
+        try {
+          return JSON.parse(readFileSync(`${zone}.queries.json`, 'utf8')) as Record<string, number>;
+        } catch {
+          return {};
+        }
+      },
+    };
   }
 
   /** A TCP service on the target that is not sshd: an HTTP server, or one that never speaks. */
@@ -303,11 +332,66 @@ export class Lab {
     await this.startChild(this.target, process.execPath, [TCP_SERVICE, kind, ADDR.target, String(port)], /listening/);
   }
 
+  /**
+   * Adds `count` fleet addresses (fleetAddress(1…count)) to the target's t0 and routes the
+   * fleet subnet through the target; an sshd started with `listenAll` answers on all of them.
+   */
+  async addFleetAddresses(count: number): Promise<string[]> {
+    if (!Number.isInteger(count) || count < 1 || count > FLEET.max) throw new Error(`fleet size must be 1-${FLEET.max}`);
+    const addresses = Array.from({ length: count }, (_, i) => fleetAddress(i + 1));
+    const batch = join(this.dir, 'fleet.batch');
+    writeFileSync(batch, addresses.map((a) => `addr add ${a}/32 dev t0`).join('\n') + '\n');
+    await sh('ip', ['-n', this.target, '-batch', batch], { timeoutMs: 30_000 });
+    await sh('ip', ['-n', this.router, 'route', 'add', FLEET.prefix, 'via', ADDR.target]);
+    return addresses;
+  }
+
+  /**
+   * Random packet loss on the lab router (this kernel has no netem): every forwarded packet,
+   * and the lab resolver's own DNS traffic (it runs in the router namespace, so its packets
+   * are not forwarded), is dropped with this probability, in each direction.
+   */
+  async setLoss(probability: number): Promise<void> {
+    if (!(probability > 0 && probability < 1)) throw new Error('loss probability must be between 0 and 1');
+    const p = probability.toFixed(4);
+    const drop = ['-m', 'statistic', '--mode', 'random', '--probability', p, '-j', 'DROP'];
+    await this.iptables(this.router, '-A', 'FORWARD', ...drop);
+    await this.iptables(this.router, '-A', 'INPUT', '-p', 'udp', '--dport', '53', ...drop);
+    await this.iptables(this.router, '-A', 'OUTPUT', '-p', 'udp', '--sport', '53', ...drop);
+  }
+
+  /**
+   * Runs any command in a lab namespace and times it (whole-process wall time), with a hard
+   * limit; stdin is closed. For baselines and benchmarks.
+   */
+  runTimed(ns: string, cmd: string, args: readonly string[], timeoutMs = 30_000): Promise<CliRun & { killed: boolean }> {
+    const started = performance.now();
+    return new Promise((resolve) => {
+      const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: process.env.HOME ?? '/root', LC_ALL: 'C' } });
+      this.children.add(child);
+      let stdout = '';
+      let stderr = '';
+      let killed = false;
+      // Bounded: output beyond 4 MiB is dropped.
+      child.stdout.on('data', (d: Buffer) => (stdout.length < 4 << 20 ? (stdout += d.toString()) : undefined));
+      child.stderr.on('data', (d: Buffer) => (stderr.length < 4 << 20 ? (stderr += d.toString()) : undefined));
+      const timer = setTimeout(() => {
+        killed = true;
+        child.kill('SIGKILL');
+      }, timeoutMs);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        this.children.delete(child);
+        resolve({ code, stdout, stderr, wallMs: performance.now() - started, killed });
+      });
+    });
+  }
+
   /** Runs the real CLI from the bastion namespace. */
   runCli(args: readonly string[], timeoutMs = 30_000): Promise<CliRun> {
     const started = performance.now();
     return new Promise((resolve) => {
-      const child = spawn('ip', ['netns', 'exec', this.bastion, process.execPath, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: process.env.HOME ?? '/root' } });
+      const child = spawn('ip', ['netns', 'exec', this.bastion, process.execPath, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: process.env.HOME ?? '/root', SSHCHECK_DB: join(this.dir, 'sshcheck.db') } });
       this.children.add(child);
       let stdout = '';
       let stderr = '';

@@ -78,8 +78,30 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
+/** A file as Slack's events describe it (the fields the adapter reads, and a few more). */
+export interface FakeFile {
+  id: string;
+  name: string;
+  title: string;
+  mimetype: string;
+  filetype: string;
+  size: number;
+  mode: 'hosted' | 'snippet';
+  url_private: string;
+  url_private_download: string;
+}
+
+export interface FileDownload {
+  path: string;
+  token: string | undefined;
+  at: number;
+}
+
 export class FakeSlack {
   readonly calls: RecordedCall[] = [];
+  /** Every request for a file (url_private / url_private_download), with the token it carried. */
+  readonly fileDownloads: FileDownload[] = [];
+  private readonly files = new Map<string, Buffer>();
   readonly responses: RecordedResponse[] = [];
   readonly acks: AckRecord[] = [];
   /** Every envelope delivered, for "what did the app get". */
@@ -126,6 +148,28 @@ export class FakeSlack {
   /** The next `times` calls of `method` (whose arguments match) get this answer. */
   failNext(method: string, reply: Reply, options: { match?: (args: Record<string, unknown>) => boolean; times?: number } = {}): void {
     this.rules.push({ method, match: options.match ?? (() => true), times: options.times ?? 1, reply });
+  }
+
+  /**
+   * A file in the workspace, served (to the bot token only) from the fake's own host, as
+   * files.slack.com serves url_private_download. `size` overrides the reported size.
+   */
+  addFile(name: string, content: string | Buffer, options: { mimetype?: string; filetype?: string; size?: number; mode?: 'hosted' | 'snippet' } = {}): FakeFile {
+    const id = `F0${String(++this.seq).padStart(8, '0')}`;
+    const body = Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8');
+    this.files.set(id, body);
+    const base = `http://127.0.0.1:${this.port}/files-pri/${TEAM_ID}-${id}`;
+    return {
+      id,
+      name,
+      title: name,
+      mimetype: options.mimetype ?? 'text/plain',
+      filetype: options.filetype ?? 'text',
+      size: options.size ?? body.length,
+      mode: options.mode ?? 'hosted',
+      url_private: `${base}/${encodeURIComponent(name)}`,
+      url_private_download: `${base}/download/${encodeURIComponent(name)}`,
+    };
   }
 
   /** Every post to `channel` fails with `error`, as Slack answers where the bot is not a member. */
@@ -188,6 +232,12 @@ export class FakeSlack {
       is_ext_shared_channel: false,
       event_context: `4-${eventId}`,
     };
+  }
+
+  /** One frame sent as is (not JSON, an unknown envelope type…), as a broken or hostile Slack could. */
+  sendRaw(frame: string): void {
+    if (!this.socket) throw new Error('no Socket Mode client is connected');
+    this.socket.send(frame);
   }
 
   async waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -262,6 +312,18 @@ export class FakeSlack {
       }
       this.responses.push({ id: url.slice('/respond/'.length), body: parsed, at });
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      return;
+    }
+    if (url.startsWith('/files-pri/')) {
+      const auth = req.headers.authorization;
+      const token = auth?.startsWith('Bearer ') ? auth.slice('Bearer '.length) : undefined;
+      this.fileDownloads.push({ path: url, token, at });
+      const id = /^\/files-pri\/[A-Z0-9]+-(F[0-9A-Z]+)\//.exec(url)?.[1];
+      const file = id === undefined ? undefined : this.files.get(id);
+      // Slack answers a request without the token with its sign-in page; a 403 says the same here.
+      if (token !== BOT_TOKEN) res.writeHead(403, { 'content-type': 'text/plain' }).end('not authorized');
+      else if (!file) res.writeHead(404, { 'content-type': 'text/plain' }).end('file_not_found');
+      else res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(file.length) }).end(file);
       return;
     }
     if (!url.startsWith('/api/')) {

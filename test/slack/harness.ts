@@ -10,12 +10,15 @@ import type { EngineClient } from '../../src/chat/engine-client.js';
 import { InProcessEngine } from '../../src/chat/engine-client.js';
 import type { PacerOptions } from '../../src/chat/pacer.js';
 import { SharedRuns } from '../../src/chat/shared-runs.js';
+import type { EngineConfig } from '../../src/engine/config.js';
 import type { Logger } from '../../src/log.js';
 import { createSlackAdapter } from '../../adapters/slack/index.js';
 import type { SlackAdapter } from '../../adapters/slack/index.js';
 import { APP_TOKEN, BOT_TOKEN, FakeSlack, SIGNING_SECRET } from './fake-slack.js';
 import type { RecordedCall } from './fake-slack.js';
 import { closedPort } from './targets.js';
+import type { Gate } from '../../src/chat/gate.js';
+import type { TargetPolicy } from '../../src/policy/target-policy.js';
 
 export const VANTAGE = 'test-bastion';
 /** Posting fast, for tests about something else than pacing (socket-mode.test checks Slack's real pace). */
@@ -45,6 +48,12 @@ export interface HarnessOptions {
   reuseMs?: number;
   /** An already running fake Slack to use instead of a new one. */
   fake?: FakeSlack;
+  /** The engine's config (diagnostics logins for the inside view). */
+  engineConfig?: EngineConfig;
+  /** The gate every request goes through (permissions, policy, limits, audit). */
+  gate?: Gate;
+  /** The in-process engine's target policy (sshcheck bot always sets one). */
+  policy?: TargetPolicy;
 }
 
 export function rawLogger(lines: string[]): Logger {
@@ -62,7 +71,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const resolvConfPath = join(dir, 'resolv.conf');
   writeFileSync(resolvConfPath, 'nameserver 127.0.0.1\n');
   const dnsPort = await closedPort();
-  const shared = new SharedRuns(new InProcessEngine({ vantage: VANTAGE, resolvConfPath, dnsPort, extrasMs: 0 }), { reuseMs: options.reuseMs ?? 0 });
+  const engineDefaults = { vantage: VANTAGE, resolvConfPath, dnsPort, extrasMs: 0, ...(options.engineConfig ? { config: options.engineConfig } : {}), ...(options.policy ? { policy: options.policy } : {}) };
+  const shared = new SharedRuns(new InProcessEngine(engineDefaults), { reuseMs: options.reuseMs ?? 0 });
   const checks: CheckCall[] = [];
   const observed: EngineClient = {
     check: (target, o) => {
@@ -74,7 +84,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const logs: string[] = [];
   const mode: SlackConfig['mode'] = options.mode === 'http' ? { kind: 'http', signingSecret: SIGNING_SECRET, port: 0 } : { kind: 'socket', appToken: APP_TOKEN };
   const config: SlackConfig = { botToken: BOT_TOKEN, mode, apiUrl: fake.apiUrl };
-  const adapter = createSlackAdapter(config, { engine, logger: rawLogger(logs), vantage: VANTAGE }, { listenHost: '127.0.0.1', pace: options.pace ?? FAST_PACE, drainMs: 30_000 });
+  const adapter = createSlackAdapter(config, { engine, logger: rawLogger(logs), vantage: VANTAGE, ...(options.gate ? { gate: options.gate } : {}) }, { listenHost: '127.0.0.1', pace: options.pace ?? FAST_PACE, drainMs: 30_000 });
   await adapter.start();
   return {
     fake,

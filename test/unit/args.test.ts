@@ -28,7 +28,7 @@ const usage: Array<[string[], RegExp]> = [
   [[], /no host given/],
   [['-oProxyCommand=sh', 'db-3'], /Unknown option '-o'/],
   [['--', '-oProxyCommand=sh'], /starts with "-"/],
-  [['db-1', 'db-2'], /one host per run/],
+  [['db-1', 'db-2', '--wait-all'], /--wait-all is for a single host/],
   [['--budget', '0', 'db-3'], /--budget/],
   [['--budget', '1e3', 'db-3'], /--budget/],
   [['-p', '99999', 'db-3'], /invalid port/],

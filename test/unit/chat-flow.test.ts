@@ -80,6 +80,31 @@ test('the pacer keeps a channel to its rate, lets priority through first and coa
   for (const g of gaps) assert.ok(g >= 40, `gap ${g.toFixed(1)} ms`);
 });
 
+test('the pacer holds the pace where the platform counts it, however late requests arrive', async () => {
+  const pace = { burst: 3, perSecond: 25 };
+  const pacer = new Pacer(pace);
+  const arrivals: number[] = [];
+  // Each request arrives somewhere between being sent and being answered 15 ms later, the
+  // first ones latest (as under the load of a burst of commands), the later ones at once.
+  const request = (i: number) => async (): Promise<void> => {
+    const sent = performance.now();
+    const lag = i < 3 ? 14 : 0;
+    await new Promise((r) => setTimeout(r, lag));
+    arrivals.push(performance.now());
+    await new Promise((r) => setTimeout(r, 15 - lag));
+    assert.ok(performance.now() >= sent);
+  };
+  await Promise.all(Array.from({ length: 12 }, (_, i) => pacer.schedule('c1', request(i))));
+  // Any k > burst consecutive arrivals span at least (k - burst) / perSecond.
+  for (let i = 0; i < arrivals.length; i++) {
+    for (let j = i + pace.burst; j < arrivals.length; j++) {
+      const span = (arrivals[j] ?? 0) - (arrivals[i] ?? 0);
+      const needed = ((j - i + 1 - pace.burst) / pace.perSecond) * 1000;
+      assert.ok(span >= needed - 1, `arrivals ${i}..${j} span ${span.toFixed(1)} ms, the pace needs ${needed} ms`);
+    }
+  }
+});
+
 test('single flight: concurrent checks of one target share one run; a recent result is reused with its age', async () => {
   let runs = 0;
   const inner: EngineClient = {

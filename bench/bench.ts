@@ -1,0 +1,356 @@
+// `npm run bench` (root): how close sshcheck gets to the network's own limits, in the lab
+// (shared/design/lab.md), measured as whole-process wall time of the real CLI, side by side
+// in the same run with what an engineer would do instead:
+//
+//   faults  per fault, median and worst of N runs, each run in a fresh lab, three tools in it:
+//           sshcheck; (a) the article's commands one after the other with tight timeouts
+//           (ping -c 3 -W 1, nc -zv -w 5, ssh -vvv -o ConnectTimeout=5, dig +time=2 for names),
+//           timed as the whole sequence; (b) one ssh -o ConnectTimeout=5 -o BatchMode=yes.
+//           A command still running after PATIENCE_MS is stopped (the engineer gives up).
+//   loss    every fault again under 5 % random packet loss on the lab router: how often the
+//           verdict is wrong (the false-verdict rate), per fault.
+//   fleet   N lab addresses (one sshd on all of them) checked in one command, time and peak
+//           RSS, side by side with ssh-keyscan -T 5 over the same addresses.
+//   chat    200 concurrent /sshcheck commands through the fake Slack (bench/chat-load.ts).
+//
+// Usage: sudo npm run bench [-- --runs 5] [--only faults,loss,fleet,chat] [--loss-runs 20]
+//        [--fleet-size 500] [--fault silent-drop ...]
+// Results: a table on stdout, JSON in bench/results/bench-<date>.json.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, hostname, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Report } from '../src/engine/report.js';
+import type { FleetResult } from '../src/fleet/run.js';
+import { ADDR, CLI, Lab, labUnavailable } from '../test/lab/lab.js';
+import type { Scenario } from '../test/lab/scenarios.js';
+import { SCENARIOS } from '../test/lab/scenarios.js';
+import { chatLoad } from './chat-load.js';
+import type { ChatLoadResult } from './chat-load.js';
+import { isMain, median, ratio, secs, worst } from './stats.js';
+
+/** The faults of the speed goals, in the order of the table. */
+export const FAULTS = ['healthy-ip', 'icmp-blocked', 'rst', 'icmp-reject', 'silent-drop', 'mtu-blackhole', 'tcp-wrappers', 'nxdomain', 'servfail', 'dns-timeout'] as const;
+
+/** Whole-process goals (medians), from issue 8. */
+export const GOALS_MS: Readonly<Record<string, number>> = {
+  'healthy-ip': 300,
+  'icmp-blocked': 300,
+  rst: 300,
+  'icmp-reject': 300,
+  nxdomain: 300,
+  servfail: 300,
+  'dns-timeout': 300,
+  'silent-drop': 2000,
+  'mtu-blackhole': 3000,
+  'tcp-wrappers': 5500,
+};
+
+/** How long the engineer waits for one command before giving up on it (Ctrl-C). */
+const PATIENCE_MS = 10_000;
+const LOSS = 0.05;
+
+interface ToolRun {
+  wallMs: number;
+  /** The command was stopped after PATIENCE_MS. */
+  gaveUp: boolean;
+}
+
+interface SshcheckRun extends ToolRun {
+  diagnosedMs: number;
+  cause: string;
+  correct: boolean;
+}
+
+interface FaultRow {
+  id: string;
+  name: string;
+  expected: string;
+  sshcheck: SshcheckRun[];
+  /** The article's commands, one after the other: each command's time, and the sequence's. */
+  article: Array<ToolRun & { commands: Array<{ command: string; wallMs: number; gaveUp: boolean; exit: number | null }> }>;
+  singleSsh: ToolRun[];
+}
+
+interface LossRow {
+  id: string;
+  expected: string;
+  runs: number;
+  right: number;
+  /** Wrong causes seen, counted. */
+  wrong: Record<string, number>;
+  wallMs: number[];
+}
+
+interface FleetRow {
+  hosts: number;
+  concurrency: number;
+  sshcheck: { wallMs: number; peakRssKb: number; healthy: number; byCause: FleetResult['summary']['byCause'] };
+  keyscan: { wallMs: number; peakRssKb: number; hostsAnswered: number };
+  /** ssh-keyscan asking for one key type: one connection per host, as sshcheck makes. */
+  keyscanOneType: { wallMs: number; peakRssKb: number; hostsAnswered: number };
+}
+
+function correct(s: Scenario, report: Report): boolean {
+  const causes = [report.diagnosis.cause, ...(s.causeOrAlternative ? report.diagnosis.alternatives.map((a) => a.cause) : [])];
+  return causes.includes(s.cause);
+}
+
+async function runSshcheck(lab: Lab, s: Scenario): Promise<SshcheckRun> {
+  const run = await lab.runCli(['--json', '-q', s.target], 30_000);
+  let report: Report;
+  try {
+    report = JSON.parse(run.stdout) as Report;
+  } catch {
+    return { wallMs: run.wallMs, gaveUp: false, diagnosedMs: NaN, cause: `no report (exit ${run.code})`, correct: false };
+  }
+  return { wallMs: run.wallMs, gaveUp: false, diagnosedMs: report.diagnosedMs, cause: report.diagnosis.cause, correct: correct(s, report) };
+}
+
+const SSH_NO_AUTH = ['-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PubkeyAuthentication=no', '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no', '-o', 'GSSAPIAuthentication=no'];
+
+/** The article's commands as a careful engineer types them, with tight timeouts. */
+function articleCommands(target: string, isName: boolean): Array<[string, string[]]> {
+  const cmds: Array<[string, string[]]> = [
+    ['ping', ['-c', '3', '-W', '1', target]],
+    ['nc', ['-zv', '-w', '5', target, '22']],
+    ['ssh', ['-vvv', '-o', 'ConnectTimeout=5', ...SSH_NO_AUTH, '-l', 'sshcheck', target, 'true']],
+  ];
+  if (isName) cmds.push(['dig', ['+time=2', '+search', target]]);
+  return cmds;
+}
+
+async function runArticle(lab: Lab, s: Scenario): Promise<FaultRow['article'][number]> {
+  const started = performance.now();
+  const commands: FaultRow['article'][number]['commands'] = [];
+  for (const [cmd, args] of articleCommands(s.target, !/^[0-9.]+$/.test(s.target))) {
+    const r = await lab.runTimed(lab.bastion, cmd, args, PATIENCE_MS);
+    commands.push({ command: `${cmd} ${args.join(' ')}`, wallMs: Math.round(r.wallMs), gaveUp: r.killed, exit: r.code });
+  }
+  return { wallMs: performance.now() - started, gaveUp: commands.some((c) => c.gaveUp), commands };
+}
+
+async function runSingleSsh(lab: Lab, s: Scenario): Promise<ToolRun> {
+  const r = await lab.runTimed(lab.bastion, 'ssh', ['-o', 'ConnectTimeout=5', ...SSH_NO_AUTH, '-l', 'sshcheck', s.target, 'true'], PATIENCE_MS);
+  return { wallMs: r.wallMs, gaveUp: r.killed };
+}
+
+function scenario(id: string): Scenario {
+  const s = SCENARIOS.find((x) => x.id === id);
+  if (!s) throw new Error(`unknown fault ${id}`);
+  return s;
+}
+
+export async function benchFaults(ids: readonly string[], runs: number, log: (line: string) => void): Promise<FaultRow[]> {
+  const rows: FaultRow[] = [];
+  for (const id of ids) {
+    const s = scenario(id);
+    const row: FaultRow = { id, name: s.name, expected: s.cause, sshcheck: [], article: [], singleSsh: [] };
+    for (let i = 0; i < runs; i++) {
+      const lab = await Lab.create();
+      try {
+        await s.setup(lab);
+        // Same lab, one tool after the other; sshcheck first so that nothing the baselines
+        // leave behind (a TCP-wrappers child holding its 5 s) can slow it down.
+        row.sshcheck.push(await runSshcheck(lab, s));
+        row.article.push(await runArticle(lab, s));
+        row.singleSsh.push(await runSingleSsh(lab, s));
+      } finally {
+        await lab.destroy();
+      }
+    }
+    rows.push(row);
+    log(faultLine(row));
+  }
+  return rows;
+}
+
+const fmtTool = (runs: readonly ToolRun[]): string => {
+  const w = runs.map((r) => r.wallMs);
+  const gaveUp = runs.some((r) => r.gaveUp) ? ' (gave up)' : '';
+  return `${secs(median(w))} / ${secs(worst(w))}${gaveUp}`;
+};
+
+function faultLine(row: FaultRow): string {
+  const sc = median(row.sshcheck.map((r) => r.wallMs));
+  const right = row.sshcheck.filter((r) => r.correct).length;
+  return `| ${row.name} | ${fmtTool(row.sshcheck)} | ${right}/${row.sshcheck.length} | ${fmtTool(row.article)} | ${ratio(median(row.article.map((r) => r.wallMs)), sc)} | ${fmtTool(row.singleSsh)} | ${ratio(median(row.singleSsh.map((r) => r.wallMs)), sc)} | ${secs(GOALS_MS[row.id] ?? NaN)} ${sc <= (GOALS_MS[row.id] ?? Infinity) ? 'met' : 'missed'} |`;
+}
+
+export const FAULT_HEADER = [
+  '| fault | sshcheck median / worst | right cause | article\'s commands median / worst | ratio | single `ssh -o ConnectTimeout=5` median / worst | ratio | goal (median) |',
+  '|---|---|---|---|---|---|---|---|',
+];
+
+export async function benchLoss(ids: readonly string[], runs: number, log: (line: string) => void): Promise<LossRow[]> {
+  const rows: LossRow[] = [];
+  for (const id of ids) {
+    const s = scenario(id);
+    const row: LossRow = { id, expected: s.cause, runs, right: 0, wrong: {}, wallMs: [] };
+    for (let i = 0; i < runs; i++) {
+      const lab = await Lab.create();
+      try {
+        await s.setup(lab);
+        await lab.setLoss(LOSS);
+        const r = await runSshcheck(lab, s);
+        row.wallMs.push(r.wallMs);
+        if (r.correct) row.right += 1;
+        else row.wrong[r.cause] = (row.wrong[r.cause] ?? 0) + 1;
+      } finally {
+        await lab.destroy();
+      }
+    }
+    rows.push(row);
+    log(lossLine(row));
+  }
+  return rows;
+}
+
+export const LOSS_HEADER = ['| fault | runs | right cause | false verdicts | false-verdict rate | median / worst |', '|---|---|---|---|---|---|'];
+
+function lossLine(row: LossRow): string {
+  const wrong = Object.entries(row.wrong).map(([c, n]) => `${c} ×${n}`).join(', ') || '-';
+  return `| ${scenario(row.id).name} | ${row.runs} | ${row.right}/${row.runs} ${row.expected} | ${wrong} | ${(((row.runs - row.right) / row.runs) * 100).toFixed(0)} % | ${secs(median(row.wallMs))} / ${secs(worst(row.wallMs))} |`;
+}
+
+/** Runs a command under /usr/bin/time in the bastion: wall time and peak RSS (KiB). */
+async function timed(lab: Lab, argv: string[], timeoutMs: number): Promise<{ wallMs: number; peakRssKb: number; stdout: string; code: number | null }> {
+  const out = join(lab.workDir, `time-${Date.now()}.txt`);
+  const r = await lab.runTimed(lab.bastion, '/usr/bin/time', ['-f', '%M', '-o', out, ...argv], timeoutMs);
+  let peakRssKb = NaN;
+  try {
+    peakRssKb = Number(readFileSync(out, 'utf8').trim().split('\n').at(-1));
+  } catch {
+    // time wrote nothing: the command was killed
+  }
+  return { wallMs: r.wallMs, peakRssKb, stdout: r.stdout, code: r.code };
+}
+
+export async function benchFleet(size: number, concurrency: number | undefined, log: (line: string) => void): Promise<FleetRow> {
+  const lab = await Lab.create();
+  try {
+    const addresses = await lab.addFleetAddresses(size);
+    // One sshd stands in for `size` hosts: it must not throttle what `size` sshds would take.
+    await lab.startSshd({ listenAll: true, config: ['MaxStartups 4000:100:4000'] });
+    const file = join(lab.workDir, 'fleet-hosts.txt');
+    writeFileSync(file, `# ${size} lab addresses\n${addresses.join('\n')}\n`);
+    // Warm the router's and the target's ARP/neighbour entries for both tools alike.
+    await lab.runTimed(lab.bastion, 'ping', ['-c', '1', '-W', '1', ADDR.target], 5000);
+    const answered = (stdout: string): number => new Set(stdout.split('\n').filter((l) => /^\d+\.\d+\.\d+\.\d+ /.test(l)).map((l) => l.split(' ')[0])).size;
+    // By default ssh-keyscan fetches every key type the server has: a connection (and a key
+    // exchange) per type and host. With -t one type it makes one per host, like sshcheck.
+    const ks = await timed(lab, ['ssh-keyscan', '-T', '5', '-f', file], 300_000);
+    const ks1 = await timed(lab, ['ssh-keyscan', '-T', '5', '-t', 'ed25519', '-f', file], 300_000);
+    const sc = await timed(lab, [process.execPath, CLI, '--json', '-q', '--file', file, ...(concurrency !== undefined ? ['--concurrency', String(concurrency)] : [])], 600_000);
+    let result: FleetResult | undefined;
+    try {
+      result = JSON.parse(sc.stdout) as FleetResult;
+    } catch {
+      throw new Error(`the fleet check printed no JSON (exit ${sc.code})`);
+    }
+    const row: FleetRow = {
+      hosts: size,
+      concurrency: result.summary.concurrency,
+      sshcheck: { wallMs: sc.wallMs, peakRssKb: sc.peakRssKb, healthy: result.summary.healthy, byCause: result.summary.byCause },
+      keyscan: { wallMs: ks.wallMs, peakRssKb: ks.peakRssKb, hostsAnswered: answered(ks.stdout) },
+      keyscanOneType: { wallMs: ks1.wallMs, peakRssKb: ks1.peakRssKb, hostsAnswered: answered(ks1.stdout) },
+    };
+    log(fleetLines(row).slice(2).join('\n'));
+    return row;
+  } finally {
+    await lab.destroy();
+  }
+}
+
+function fleetLines(row: FleetRow): string[] {
+  const causes = row.sshcheck.byCause.map((c) => `${c.hosts} ${c.cause}`).join(', ');
+  return [
+    '| tool | hosts | wall time | peak RSS | result |',
+    '|---|---|---|---|---|',
+    `| sshcheck (fleet, ${row.concurrency} at a time) | ${row.hosts} | ${secs(row.sshcheck.wallMs)} | ${(row.sshcheck.peakRssKb / 1024).toFixed(0)} MB | ${causes} |`,
+    `| ssh-keyscan -T 5 (every key type) | ${row.hosts} | ${secs(row.keyscan.wallMs)} | ${(row.keyscan.peakRssKb / 1024).toFixed(0)} MB | ${row.keyscan.hostsAnswered} answered |`,
+    `| ssh-keyscan -T 5 -t ed25519 (one connection per host) | ${row.hosts} | ${secs(row.keyscanOneType.wallMs)} | ${(row.keyscanOneType.peakRssKb / 1024).toFixed(0)} MB | ${row.keyscanOneType.hostsAnswered} answered |`,
+    `| ratio sshcheck / ssh-keyscan (every type; one type) | | ${(row.sshcheck.wallMs / row.keyscan.wallMs).toFixed(2)}×; ${(row.sshcheck.wallMs / row.keyscanOneType.wallMs).toFixed(2)}× (goal ≤ 1.5×) | goal ≤ 200 MB | |`,
+  ];
+}
+
+function chatLines(r: ChatLoadResult): string[] {
+  return [
+    '| commands | channels | targets | ack p50 / p99 / worst | acked within 3 s | threads complete | lost | pace violations | all done in |',
+    '|---|---|---|---|---|---|---|---|---|',
+    `| ${r.commands} | ${r.channels} | ${r.targets} | ${r.ackMs.p50.toFixed(1)} / ${r.ackMs.p99.toFixed(1)} / ${r.ackMs.worst.toFixed(1)} ms | ${r.ackedWithin3s}/${r.commands} | ${r.complete}/${r.commands} | ${r.lost} | ${r.paceViolations} | ${secs(r.totalMs)} |`,
+  ];
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '5' },
+      only: { type: 'string', default: 'faults,loss,fleet,chat' },
+      'loss-runs': { type: 'string', default: '20' },
+      'fleet-size': { type: 'string', default: '500' },
+      concurrency: { type: 'string' },
+      fault: { type: 'string', multiple: true },
+      out: { type: 'string' },
+    },
+  });
+  const only = new Set((values.only ?? '').split(',').map((s) => s.trim()));
+  const needsLab = ['faults', 'loss', 'fleet'].some((s) => only.has(s));
+  const why = labUnavailable();
+  if (needsLab && why) {
+    process.stderr.write(`bench: ${why}.\nThe benchmark builds network namespaces: run it as root (sudo npm run bench), or --only chat for the part that needs no lab.\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const int = (name: string, text: string | undefined, min: number, max: number): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be ${min}-${max}`);
+    return n;
+  };
+  const runs = int('runs', values.runs, 1, 50);
+  const lossRuns = int('loss-runs', values['loss-runs'], 1, 100);
+  const fleetSize = int('fleet-size', values['fleet-size'], 1, 1022);
+  const concurrency = values.concurrency !== undefined ? int('concurrency', values.concurrency, 1, 256) : undefined;
+  const faults = values.fault && values.fault.length > 0 ? values.fault : [...FAULTS];
+  for (const f of faults) scenario(f);
+  const log = (line: string): void => void process.stdout.write(`${line}\n`);
+  const date = new Date().toISOString();
+  const machine = { host: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim() };
+  log(`sshcheck bench, ${date}, ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGb} GB, Node ${machine.node}, Linux ${machine.kernel}`);
+  const results: Record<string, unknown> = { date, machine, runs, lossRuns, patienceMs: PATIENCE_MS, loadAverageAtStart: loadavg() };
+  // Timings are only as good as the machine is quiet: say so when something else is busy.
+  if ((loadavg()[0] ?? 0) > machine.cpus * 0.5) log(`warning: load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${machine.cpus} CPUs: something else is running, timings will be slower than the lab's own`);
+  if (only.has('faults')) {
+    log(`\nTime to a diagnosis, whole process, median / worst of ${runs} runs (fresh lab per run); the baselines in the same lab, right after sshcheck:`);
+    for (const h of FAULT_HEADER) log(h);
+    results['faults'] = await benchFaults(faults, runs, log);
+  }
+  if (only.has('loss')) {
+    log(`\nUnder ${LOSS * 100} % random packet loss on the lab router, ${lossRuns} runs per fault (fresh lab per run):`);
+    for (const h of LOSS_HEADER) log(h);
+    results['loss'] = await benchLoss(faults, lossRuns, log);
+  }
+  if (only.has('fleet')) {
+    log(`\nFleet: ${fleetSize} lab addresses (one sshd on all of them):`);
+    log(fleetLines({ hosts: 0, concurrency: 0, sshcheck: { wallMs: 0, peakRssKb: 0, healthy: 0, byCause: [] }, keyscan: { wallMs: 0, peakRssKb: 0, hostsAnswered: 0 }, keyscanOneType: { wallMs: 0, peakRssKb: 0, hostsAnswered: 0 } }).slice(0, 2).join('\n'));
+    results['fleet'] = await benchFleet(fleetSize, concurrency, log);
+  }
+  if (only.has('chat')) {
+    log('\nChat under load: concurrent /sshcheck commands through the fake Slack (real Bolt, real engine on loopback):');
+    const r = await chatLoad({});
+    for (const line of chatLines(r)) log(line);
+    results['chat'] = r;
+  }
+  results['loadAverageAtEnd'] = loadavg();
+  const out = values.out ?? `bench/results/bench-${date.slice(0, 10)}.json`;
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+  log(`\nwritten ${out}`);
+}
+
+if (isMain(import.meta.url)) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

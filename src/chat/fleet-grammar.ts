@@ -1,0 +1,43 @@
+// Fleet checks in chat: `/sshcheck db-[1-40]`, `/sshcheck db-1,db-2,db-7 [port] [user]`. A
+// command is a fleet check when its first word holds a range or a comma; everything else is
+// the single-host grammar (grammar.ts), unchanged. Every host goes through parseTarget.
+import { SshcheckError } from '../engine/errors.js';
+import type { Target } from '../engine/target.js';
+import { parsePort, parseUser } from '../engine/target.js';
+import { hasRange } from '../fleet/range.js';
+import { fleetTargets } from '../fleet/targets.js';
+import { unwrapSlackLinks } from './grammar.js';
+import { fleetLabel } from './fleet-views.js';
+
+/** At most this many hosts per chat command: each one that is not healthy gets a reply. */
+export const MAX_CHAT_FLEET = 256;
+
+export interface FleetCommand {
+  kind: 'fleet';
+  targets: Target[];
+  /** How the parent names the hosts (the patterns as typed, bounded). */
+  label: string;
+}
+
+/** True when the text asks for several hosts (its first word has a range or a comma). */
+export function isFleetText(text: string): boolean {
+  const first = unwrapSlackLinks(text).trim().split(/\s+/)[0] ?? '';
+  return hasRange(first) || (first.includes(',') && first.split(',').filter((p) => p !== '').length > 1);
+}
+
+/**
+ * The fleet command in the text, or undefined when it is not one (use parseChatCommand then).
+ * Throws an SshcheckError (shown to the person, nothing probed) for a bad host, range or word.
+ */
+export function parseFleetCommand(text: string, options: { defaultUser?: string; max?: number } = {}): FleetCommand | undefined {
+  if (text.length > 500 || !isFleetText(text)) return undefined;
+  const [first = '', port, user, ...rest] = unwrapSlackLinks(text).trim().split(/\s+/);
+  if (rest.length > 0) throw new SshcheckError('E_USAGE', 'too many words: /sshcheck <hosts> [port] [user], hosts as db-[1-40] or db-1,db-2 (via and from are for a single host)');
+  const patterns = first.split(',').filter((p) => p !== '');
+  const overrides: { port?: number; user?: string; defaultUser?: string } = {};
+  if (options.defaultUser !== undefined) overrides.defaultUser = options.defaultUser;
+  if (port !== undefined) overrides.port = parsePort(port, 'port (the second word)');
+  if (user !== undefined) overrides.user = parseUser(user);
+  const targets = fleetTargets({ patterns, overrides, max: options.max ?? MAX_CHAT_FLEET });
+  return { kind: 'fleet', targets, label: fleetLabel(patterns) };
+}

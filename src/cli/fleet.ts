@@ -1,0 +1,104 @@
+// `sshcheck db-1 db-2 …`, `sshcheck db-[1-40]`, `sshcheck --file hosts.txt`, `sshcheck --group dbs`:
+// the checklist against many hosts from this bastion. The terminal shows the summary first
+// (hosts by cause, counted), then one compact line per host that is not healthy; `--json`
+// prints one `sshcheck/fleet@1` document. Exit 0 only when every host is healthy.
+import { findEngineConfig } from '../engine/config.js';
+import type { Report } from '../engine/report.js';
+import type { Target } from '../engine/target.js';
+import { hostname } from 'node:os';
+import { compactLine, runFleet } from '../fleet/run.js';
+import type { FleetResult } from '../fleet/run.js';
+import { fleetTargets, readHostsFile } from '../fleet/targets.js';
+
+export interface FleetRequest {
+  command: 'fleet';
+  /** Targets and patterns as typed. */
+  patterns: string[];
+  file: string | undefined;
+  groups: string[];
+  overrides: { port?: string; user?: string };
+  concurrency: number | undefined;
+  json: boolean;
+  quiet: boolean;
+  color: boolean | undefined;
+  budgetMs: number | undefined;
+  vantage: string | undefined;
+  configPath: string | undefined;
+}
+
+export interface FleetIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  signal?: AbortSignal;
+}
+
+/** The hosts of a request: validated, expanded, capped (throws E_USAGE before anything runs). */
+export function requestTargets(request: FleetRequest): Target[] {
+  const config = findEngineConfig(request.configPath, {});
+  return fleetTargets({
+    patterns: request.patterns,
+    ...(request.file !== undefined ? { fileLines: readHostsFile(request.file), fileName: request.file } : {}),
+    groups: request.groups,
+    knownGroups: config?.groups ?? {},
+    overrides: request.overrides,
+  });
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The terminal text: summary first, then a line per host that is not healthy. */
+export function renderFleet(result: FleetResult, options: { color?: boolean } = {}): string {
+  const { summary } = result;
+  const paint = (code: string, text: string): string => (options.color ? `\x1b[${code}m${text}\x1b[0m` : text);
+  const strip = (text: string): string => text.replace(/[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]/g, ' ');
+  const lines = [
+    `sshcheck ${summary.hosts} host${summary.hosts === 1 ? '' : 's'} from ${strip(result.vantage.name)}: ${summary.healthy} healthy, ${summary.problems} with a problem${summary.failed > 0 ? `, ${summary.failed} not checked (engine failure)` : ''}, in ${seconds(summary.durationMs)} (${summary.concurrency} at a time)`,
+    '',
+  ];
+  const width = Math.max(...summary.byCause.map((c) => String(c.hosts).length), 1);
+  for (const c of summary.byCause) lines.push(`  ${String(c.hosts).padStart(width)}  ${c.cause === 'healthy' ? paint('32', c.cause) : paint('31', c.cause)}`);
+  if (summary.failed > 0) lines.push(`  ${String(summary.failed).padStart(width)}  ${paint('33', 'engine failure')}`);
+  const bad = result.reports.filter((r) => r.diagnosis.cause !== 'healthy');
+  if (bad.length > 0 || result.failures.length > 0) {
+    lines.push('', 'Not healthy:');
+    const rows = bad.map((r) => compactLine(r));
+    const hostWidth = Math.min(40, Math.max(...rows.map((r) => r.host.length), 4));
+    const causeWidth = Math.max(...rows.map((r) => r.cause.length), 4);
+    for (const r of rows) lines.push(`  ${strip(r.host).padEnd(hostWidth)}  ${r.cause.padEnd(causeWidth)}  ${strip(r.summary)}`);
+    for (const f of result.failures) lines.push(`  ${strip(f.target).padEnd(hostWidth)}  ${'engine failure'.padEnd(causeWidth)}  ${strip(f.error)}`);
+    lines.push('', 'Details for one host: sshcheck <host>; everything: sshcheck --json …');
+  }
+  lines.push('', `Probed from ${strip(result.vantage.name)}, not from the requester's machine: what works here can still fail there.`);
+  return `${lines.join('\n')}\n`;
+}
+
+export async function runFleetCommand(request: FleetRequest, io: FleetIo): Promise<number> {
+  const targets = requestTargets(request);
+  const config = findEngineConfig(request.configPath, {});
+  const vantage = request.vantage ?? hostname();
+  const started = performance.now();
+  let done = 0;
+  const progress = (line: string): void => {
+    if (!request.quiet) io.stderr(`[${seconds(performance.now() - started).padStart(7)}] ${line}\n`);
+  };
+  progress(`checking ${targets.length} host${targets.length === 1 ? '' : 's'} from ${vantage}…`);
+  const onReport = (report: Report): void => {
+    done += 1;
+    if (report.diagnosis.cause !== 'healthy') progress(`${done}/${targets.length} ${compactLine(report, 100).host}: ${report.diagnosis.cause}`);
+    else if (done % 50 === 0 || done === targets.length) progress(`${done}/${targets.length} checked`);
+  };
+  const result = await runFleet(targets, {
+    vantage,
+    ...(request.concurrency !== undefined ? { concurrency: request.concurrency } : {}),
+    ...(request.budgetMs !== undefined ? { budgetMs: request.budgetMs } : {}),
+    ...(config ? { config } : {}),
+    ...(io.signal ? { signal: io.signal } : {}),
+    onReport,
+    onFailure: (f) => progress(`${++done}/${targets.length} ${f.target}: engine failure: ${f.error}`),
+  });
+  io.stdout(request.json ? `${JSON.stringify(result)}\n` : renderFleet(result, { color: request.color ?? (process.stdout.isTTY === true && process.env.NO_COLOR === undefined) }));
+  if (result.failures.length > 0) return 3;
+  return result.summary.healthy === result.summary.hosts ? 0 : 1;
+}

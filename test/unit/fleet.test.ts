@@ -1,0 +1,178 @@
+// Fleet checks without a network: target patterns, hosts files, groups, the CLI grammar, the
+// bounded runner (with a fake engine), the terminal summary and the chat fleet flow.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseCli } from '../../src/cli/args.js';
+import { renderFleet } from '../../src/cli/fleet.js';
+import { parseEngineConfig } from '../../src/engine/config.js';
+import type { Cause, Report } from '../../src/engine/report.js';
+import { STEP_IDS, STEP_TITLES, stepNumber } from '../../src/engine/report.js';
+import type { Target } from '../../src/engine/target.js';
+import { expandPattern, hasRange } from '../../src/fleet/range.js';
+import { runFleet } from '../../src/fleet/run.js';
+import { fleetTargets, hostsFileLines } from '../../src/fleet/targets.js';
+import { isFleetText, parseFleetCommand } from '../../src/chat/fleet-grammar.js';
+import { runFleetFlow, MAX_HOST_REPLIES } from '../../src/chat/fleet-flow.js';
+import type { FleetHostView, FleetParentView } from '../../src/chat/fleet-views.js';
+import { Pacer } from '../../src/chat/pacer.js';
+
+const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+function fakeReport(target: Target, cause: Cause): Report {
+  return {
+    schema: 'sshcheck/report@1',
+    id: `r-${target.host}`,
+    target: { input: target.input, host: target.host, port: target.port, user: target.user, addresses: [target.host] },
+    vantage: { name: 'test' },
+    startedAt: new Date(0).toISOString(),
+    durationMs: 5,
+    diagnosedMs: 5,
+    steps: STEP_IDS.map((id) => ({ id, n: stepNumber(id), title: STEP_TITLES[id], status: 'pass' as const, summary: 'ok', evidence: [], durationMs: 1, manual: [] })),
+    diagnosis: { cause, step: cause === 'healthy' ? null : 'firewall', confidence: 'high', summary: `${target.host} is ${cause}`, next: ['look at it'], alternatives: [] },
+  };
+}
+
+describe('fleet target patterns', () => {
+  test('ranges expand, zero-padded when the start is, and multiply', () => {
+    assert.deepEqual(expandPattern('db-[1-3]'), ['db-1', 'db-2', 'db-3']);
+    assert.deepEqual(expandPattern('db-[08-10]'), ['db-08', 'db-09', 'db-10']);
+    assert.deepEqual(expandPattern('10.0.0.[1-2]'), ['10.0.0.1', '10.0.0.2']);
+    assert.deepEqual(expandPattern('r[1-2]-[1-2]'), ['r1-1', 'r1-2', 'r2-1', 'r2-2']);
+    assert.deepEqual(expandPattern('ops@web-[1-2]:2222'), ['ops@web-1:2222', 'ops@web-2:2222']);
+  });
+  test('IPv6 brackets are not ranges; backwards and oversized ranges are refused', () => {
+    assert.equal(hasRange('[2001:db8::1]:22'), false);
+    assert.deepEqual(expandPattern('[2001:db8::1]'), ['[2001:db8::1]']);
+    assert.throws(() => expandPattern('db-[5-1]'), /runs backwards/);
+    assert.throws(() => expandPattern('db-[1-2000]'), /more than 1024 hosts/);
+    assert.throws(() => expandPattern('r[1-100]-[1-100]'), /more than 1024 hosts/);
+  });
+  test('every expanded name goes through parseTarget; duplicates are checked once', () => {
+    const targets = fleetTargets({ patterns: ['db-[1-2]', 'db-1', 'sshcheck@db-2'] });
+    assert.deepEqual(targets.map((t) => t.host), ['db-1', 'db-2']);
+    assert.throws(() => fleetTargets({ patterns: ['-oProxyCommand=x[1-2]'] }), /starts with "-"/);
+    assert.throws(() => fleetTargets({ patterns: ['db-[1-2];rm'] }), /target "db-1;rm"/);
+    assert.throws(() => fleetTargets({ patterns: ['10.0.0.[250-260]'] }), /10\.0\.0\.256/);
+  });
+  test('hosts files: one per line, # comments, line numbers in errors; groups by name', () => {
+    const lines = hostsFileLines('# the databases\ndb-1\n\n  db-[2-3]  # two more\n');
+    assert.deepEqual(lines, ['db-1', 'db-[2-3]']);
+    assert.equal(fleetTargets({ patterns: [], fileLines: lines }).length, 3);
+    assert.throws(() => fleetTargets({ patterns: [], fileLines: ['db-1', 'bad host'], fileName: 'hosts.txt' }), /hosts\.txt line 2/);
+    const known = { dbs: ['db-[1-2]'], web: ['web-1'] };
+    assert.deepEqual(fleetTargets({ patterns: [], groups: ['dbs', 'web'], knownGroups: known }).map((t) => t.host), ['db-1', 'db-2', 'web-1']);
+    assert.throws(() => fleetTargets({ patterns: [], groups: ['nope'], knownGroups: known }), /unknown group "nope": the engine config defines dbs, web/);
+    assert.throws(() => fleetTargets({ patterns: ['db-[1-600]', 'web-[1-600]'] }), /more than 1024 hosts/);
+  });
+  test('groups in the engine config are validated with line numbers', () => {
+    const config = parseEngineConfig('groups:\n  dbs: ["db-[1-3]", 10.0.0.5]\n  web: web-1\n', 'engine.yml');
+    assert.deepEqual(config.groups, { dbs: ['db-[1-3]', '10.0.0.5'], web: ['web-1'] });
+    assert.throws(() => parseEngineConfig('groups:\n  dbs:\n    - db-1\n    - "-oProxyCommand"\n', 'engine.yml'), /engine\.yml:4: groups\.dbs\[1\]/);
+    assert.throws(() => parseEngineConfig('groups:\n  Bad Name: [db-1]\n', 'engine.yml'), /engine\.yml:2: groups\.Bad Name/);
+    assert.throws(() => parseEngineConfig('groups:\n  big:\n    - db-[1-2000]\n', 'engine.yml'), /more than 1024/);
+  });
+});
+
+describe('fleet command line', () => {
+  test('several hosts, a range, --file or --group make a fleet request', () => {
+    const a = parseCli(['db-1', 'db-2']);
+    assert.equal(a.command, 'fleet');
+    const b = parseCli(['--json', '--concurrency', '8', 'db-[1-40]']);
+    assert.ok(b.command === 'fleet' && b.json && b.concurrency === 8 && b.patterns[0] === 'db-[1-40]');
+    const c = parseCli(['--file', './hosts.txt', '--group', 'dbs', '--group', 'web']);
+    assert.ok(c.command === 'fleet' && c.file === './hosts.txt' && c.groups.length === 2);
+    assert.equal(parseCli(['db-1']).command, 'check');
+    assert.equal(parseCli(['[2001:db8::1]:22']).command, 'check');
+  });
+  test('single-host options are refused for a fleet, and --concurrency is bounded', () => {
+    assert.throws(() => parseCli(['db-1', 'db-2', '--from', '203.0.113.7']), /single host/);
+    assert.throws(() => parseCli(['db-[1-3]', '--concurrency', '0']), /--concurrency/);
+    assert.throws(() => parseCli(['db-[1-3]', '--concurrency', '999']), /--concurrency/);
+    assert.throws(() => parseCli(['db-1', '--concurrency', '4']), /several hosts/);
+  });
+});
+
+describe('fleet runner', () => {
+  test('bounded concurrency, light runs, reports in input order, counted by cause', async () => {
+    const targets = fleetTargets({ patterns: ['h-[1-20]'] });
+    let running = 0;
+    let most = 0;
+    const seen: Array<{ light?: boolean; extrasMs?: number }> = [];
+    const result = await runFleet(targets, {
+      vantage: 'test',
+      concurrency: 4,
+      engine: async (target, options) => {
+        seen.push({ light: options.light, extrasMs: options.extrasMs });
+        running += 1;
+        most = Math.max(most, running);
+        await new Promise((r) => setTimeout(r, 2 + (Number(target.host.slice(2)) % 3)));
+        running -= 1;
+        if (target.host === 'h-13') throw new Error('boom');
+        return fakeReport(target, Number(target.host.slice(2)) % 5 === 0 ? 'port-filtered' : 'healthy');
+      },
+    });
+    assert.ok(most <= 4, `at most 4 at once (saw ${most})`);
+    assert.ok(seen.every((s) => s.light === true && s.extrasMs === 0));
+    assert.equal(result.schema, 'sshcheck/fleet@1');
+    assert.deepEqual(result.reports.map((r) => r.target.host), targets.map((t) => t.host).filter((h) => h !== 'h-13'));
+    assert.equal(result.summary.hosts, 20);
+    assert.equal(result.summary.failed, 1);
+    assert.deepEqual(result.summary.byCause, [{ cause: 'healthy', hosts: 15 }, { cause: 'port-filtered', hosts: 4 }]);
+    const text = renderFleet(result);
+    const lines = text.split('\n');
+    assert.match(lines[0] ?? '', /^sshcheck 20 hosts from test: 15 healthy, 4 with a problem, 1 not checked/);
+    assert.ok(text.indexOf('15  healthy') < text.indexOf('Not healthy:'), 'summary first');
+    assert.equal(lines.filter((l) => / port-filtered {2}/.test(l)).length, 4, 'one line per host with a problem');
+    assert.match(text, /h-13 +engine failure +boom/);
+  });
+});
+
+describe('fleet checks in chat', () => {
+  test('a range or a comma list in the first word is a fleet command', () => {
+    assert.equal(isFleetText('db-3 2222'), false);
+    assert.equal(isFleetText('db-[1-4]'), true);
+    assert.equal(isFleetText('db-1,db-2 2222 ops'), true);
+    const cmd = parseFleetCommand('db-[1-3],web-1 2222 ops');
+    assert.ok(cmd);
+    assert.deepEqual(cmd.targets.map((t) => `${t.user}@${t.host}:${t.port}`), ['ops@db-1:2222', 'ops@db-2:2222', 'ops@db-3:2222', 'ops@web-1:2222']);
+    assert.equal(parseFleetCommand('db-3'), undefined);
+    assert.throws(() => parseFleetCommand('db-[1-300]'), /more than 256 hosts/);
+    assert.throws(() => parseFleetCommand('db-[1-2] 22 ops via eu-1'), /too many words/);
+  });
+
+  test('the flow: parent first, summary once done, one reply per host that is not healthy, capped', async () => {
+    const targets = fleetTargets({ patterns: ['h-[1-40]'] });
+    const ops: string[] = [];
+    const parents: FleetParentView[] = [];
+    const hosts: FleetHostView[] = [];
+    let rest: readonly FleetHostView[] = [];
+    const result = await runFleetFlow({
+      surface: {
+        channelKey: 'c',
+        postParent: (v) => (ops.push('parent'), parents.push(v), Promise.resolve()),
+        updateParent: (v) => (ops.push(`update:${v.phase}`), parents.push(v), Promise.resolve()),
+        postHost: (h) => (ops.push('host'), hosts.push(h), Promise.resolve()),
+        postRest: (r) => (ops.push('rest'), (rest = r), Promise.resolve()),
+      },
+      engine: { check: (t) => Promise.resolve({ report: fakeReport(t, Number(t.host.slice(2)) <= 30 ? (Number(t.host.slice(2)) % 2 === 0 ? 'port-closed' : 'dns-nxdomain') : 'healthy') }) },
+      pacer: new Pacer({ burst: 100, perSecond: 1000 }),
+      logger: quiet,
+      targets,
+      label: 'h-[1-40]',
+      vantage: 'test',
+      requester: '<@U1>',
+    });
+    assert.equal(result.reports.length, 40);
+    assert.equal(ops[0], 'parent');
+    const finalAt = ops.indexOf('update:finished');
+    assert.ok(finalAt > 0 && ops.slice(0, finalAt).every((o) => !o.startsWith('host')), 'the summary comes before the replies');
+    const final = parents.at(-1);
+    assert.equal(final?.phase, 'finished');
+    assert.deepEqual(final?.summary.byCause.map((c) => [c.cause, c.hosts]), [['dns-nxdomain', 15], ['port-closed', 15], ['healthy', 10]]);
+    assert.equal(hosts.length, MAX_HOST_REPLIES);
+    assert.equal(rest.length, 30 - MAX_HOST_REPLIES);
+    assert.equal(final?.notShown, 30 - MAX_HOST_REPLIES);
+    assert.ok(hosts.every((h) => h.cause !== 'healthy'));
+    assert.deepEqual([...new Set(hosts.map((h) => h.cause))], ['dns-nxdomain', 'port-closed'], 'grouped by cause, in the order of the summary');
+  });
+});
