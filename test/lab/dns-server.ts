@@ -88,7 +88,9 @@ const server = dns2.createServer({
   udp: true,
   handle: (request, send) => {
     const response = answer(request);
-    if (response) void send(response);
+    // A reply the kernel refuses to send (EPERM from a DROP rule) is a lost packet, not the
+    // end of the resolver.
+    if (response) Promise.resolve().then(() => send(response)).catch((err: unknown) => process.stderr.write(`send failed: ${String(err)}\n`));
   },
 });
 server.on('listening', () => process.stdout.write(`listening on ${address}:${portText}\n`));

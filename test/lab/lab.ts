@@ -356,8 +356,11 @@ export class Lab {
     const p = probability.toFixed(4);
     const drop = ['-m', 'statistic', '--mode', 'random', '--probability', p, '-j', 'DROP'];
     await this.iptables(this.router, '-A', 'FORWARD', ...drop);
+    // The lab resolver runs on the router: its queries and answers cross no FORWARD chain.
+    // Answers are dropped as they reach the bastion, not in the router's OUTPUT chain, where
+    // a DROP fails the resolver's own send (EPERM) instead of losing the packet on the wire.
     await this.iptables(this.router, '-A', 'INPUT', '-p', 'udp', '--dport', '53', ...drop);
-    await this.iptables(this.router, '-A', 'OUTPUT', '-p', 'udp', '--sport', '53', ...drop);
+    await this.iptables(this.bastion, '-A', 'INPUT', '-p', 'udp', '--sport', '53', ...drop);
   }
 
   /**

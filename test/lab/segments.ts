@@ -7,6 +7,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Lab } from './lab.js';
 import { sh } from './lab.js';
 
@@ -101,12 +102,13 @@ export class LabSegments {
 
   /**
    * Starts a process in a namespace (any of the lab's or a segment's); resolves once its
-   * stderr matches `ready`. Its environment is only what is given (plus PATH and HOME).
+   * stderr matches `ready`. Its environment is only what is given (plus PATH, HOME and a
+   * store of its own in the lab's directory, so that nothing is written outside the lab).
    */
   start(ns: string, cmd: string, args: readonly string[], options: { ready: RegExp; env?: Record<string, string>; timeoutMs?: number }): Promise<LabProcess> {
     const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: process.env.HOME ?? '/root', ...options.env },
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: process.env.HOME ?? '/root', SSHCHECK_DB: join(this.lab.workDir, `store-${ns}.db`), ...options.env },
     });
     this.children.add(child);
     child.on('exit', () => this.children.delete(child));
