@@ -141,6 +141,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     if (values.file !== undefined && values.file.trim() === '') throw usage('--file needs a path');
     return {
       command: 'fleet',
+      ...(values.policy !== undefined ? { policyPath: policyFile(values.policy) } : {}),
       patterns: positionals,
       file: values.file,
       groups: values.group ?? [],

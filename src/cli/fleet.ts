@@ -9,6 +9,9 @@ import { hostname } from 'node:os';
 import { compactLine, runFleet } from '../fleet/run.js';
 import type { FleetResult } from '../fleet/run.js';
 import { fleetTargets, readHostsFile } from '../fleet/targets.js';
+import { SshcheckError } from '../engine/errors.js';
+import { checkTyped } from '../policy/target-policy.js';
+import { cliPolicy } from './record.js';
 
 export interface FleetRequest {
   command: 'fleet';
@@ -24,6 +27,8 @@ export interface FleetRequest {
   budgetMs: number | undefined;
   vantage: string | undefined;
   configPath: string | undefined;
+  /** --policy <file>: fence every host with that target policy (as for one host). */
+  policyPath?: string | undefined;
 }
 
 export interface FleetIo {
@@ -77,6 +82,17 @@ export function renderFleet(result: FleetResult, options: { color?: boolean } = 
 export async function runFleetCommand(request: FleetRequest, io: FleetIo): Promise<number> {
   const targets = requestTargets(request);
   const config = findEngineConfig(request.configPath, {});
+  // Fenced like a single check (--policy, or policy.cli: true): every typed host first, one
+  // refused host refuses the command before anything is probed; the engine then checks
+  // every resolved address of each host.
+  const policy = cliPolicy(request.policyPath, config);
+  if (policy) {
+    const refused = targets.flatMap((t) => checkTyped(policy, t) ?? []);
+    if (refused.length > 0) {
+      const more = refused.length > 3 ? `; and ${refused.length - 3} more` : '';
+      throw new SshcheckError('E_POLICY', `${refused.length} of the ${targets.length} hosts are outside the target policy: ${refused.slice(0, 3).map((r) => r.message.replace(/\.$/, '')).join('; ')}${more}. Nothing was probed.`);
+    }
+  }
   const vantage = request.vantage ?? hostname();
   const started = performance.now();
   let done = 0;
@@ -94,6 +110,7 @@ export async function runFleetCommand(request: FleetRequest, io: FleetIo): Promi
     ...(request.concurrency !== undefined ? { concurrency: request.concurrency } : {}),
     ...(request.budgetMs !== undefined ? { budgetMs: request.budgetMs } : {}),
     ...(config ? { config } : {}),
+    ...(policy ? { runOptions: { policy } } : {}),
     ...(io.signal ? { signal: io.signal } : {}),
     onReport,
     onFailure: (f) => progress(`${++done}/${targets.length} ${f.target}: engine failure: ${f.error}`),

@@ -132,3 +132,12 @@ test('history and audit on a store that does not exist say where they looked', (
   assert.equal(a.status, 0);
   assert.equal(a.stdout, '');
 });
+
+test('--policy fences a fleet too: one refused host refuses the command, exit 2, nothing probed', () => {
+  const policy = join(dir, 'policy-fleet.yml');
+  writeFileSync(policy, 'policy:\n  allow: [203.0.113.0/24]\n');
+  const r = cli(['--policy', policy, '-q', '203.0.113.7', '127.0.0.1', '169.254.169.254']);
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^sshcheck: 2 of the 3 hosts are outside the target policy: .*127\.0\.0\.1.*; .*169\.254\.169\.254.*\. Nothing was probed\./);
+});
