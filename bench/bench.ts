@@ -255,18 +255,18 @@ export async function benchFleet(size: number, concurrency: number | undefined, 
       keyscan: { wallMs: ks.wallMs, peakRssKb: ks.peakRssKb, hostsAnswered: answered(ks.stdout) },
       keyscanOneType: { wallMs: ks1.wallMs, peakRssKb: ks1.peakRssKb, hostsAnswered: answered(ks1.stdout) },
     };
-    log(fleetLines(row).slice(2).join('\n'));
+    log(fleetLines(row).join('\n'));
     return row;
   } finally {
     await lab.destroy();
   }
 }
 
+export const FLEET_HEADER = ['| tool | hosts | wall time | peak RSS | result |', '|---|---|---|---|---|'];
+
 function fleetLines(row: FleetRow): string[] {
   const causes = row.sshcheck.byCause.map((c) => `${c.hosts} ${c.cause}`).join(', ');
   return [
-    '| tool | hosts | wall time | peak RSS | result |',
-    '|---|---|---|---|---|',
     `| sshcheck (fleet, ${row.concurrency} at a time) | ${row.hosts} | ${secs(row.sshcheck.wallMs)} | ${(row.sshcheck.peakRssKb / 1024).toFixed(0)} MB | ${causes} |`,
     `| ssh-keyscan -T 5 (every key type) | ${row.hosts} | ${secs(row.keyscan.wallMs)} | ${(row.keyscan.peakRssKb / 1024).toFixed(0)} MB | ${row.keyscan.hostsAnswered} answered |`,
     `| ssh-keyscan -T 5 -t ed25519 (one connection per host) | ${row.hosts} | ${secs(row.keyscanOneType.wallMs)} | ${(row.keyscanOneType.peakRssKb / 1024).toFixed(0)} MB | ${row.keyscanOneType.hostsAnswered} answered |`,
@@ -332,7 +332,7 @@ async function main(): Promise<void> {
   }
   if (only.has('fleet')) {
     log(`\nFleet: ${fleetSize} lab addresses (one sshd on all of them):`);
-    log(fleetLines({ hosts: 0, concurrency: 0, sshcheck: { wallMs: 0, peakRssKb: 0, healthy: 0, byCause: [] }, keyscan: { wallMs: 0, peakRssKb: 0, hostsAnswered: 0 }, keyscanOneType: { wallMs: 0, peakRssKb: 0, hostsAnswered: 0 } }).slice(0, 2).join('\n'));
+    for (const h of FLEET_HEADER) log(h);
     results['fleet'] = await benchFleet(fleetSize, concurrency, log);
   }
   if (only.has('chat')) {

@@ -17,7 +17,7 @@ import { fleetTargets } from '../../src/fleet/targets.js';
 import type { InteractionDeps } from './interaction.js';
 import { noMentions } from './responder.js';
 import { whyNoThread } from './thread-policy.js';
-import { renderRefusal, rolesOf } from './gate.js';
+import { discordActor, renderRefusal } from './gate.js';
 import type { FleetTicket } from '../../src/chat/gate.js';
 
 const MAX_CONTENT = 2000;
@@ -110,13 +110,7 @@ export async function handleDiscordFleet(interaction: ChatInputCommandInteractio
   if (deps.gate) {
     const decision = await deps.gate.admitFleet({
       targets,
-      actor: {
-        platform: 'discord',
-        user: interaction.user.id,
-        channel: interaction.channelId,
-        ...(interaction.guildId !== null ? { workspace: interaction.guildId } : {}),
-        groups: () => Promise.resolve(rolesOf(interaction)),
-      },
+      actor: discordActor(interaction),
     });
     if (decision.kind === 'denied') {
       await answer(renderRefusal(decision.message));

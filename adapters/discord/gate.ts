@@ -3,7 +3,7 @@
 // reply and tells the requester its place privately. Roles come with the interaction
 // (the member's role ids), so no extra request or intent is needed.
 import type { ChatInputCommandInteraction } from 'discord.js';
-import type { Gate, Ticket } from '../../src/chat/gate.js';
+import type { Gate, GateActor, Ticket } from '../../src/chat/gate.js';
 import { codeBlock, clip } from '../../src/chat/safe-text.js';
 import { STATUS_EMOJI } from '../../src/chat/views.js';
 import type { RunRow } from '../../src/store/store.js';
@@ -18,6 +18,17 @@ export function rolesOf(interaction: Pick<ChatInputCommandInteraction, 'member'>
   const member = interaction.member;
   if (!member) return [];
   return Array.isArray(member.roles) ? [...member.roles] : [...member.roles.cache.keys()];
+}
+
+/** The requester as the gate sees them: roles come with the interaction. */
+export function discordActor(interaction: Pick<ChatInputCommandInteraction, 'user' | 'channelId' | 'guildId' | 'member'>): GateActor {
+  return {
+    platform: 'discord',
+    user: interaction.user.id,
+    channel: interaction.channelId,
+    ...(interaction.guildId !== null ? { workspace: interaction.guildId } : {}),
+    groups: () => Promise.resolve(rolesOf(interaction)),
+  };
 }
 
 export function renderRefusal(message: string): string {
@@ -46,13 +57,7 @@ export async function gateDiscordCommand(gate: Gate | undefined, interaction: Ch
     target: command.target,
     ...(command.via !== undefined ? { via: command.via } : {}),
     ...(command.from !== undefined ? { from: command.from } : {}),
-    actor: {
-      platform: 'discord',
-      user: interaction.user.id,
-      channel: interaction.channelId,
-      ...(interaction.guildId !== null ? { workspace: interaction.guildId } : {}),
-      groups: () => Promise.resolve(rolesOf(interaction)),
-    },
+    actor: discordActor(interaction),
   });
   switch (decision.kind) {
     case 'denied':

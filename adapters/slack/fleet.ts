@@ -18,8 +18,7 @@ import type { ListenerDeps } from './listeners.js';
 import type { SlackBlock, SlackMessage } from './render.js';
 import { capBlocks } from './render.js';
 import { channelKey } from './surface.js';
-import type { SlackUserGroups } from './gate.js';
-import { renderRefusal } from './gate.js';
+import { renderRefusal, slackActor } from './gate.js';
 
 const section = (text: string): SlackBlock => ({ type: 'section', text: { type: 'mrkdwn', text } });
 const context = (text: string): SlackBlock => ({ type: 'context', elements: [{ type: 'mrkdwn', text }] });
@@ -135,13 +134,7 @@ export async function startSlackFleet(
   if (deps.gate) {
     const decision = await deps.gate.admitFleet({
       targets: fleet.targets,
-      actor: {
-        platform: 'slack',
-        user: request.user,
-        channel: request.channel,
-        ...(request.team !== undefined ? { workspace: request.team } : {}),
-        ...(deps.userGroups ? { groups: () => (deps.userGroups as SlackUserGroups).of(request.user) } : {}),
-      },
+      actor: slackActor(request, deps.userGroups),
     });
     if (decision.kind === 'denied') {
       await request.ack({ response_type: 'ephemeral', ...renderRefusal(decision.message) });

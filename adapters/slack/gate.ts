@@ -4,7 +4,7 @@
 // when the permissions name some (usergroups.list needs the usergroups:read scope, which
 // the manifest leaves out unless you configure user_groups: docs/security.md).
 import type { webApi } from '@slack/bolt';
-import type { Gate, Ticket } from '../../src/chat/gate.js';
+import type { Gate, GateActor, Ticket } from '../../src/chat/gate.js';
 import type { ChatCommand } from '../../src/chat/grammar.js';
 import { STATUS_EMOJI } from '../../src/chat/views.js';
 import type { Logger } from '../../src/log.js';
@@ -77,6 +77,17 @@ export function renderHistoryMessage(host: string, runs: Parameters<typeof rende
   return { text: fitMessageText([head, ...summary]), blocks };
 }
 
+/** The requester as the gate sees them; user groups are looked up only if the permissions ask. */
+export function slackActor(who: { team?: string | undefined; channel: string; user: string }, userGroups: SlackUserGroups | undefined): GateActor {
+  return {
+    platform: 'slack',
+    user: who.user,
+    channel: who.channel,
+    ...(who.team !== undefined ? { workspace: who.team } : {}),
+    ...(userGroups ? { groups: () => userGroups.of(who.user) } : {}),
+  };
+}
+
 /**
  * Asks the gate about one parsed command. Without a gate (tests of other things) a check
  * just runs and history has no store to read.
@@ -89,13 +100,7 @@ export async function gateSlackCommand(deps: SlackGateDeps, command: Extract<Cha
     target: command.target,
     ...(command.via !== undefined ? { via: command.via } : {}),
     ...(command.from !== undefined ? { from: command.from } : {}),
-    actor: {
-      platform: 'slack',
-      user: who.user,
-      channel: who.channel,
-      ...(who.team !== undefined ? { workspace: who.team } : {}),
-      ...(userGroups ? { groups: () => userGroups.of(who.user) } : {}),
-    },
+    actor: slackActor(who, userGroups),
   });
   switch (decision.kind) {
     case 'denied':

@@ -11,21 +11,18 @@
 //     global:   { burst: 30, per_minute: 30 }
 //     concurrent: 4
 //     queue: 20
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq } from 'yaml';
 import type { Node, Pair } from 'yaml';
 import type { LimitsConfig } from './limits.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import type { PermissionsConfig, Platform, PlatformPermissions } from './permissions.js';
-import type { ConfigProblem } from './routing-config.js';
-import { RoutingConfigError } from './routing-config.js';
+import { configDocument, RoutingConfigError } from './routing-config.js';
 
 export interface AccessConfig {
   /** Undefined: no permissions section, everyone may run checks. */
   permissions?: PermissionsConfig;
   limits: LimitsConfig;
 }
-
-const MAX_PROBLEMS = 20;
 
 const ID_RULES: Record<Platform, Record<string, { key: keyof PlatformPermissions; re: RegExp; what: string }>> = {
   slack: {
@@ -43,18 +40,7 @@ const ID_RULES: Record<Platform, Record<string, { key: keyof PlatformPermissions
 };
 
 export function loadAccessConfig(text: string, file: string): AccessConfig {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const problems: ConfigProblem[] = [];
-  const lineOf = (node: Node | Pair | null | undefined): number => {
-    const range = node && 'range' in node ? node.range : node && 'key' in node && node.key && typeof node.key === 'object' && 'range' in node.key ? (node.key as Node).range : undefined;
-    return range ? lines.linePos(range[0]).line : 1;
-  };
-  const problem = (node: Node | Pair | null | undefined, field: string, message: string): void => {
-    if (problems.length < MAX_PROBLEMS) problems.push({ line: lineOf(node), field, message });
-  };
-  for (const err of doc.errors) problem(null, '', `YAML: ${err.message.split('\n')[0] ?? err.message}`);
-  if (doc.errors.length > 0) throw new RoutingConfigError(file, problems);
+  const { doc, problems, problem } = configDocument(text, file);
 
   const config: AccessConfig = { limits: { ...DEFAULT_LIMITS, perUser: { ...DEFAULT_LIMITS.perUser }, global: { ...DEFAULT_LIMITS.global } } };
   const root = doc.contents;
@@ -117,7 +103,7 @@ export function loadAccessConfig(text: string, file: string): AccessConfig {
   }
 
   const limitsPair = root.items.find((p) => isScalar(p.key) && p.key.value === 'limits');
-  if (limitsPair && !isNull(limitsPair.value)) {
+  if (limitsPair && !isNull(limitsPair.value as Node | null)) {
     const limits = fields(limitsPair.value as Node, 'limits', ['per_user', 'global', 'concurrent', 'queue']);
     const number = (pair: Pair | undefined, field: string, min: number, max: number, integer: boolean): number | undefined => {
       if (!pair) return undefined;

@@ -12,7 +12,7 @@ import type { Report } from '../engine/report.js';
 import type { Target } from '../engine/target.js';
 import type { AuditPatch, DenialReason, RunRow, Store } from '../store/store.js';
 import type { CheckOptions, CheckResult, EngineClient } from './engine-client.js';
-import type { LimitsConfig, Slot } from './limits.js';
+import type { Acquired, LimitsConfig, RateVerdict, Slot } from './limits.js';
 import { CheckQueue, DEFAULT_LIMITS, RateLimiter, retryText } from './limits.js';
 import type { PermissionsConfig, Platform } from './permissions.js';
 import { checkPermission, needsGroups } from './permissions.js';
@@ -129,18 +129,7 @@ export class Gate {
   async admit(request: GateRequest): Promise<GateDecision> {
     const { actor, target } = request;
     const started = this.now();
-    const row = {
-      atMs: started,
-      source: actor.platform,
-      action: request.action,
-      workspace: actor.workspace ?? null,
-      channel: actor.channel ?? null,
-      user: actor.user,
-      target: targetLabel(target),
-      host: target.host,
-      port: target.port,
-      bastion: request.via ?? null,
-    } as const;
+    const row = auditRow(actor, target, request.action, request.via, started);
     const deny = (reason: DenialReason, message: string, retryAfterMs?: number, addresses: readonly string[] = []): GateDecision => {
       this.record(() => this.options.store?.addAudit({ ...row, verdict: 'denied', denial: reason, reason: message, addresses, durationMs: this.now() - started }));
       this.options.logger?.info('chat request refused', { platform: actor.platform, user: actor.user, channel: actor.channel, target: row.target, reason });
@@ -166,20 +155,13 @@ export class Gate {
     // 3. How often.
     const rateKey = `${actor.platform}:${actor.workspace ?? ''}:${actor.user}`;
     const rate = this.rate.take(rateKey);
-    if (!rate.ok) {
-      const { perUser, global } = this.limits;
-      const message =
-        rate.scope === 'user'
-          ? `You have started ${perUser.burst} checks in a short time, the most sshcheck runs for one person (then ${perUser.perMinute} a minute): try again in ${retryText(rate.retryAfterMs)}. ${NOTHING}`
-          : `sshcheck is at its limit for everyone (${global.burst} checks, then ${global.perMinute} a minute): try again in ${retryText(rate.retryAfterMs)}. ${NOTHING}`;
-      return deny('rate-limit', message, rate.retryAfterMs);
-    }
+    if (!rate.ok) return deny('rate-limit', this.rateRefusal(rate), rate.retryAfterMs);
 
     // 4. When: a slot now, a place in the queue, or a refusal with a retry time.
     const acquired = this.queue.acquire(`${request.via ?? ''}|${targetKey(target, request.from)}`);
     if (acquired.kind === 'full') {
       this.rate.refund(rateKey);
-      return deny('queue-full', `sshcheck is busy: ${acquired.running} checks are running and ${acquired.waiting} are waiting, the most it queues. Try again in about ${retryText(acquired.retryAfterMs)}. ${NOTHING}`, acquired.retryAfterMs);
+      return deny('queue-full', queueFullRefusal(acquired), acquired.retryAfterMs);
     }
     const { slot, position, joined } = acquired;
     let auditId: number | undefined;
@@ -198,6 +180,13 @@ export class Gate {
         : `You are number ${position} in the queue (sshcheck runs ${this.limits.concurrent} ${this.limits.concurrent === 1 ? 'check' : 'checks'} at once): yours starts as soon as ${position === 1 ? 'one finishes' : `${position} finish`}.${joined ? ' It joins the same check someone else asked for.' : ''}`;
     this.options.logger?.info('chat request admitted', { platform: actor.platform, user: actor.user, channel: actor.channel, target: row.target, position, joined });
     return { kind: 'admitted', ticket: this.ticket(slot, position, joined, queueMessage, auditId, started, actor.platform) };
+  }
+
+  private rateRefusal(rate: Extract<RateVerdict, { ok: false }>): string {
+    const { perUser, global } = this.limits;
+    return rate.scope === 'user'
+      ? `You have started ${perUser.burst} checks in a short time, the most sshcheck runs for one person (then ${perUser.perMinute} a minute): try again in ${retryText(rate.retryAfterMs)}. ${NOTHING}`
+      : `sshcheck is at its limit for everyone (${global.burst} checks, then ${global.perMinute} a minute): try again in ${retryText(rate.retryAfterMs)}. ${NOTHING}`;
   }
 
   /** Undefined when `actor` may run sshcheck, else what to tell them. */
@@ -227,19 +216,7 @@ export class Gate {
   async admitFleet(request: { actor: GateActor; targets: readonly Target[] }): Promise<FleetDecision> {
     const { actor, targets } = request;
     const started = this.now();
-    const rowFor = (target: Target) =>
-      ({
-        atMs: started,
-        source: actor.platform,
-        action: 'check',
-        workspace: actor.workspace ?? null,
-        channel: actor.channel ?? null,
-        user: actor.user,
-        target: targetLabel(target),
-        host: target.host,
-        port: target.port,
-        bastion: null,
-      }) as const;
+    const rowFor = (target: Target) => auditRow(actor, target, 'check', undefined, started);
     const deny = (reason: DenialReason, message: string, retryAfterMs?: number): FleetDecision => {
       this.record(() => {
         for (const t of targets) this.options.store?.addAudit({ ...rowFor(t), verdict: 'denied', denial: reason, reason: message, durationMs: this.now() - started });
@@ -263,21 +240,12 @@ export class Gate {
 
     const rateKey = `${actor.platform}:${actor.workspace ?? ''}:${actor.user}`;
     const rate = this.rate.take(rateKey);
-    if (!rate.ok) {
-      const { perUser, global } = this.limits;
-      return deny(
-        'rate-limit',
-        rate.scope === 'user'
-          ? `You have started ${perUser.burst} checks in a short time, the most sshcheck runs for one person (then ${perUser.perMinute} a minute): try again in ${retryText(rate.retryAfterMs)}. ${NOTHING}`
-          : `sshcheck is at its limit for everyone (${global.burst} checks, then ${global.perMinute} a minute): try again in ${retryText(rate.retryAfterMs)}. ${NOTHING}`,
-        rate.retryAfterMs,
-      );
-    }
+    if (!rate.ok) return deny('rate-limit', this.rateRefusal(rate), rate.retryAfterMs);
     // A key of its own: a fleet never joins another check.
     const acquired = this.queue.acquire(`fleet|${started}|${Math.random()}`);
     if (acquired.kind === 'full') {
       this.rate.refund(rateKey);
-      return deny('queue-full', `sshcheck is busy: ${acquired.running} checks are running and ${acquired.waiting} are waiting, the most it queues. Try again in about ${retryText(acquired.retryAfterMs)}. ${NOTHING}`, acquired.retryAfterMs);
+      return deny('queue-full', queueFullRefusal(acquired), acquired.retryAfterMs);
     }
     const { slot, position } = acquired;
     const queueMessage = position === 0 ? undefined : `You are number ${position} in the queue (sshcheck runs ${this.limits.concurrent} ${this.limits.concurrent === 1 ? 'check' : 'checks'} at once): your hosts are checked as soon as ${position === 1 ? 'one finishes' : `${position} finish`}.`;
@@ -386,6 +354,26 @@ export class Gate {
       this.options.logger?.error('audit log write failed', { error: errorText(err) });
     }
   }
+}
+
+/** The request's part of an audit row: who asked, where, for what. */
+function auditRow(actor: GateActor, target: Target, action: GateRequest['action'], via: string | undefined, atMs: number) {
+  return {
+    atMs,
+    source: actor.platform,
+    action,
+    workspace: actor.workspace ?? null,
+    channel: actor.channel ?? null,
+    user: actor.user,
+    target: targetLabel(target),
+    host: target.host,
+    port: target.port,
+    bastion: via ?? null,
+  } as const;
+}
+
+function queueFullRefusal(full: Extract<Acquired, { kind: 'full' }>): string {
+  return `sshcheck is busy: ${full.running} checks are running and ${full.waiting} are waiting, the most it queues. Try again in about ${retryText(full.retryAfterMs)}. ${NOTHING}`;
 }
 
 /** A sentence start; "sshcheck" keeps its lower case. */

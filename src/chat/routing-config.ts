@@ -4,8 +4,8 @@
 // the injected reads of token files and the environment. Tokens never appear in errors.
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Node, Pair } from 'yaml';
-import type { Cidr } from './cidr.js';
-import { parseCidr } from './cidr.js';
+import type { CidrBlock } from '../policy/ip.js';
+import { parseCidrBlock } from '../policy/ip.js';
 
 export interface BastionConfig {
   name: string;
@@ -16,7 +16,7 @@ export interface BastionConfig {
   timeoutMs?: number;
 }
 
-export type RouteRule = { kind: 'cidr'; cidr: Cidr; bastion: string } | { kind: 'suffix'; suffix: string; bastion: string };
+export type RouteRule = { kind: 'cidr'; cidr: CidrBlock; bastion: string } | { kind: 'suffix'; suffix: string; bastion: string };
 
 export interface RoutingConfig {
   bastions: BastionConfig[];
@@ -66,10 +66,11 @@ function quote(value: unknown): string {
 }
 
 /**
- * Parses and validates the config text. `file` is how errors name it. Throws
- * RoutingConfigError listing every problem found (up to 20), each with its line.
+ * The bot config's YAML document, and a problem list in which every problem carries its
+ * line; YAML errors and warnings end the parse at once (nothing else can be trusted then).
+ * The routing and the access sections (access-config.ts) both read the file through it.
  */
-export function loadRoutingConfig(text: string, file: string, deps: ConfigDeps): RoutingConfig {
+export function configDocument(text: string, file: string): { doc: ReturnType<typeof parseDocument>; problems: ConfigProblem[]; problem: (node: Node | Pair | null | undefined, field: string, message: string) => void; lineOf: (node: Node | Pair | null | undefined) => number } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const problems: ConfigProblem[] = [];
@@ -84,6 +85,15 @@ export function loadRoutingConfig(text: string, file: string, deps: ConfigDeps):
     if (problems.length < MAX_PROBLEMS) problems.push({ line: lines.linePos(err.pos[0]).line, field: '', message: `YAML: ${err.message.split('\n')[0] ?? err.message}` });
   }
   if (doc.errors.length > 0) throw new RoutingConfigError(file, problems);
+  return { doc, problems, problem, lineOf };
+}
+
+/**
+ * Parses and validates the config text. `file` is how errors name it. Throws
+ * RoutingConfigError listing every problem found (up to 20), each with its line.
+ */
+export function loadRoutingConfig(text: string, file: string, deps: ConfigDeps): RoutingConfig {
+  const { doc, problems, problem, lineOf } = configDocument(text, file);
 
   const config: RoutingConfig = { bastions: [], rules: [], secrets: [] };
   const root = doc.contents;
@@ -231,7 +241,7 @@ export function loadRoutingConfig(text: string, file: string, deps: ConfigDeps):
         if (cidr && suffix) return problem(suffix.node, `${path}.suffix`, 'a rule has either cidr or suffix, not both: write two rules');
         if (!cidr && !suffix) return problem(node, path, 'needs cidr (for IP addresses, e.g. 10.1.0.0/16) or suffix (for names, e.g. eu.example.com)');
         if (cidr) {
-          const parsed = parseCidr(cidr.value);
+          const parsed = parseCidrBlock(cidr.value, { requirePrefix: true });
           if ('error' in parsed) problem(cidr.node, `${path}.cidr`, `${quote(cidr.value)} ${parsed.error}`);
           else if (bastion && problems.length === before) config.rules.push({ kind: 'cidr', cidr: parsed, bastion });
         } else if (suffix) {

@@ -6,7 +6,7 @@
 import { SshcheckError } from '../engine/errors.js';
 import type { Target } from '../engine/target.js';
 import { formatTarget } from '../engine/target.js';
-import { cidrContains } from './cidr.js';
+import { blockContainsAddress } from '../policy/ip.js';
 import type { CheckOptions, CheckResult, EngineClient } from './engine-client.js';
 import { parseVia } from './grammar.js';
 import { RemoteEngine } from './remote-engine.js';
@@ -32,7 +32,7 @@ export function selectBastion(config: RoutingRules, target: Pick<Target, 'host' 
   let best: { route: Route; specificity: number } | undefined;
   for (const rule of config.rules) {
     let specificity = -1;
-    if (rule.kind === 'cidr' && target.kind !== 'name' && cidrContains(rule.cidr, target.host)) specificity = rule.cidr.prefix;
+    if (rule.kind === 'cidr' && target.kind !== 'name' && blockContainsAddress(rule.cidr, target.host)) specificity = rule.cidr.prefix;
     if (rule.kind === 'suffix' && target.kind === 'name' && (target.host === rule.suffix || target.host.endsWith(`.${rule.suffix}`))) specificity = rule.suffix.length;
     // Most specific wins; among equals, the first written.
     if (specificity > (best?.specificity ?? -1)) best = { route: { bastion: rule.bastion, reason: rule.kind === 'cidr' ? `cidr ${rule.cidr.text}` : `suffix ${rule.suffix}` }, specificity };

@@ -57,14 +57,15 @@ export function canonicalIp(address: string): string | undefined {
 }
 
 /**
- * Parses "10.0.0.0/8", "fe80::/10", or a plain address (a /32 or /128). An error (without
- * the value) says what is wrong; host bits set is an error with the block probably meant,
- * since silently widening it would allow hosts nobody intended.
+ * Parses "10.0.0.0/8", "fe80::/10", or a plain address (a /32 or /128) unless `requirePrefix`.
+ * An error (without the value) says what is wrong; host bits set is an error with the block
+ * probably meant, since silently widening it would allow (or route) hosts nobody intended.
+ * Used by the target policy and by the bot's routing of IP literals to bastions.
  */
-export function parseCidrBlock(text: string): CidrBlock | { error: string } {
+export function parseCidrBlock(text: string, options: { requirePrefix?: boolean } = {}): CidrBlock | { error: string } {
   const trimmed = text.trim();
   const m = /^([^/\s]+)(?:\/([0-9]{1,3}))?$/.exec(trimmed);
-  if (!m) return { error: 'is not a CIDR: write address/prefix, e.g. 10.0.0.0/16 or 2001:db8::/32' };
+  if (!m || (options.requirePrefix === true && m[2] === undefined)) return { error: 'is not a CIDR: write address/prefix, e.g. 10.0.0.0/16 or 2001:db8::/32' };
   const address = m[1] ?? '';
   let family: 4 | 6;
   let value: bigint;
@@ -90,6 +91,12 @@ function format(family: 4 | 6, n: bigint): string {
   if (family === 4) return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 0xffn)).join('.');
   const parts = [112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((s) => ((n >> s) & 0xffffn).toString(16));
   return parts.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+}
+
+/** Whether an address (a string, judged as parseIp reads it) lies in the block. */
+export function blockContainsAddress(block: CidrBlock, address: string): boolean {
+  const ip = parseIp(address);
+  return ip !== undefined && blockContains(block, ip);
 }
 
 export function blockContains(block: CidrBlock, ip: IpValue): boolean {

@@ -48,7 +48,8 @@ describe('slack: fleet checks', () => {
 describe('slack: concurrent commands under load (small scale)', () => {
   test('every command acknowledged, every thread complete, none lost, the pace respected', async () => {
     const r = await chatLoad({ commands: 24, channels: 4, pace: { burst: 3, perSecond: 20 }, timeoutMs: 60_000 });
-    assert.equal(r.ackedWithin3s + (r.commands - r.ackedWithin3s), 24);
+    // chatLoad returns only once every command was acked; each one reached the engine.
+    assert.equal(r.checksAsked, 24);
     assert.equal(r.lost, 0);
     assert.equal(r.complete, 24);
     assert.equal(r.paceViolations, 0);

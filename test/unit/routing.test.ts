@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cidrContains, parseCidr } from '../../src/chat/cidr.js';
-import type { Cidr } from '../../src/chat/cidr.js';
+import { blockContainsAddress as cidrContains, parseCidrBlock } from '../../src/policy/ip.js';
+import type { CidrBlock as Cidr } from '../../src/policy/ip.js';
+
+const parseCidr = (text: string): ReturnType<typeof parseCidrBlock> => parseCidrBlock(text, { requirePrefix: true });
 import { selectBastion } from '../../src/chat/routing.js';
 import type { RouteRule } from '../../src/chat/routing-config.js';
 import { parseChatCommand, CHAT_USAGE } from '../../src/chat/grammar.js';
@@ -22,7 +24,8 @@ test('CIDR parsing and matching, IPv4 and IPv6', () => {
   assert.ok(cidrContains(cidr('2001:db8::/32'), '2001:db8:ffff::1'));
   assert.ok(!cidrContains(cidr('2001:db8::/32'), '2001:db9::1'));
   assert.ok(!cidrContains(cidr('10.0.0.0/8'), '2001:db8::1'), 'families never mix');
-  assert.ok(cidrContains(cidr('::ffff:10.0.0.0/104'), '::ffff:10.1.2.3'));
+  // An IPv4-mapped address is routed as the IPv4 address it carries.
+  assert.ok(cidrContains(cidr('10.0.0.0/8'), '::ffff:10.1.2.3'));
   for (const bad of ['10.0.0.0/33', '10.0.0.0', '10.0.0/8', 'db/8', '2001:db8::/129', '10.0.0.1/8']) assert.ok('error' in parseCidr(bad), bad);
   const hint = parseCidr('2001:db8::1/32');
   assert.ok('error' in hint && /did you mean 2001:db8::\/32/.test(hint.error), JSON.stringify(hint));
