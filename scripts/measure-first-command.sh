@@ -4,6 +4,8 @@
 # once more after a first run interrupted by SIGINT. Root only: the check runs in a network
 # namespace of its own with its own resolv.conf, so no query leaves the machine.
 #   scripts/measure-first-command.sh [repo] [target]     (defaults: this checkout, localhost)
+# Where nodejs.org is out of reach, better-sqlite3's source build needs Node's headers from
+# elsewhere: npm_config_nodedir=/usr (the headers of Debian's/NodeSource's nodejs package).
 set -euo pipefail
 repo=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 target=${2:-localhost}

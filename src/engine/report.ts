@@ -2,6 +2,8 @@
 // JSON form: fields are added, never renamed or removed; REPORT_SCHEMA changes only with
 // a breaking change.
 
+import type { Measurements } from './measurements.js';
+
 export const REPORT_SCHEMA = 'sshcheck/report@1';
 
 export const STEP_IDS = [
@@ -131,6 +133,8 @@ export interface Report {
   diagnosedMs: number;
   steps: StepReport[];
   diagnosis: Diagnosis;
+  /** The numbers behind the evidence, for scripts (measurements.ts, docs/report.md). */
+  measurements?: Measurements;
 }
 
 export interface StepRunning {

@@ -33,6 +33,7 @@ import { loginFor } from './config.js';
 import type { RunHistory } from './checklist/assessment.js';
 import type { TargetPolicy } from '../policy/target-policy.js';
 import { checkAddresses, checkTyped, PolicyError } from '../policy/target-policy.js';
+import { measurements } from './measurements.js';
 
 export interface RunOptions {
   /** Where the probes run, as reports name it (default: this machine's host name). */
@@ -439,6 +440,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     diagnosedMs: Math.round(diagnosedMs ?? end),
     steps: steps.map((s) => publicStep(s, settledAt.get(s.id) ?? end) as StepReport),
     diagnosis: final,
+    measurements: measurements(obs),
   };
   emit({ type: 'run-finished', report, elapsedMs: end });
   return report;
