@@ -359,7 +359,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     track(probeVerbose({ host, port: target.port, user: target.user, connectTimeoutS: verboseTimeoutS, ...(alias !== undefined ? { hostKeyAlias: alias } : {}) }, ctx(), (s) => ((obs.verbose = s), changed())).then((o) => (obs.verbose = o)));
   }
   extra(() => {
-    track(probeSshConfig({ host: target.host }, ctx()).then((o) => (obs.sshConfig = o)));
+    track(probeSshConfig({ host: target.host, port: target.port }, ctx()).then((o) => (obs.sshConfig = o)));
     startVerbose();
   });
   if (target.kind === 'name') {
