@@ -24,6 +24,8 @@ export interface CheckRequest {
   configPath: string | undefined;
   /** --policy <file>: fence this run with the target policy in that file (its policy: section). */
   policyPath?: string | undefined;
+  /** The login name when the operator gave one (-l, user@host): only then may the probes send it. */
+  probeUser?: string | undefined;
 }
 
 export type CliRequest = CheckRequest | FleetRequest | { command: 'help' } | { command: 'version' };
@@ -35,7 +37,8 @@ Runs the 10-step SSH troubleshooting checklist against host from this machine
 
 Options:
   -p, --port <n>        SSH port (default 22)
-  -l, --user <name>     login name used for the handshake probes (default "sshcheck")
+  -l, --user <name>     an account that exists on host: the handshake sends it to time
+                        the authentication phase (default: no user name is sent)
       --json            print exactly one JSON report on stdout, nothing else there
       --budget <s>      stop everything after this many seconds (default 15, 1-120)
       --wait-all        let slow extras (path trace, ping) finish before printing
@@ -169,6 +172,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     from,
     configPath,
     ...(values.policy !== undefined ? { policyPath: policyFile(values.policy) } : {}),
+    ...(values.user !== undefined || (positionals[0] ?? '').includes('@') ? { probeUser: target.user } : {}),
   };
 }
 

@@ -43,6 +43,7 @@ async function check(request: CheckRequest): Promise<number> {
       extrasMs: request.waitAll ? (request.budgetMs ?? 15_000) : 0,
       ...(config ? { config } : {}),
       ...(request.from !== undefined ? { from: request.from } : {}),
+      ...(request.probeUser !== undefined ? { probeUser: request.probeUser } : {}),
       signal: controller.signal,
       onEvent: (event) => progress?.onEvent(event),
     }).catch((err: unknown) => {

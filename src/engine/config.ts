@@ -40,6 +40,11 @@ export interface EngineConfig {
   policy?: TargetPolicy;
   /** Where the audit log and run history live, and for how long (`store:`, src/store/config.ts). */
   store?: StoreConfig;
+  /**
+   * `probe_user:` an account that exists on the targets, sent in the handshake's `none`
+   * request to time the authentication phase. Absent: no user name is sent (see probeUserFor).
+   */
+  probeUser?: string;
 }
 
 
@@ -85,7 +90,16 @@ export function parseEngineConfig(text: string, file = 'engine config'): EngineC
   if (!isMap(root)) fail(file, lines, root, '(top level)', 'must be a mapping with a "diagnostics" list');
   for (const item of root.items) {
     const key = isScalar(item.key) ? String(item.key.value) : '?';
-    if (!['diagnostics', 'groups', 'policy', 'store'].includes(key)) fail(file, lines, item.key, key, 'unknown field (expected diagnostics, groups, policy or store)');
+    if (!['diagnostics', 'groups', 'policy', 'store', 'probe_user'].includes(key)) fail(file, lines, item.key, key, 'unknown field (expected diagnostics, groups, policy, store or probe_user)');
+  }
+  const probeUserText = str(file, lines, root, 'probe_user', 'probe_user', false);
+  let probeUser: string | undefined;
+  if (probeUserText !== undefined) {
+    try {
+      probeUser = parseUser(probeUserText);
+    } catch (err) {
+      fail(file, lines, root.get('probe_user', true), 'probe_user', (err as Error).message);
+    }
   }
   const groups = parseGroups(file, lines, root.get('groups', true));
   // policy: and store: are parsed by their own modules, with errors in this file's style.
@@ -93,7 +107,7 @@ export function parseEngineConfig(text: string, file = 'engine config'): EngineC
   const policy = policyNode === undefined ? undefined : parsePolicySection(policyNode, file, lines);
   const storeNode = root.get('store', true) as Node | null | undefined;
   const store = storeNode === undefined || storeNode === null ? undefined : parseStoreSection(storeNode, file, lines);
-  const withGroups = (config: EngineConfig): EngineConfig => ({ ...config, ...(groups ? { groups } : {}), ...(policy ? { policy } : {}), ...(store ? { store } : {}) });
+  const withGroups = (config: EngineConfig): EngineConfig => ({ ...config, ...(groups ? { groups } : {}), ...(policy ? { policy } : {}), ...(store ? { store } : {}), ...(probeUser !== undefined ? { probeUser } : {}) });
   const list = root.get('diagnostics', true);
   if (list === undefined || list === null) return withGroups(EMPTY_ENGINE_CONFIG);
   if (!isSeq(list)) fail(file, lines, list, 'diagnostics', 'must be a list');
@@ -246,4 +260,16 @@ export function loginFor(config: EngineConfig, target: Target, addresses: readon
       return target.kind === 'name' && globMatch(pattern, target.host);
     }),
   );
+}
+
+/**
+ * The user name the handshake may send in its `none` request, or undefined: none is sent. Only
+ * a name known to exist is used — the operator's own (-l, user@), a diagnostics login's
+ * account for this target, or the engine config's probe_user — because sshd logs a name it
+ * does not know as `Invalid user … from <bastion>`, which fail2ban's default sshd jail counts.
+ */
+export function probeUserFor(config: EngineConfig | undefined, target: Target, addresses: readonly string[], operatorUser: string | undefined): string | undefined {
+  if (operatorUser !== undefined) return operatorUser;
+  if (!config) return undefined;
+  return loginFor(config, target, addresses)?.user ?? config.probeUser;
 }

@@ -29,7 +29,7 @@ import { probeTcp } from './probes/tcp.js';
 import { parseResolvConf } from './probes/resolv-conf.js';
 import { probeInside } from './probes/inside.js';
 import type { EngineConfig } from './config.js';
-import { loginFor } from './config.js';
+import { loginFor, probeUserFor } from './config.js';
 import type { RunHistory } from './checklist/assessment.js';
 import type { TargetPolicy } from '../policy/target-policy.js';
 import { checkAddresses, checkTyped, PolicyError } from '../policy/target-policy.js';
@@ -55,6 +55,11 @@ export interface RunOptions {
   config?: EngineConfig;
   /** The requester's address, checked against bans and host rules from the inside. */
   from?: string;
+  /**
+   * A login name the operator gave (-l, user@host): the handshake's `none` request may send
+   * it. Without it only a name known to exist is sent (config.probeUserFor), or none at all.
+   */
+  probeUser?: string;
   /**
    * Which targets may be probed. When given, nothing touches the target until every address
    * the probes could use (getaddrinfo's and DNS's answers) is allowed; a refusal ends the run
@@ -193,7 +198,9 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   const maybeStartExtras = (): void => {
     if (extrasStarted || extrasSkipped) return;
     const h = obs.handshakes[0];
-    if (h?.at['auth-methods'] !== undefined) {
+    // 'complete': the handshake reached authentication (or, with no user name to send, the
+    // ssh-userauth service).
+    if (h?.end?.kind === 'complete') {
       extrasSkipped = true;
       deferred.length = 0;
       const why = 'skipped in a fleet check: the in-process handshake reached authentication';
@@ -231,7 +238,8 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
       }
       changed();
     };
-    track(probeHandshake({ address, port: target.port, user: target.user }, ctx(), onHandshake).then(onHandshake));
+    const user = probeUserFor(options.config, target, [address], options.probeUser);
+    track(probeHandshake({ address, port: target.port, ...(user !== undefined ? { user } : {}) }, ctx(), onHandshake).then(onHandshake));
     if (!primary) return;
     extra(() => {
       track(probePing({ address, count: 3, intervalS: 0.2, waitS: 1 }, ctx(), (s) => ((obs.ping = s), changed())).then((o) => (obs.ping = o)));
@@ -360,7 +368,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     track(probeVerbose({ host, port: target.port, user: target.user, connectTimeoutS: verboseTimeoutS, ...(alias !== undefined ? { hostKeyAlias: alias } : {}) }, ctx(), (s) => ((obs.verbose = s), changed())).then((o) => (obs.verbose = o)));
   }
   extra(() => {
-    track(probeSshConfig({ host: target.host }, ctx()).then((o) => (obs.sshConfig = o)));
+    track(probeSshConfig({ host: target.host, port: target.port }, ctx()).then((o) => (obs.sshConfig = o)));
     startVerbose();
   });
   if (target.kind === 'name') {

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseSshConfig, probeSshConfig } from '../../src/engine/probes/ssh-config.js';
+import { parseSshConfig, probeSshConfig, sshConfigArgs } from '../../src/engine/probes/ssh-config.js';
 import { testContext } from '../support/context.js';
 
 interface Capture {
@@ -76,4 +76,20 @@ test('probeSshConfig reports a missing ssh as unavailable, without rejecting', a
     if (saved === undefined) delete process.env.PATH;
     else process.env.PATH = saved;
   }
+});
+
+test('ssh -G gets a port other than 22 (as `ssh -p N host` would), never the user', () => {
+  assert.deepEqual(sshConfigArgs({ host: 'db-3', port: 2222 }), ['-G', '-p', '2222', '--', 'db-3']);
+  // Port 22 is left out so that a Port override in the config for `ssh db-3` still shows.
+  assert.deepEqual(sshConfigArgs({ host: 'db-3', port: 22 }), ['-G', '--', 'db-3']);
+  assert.deepEqual(sshConfigArgs({ host: 'db-3' }), ['-G', '--', 'db-3']);
+});
+
+test('probeSshConfig on port 2222 reports port 2222 (no false Port override)', async (t) => {
+  const obs = await probeSshConfig({ host: 'db-3.sshcheck.test', port: 2222 }, testContext(5000));
+  if (obs.unavailable === 'ssh (openssh-client) is not installed') {
+    t.skip('ssh is not installed');
+    return;
+  }
+  assert.equal(obs.port, 2222);
 });

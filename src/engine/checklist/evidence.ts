@@ -94,8 +94,11 @@ export function authEvidence(h: HandshakeObs): Evidence | undefined {
   const start = h.at.newkeys;
   if (start === undefined) return undefined;
   const done = h.at['auth-methods'];
-  if (done === undefined) return { probe: 'ssh-handshake', detail: `keys exchanged; no authentication methods yet` };
   const key = h.hostKey ? `; host key ${h.hostKey.type} ${h.hostKey.sha256}` : '';
+  if (done === undefined && h.end?.kind === 'complete' && h.at.service !== undefined) {
+    return { probe: 'ssh-handshake', detail: `ssh-userauth service accepted ${duration(h.at.service - start)} after NEWKEYS; no user name sent${key}` };
+  }
+  if (done === undefined) return { probe: 'ssh-handshake', detail: `keys exchanged; no authentication methods yet` };
   return { probe: 'ssh-handshake', detail: `"none" authentication answered ${duration(done - start)} after NEWKEYS: ${h.noneAccepted ? 'accepted' : (h.authMethods ?? []).join(', ') || 'no methods'}${key}` };
 }
 

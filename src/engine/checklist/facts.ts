@@ -230,7 +230,9 @@ export type AuthState =
   | { kind: 'waiting'; waitedMs: number }
   | { kind: 'methods'; authMs: number; methods: string[]; noneAccepted: boolean }
   | { kind: 'stuck'; waitedMs: number }
-  | { kind: 'failed'; detail: string };
+  | { kind: 'failed'; detail: string }
+  /** No user name was sent (none configured): the probe stopped at the ssh-userauth service. */
+  | { kind: 'not-asked'; serviceMs: number };
 
 export function classifyAuth(input: AssessInput, h: HandshakeObs | undefined): AuthState {
   if (!h || h.at.newkeys === undefined) return { kind: 'not-started' };
@@ -240,6 +242,8 @@ export function classifyAuth(input: AssessInput, h: HandshakeObs | undefined): A
     return { kind: 'methods', authMs: doneAt - start, methods: h.authMethods ?? [], noneAccepted: h.noneAccepted === true };
   }
   const end = h.end;
+  // The probe completes without methods only when it was given no user name to ask with.
+  if (end?.kind === 'complete' && h.at.service !== undefined) return { kind: 'not-asked', serviceMs: h.at.service - start };
   if (end && end.kind !== 'aborted' && end.kind !== 'complete') return { kind: 'failed', detail: `${end.kind}: ${end.detail}` };
   const waitedMs = (end?.atMs ?? input.now) - start;
   if (waitedMs >= input.thresholds.authStuckMs || input.final) return { kind: 'stuck', waitedMs };

@@ -5,7 +5,7 @@
 import type { ProbeContext } from './context.js';
 import type { ProbeBase, SshConfigObs } from '../observations.js';
 import { boundedSpawn } from './spawn.js';
-import { printable } from '../target.js';
+import { DEFAULT_PORT, printable } from '../target.js';
 
 export type SshConfigFields = Omit<SshConfigObs, keyof ProbeBase>;
 
@@ -53,19 +53,25 @@ export function parseSshConfig(text: string): SshConfigFields {
   return out;
 }
 
+/** The `ssh -G` arguments. Pure: the host is validated, the port a number. */
+export function sshConfigArgs(opts: { host: string; port?: number }): string[] {
+  // A port other than 22 is what `ssh -p N host` would use; without it ssh -G reports the
+  // config's (default) Port 22 and every non-22 target looks redirected. Port 22 is not
+  // passed, so that a Port override in the config for `ssh host` still shows. The user is
+  // never passed: it is not sent anywhere by this probe, and a User override is shown as is.
+  const port = opts.port !== undefined && opts.port !== DEFAULT_PORT ? ['-p', String(opts.port)] : [];
+  return ['-G', ...port, '--', opts.host];
+}
+
 /**
- * Runs `ssh -G` with the bastion's real configuration. Never rejects; a missing ssh or a
- * configuration ssh refuses to read is reported as `unavailable` (with ssh's first error
- * line: a broken config on the bastion breaks `ssh host` there too).
+ * `ssh -G [-p port] <host>`: the bastion's effective configuration for the name as typed.
+ * Never rejects; a missing ssh or a configuration ssh refuses to read is reported as
+ * `unavailable` (with ssh's first error line: a broken config on the bastion breaks
+ * `ssh host` there too).
  */
-/**
- * `ssh -G <host>`: the bastion's effective configuration for the name as typed. Port and
- * user are deliberately not passed: on ssh's command line they would win over the config
- * and hide exactly the overrides this probe exists to show.
- */
-export async function probeSshConfig(opts: { host: string }, ctx: ProbeContext): Promise<SshConfigObs> {
+export async function probeSshConfig(opts: { host: string; port?: number }, ctx: ProbeContext): Promise<SshConfigObs> {
   const startedMs = ctx.now();
-  const args = ['-G', '--', opts.host];
+  const args = sshConfigArgs(opts);
   try {
     const result = await boundedSpawn({ command: 'ssh', args, ctx, timeoutMs: TIMEOUT_MS, maxBytes: MAX_BYTES });
     const obs: SshConfigObs = { state: 'done', startedMs, endedMs: result.endedMs };

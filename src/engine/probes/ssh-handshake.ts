@@ -52,8 +52,12 @@ import {
 export interface HandshakeOptions {
   address: string;
   port: number;
-  /** Login name for the `none` request (servers answer with the methods for that user). */
-  user: string;
+  /**
+   * Login name for the `none` request (servers answer with the methods for that user). Absent:
+   * no user name is sent at all; the probe leaves once the ssh-userauth service is accepted,
+   * because a name the target does not know is logged as `Invalid user`, which bans the bastion.
+   */
+  user?: string;
   /** Our identification line without CR LF; must start with `SSH-2.0-`. */
   clientIdent?: string;
 }
@@ -450,6 +454,7 @@ class HandshakeRun {
 
   private onServiceAccept(): void {
     this.obs.at.service = this.ctx.now();
+    if (this.opts.user === undefined) return this.complete('the ssh-userauth service was accepted; no user name was sent (none is configured), so the authentication methods were not asked for');
     const request = new SshWriter().byte(MSG.USERAUTH_REQUEST).string(this.opts.user).string('ssh-connection').string('none').toBuffer();
     this.sendPacket(request);
     this.phase = 'auth-methods';

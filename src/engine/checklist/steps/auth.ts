@@ -77,5 +77,14 @@ export function assessAuth(input: AssessInput): StepAssessment {
       });
     case 'failed':
       return makeStep(input, 'auth', { settled: true, status: 'warn', summary: `the connection ended during authentication: ${auth.detail}`, evidence });
+    case 'not-asked':
+      // Timing the auth phase needs a user name, and a name the target does not know is logged
+      // as `Invalid user`, which fail2ban's default sshd jail counts: no name is guessed.
+      return makeStep(input, 'auth', {
+        settled: true,
+        status: 'skip',
+        summary: `not measured: no user name was sent, so the authentication phase was not timed (the ssh-userauth service answered in ${duration(auth.serviceMs)}). A name the target does not know would be logged as "Invalid user" and count towards a fail2ban ban of this bastion. To measure it, give an account that exists: -l <user>, probe_user in the engine config, or a diagnostics login for this target`,
+        evidence,
+      });
   }
 }

@@ -1,0 +1,101 @@
+// What a check costs the target, measured at the target: a real sshd on a port other than 22
+// is healthy with high confidence (ssh -G is asked about that port), and a check sends no
+// user name unless one is configured.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Report } from '../../src/engine/report.js';
+import { ADDR, Lab, labUnavailable } from './lab.js';
+
+const unavailable = labUnavailable();
+const figures: string[] = [];
+after(() => {
+  if (figures.length > 0) console.log(`ban-safe lab figures:\n  ${figures.join('\n  ')}`);
+});
+
+async function check(lab: Lab, args: string[]): Promise<{ report: Report; code: number | null; wallMs: number }> {
+  const run = await lab.runCli(['--json', '-q', ...args]);
+  try {
+    return { report: JSON.parse(run.stdout) as Report, code: run.code, wallMs: run.wallMs };
+  } catch {
+    assert.fail(`no JSON report (exit ${run.code}): ${run.stdout.slice(0, 200)} ${run.stderr.slice(0, 400)}`);
+  }
+}
+
+/**
+ * Connections the target's sshd accepted from the bastion, from its own VERBOSE log: one
+ * "Connection from" line per accepted connection, one "drop connection" line per connection
+ * MaxStartups turned away. Waits until the count has been stable for a moment: sshd's
+ * children log after the CLI has exited.
+ */
+async function acceptedFromBastion(log: string): Promise<{ count: number; text: string }> {
+  const read = (): { count: number; text: string } => {
+    const text = readFileSync(log, 'utf8');
+    const mine = text.split('\n').filter((l) => l.includes(`Connection from ${ADDR.bastion} port`) || l.includes(`from [${ADDR.bastion}]:`) && l.includes('past MaxStartups'));
+    return { count: mine.length, text };
+  };
+  let last = read();
+  for (let i = 0; i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 150));
+    const next = read();
+    if (next.count === last.count && i >= 2) return next;
+    last = next;
+  }
+  return last;
+}
+
+/** sshd's log lines that name a user: what fail2ban's filters count ("Invalid user", "authenticating user"). */
+function userLines(text: string): string[] {
+  return text.split('\n').filter((l) => /\buser\b/i.test(l) && l.includes(ADDR.bastion));
+}
+
+function evidence(report: Report, step: string): string {
+  return (report.steps.find((s) => s.id === step)?.evidence ?? []).map((e) => e.detail).join('\n');
+}
+
+describe('lab: what a check costs the target', { skip: unavailable ?? false }, () => {
+  test('a healthy sshd on port 2222 is healthy with high confidence (ssh -G is asked about port 2222)', async () => {
+    const lab = await Lab.create();
+    try {
+      await lab.startSshd({ port: 2222 });
+      const { report, code, wallMs } = await check(lab, [`${ADDR.target}:2222`]);
+      figures.push(`healthy on 2222: ${report.diagnosedMs} ms to diagnosis, ${Math.round(wallMs)} ms wall`);
+      assert.equal(report.diagnosis.cause, 'healthy', report.diagnosis.summary);
+      assert.equal(report.diagnosis.confidence, 'high', report.diagnosis.summary);
+      assert.equal(code, 0);
+      const vpn = report.steps.find((s) => s.id === 'vpn-proxy');
+      assert.equal(vpn?.status, 'pass', vpn?.summary);
+      assert.doesNotMatch(evidence(report, 'vpn-proxy'), /changes how .* is reached/);
+    } finally {
+      await lab.destroy();
+    }
+  });
+
+  test('with nothing configured a check sends no user name, and step 8 says the auth phase was not measured', async () => {
+    const lab = await Lab.create();
+    try {
+      const log = join(lab.workDir, 'sshd-verbose.log');
+      await lab.startSshd({ config: ['LogLevel VERBOSE'], logFile: log });
+      const { report } = await check(lab, [ADDR.target]);
+      assert.equal(report.diagnosis.cause, 'healthy', report.diagnosis.summary);
+      assert.equal(report.diagnosis.confidence, 'high');
+      const auth = report.steps.find((s) => s.id === 'auth');
+      assert.equal(auth?.status, 'skip');
+      assert.match(auth?.summary ?? '', /^not measured: no user name was sent/);
+      assert.match(auth?.summary ?? '', /-l <user>, probe_user in the engine config/);
+      assert.match(evidence(report, 'auth'), /ssh-userauth service accepted .* after NEWKEYS; no user name sent/);
+      const seen = await acceptedFromBastion(log);
+      assert.deepEqual(userLines(seen.text), [], 'sshd logged no user name for the bastion');
+      assert.ok(seen.count >= 1, 'the check did connect');
+
+      // The operator's own -l is sent (that is what it is for), and sshd says so.
+      const named = await check(lab, ['-l', 'nosuchuser', ADDR.target]);
+      assert.match(evidence(named.report, 'auth'), /"none" authentication answered/);
+      const after = await acceptedFromBastion(log);
+      assert.equal(userLines(after.text).filter((l) => /Invalid user nosuchuser/.test(l)).length, 1, 'one none request, from the in-process handshake only (ssh -vvv sends none)');
+    } finally {
+      await lab.destroy();
+    }
+  });
+});
