@@ -133,6 +133,10 @@ export type HandshakeEndKind =
   | 'disconnect'
   | 'protocol-error'
   | 'unsupported'
+  /** The host-key signature over the exchange hash does not verify: not the host's answer. */
+  | 'bad-signature'
+  /** sshcheck's own code failed: says nothing about the server. */
+  | 'internal-error'
   | 'aborted';
 
 export interface AlgorithmLists {
@@ -160,7 +164,8 @@ export interface HandshakeObs extends ProbeBase {
   /** The server's KEXINIT lists, once received. */
   server?: AlgorithmLists;
   negotiated?: { kex: string; hostKey: string; cipherCtoS: string; cipherStoC: string; macCtoS: string; macStoC: string };
-  hostKey?: { type: string; sha256: string };
+  /** `caSha256`: the fingerprint of the CA that signed a host certificate. */
+  hostKey?: { type: string; sha256: string; caSha256?: string };
   authMethods?: string[];
   /** The server accepted the `none` request: it asks for no authentication at all. */
   noneAccepted?: boolean;

@@ -55,6 +55,11 @@ export const CAUSES = [
   'auth-slow',
   'server-overloaded',
   'banned',
+  'server-dropped',
+  'protocol-violation',
+  'host-key-forged',
+  'host-key-changed',
+  'post-auth',
 ] as const;
 export type Cause = (typeof CAUSES)[number];
 export type ProblemCause = Exclude<Cause, 'healthy'>;

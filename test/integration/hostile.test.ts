@@ -100,9 +100,9 @@ describe('A. hostile targets: exit 2 before anything is probed', () => {
 const servers: Array<[Behaviour, string, Cause]> = [
   ['endless-lines', 'an endless stream of pre-banner lines', 'not-ssh'],
   ['megabyte-line', 'a single 1 MB line', 'not-ssh'],
-  ['mention-banner', 'a banner with <!channel>, @everyone, links and markdown, closed during the key exchange', 'kex-stall'],
+  ['mention-banner', 'a banner with <!channel>, @everyone, links and markdown, closed during the key exchange', 'server-dropped'],
   ['mention-prebanner', 'a greeting with mentions and links instead of SSH', 'not-ssh'],
-  ['reset-mid-kex', 'a reset in the middle of the key exchange', 'kex-stall'],
+  ['reset-mid-kex', 'a reset in the middle of the key exchange', 'server-dropped'],
   ['tls', 'a TLS server', 'connection-closed'],
   ['tarpit', 'a tarpit that trickles one byte every 300 ms', 'banner-timeout'],
   ['silent', 'a service that accepts and never speaks', 'banner-timeout'],
@@ -112,9 +112,9 @@ const servers: Array<[Behaviour, string, Cause]> = [
   ['close-now', 'a close right after the accept', 'connection-closed'],
   ['reset-now', 'a reset right after the accept', 'connection-closed'],
   ['long-ident', 'an identification line of 310 bytes', 'not-ssh'],
-  ['nul-in-banner', 'a NUL and @everyone inside the banner', 'kex-stall'],
-  ['garbage-after-banner', 'garbage with mentions after a valid banner', 'kex-stall'],
-  ['hostile-disconnect', 'a DISCONNECT whose text carries mentions and an escape sequence', 'kex-stall'],
+  ['nul-in-banner', 'a NUL and @everyone inside the banner, then a close', 'server-dropped'],
+  ['garbage-after-banner', 'garbage with mentions after a valid banner', 'protocol-violation'],
+  ['hostile-disconnect', 'a DISCONNECT whose text carries mentions and an escape sequence', 'server-dropped'],
 ];
 
 const BUDGET_MS = 4000;

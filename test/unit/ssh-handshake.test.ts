@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
@@ -169,7 +169,12 @@ interface FakeSshOptions {
   corruptAccept?: boolean;
   /** Go silent instead of sending this message. */
   silentAt?: 'kex-reply' | 'newkeys';
+  /** Sign something other than the exchange hash. */
+  forge?: boolean;
 }
+
+const HOST_KEY = generateKeyPairSync('ed25519');
+const HOST_KEY_RAW = Buffer.from(HOST_KEY.publicKey.export({ format: 'jwk' }).x ?? '', 'base64url');
 
 interface FakeSshRecord {
   clientLists?: KexInitLists;
@@ -211,7 +216,7 @@ function fakeSsh(options: FakeSshOptions, record: FakeSshRecord): (socket: Socke
           assert.ok(agreement);
           const clientPublic = parseKexInitRequest(p, agreement.encoding);
           const secret = agreement.computeSecret(clientPublic);
-          const hostKey = new SshWriter().string('ssh-ed25519').string(Buffer.alloc(32, 0x42)).toBuffer();
+          const hostKey = new SshWriter().string('ssh-ed25519').string(HOST_KEY_RAW).toBuffer();
           const h = exchangeHash(agreement.hash, {
             clientIdent,
             serverIdent,
@@ -224,8 +229,9 @@ function fakeSsh(options: FakeSshOptions, record: FakeSshRecord): (socket: Socke
             secret,
           });
           keys = deriveTransportKeys(agreement.hash, secret, h, h, chosen);
-          // The probe does not verify the signature, so the fake need not make one.
-          const signature = new SshWriter().string('ssh-ed25519').string(Buffer.alloc(64)).toBuffer();
+          // A forged reply signs something else than H with the right key.
+          const signed = options.forge ? Buffer.concat([h, Buffer.from([1])]) : h;
+          const signature = new SshWriter().string('ssh-ed25519').string(sign(null, signed, HOST_KEY.privateKey)).toBuffer();
           send(buildKexReply({ hostKey, serverPublic: agreement.publicKey, signature }, agreement.encoding));
           if (options.silentAt === 'newkeys') return;
           send(Buffer.from([MSG.NEWKEYS]));
@@ -644,6 +650,19 @@ describe('probeHandshake against a fake SSH server (real key exchange)', () => {
       assertEnd(obs, 'protocol-error', 'service');
       assert.match(obs.end?.detail ?? '', /MAC/);
       assert.equal(typeof obs.at.newkeys, 'number');
+    });
+  });
+
+  void it('a forged host-key signature: bad-signature after the reply, no NEWKEYS, no auth request', async () => {
+    const record: FakeSshRecord = {};
+    await withFake(fakeSsh({ forge: true }, record), async (fake) => {
+      const { obs } = await run(fake.port);
+      assertEnd(obs, 'bad-signature', 'kex-reply');
+      assert.match(obs.end?.detail ?? '', /does not verify/);
+      assert.equal(obs.at.newkeys, undefined);
+      assert.equal(obs.hostKey?.type, 'ssh-ed25519');
+      assert.match(obs.hostKey?.sha256 ?? '', /^SHA256:[A-Za-z0-9+/]{43}$/);
+      assert.equal(record.authRequest, undefined);
     });
   });
 

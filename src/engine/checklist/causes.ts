@@ -21,6 +21,17 @@ export const CAUSE_STEP: Readonly<Record<ProblemCause, StepId>> = {
   'auth-slow': 'auth',
   'server-overloaded': 'load',
   banned: 'bans',
+  // The server ends the connection after its banner: sshd's doing (MaxStartups, a crash,
+  // per-source penalties, a wrapper), judged where the daemon is.
+  'server-dropped': 'sshd',
+  // Bytes after the banner that are not SSH, and a host-key signature that does not verify:
+  // something on the path speaks for the host (an intercepting proxy, a middlebox, a MITM).
+  'protocol-violation': 'vpn-proxy',
+  'host-key-forged': 'vpn-proxy',
+  // Where ssh itself stops ("REMOTE HOST IDENTIFICATION HAS CHANGED").
+  'host-key-changed': 'verbose',
+  // Logged in, then hangs or closes: past the handshake (only a pasted log shows it).
+  'post-auth': 'auth',
 };
 
 /**
@@ -141,6 +152,33 @@ export function nextSteps(cause: Cause, target: Target): string[] {
       return [
         'check load, memory and process limits on the server console: `uptime`, `free -m`, `top`',
         'raise `MaxStartups` in sshd_config if many clients connect at once (the log says "drop connection")',
+      ];
+    case 'server-dropped':
+      return [
+        'the SSH server itself ends the connection after its banner, so packets cross the path: this is not an MTU problem',
+        'read the sshd log at the time of the probe (`journalctl -u ssh`): "drop connection" / "beginning MaxStartups throttling" (raise `MaxStartups`), "penalty" (OpenSSH 9.8+ PerSourcePenalties), or a crash (`fatal:`, signal, container restarts)',
+        'a TCP wrapper, port-forwarder or load balancer in front of sshd that closes idle or unknown clients looks the same: check what owns the port',
+      ];
+    case 'protocol-violation':
+      return [
+        `what answers on port ${port} sends bytes that are not valid SSH after its banner (impossible packet length, garbage, a failing MAC): a non-SSH service, a broken proxy, or a middlebox rewriting the stream`,
+        `compare with a connection that bypasses the path (from the server's own network) and check what owns the port (\`sudo ss -tlnp | grep :${port}\`)`,
+      ];
+    case 'host-key-forged':
+      return [
+        `do not log in: whatever answered for ${host} sent a key-exchange signature that its own host key does not verify, so it is not the host (an intercepting proxy or a man in the middle)`,
+        `compare the fingerprint in this report with the server's own (\`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on its console), and look for a TLS/SSH-inspecting proxy or NAT on the path`,
+      ];
+    case 'host-key-changed':
+      return [
+        `${host} presents a different host key than the known_hosts entry: after a rebuild or reinstall, confirm the new fingerprint on the server's console, then \`ssh-keygen -R ${host}\``,
+        'if nothing was rebuilt, treat it as a possible man in the middle and do not log in until the fingerprint is confirmed out of band',
+      ];
+    case 'post-auth':
+      return [
+        'the login itself succeeds: the problem is after authentication (session, shell, login scripts, or the client\'s network)',
+        `test without the shell's start-up files: \`ssh -T${sshPort} ${host} true\`; check ~/.bashrc, /etc/profile.d, a slow home directory (NFS), and \`ForceCommand\`/\`Subsystem\` in sshd_config`,
+        'a session that freezes only on large output is an MTU problem on the client\'s network: lower the MTU or enable MSS clamping',
       ];
     case 'banned':
       return [

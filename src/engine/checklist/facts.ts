@@ -190,7 +190,13 @@ export type KexState =
   | { kind: 'waiting'; phase: string; waitedMs: number }
   | { kind: 'complete'; kexMs: number }
   | { kind: 'stalled'; phase: string; waitedMs: number }
-  | { kind: 'failed'; detail: string; how: 'no-common' | 'unsupported' | 'broken' };
+  | { kind: 'failed'; detail: string; how: 'no-common' | 'unsupported' | 'broken' }
+  /** The host-key signature over the exchange hash does not verify. */
+  | { kind: 'forged'; detail: string }
+  /** The server ended the connection on its own while we waited for `phase`. */
+  | { kind: 'dropped'; phase: string; how: 'closed' | 'reset' | 'disconnect'; afterMs: number; detail: string }
+  /** The peer sent bytes that are not a valid SSH packet (impossible length, garbage, bad MAC). */
+  | { kind: 'violation'; phase: string; detail: string };
 
 const KEX_STEPS = [
   ['kexinit', "the server's KEXINIT"],
@@ -215,6 +221,13 @@ export function classifyKex(input: AssessInput, h: HandshakeObs | undefined): Ke
       break;
     }
     lastAt = at;
+  }
+  if (end?.kind === 'bad-signature') return { kind: 'forged', detail: end.detail };
+  if (end?.kind === 'protocol-error') return { kind: 'violation', phase, detail: end.detail };
+  // A FIN, a reset or a DISCONNECT is the server (or a box speaking for it) ending the
+  // connection: packets do cross the path, so this is never a stall.
+  if (end && (end.kind === 'closed' || end.kind === 'reset' || end.kind === 'disconnect')) {
+    return { kind: 'dropped', phase, how: end.kind, afterMs: end.atMs - bannerAt, detail: end.detail };
   }
   // A transport timeout mid-exchange is the network not delivering, not the peer refusing.
   if (end && end.kind !== 'aborted' && end.kind !== 'timeout') {

@@ -34,6 +34,7 @@ import {
   sanitizeText,
 } from './ssh-wire.js';
 import type { KeyAgreement } from './ssh-kex.js';
+import { certificateAuthority, fingerprintOf, verifyHostSignature } from './ssh-hostkey.js';
 import {
   OPENSSH_ONLY,
   buildKexInitRequest,
@@ -261,7 +262,7 @@ class HandshakeRun {
       fn();
     } catch (err) {
       if (err instanceof WireError) this.finish('protocol-error', `${err.message} ${WAITING_FOR[this.phase]}`);
-      else this.finish('protocol-error', `sshcheck internal error ${WAITING_FOR[this.phase]}: ${errorMessage(err)}`);
+      else this.finish('internal-error', `sshcheck internal error ${WAITING_FOR[this.phase]}: ${errorMessage(err)}`);
     }
   }
 
@@ -421,7 +422,8 @@ class HandshakeRun {
     if (!agreement || !chosen) throw new WireError('key exchange reply before negotiation');
     const reply = parseKexReply(payload, agreement.encoding);
     this.obs.at['kex-reply'] = this.ctx.now();
-    this.obs.hostKey = hostKeyInfo(reply.hostKey);
+    const ca = certificateAuthority(reply.hostKey);
+    this.obs.hostKey = { ...hostKeyInfo(reply.hostKey), ...(ca ? { caSha256: fingerprintOf(ca) } : {}) };
     const secret = agreement.computeSecret(reply.serverPublic);
     const h = exchangeHash(agreement.hash, {
       clientIdent: Buffer.from(this.clientIdent, 'latin1'),
@@ -434,7 +436,10 @@ class HandshakeRun {
       encoding: agreement.encoding,
       secret,
     });
-    // reply.signature is not checked (see hostKeyInfo): a diagnostic, not an authenticating client.
+    // A signature that does not verify means whoever answered does not hold the host key it
+    // sent: nothing after this point may count as the host's answer, so no NEWKEYS is sent.
+    const check = verifyHostSignature(chosen.hostKey, reply.hostKey, reply.signature, h);
+    if (!check.ok) return this.finish('bad-signature', `${check.reason} (${this.obs.hostKey.type} ${this.obs.hostKey.sha256})`);
     const keys = deriveTransportKeys(agreement.hash, secret, h, h, chosen);
     this.sendPacket(Buffer.from([MSG.NEWKEYS]));
     this.writer.setSealer(createSealer(chosen.cipherCtoS, chosen.macCtoS, keys.cToS));

@@ -20,6 +20,7 @@ import {
 import type { CipherGCMTypes } from 'node:crypto';
 import type { KexInitLists, Negotiated, Opener, Sealer } from './ssh-wire.js';
 import { MSG, SshReader, SshWriter, WireError, sanitizeText } from './ssh-wire.js';
+import { hostKeyFingerprint } from './ssh-hostkey.js';
 
 export type HashName = 'sha256' | 'sha384' | 'sha512';
 
@@ -200,14 +201,9 @@ export function deriveKey(hash: HashName, secret: Buffer, h: Buffer, sessionId: 
 }
 
 // ---------------------------------------------------------------------------------------
-// Host key: recorded, not verified
+// Host key: recorded here, its signature checked by verifyHostSignature (ssh-hostkey.ts)
 
-/**
- * The host key's type and fingerprint as `ssh-keygen -l` prints it. The signature over H
- * is deliberately not verified: this probe diagnoses where a connection stops, it never
- * authenticates or sends a secret, so a spoofed server could only fake the diagnosis. The
- * fingerprint lets a person compare the key with the one they expect.
- */
+/** The host key's type and fingerprint as `ssh-keygen -l` prints it. */
 export function hostKeyInfo(blob: Buffer): { type: string; sha256: string } {
   let type = 'unknown';
   try {
@@ -215,35 +211,7 @@ export function hostKeyInfo(blob: Buffer): { type: string; sha256: string } {
   } catch {
     // A blob too short for its own type is still fingerprinted as sent.
   }
-  const keyBlob = certifiedKey(blob) ?? blob;
-  const sha256 = `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
-  return { type: sanitizeText(type, 64), sha256 };
-}
-
-/** Fields of the certified key in an OpenSSH certificate (PROTOCOL.certkeys), after the nonce. */
-const CERT_KEY_FIELDS: Readonly<Record<string, { plain: string; fields: number }>> = {
-  'ssh-ed25519-cert-v01@openssh.com': { plain: 'ssh-ed25519', fields: 1 },
-  'ssh-rsa-cert-v01@openssh.com': { plain: 'ssh-rsa', fields: 2 },
-  'ecdsa-sha2-nistp256-cert-v01@openssh.com': { plain: 'ecdsa-sha2-nistp256', fields: 2 },
-  'ecdsa-sha2-nistp384-cert-v01@openssh.com': { plain: 'ecdsa-sha2-nistp384', fields: 2 },
-  'ecdsa-sha2-nistp521-cert-v01@openssh.com': { plain: 'ecdsa-sha2-nistp521', fields: 2 },
-  'sk-ssh-ed25519-cert-v01@openssh.com': { plain: 'sk-ssh-ed25519@openssh.com', fields: 2 },
-  'sk-ecdsa-sha2-nistp256-cert-v01@openssh.com': { plain: 'sk-ecdsa-sha2-nistp256@openssh.com', fields: 3 },
-};
-
-/** A host certificate's fingerprint is that of the key it certifies, as `ssh -v` shows it. */
-function certifiedKey(blob: Buffer): Buffer | undefined {
-  try {
-    const r = new SshReader(blob);
-    const spec = CERT_KEY_FIELDS[r.string().toString('latin1')];
-    if (!spec) return undefined;
-    r.string(); // nonce
-    const w = new SshWriter().string(spec.plain);
-    for (let i = 0; i < spec.fields; i++) w.string(r.string());
-    return w.toBuffer();
-  } catch {
-    return undefined;
-  }
+  return { type: sanitizeText(type, 64), sha256: hostKeyFingerprint(blob) };
 }
 
 // ---------------------------------------------------------------------------------------

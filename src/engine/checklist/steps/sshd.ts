@@ -4,8 +4,8 @@
 import type { Evidence } from '../../report.js';
 import type { InsideFacts } from '../../observations.js';
 import type { AssessInput, StepAssessment } from '../assessment.js';
-import { classifyBanner, classifyReach, primaryHandshake, resolutionFailed } from '../facts.js';
-import { bannerEvidence, tcpEvidence } from '../evidence.js';
+import { classifyBanner, classifyKex, classifyReach, primaryHandshake, resolutionFailed } from '../facts.js';
+import { bannerEvidence, kexEvidence, tcpEvidence } from '../evidence.js';
 import { duration, endpoint, listing, plural } from '../format.js';
 import { insideEvidence, insidePending, insideState, insideUnavailable, loginEvidence, timingNote } from '../inside.js';
 import { makeStep, notReached } from './make.js';
@@ -87,6 +87,23 @@ export function assessSshd(input: AssessInput): StepAssessment {
     case 'waiting':
       return makeStep(input, 'sshd', { settled: false, status: 'running', summary: 'connected, waiting for the SSH banner…', evidence });
     case 'received': {
+      const kex = classifyKex(input, h);
+      if (kex.kind === 'dropped') {
+        const how = kex.how === 'disconnect' ? 'sent DISCONNECT' : kex.how === 'reset' ? 'reset the connection' : 'closed the connection';
+        return makeStep(input, 'sshd', {
+          settled: true,
+          status: 'fail',
+          summary: `${banner.software} answered, then ${how} ${duration(kex.afterMs)} after its banner, while we waited for ${kex.phase}`,
+          evidence: [...evidence, kexEvidence(h)],
+          findings: [
+            {
+              cause: 'server-dropped',
+              confidence: 'high',
+              summary: `the server ${how} during the key exchange (${kex.detail}): sshd itself drops this client (MaxStartups, a crash, per-source penalties, or a wrapper in front of it), not the network`,
+            },
+          ],
+        });
+      }
       if (insidePending(obs) && !input.final) return makeStep(input, 'sshd', { settled: false, status: 'running', summary: `${banner.software} answered; reading the server's side…`, evidence, ceiling: 'low' });
       const before = banner.preBannerLines > 0 ? ` after ${plural(banner.preBannerLines, 'other line')}` : '';
       if (banner.latencyMs >= th.bannerSlowMs || configBroken) {

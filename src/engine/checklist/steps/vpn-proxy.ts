@@ -60,7 +60,45 @@ export function assessVpnProxy(input: AssessInput): StepAssessment {
         ],
       });
     }
+    case 'forged':
+      return makeStep(input, 'vpn-proxy', {
+        settled: true,
+        status: 'fail',
+        summary: `the key exchange reply is not signed by the host key it carries: ${kex.detail}`,
+        evidence,
+        findings: [
+          {
+            cause: 'host-key-forged',
+            confidence: 'high',
+            summary: `whatever answers for ${target.host} does not hold the host key it presents (${kex.detail}): an intercepting proxy or a man in the middle`,
+          },
+        ],
+      });
+    case 'violation':
+      return makeStep(input, 'vpn-proxy', {
+        settled: true,
+        status: 'fail',
+        summary: `after its banner the peer sent bytes that are not SSH: ${kex.detail}`,
+        evidence,
+        findings: [
+          {
+            cause: 'protocol-violation',
+            confidence: 'high',
+            summary: `the peer on port ${target.port} breaks the SSH protocol after its banner (${kex.detail}): a non-SSH service, a broken proxy or an interfering middlebox`,
+          },
+        ],
+      });
+    case 'dropped':
+      return makeStep(input, 'vpn-proxy', {
+        settled: true,
+        status: 'pass',
+        summary: `packets cross the path: the server itself ended the connection while we waited for ${kex.phase} (step 4)`,
+        evidence,
+      });
     case 'failed':
+      if (kex.how === 'broken' && h.end?.kind === 'internal-error') {
+        return makeStep(input, 'vpn-proxy', { settled: true, status: 'warn', summary: `sshcheck could not follow the key exchange: ${kex.detail}`, evidence });
+      }
       if (kex.how === 'broken') {
         return makeStep(input, 'vpn-proxy', {
           settled: true,
