@@ -19,6 +19,7 @@ import { checkPermission, needsGroups } from './permissions.js';
 import { RemoteEngineError } from './remote-engine.js';
 import { targetKey } from './shared-runs.js';
 import { targetLabel } from './views.js';
+import { verdictOf } from '../engine/report.js';
 
 export type GateStore = Pick<Store, 'addAudit' | 'updateAudit' | 'recordRun' | 'runsFor'>;
 
@@ -290,7 +291,7 @@ export class Gate {
     };
     const { report, error } = result;
     if (report) {
-      update({ verdict: report.diagnosis.cause === 'healthy' ? 'healthy' : 'problem', cause: report.diagnosis.cause, addresses: report.target.addresses, bastion: report.vantage.name, durationMs, reportId: report.id });
+      update({ verdict: verdictOf(report.diagnosis.cause), cause: report.diagnosis.cause, addresses: report.target.addresses, bastion: report.vantage.name, durationMs, reportId: report.id });
       this.record(() => this.options.store?.recordRun(report, platform));
     } else if (isPolicyError(error)) {
       update({ verdict: 'denied', denial: 'policy', reason: error.message, addresses: 'denial' in error ? error.denial.addresses : [], durationMs });

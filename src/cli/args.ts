@@ -69,7 +69,9 @@ Other commands:
 
 IPv6 addresses are written [2001:db8::1] or [2001:db8::1]:22.
 Exit status: 0 nothing wrong from here, 1 a problem was found, 2 bad input or usage
-(nothing was probed), 3 sshcheck itself failed.`;
+(nothing was probed), 3 sshcheck itself failed. A run stopped before its verdict prints
+a report with the cause "undecided" (what was still pending and why it stopped) and
+exits 130 (SIGINT, Ctrl-C), 143 (SIGTERM) or 4 (--budget spent); never 0.`;
 
 function usage(message: string): SshcheckError {
   return new SshcheckError('E_USAGE', message);

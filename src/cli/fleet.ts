@@ -12,6 +12,7 @@ import { fleetTargets, readHostsFile } from '../fleet/targets.js';
 import { SshcheckError } from '../engine/errors.js';
 import { checkTyped } from '../policy/target-policy.js';
 import { cliPolicy } from './record.js';
+import { EXIT } from './exit.js';
 
 export interface FleetRequest {
   command: 'fleet';
@@ -59,20 +60,21 @@ export function renderFleet(result: FleetResult, options: { color?: boolean } = 
   const paint = (code: string, text: string): string => (options.color ? `\x1b[${code}m${text}\x1b[0m` : text);
   const strip = (text: string): string => text.replace(/[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]/g, ' ');
   const lines = [
-    `sshcheck ${summary.hosts} host${summary.hosts === 1 ? '' : 's'} from ${strip(result.vantage.name)}: ${summary.healthy} healthy, ${summary.problems} with a problem${summary.failed > 0 ? `, ${summary.failed} not checked (engine failure)` : ''}, in ${seconds(summary.durationMs)} (${summary.concurrency} at a time)`,
+    `sshcheck ${summary.hosts} host${summary.hosts === 1 ? '' : 's'} from ${strip(result.vantage.name)}: ${summary.healthy} healthy, ${summary.problems} with a problem${summary.undecided > 0 ? `, ${summary.undecided} undecided (stopped before a verdict)` : ''}${summary.failed > 0 ? `, ${summary.failed} not checked (engine failure)` : ''}, in ${seconds(summary.durationMs)} (${summary.concurrency} at a time)`,
     '',
   ];
   const width = Math.max(...summary.byCause.map((c) => String(c.hosts).length), 1);
-  for (const c of summary.byCause) lines.push(`  ${String(c.hosts).padStart(width)}  ${c.cause === 'healthy' ? paint('32', c.cause) : paint('31', c.cause)}`);
+  for (const c of summary.byCause) lines.push(`  ${String(c.hosts).padStart(width)}  ${c.cause === 'healthy' ? paint('32', c.cause) : c.cause === 'undecided' ? paint('33', c.cause) : paint('31', c.cause)}`);
   if (summary.failed > 0) lines.push(`  ${String(summary.failed).padStart(width)}  ${paint('33', 'engine failure')}`);
   const bad = result.reports.filter((r) => r.diagnosis.cause !== 'healthy');
-  if (bad.length > 0 || result.failures.length > 0) {
+  if (bad.length > 0 || result.failures.length > 0 || result.notStarted.length > 0) {
     lines.push('', 'Not healthy:');
     const rows = bad.map((r) => compactLine(r));
     const hostWidth = Math.min(40, Math.max(...rows.map((r) => r.host.length), 4));
     const causeWidth = Math.max(...rows.map((r) => r.cause.length), 4);
     for (const r of rows) lines.push(`  ${strip(r.host).padEnd(hostWidth)}  ${r.cause.padEnd(causeWidth)}  ${strip(r.summary)}`);
     for (const f of result.failures) lines.push(`  ${strip(f.target).padEnd(hostWidth)}  ${'engine failure'.padEnd(causeWidth)}  ${strip(f.error)}`);
+    for (const host of result.notStarted) lines.push(`  ${strip(host).padEnd(hostWidth)}  ${'undecided'.padEnd(causeWidth)}  not started: the fleet run was stopped first`);
     lines.push('', 'Details for one host: sshcheck <host>; everything: sshcheck --json …');
   }
   lines.push('', `Probed from ${strip(result.vantage.name)}, not from the requester's machine: what works here can still fail there.`);
@@ -116,6 +118,8 @@ export async function runFleetCommand(request: FleetRequest, io: FleetIo): Promi
     onFailure: (f) => progress(`${++done}/${targets.length} ${f.target}: engine failure: ${f.error}`),
   });
   io.stdout(request.json ? `${JSON.stringify(result)}\n` : renderFleet(result, { color: request.color ?? (process.stdout.isTTY === true && process.env.NO_COLOR === undefined) }));
-  if (result.failures.length > 0) return 3;
-  return result.summary.healthy === result.summary.hosts ? 0 : 1;
+  if (result.failures.length > 0) return EXIT.engine;
+  // Hosts without a verdict make the whole answer incomplete: never 0, and not "a problem found".
+  if (result.summary.undecided > 0) return EXIT.undecided;
+  return result.summary.healthy === result.summary.hosts ? EXIT.healthy : EXIT.problem;
 }

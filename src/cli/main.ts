@@ -1,5 +1,6 @@
 // `sshcheck` on a terminal. Exit status per the report contract: 0 healthy from here,
-// 1 a problem was found, 2 bad input or usage (nothing probed), 3 the engine failed.
+// 1 a problem was found, 2 bad input or usage (nothing probed), 3 the engine failed; a run
+// stopped before its verdict: 130 (SIGINT), 143 (SIGTERM), 4 (budget spent) — see exit.ts.
 import { readFileSync } from 'node:fs';
 import { findEngineConfig } from '../engine/config.js';
 import { isSshcheckError } from '../engine/errors.js';
@@ -10,8 +11,9 @@ import { liveProgress, plainProgress } from './progress.js';
 import type { Progress } from './progress.js';
 import { renderReport } from './render-text.js';
 import { prepareRun } from './record.js';
+import { EXIT, exitForReport, exitForSignal } from './exit.js';
 
-export const EXIT = { healthy: 0, problem: 1, usage: 2, engine: 3 } as const;
+export { EXIT };
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -29,13 +31,16 @@ async function check(request: CheckRequest): Promise<number> {
       ? liveProgress({ write: (t) => process.stderr.write(t), columns: process.stderr.columns }, { color: request.color ?? process.env.NO_COLOR === undefined })
       : plainProgress({ write: (t) => process.stderr.write(t) });
   }
-  // The target policy when asked for, the history, and the audit and history rows.
-  const recorded = await prepareRun(request.target, request, config, process.env, (t) => process.stderr.write(t));
+  // The signal's name is the abort reason: the report says what stopped it, the exit status
+  // too. Caught from here on, so a Ctrl-C while the store opens still ends with a report.
   const controller = new AbortController();
-  const stop = (): void => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  const onInt = (): void => controller.abort('SIGINT');
+  const onTerm = (): void => controller.abort('SIGTERM');
+  process.once('SIGINT', onInt);
+  process.once('SIGTERM', onTerm);
   try {
+    // The target policy when asked for, the history, and the audit and history rows.
+    const recorded = await prepareRun(request.target, request, config, process.env, (t) => process.stderr.write(t));
     const report = await run(request.target, {
       ...recorded.options,
       ...(request.vantage !== undefined ? { vantage: request.vantage } : {}),
@@ -46,6 +51,7 @@ async function check(request: CheckRequest): Promise<number> {
       ...(request.probeUser !== undefined ? { probeUser: request.probeUser } : {}),
       signal: controller.signal,
       onEvent: (event) => progress?.onEvent(event),
+      log: (message) => process.stderr.write(`sshcheck: ${message}\n`),
     }).catch((err: unknown) => {
       recorded.done({ error: err });
       progress?.close();
@@ -54,10 +60,10 @@ async function check(request: CheckRequest): Promise<number> {
     recorded.done({ report });
     progress?.close();
     process.stdout.write(request.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report, { color }));
-    return report.diagnosis.cause === 'healthy' ? EXIT.healthy : EXIT.problem;
+    return exitForReport(report);
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
   }
 }
 
@@ -116,14 +122,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (request.command === 'fleet') {
       const { runFleetCommand } = await import('./fleet.js');
       const controller = new AbortController();
-      const stop = (): void => controller.abort();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      const onInt = (): void => controller.abort('SIGINT');
+      const onTerm = (): void => controller.abort('SIGTERM');
+      process.once('SIGINT', onInt);
+      process.once('SIGTERM', onTerm);
       try {
-        return await runFleetCommand(request, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), signal: controller.signal });
+        const code = await runFleetCommand(request, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), signal: controller.signal });
+        // A fleet cut short by a signal has no verdict for the hosts it did not finish.
+        return controller.signal.aborted && code !== EXIT.engine ? exitForSignal(String(controller.signal.reason)) : code;
       } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
       }
     }
     return await check(request);

@@ -14,6 +14,7 @@ import { isPolicyError } from '../policy/target-policy.js';
 import type { TargetPolicy } from '../policy/target-policy.js';
 import { defaultPolicy } from '../policy/target-policy.js';
 import { targetLabel } from '../chat/views.js';
+import { verdictOf } from '../engine/report.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -75,7 +76,7 @@ export async function prepareRun(
         if ('report' in result) {
           const { report } = result;
           store.recordRun(report, 'cli');
-          if (auditId !== undefined) store.updateAudit(auditId, { verdict: report.diagnosis.cause === 'healthy' ? 'healthy' : 'problem', cause: report.diagnosis.cause, addresses: report.target.addresses, bastion: report.vantage.name, durationMs, reportId: report.id });
+          if (auditId !== undefined) store.updateAudit(auditId, { verdict: verdictOf(report.diagnosis.cause), cause: report.diagnosis.cause, addresses: report.target.addresses, bastion: report.vantage.name, durationMs, reportId: report.id });
         } else if (auditId !== undefined) {
           const { error } = result;
           const message = error instanceof Error ? error.message : String(error);

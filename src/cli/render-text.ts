@@ -55,7 +55,9 @@ export function renderReport(report: Report, style: Style): string {
   const t = report.target;
   const addresses = t.addresses.length > 0 ? ` [${t.addresses.join(', ')}]` : '';
   const lines = [
-    `sshcheck ${t.user}@${endpoint(t.host, t.port)}${addresses} from ${report.vantage.name}: diagnosed in ${duration(report.diagnosedMs)}, finished in ${duration(report.durationMs)}`,
+    report.diagnosis.cause === 'undecided'
+      ? `sshcheck ${t.user}@${endpoint(t.host, t.port)}${addresses} from ${report.vantage.name}: stopped before a verdict after ${duration(report.durationMs)}`
+      : `sshcheck ${t.user}@${endpoint(t.host, t.port)}${addresses} from ${report.vantage.name}: diagnosed in ${duration(report.diagnosedMs)}, finished in ${duration(report.durationMs)}`,
     '',
     ...diagnosisLines(report.diagnosis, style),
     '',

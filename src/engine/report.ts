@@ -60,9 +60,27 @@ export const CAUSES = [
   'host-key-forged',
   'host-key-changed',
   'post-auth',
+  // Not a verdict: the run ended (signal, budget, abort, engine error) before its evidence settled.
+  'undecided',
 ] as const;
 export type Cause = (typeof CAUSES)[number];
-export type ProblemCause = Exclude<Cause, 'healthy'>;
+/** Causes a step can name: every cause except "no problem" and "no verdict". */
+export type ProblemCause = Exclude<Cause, 'healthy' | 'undecided'>;
+
+/** Whether the run reached a verdict (`diagnosed`) or ended before its evidence settled. */
+export type Outcome = 'diagnosed' | 'undecided';
+
+/**
+ * Why a run ended before its diagnosis settled: a signal (SIGINT/SIGTERM), the run's
+ * budget spent, its caller aborting it for another reason, or the engine itself failing.
+ */
+export type StopReason = 'signal' | 'budget' | 'abort' | 'engine-error';
+
+/** A step still undecided when the run stopped, and what it was waiting for. */
+export interface PendingStep {
+  step: StepId;
+  waitingFor: string;
+}
 
 /** Which probe produced a piece of evidence. */
 export type ProbeId =
@@ -117,6 +135,12 @@ export interface Diagnosis {
   summary: string;
   next: string[];
   alternatives: Alternative[];
+  /** Only when cause is "undecided": why the run stopped. */
+  stoppedBy?: StopReason;
+  /** Only when cause is "undecided": the signal name (SIGINT, SIGTERM) or the engine's error, when known. */
+  stopDetail?: string;
+  /** Only when cause is "undecided": the steps that had not settled, in checklist order. */
+  pending?: PendingStep[];
 }
 
 export interface TargetReport {
@@ -140,6 +164,11 @@ export interface Report {
   diagnosis: Diagnosis;
   /** The numbers behind the evidence, for scripts (measurements.ts, docs/report.md). */
   measurements?: Measurements;
+  /**
+   * Added to report@1, set on every report the engine makes: "undecided" exactly when
+   * diagnosis.cause is "undecided". (Optional in the type only for reports made elsewhere.)
+   */
+  outcome?: Outcome;
 }
 
 export interface StepRunning {
@@ -156,6 +185,11 @@ export type ProgressEvent =
   | { type: 'step-updated'; step: StepReport | StepRunning; elapsedMs: number }
   | { type: 'diagnosis'; diagnosis: Diagnosis; elapsedMs: number }
   | { type: 'run-finished'; report: Report; elapsedMs: number };
+
+/** How a stored or audited run reads: a verdict either way, or none. */
+export function verdictOf(cause: Cause): 'healthy' | 'problem' | 'undecided' {
+  return cause === 'healthy' ? 'healthy' : cause === 'undecided' ? 'undecided' : 'problem';
+}
 
 export function stepNumber(id: StepId): number {
   return STEP_IDS.indexOf(id) + 1;

@@ -9,12 +9,14 @@ import { hostname } from 'node:os';
 import type { Observations } from './observations.js';
 import type { Diagnosis, ProgressEvent, Report, StepId, StepReport, StepRunning, TargetReport } from './report.js';
 import { REPORT_SCHEMA, STEP_IDS, STEP_TITLES, stepNumber } from './report.js';
+import { makeStep } from './checklist/steps/make.js';
 import type { Target } from './target.js';
 import type { ProbeContext } from './probes/context.js';
 import { startClock } from './probes/context.js';
 import type { StepAssessment } from './checklist/assessment.js';
-import { assessAll } from './checklist/assess.js';
-import { diagnose } from './checklist/diagnose.js';
+import { assessAll, stoppedSteps } from './checklist/assess.js';
+import type { RunStop } from './checklist/diagnose.js';
+import { diagnose, undecided } from './checklist/diagnose.js';
 import type { Thresholds } from './checklist/thresholds.js';
 import { DEFAULT_THRESHOLDS } from './checklist/thresholds.js';
 import { probeDns, probePtr } from './probes/dns.js';
@@ -70,6 +72,11 @@ export interface RunOptions {
   /** What the store knows about earlier runs of this target from this vantage (step 10 uses it). */
   history?: RunHistory;
   /**
+   * Where the run reports what went wrong inside it (a probe that threw, the engine failing
+   * while judging). Default: one line on stderr. Never the report's stdout.
+   */
+  log?: (message: string, err?: unknown) => void;
+  /**
    * A light run, for fleet checks: the child processes (ssh -G, ssh -vvv, ping, the path trace)
    * and the control-port connect start only when the in-process handshake shows trouble (it
    * ended without reaching authentication, or made no progress for LIGHT_GRACE_MS, or no
@@ -118,6 +125,22 @@ async function readResolvers(path: string): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/**
+ * Why the caller aborted the run: a signal's name given as the abort reason (the CLI passes
+ * "SIGINT"/"SIGTERM") reads as a signal, anything else as a cancellation.
+ */
+export function stopFromSignal(signal: AbortSignal | undefined): RunStop {
+  const reason: unknown = signal?.reason;
+  if (typeof reason === 'string' && /^SIG[A-Z0-9]+$/.test(reason)) return { by: 'signal', detail: reason };
+  if (typeof reason === 'string' && reason.length > 0) return { by: 'abort', detail: reason.slice(0, 200) };
+  if (reason instanceof Error && reason.name !== 'AbortError') return { by: 'abort', detail: reason.message.slice(0, 200) };
+  return { by: 'abort' };
+}
+
+function errorText(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').slice(0, 300);
 }
 
 function publicStep(a: StepAssessment, durationMs: number): StepReport | StepRunning {
@@ -339,6 +362,45 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     track(probeMtu({ address: h.address, mtus: MTU_SIZES, waitS: 1 }, ctx()).then((o) => (obs.mtu = o)));
   };
 
+  // --- the end of a run -----------------------------------------------------------------------
+  const logProblem = (message: string, err?: unknown): void => {
+    try {
+      if (options.log) options.log(message, err);
+      else process.stderr.write(`sshcheck: ${message}\n`);
+    } catch {
+      // Logging must not end the run.
+    }
+  };
+  /** The diagnosis settled in time: every step decides with what it has. */
+  const settledOutcome = (end: number): { steps: StepAssessment[]; final: Diagnosis } => {
+    try {
+      const steps = assessAll({ target, obs, now: end, final: true, thresholds: th, ...fromOption });
+      return { steps, final: diagnose(steps, target, vantage, true).diagnosis };
+    } catch (err) {
+      logProblem(`the engine failed while judging: ${errorText(err)}`, err);
+      return stoppedOutcome({ by: 'engine-error', detail: errorText(err) }, end);
+    }
+  };
+  /**
+   * The run stopped before the diagnosis settled. The steps are judged as they stood, without
+   * the final pass (which would force verdicts from silences that did not last long enough);
+   * what was still running is listed as pending and skipped.
+   */
+  const stoppedOutcome = (why: RunStop, end: number): { steps: StepAssessment[]; final: Diagnosis } => {
+    let steps: StepAssessment[];
+    try {
+      steps = assessAll({ target, obs, now: end, final: false, thresholds: th, ...fromOption });
+    } catch (err) {
+      if (why.by !== 'engine-error') {
+        logProblem(`the engine failed while judging: ${errorText(err)}`, err);
+        why = { by: 'engine-error', detail: errorText(err) };
+      }
+      steps = lastSteps ?? STEP_IDS.map((id) => makeStep({ target, obs, now: end, final: false, thresholds: th }, id, { settled: false, status: 'running', summary: 'not judged' }));
+    }
+    const final = undecided(steps, target, why, end);
+    return { steps: stoppedSteps(steps, 'the run stopped before this step settled'), final };
+  };
+
   emit({ type: 'run-started', id, target: targetReport(), vantage: { name: vantage }, startedAt: startedAt.toISOString(), elapsedMs: 0 });
   for (const stepId of STEP_IDS) emit({ type: 'step-updated', step: { id: stepId, n: stepNumber(stepId), title: STEP_TITLES[stepId], status: 'running' }, elapsedMs: 0 });
 
@@ -395,14 +457,17 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     }
   };
 
-  for (;;) {
-    if (policyError) break;
-    const now = clock();
+  // Set when the loop ends before the diagnosis settled: the report is then "undecided".
+  let stop: RunStop | undefined;
+  let lastSteps: StepAssessment[] | undefined;
+  /** One look at everything observed so far: start what the evidence calls for, publish, settle. */
+  const judge = (now: number): void => {
     maybeStartExtras();
     maybeStartPath();
     maybeStartMtuSweep();
     maybeStartInside();
     const steps = assessAll({ target, obs, now, final: false, thresholds: th, ...fromOption });
+    lastSteps = steps;
     publish(steps, now);
     if (emittedDiagnosis === undefined) {
       const state = diagnose(steps, target, vantage, false);
@@ -412,8 +477,29 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
         emit({ type: 'diagnosis', diagnosis: state.diagnosis, elapsedMs: now });
       }
     }
+  };
+
+  for (;;) {
+    if (policyError) break;
+    const now = clock();
+    try {
+      judge(now);
+    } catch (err) {
+      // A bug in judging must not cost the person their report: it ends the run undecided.
+      stop = { by: 'engine-error', detail: errorText(err) };
+      logProblem(`the engine failed while judging: ${errorText(err)}`, err);
+      break;
+    }
     const extrasOver = diagnosedMs !== undefined && (pending.size === 0 || now >= diagnosedMs + extrasMs);
-    if (extrasOver || now >= budgetMs - DEADLINE_MARGIN_MS || controller.signal.aborted) break;
+    if (extrasOver) break;
+    if (controller.signal.aborted) {
+      if (emittedDiagnosis === undefined) stop = stopFromSignal(options.signal);
+      break;
+    }
+    if (now >= budgetMs - DEADLINE_MARGIN_MS) {
+      if (emittedDiagnosis === undefined) stop = { by: 'budget', budgetMs };
+      break;
+    }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, options.light === true ? LIGHT_TICK_MS : TICK_MS);
       wake = () => {
@@ -431,9 +517,8 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   if (policyError) throw policyError;
 
   const end = clock();
-  const steps = assessAll({ target, obs, now: end, final: true, thresholds: th, ...fromOption });
+  const { steps, final } = stop ? stoppedOutcome(stop, end) : settledOutcome(end);
   publish(steps, end);
-  const final = diagnose(steps, target, vantage, true).diagnosis;
   if (emittedDiagnosis === undefined || emittedDiagnosis.cause !== final.cause) {
     diagnosedMs ??= end;
     emit({ type: 'diagnosis', diagnosis: final, elapsedMs: end });
@@ -449,6 +534,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     steps: steps.map((s) => publicStep(s, settledAt.get(s.id) ?? end) as StepReport),
     diagnosis: final,
     measurements: measurements(obs),
+    outcome: final.cause === 'undecided' ? 'undecided' : 'diagnosed',
   };
   emit({ type: 'run-finished', report, elapsedMs: end });
   return report;

@@ -20,8 +20,10 @@ export interface FleetFailure {
 export interface FleetSummary {
   hosts: number;
   healthy: number;
-  /** Hosts whose check found a problem (not healthy), failures not included. */
+  /** Hosts whose check found a problem (neither healthy nor undecided), failures not included. */
   problems: number;
+  /** Hosts without a verdict: their run stopped before it settled, or never started because the fleet was stopped. */
+  undecided: number;
   /** Hosts the engine failed on (no report). */
   failed: number;
   /** Hosts per cause, most frequent first (healthy included). */
@@ -38,6 +40,8 @@ export interface FleetResult {
   /** One report per host, in the order the hosts were given. */
   reports: Report[];
   failures: FleetFailure[];
+  /** Hosts never checked because the fleet run was stopped first (counted in summary.undecided). */
+  notStarted: string[];
 }
 
 export interface FleetOptions {
@@ -60,12 +64,14 @@ export function hostLabel(target: Target): string {
   return formatTarget(target);
 }
 
-export function summarize(reports: readonly Report[], failed: number, durationMs: number, concurrency: number): FleetSummary {
+export function summarize(reports: readonly Report[], failed: number, durationMs: number, concurrency: number, notStarted = 0): FleetSummary {
   const counts = new Map<Cause, number>();
   for (const r of reports) counts.set(r.diagnosis.cause, (counts.get(r.diagnosis.cause) ?? 0) + 1);
+  if (notStarted > 0) counts.set('undecided', (counts.get('undecided') ?? 0) + notStarted);
   const byCause = [...counts.entries()].map(([cause, hosts]) => ({ cause, hosts })).sort((a, b) => b.hosts - a.hosts || a.cause.localeCompare(b.cause));
   const healthy = counts.get('healthy') ?? 0;
-  return { hosts: reports.length + failed, healthy, problems: reports.length - healthy, failed, byCause, durationMs: Math.round(durationMs), concurrency };
+  const undecided = counts.get('undecided') ?? 0;
+  return { hosts: reports.length + failed + notStarted, healthy, problems: reports.length + notStarted - healthy - undecided, undecided, failed, byCause, durationMs: Math.round(durationMs), concurrency };
 }
 
 export async function runFleet(targets: readonly Target[], options: FleetOptions): Promise<FleetResult> {
@@ -75,6 +81,7 @@ export async function runFleet(targets: readonly Target[], options: FleetOptions
   const engine = options.engine ?? run;
   const reports: Array<Report | undefined> = new Array<Report | undefined>(targets.length);
   const failures: FleetFailure[] = [];
+  const failedIndexes: number[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
     for (;;) {
@@ -97,19 +104,23 @@ export async function runFleet(targets: readonly Target[], options: FleetOptions
       } catch (err) {
         const failure = { target: hostLabel(target), error: err instanceof Error ? err.message : String(err) };
         failures.push(failure);
+        failedIndexes.push(index);
         options.onFailure?.(failure, index);
       }
     }
   };
   await Promise.all(Array.from({ length: concurrency }, () => worker()));
   const done = reports.filter((r): r is Report => r !== undefined);
+  const failedAt = new Set(failedIndexes);
+  const notStarted = targets.flatMap((t, i) => (reports[i] === undefined && !failedAt.has(i) ? [hostLabel(t)] : []));
   return {
     schema: FLEET_SCHEMA,
     vantage: { name: options.vantage },
     startedAt,
-    summary: summarize(done, failures.length, performance.now() - started, concurrency),
+    summary: summarize(done, failures.length, performance.now() - started, concurrency, notStarted.length),
     reports: done,
     failures,
+    notStarted,
   };
 }
 

@@ -10,6 +10,7 @@ import type { Store } from '../store/store.js';
 import type { CheckBody } from './request.js';
 import type { RunRegistry, ServiceRun } from './runs.js';
 import type { Admission } from './server.js';
+import { verdictOf } from '../engine/report.js';
 
 export function serviceAdmission(options: {
   store: Pick<Store, 'addAudit' | 'updateAudit'>;
@@ -49,7 +50,7 @@ export function serviceAdmission(options: {
           end: (ended) => {
             if (ended.report) {
               const { report } = ended;
-              update({ verdict: report.diagnosis.cause === 'healthy' ? 'healthy' : 'problem', cause: report.diagnosis.cause, addresses: report.target.addresses, reportId: report.id });
+              update({ verdict: verdictOf(report.diagnosis.cause), cause: report.diagnosis.cause, addresses: report.target.addresses, reportId: report.id });
             } else if (ended.errorCode === 'E_POLICY') update({ verdict: 'denied', denial: 'policy', reason: ended.error ?? null });
             else update({ verdict: 'failed', reason: ended.error ?? null });
           },

@@ -55,9 +55,11 @@ function seconds(ms: number): string {
 }
 
 /** The summary line of one bastion's runs, newest first. */
-export function summarize(runs: readonly RunRow[], now: number, tz: TimeZoneMode): string {
+export function summarize(all: readonly RunRow[], now: number, tz: TimeZoneMode): string {
+  // A run that stopped before its verdict says neither "works" nor "broken".
+  const runs = all.filter((r) => r.cause !== 'undecided');
   const latest = runs[0];
-  if (!latest) return 'no runs';
+  if (!latest) return all.length > 0 ? `no verdict yet: ${all.length === 1 ? 'the run' : `all ${all.length} runs`} stopped before a verdict` : 'no runs';
   const at = (r: RunRow): string => `${clockTime(r.atMs, now, tz)} (${age(r.atMs, now)})`;
   const healthy = (r: RunRow): boolean => r.cause === 'healthy';
   const streak: RunRow[] = [];
@@ -88,7 +90,7 @@ export function renderHistory(host: string, runs: readonly RunRow[], options: Hi
   const shown = sorted.slice(0, options.limit ?? 10);
   const width = Math.min(30, Math.max(...shown.map((r) => r.vantage.length)));
   const lines = shown.map((r) => {
-    const verdict = r.cause === 'healthy' ? 'healthy' : `${r.cause} (${r.confidence})`;
+    const verdict = r.cause === 'healthy' ? 'healthy' : r.cause === 'undecided' ? 'undecided (stopped before a verdict)' : `${r.cause} (${r.confidence})`;
     const where = r.addresses.length > 0 ? `  ${r.addresses.slice(0, 2).join(' ')}` : '';
     return `${clockTime(r.atMs, options.now, tz).padStart(12)}  ${r.vantage.slice(0, 30).padEnd(width)}  ${r.user}@${r.host}:${r.port}  ${verdict}  ${seconds(r.durationMs)}${where}`;
   });

@@ -14,8 +14,11 @@ import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export type AuditSource = 'slack' | 'discord' | 'cli' | 'service';
 export type AuditAction = 'check' | 'history';
-/** queued/running: not finished (yet); healthy/problem: the check ran; failed: the engine failed; shown: a history answer. */
-export type AuditVerdict = 'queued' | 'running' | 'healthy' | 'problem' | 'failed' | 'denied' | 'shown' | 'cancelled';
+/**
+ * queued/running: not finished (yet); healthy/problem: the check ran; undecided: it stopped
+ * before a verdict (signal, budget); failed: the engine failed; shown: a history answer.
+ */
+export type AuditVerdict = 'queued' | 'running' | 'healthy' | 'problem' | 'undecided' | 'failed' | 'denied' | 'shown' | 'cancelled';
 export type DenialReason = 'permission' | 'policy' | 'rate-limit' | 'queue-full' | 'audit';
 
 export interface AuditEntry {

@@ -75,17 +75,31 @@ test('events: run-started, ten running steps, one diagnosis before run-finished,
   for (let i = 1; i < events.length; i++) assert.ok(events[i]!.elapsedMs >= events[i - 1]!.elapsedMs, 'elapsed time never goes back');
 });
 
-test('the budget bounds a run against a peer that never speaks', async () => {
+test('a budget spent before the banner wait is over ends undecided, listing what was pending, never a verdict', async () => {
   const started = performance.now();
-  const report = await run(parseTarget(`127.0.0.1:${silentPort}`), options({ budgetMs: 2000 }));
+  const events: ProgressEvent[] = [];
+  const report = await run(parseTarget(`127.0.0.1:${silentPort}`), options({ budgetMs: 2000, onEvent: (e) => events.push(e) }));
   const took = performance.now() - started;
   assert.ok(report.durationMs <= 2000, `report says ${report.durationMs} ms`);
   assert.ok(took < 2600, `run took ${Math.round(took)} ms`);
-  assert.equal(report.diagnosis.cause, 'banner-timeout');
+  // No banner in 2 s is not yet a banner timeout (8 s; libwrap closes at 5 s): no verdict.
+  assert.equal(report.diagnosis.cause, 'undecided');
+  assert.equal(report.outcome, 'undecided');
+  assert.equal(report.diagnosis.step, null);
+  assert.equal(report.diagnosis.stoppedBy, 'budget');
+  assert.ok(report.diagnosis.pending?.some((p) => p.step === 'sshd'), JSON.stringify(report.diagnosis.pending));
+  assert.match(report.diagnosis.summary, /^Stopped before a verdict/);
+  assert.ok(!report.diagnosis.alternatives.some((a) => a.cause === 'banner-timeout' && a.confidence !== 'low'), JSON.stringify(report.diagnosis.alternatives));
+  const sshd = report.steps.find((s) => s.id === 'sshd');
+  assert.equal(sshd?.status, 'skip');
   assert.equal(report.steps.length, 10);
+  // The diagnosis event says the same, once.
+  const diagnoses = events.filter((e) => e.type === 'diagnosis');
+  assert.equal(diagnoses.length, 1);
+  assert.equal(diagnoses[0]?.type === 'diagnosis' ? diagnoses[0].diagnosis.cause : undefined, 'undecided');
 });
 
-test('an abort ends the run at once with a complete report', async () => {
+test('an abort ends the run at once with a complete report that says it is undecided and why', async () => {
   const controller = new AbortController();
   setTimeout(() => controller.abort(), 200);
   const started = performance.now();
@@ -93,4 +107,22 @@ test('an abort ends the run at once with a complete report', async () => {
   assert.ok(performance.now() - started < 1500);
   assert.equal(report.steps.length, 10);
   assert.ok(report.steps.every((s) => ['pass', 'warn', 'fail', 'skip'].includes(s.status)));
+  assert.equal(report.diagnosis.cause, 'undecided');
+  assert.equal(report.diagnosis.stoppedBy, 'abort');
+});
+
+test('a signal named as the abort reason is reported as such; a settled diagnosis is not undone by a late abort', async () => {
+  const controller = new AbortController();
+  setTimeout(() => controller.abort('SIGINT'), 200);
+  const report = await run(parseTarget(`127.0.0.1:${silentPort}`), options({ signal: controller.signal }));
+  assert.equal(report.diagnosis.cause, 'undecided');
+  assert.equal(report.diagnosis.stoppedBy, 'signal');
+  assert.equal(report.diagnosis.stopDetail, 'SIGINT');
+  assert.ok(!report.steps.some((s) => s.status === 'pass' && s.id === 'sshd'));
+
+  // A reset settles at once; an abort during the extras keeps the verdict.
+  const late = new AbortController();
+  const diagnosed = await run(parseTarget(`127.0.0.1:${closedPort}`), options({ extrasMs: 5000, signal: late.signal, onEvent: (e) => (e.type === 'diagnosis' ? late.abort('SIGINT') : undefined) }));
+  assert.equal(diagnosed.diagnosis.cause, 'port-closed');
+  assert.equal(diagnosed.outcome, 'diagnosed');
 });

@@ -127,6 +127,38 @@ describe('fleet runner', () => {
   });
 });
 
+describe('fleet stopped early', () => {
+  test('an interrupted fleet labels unfinished hosts undecided (in flight and never started), not with a verdict', async () => {
+    const targets = fleetTargets({ patterns: ['h-[1-6]'] });
+    const controller = new AbortController();
+    const result = await runFleet(targets, {
+      vantage: 'test',
+      concurrency: 2,
+      signal: controller.signal,
+      engine: async (target, options) => {
+        if (target.host === 'h-1') return fakeReport(target, 'healthy');
+        // The second host is in flight when the fleet is stopped: its run ends undecided.
+        controller.abort('SIGINT');
+        await new Promise((r) => setTimeout(r, 1));
+        assert.equal(options.signal?.aborted, true);
+        const report = fakeReport(target, 'undecided');
+        report.diagnosis = { ...report.diagnosis, step: null, confidence: 'low', summary: 'Stopped before a verdict', stoppedBy: 'signal', stopDetail: 'SIGINT' };
+        return report;
+      },
+    });
+    assert.equal(result.summary.hosts, 6);
+    assert.equal(result.summary.healthy, 1);
+    assert.equal(result.summary.problems, 0);
+    assert.equal(result.summary.undecided, 5);
+    assert.deepEqual(result.notStarted, ['h-3', 'h-4', 'h-5', 'h-6']);
+    assert.deepEqual(result.summary.byCause, [{ cause: 'undecided', hosts: 5 }, { cause: 'healthy', hosts: 1 }]);
+    const text = renderFleet(result);
+    assert.match(text.split('\n')[0] ?? '', /1 healthy, 0 with a problem, 5 undecided \(stopped before a verdict\)/);
+    assert.match(text, /h-6 +undecided +not started: the fleet run was stopped first/);
+    assert.doesNotMatch(text, /no-response/);
+  });
+});
+
 describe('fleet checks in chat', () => {
   test('a range or a comma list in the first word is a fleet command', () => {
     assert.equal(isFleetText('db-3 2222'), false);

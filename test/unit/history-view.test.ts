@@ -50,3 +50,12 @@ test('the whole view: per bastion, newest first, a limit, times in UTC or local 
   assert.match(renderHistory('db-3', runs, { now: NOW, timeZone: 'local' }).title, /times in local time/);
   assert.deepEqual(renderHistory('db-9', [], { now: NOW }), { title: 'db-9: no runs recorded', summary: ["nothing has checked db-9 within the store's retention period"], lines: [] });
 });
+
+test('a run that stopped before its verdict says neither "works" nor "broken", and is listed as undecided', () => {
+  assert.equal(summarize([row('10:08', 'undecided', { confidence: 'low' }), row('10:05', 'port-filtered'), row('10:01', 'healthy')], NOW, 'utc'), 'worked at 10:01, broken since 10:05 (4 min ago): port-filtered, 1 run');
+  assert.equal(summarize([row('10:08', 'undecided', { confidence: 'low' }), row('10:06', 'healthy')], NOW, 'utc'), 'works (checked 10:06 (3 min ago))');
+  assert.equal(summarize([row('10:08', 'undecided', { confidence: 'low' })], NOW, 'utc'), 'no verdict yet: the run stopped before a verdict');
+  const view = renderHistory('db-3', [row('10:08', 'undecided', { confidence: 'low' })], { now: NOW });
+  assert.deepEqual(view.lines, ['       10:08  bastion-eu-1  sshcheck@db-3:22  undecided (stopped before a verdict)  1.2 s  10.0.0.5']);
+  assert.ok(!view.summary.some((l) => /works|broken/.test(l)), view.summary.join('\n'));
+});

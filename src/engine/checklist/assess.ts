@@ -36,3 +36,11 @@ export function assessAll(input: AssessInput): StepAssessment[] {
     return step;
   });
 }
+
+/**
+ * The steps of a run that stopped before its diagnosis settled: each step still running is
+ * skipped with what it was waiting for; settled steps keep their verdicts. Nothing is forced.
+ */
+export function stoppedSteps(steps: readonly StepAssessment[], why: string): StepAssessment[] {
+  return steps.map((step) => (step.status === 'running' ? { ...step, status: 'skip', summary: `not decided: ${why} (${step.summary})` } : step));
+}

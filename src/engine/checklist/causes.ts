@@ -52,7 +52,7 @@ export const CAUSAL_ORDER: readonly StepId[] = [
 ];
 
 export function causeStep(cause: Cause): StepId | null {
-  return cause === 'healthy' ? null : CAUSE_STEP[cause];
+  return cause === 'healthy' || cause === 'undecided' ? null : CAUSE_STEP[cause];
 }
 
 /** What to do next, most useful first. */
@@ -68,6 +68,11 @@ export function nextSteps(cause: Cause, target: Target): string[] {
         ...(target.kind === 'name' ? [`compare what their resolver returns (\`dig ${host}\`) with the address probed here`] : []),
         'if they connected many times without logging in, fail2ban or sshd penalties may have banned their IP: check `sudo fail2ban-client status sshd` on the server',
         'with many keys in their agent, add `IdentitiesOnly yes` and one `IdentityFile` for this host to their ~/.ssh/config',
+      ];
+    case 'undecided':
+      return [
+        `run the check again with time to finish (\`sshcheck${sshPort} ${host}\`, or a larger --budget): this run stopped before its evidence settled, so it names no cause`,
+        'the steps still pending are listed with what each was waiting for',
       ];
     case 'dns-nxdomain':
       return [

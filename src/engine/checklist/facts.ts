@@ -5,6 +5,9 @@ import type { HandshakeObs, Observations, PingObs, VerboseObs } from '../observa
 import type { AssessInput } from './assessment.js';
 import { duration } from './format.js';
 
+/** Linux's initial retransmission timeout: an unanswered SYN is sent again this long after the first. */
+export const SYN_RETRANSMIT_MS = 1000;
+
 /** The handshake to the address ssh would try first. */
 export function primaryHandshake(obs: Observations): HandshakeObs | undefined {
   return obs.handshakes[0];

@@ -107,7 +107,7 @@ export function assessVerbose(input: AssessInput): StepAssessment {
   }
   const parse = verbose.parsed;
   const lines = phaseLines(parse);
-  const transcript = { probe: 'openssh-verbose' as const, detail: `ssh -vvv ${verbose.state === 'running' ? 'so far' : verbose.aborted ? '(stopped once the diagnosis was settled)' : ''}`.trim(), lines };
+  const transcript = { probe: 'openssh-verbose' as const, detail: `ssh -vvv ${verbose.state === 'running' ? 'so far' : verbose.aborted ? '(stopped by the run before it finished)' : ''}`.trim(), lines };
 
   // Algorithm negotiation: OpenSSH's own refusal is authoritative; the in-process client
   // offers the same modern algorithm set, so its refusal stands when ssh cannot run.
@@ -170,7 +170,7 @@ export function assessVerbose(input: AssessInput): StepAssessment {
     return makeStep(input, 'verbose', {
       settled: true,
       status: 'warn',
-      summary: `ssh had got to "${lastPhaseText(parse)}" after ${elapsed} when the diagnosis was settled; see ${pointer(owners)}`,
+      summary: `ssh had got to "${lastPhaseText(parse)}" after ${elapsed} when the run stopped it; see ${pointer(owners)}`,
       evidence: [transcript],
     });
   }
