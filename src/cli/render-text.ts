@@ -56,6 +56,7 @@ export function renderReport(report: Report, style: Style): string {
   const addresses = t.addresses.length > 0 ? ` [${t.addresses.join(', ')}]` : '';
   const lines = [
     `sshcheck ${t.user}@${endpoint(t.host, t.port)}${addresses} from ${report.vantage.name}: diagnosed in ${duration(report.diagnosedMs)}, finished in ${duration(report.durationMs)}`,
+    ...(report.reused ? [`Not probed again, ${duration(report.reused.ageMs)} after this result: ${report.reused.reason}`] : []),
     '',
     ...diagnosisLines(report.diagnosis, style),
     '',

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Report } from '../../src/engine/report.js';
 import { ADDR, Lab, labUnavailable } from './lab.js';
+import { diagnosticsLogin, sshdLogPath } from './inside-lab.js';
 
 const unavailable = labUnavailable();
 const figures: string[] = [];
@@ -98,4 +99,31 @@ describe('lab: what a check costs the target', { skip: unavailable ?? false }, (
       await lab.destroy();
     }
   });
+
+  for (const c of [
+    { name: 'without a diagnostics login: at most 2', login: false, sshd: [] as string[], limit: 2 },
+    { name: 'with a diagnostics login on the target port: at most 3', login: true, sshd: [] as string[], limit: 3 },
+    // MaxStartups 1: the handshake and ssh -vvv race, one is dropped; the login used to retry (4).
+    { name: 'with a diagnostics login and MaxStartups 1:100:1: still at most 3', login: true, sshd: ['MaxStartups 1:100:1'], limit: 3 },
+  ]) {
+    test(`connections the target accepts from one check, ${c.name}`, async () => {
+      const lab = await Lab.create();
+      try {
+        const log = sshdLogPath(lab);
+        await lab.startSshd({ config: ['LogLevel VERBOSE', ...c.sshd], logFile: log, systemConfig: true });
+        const args = c.login ? ['--config', (await diagnosticsLogin(lab)).configPath, ADDR.target] : [ADDR.target];
+        const { report } = await check(lab, args);
+        const seen = await acceptedFromBastion(log);
+        const login = evidence(report, 'sshd').match(/inside: logged in[^\n]*/)?.[0] ?? report.steps.find((s) => s.id === 'sshd')?.evidence.find((e) => e.probe === 'inside')?.detail ?? 'no inside view';
+        figures.push(`${c.name}: ${seen.count} connection(s) accepted by sshd → ${report.diagnosis.cause}; ${login.slice(0, 120)}`);
+        assert.ok(seen.count <= c.limit, `${seen.count} connections accepted, budget ${c.limit}:\n${seen.text}`);
+        assert.ok(seen.count >= 1, 'the check connected');
+        if (c.sshd.length === 0) assert.equal(report.diagnosis.cause, 'healthy', report.diagnosis.summary);
+        if (c.login && c.sshd.length === 0) assert.match(evidence(report, 'sshd'), /inside: logged in as root/);
+        assert.deepEqual(userLines(seen.text).filter((l) => /Invalid user/.test(l)), []);
+      } finally {
+        await lab.destroy();
+      }
+    });
+  }
 });
