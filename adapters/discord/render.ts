@@ -149,7 +149,8 @@ function requesterText(requester: string): string {
 }
 
 function phaseText(view: ParentView): string {
-  const reused = view.reusedAgeMs !== undefined ? ` (a result from ${duration(view.reusedAgeMs)} ago, reused)` : '';
+  const why = view.reusedReason !== undefined ? `: ${inlineWithin(view.reusedReason, 600)}` : '';
+  const reused = view.reusedAgeMs !== undefined ? ` (a result from ${duration(view.reusedAgeMs)} ago, reused${why})` : '';
   switch (view.phase) {
     case 'running':
       return `probing${reused}`;

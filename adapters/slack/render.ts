@@ -103,7 +103,7 @@ function parentBlocks(view: ParentView, notes: readonly string[], beforeFooter: 
   blocks.push(...sections(diagnosisPieces(view)));
   blocks.push(view.phase === 'finished' || view.phase === 'failed' ? section(phaseLine(view)) : context(phaseLine(view)));
   if (view.reusedAgeMs !== undefined) {
-    blocks.push(context(`Reused the result of the same check ${seconds(view.reusedAgeMs)} ago instead of probing again.`));
+    blocks.push(context(`Reused the result of the same check ${seconds(view.reusedAgeMs)} ago instead of probing again${view.reusedReason !== undefined ? `: ${fitInline(view.reusedReason, 600)}` : ''}.`));
   }
   for (const note of notes.slice(0, 5)) blocks.push(context(`${STATUS_EMOJI.warn} ${fitInline(note, 1000)}`));
   blocks.push(...beforeFooter, context(footer(view)));

@@ -93,7 +93,7 @@ export async function runCheckFlow(options: CheckFlowOptions): Promise<Report | 
     let task: Promise<void>;
     switch (op.op) {
       case 'parent': {
-        const view: ParentView = reusedAgeMs === undefined ? op.view : { ...op.view, reusedAgeMs };
+        const view: ParentView = reusedAgeMs === undefined || op.view.reusedAgeMs !== undefined ? op.view : { ...op.view, reusedAgeMs };
         if (!parentPosted) {
           parentPosted = pacer.schedule(surface.channelKey, () => surface.postParent(view), { priority: 0 });
           task = parentPosted.catch((err: unknown) => fail(err, 'parent'));

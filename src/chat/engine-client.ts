@@ -34,7 +34,7 @@ export interface EngineClient {
 }
 
 /** `policy`: the chat paths always pass one (sshcheck bot does): the engine fences every resolved address. */
-export type EngineDefaults = Pick<RunOptions, 'vantage' | 'budgetMs' | 'extrasMs' | 'thresholds' | 'resolvConfPath' | 'dnsPort' | 'config' | 'policy'>;
+export type EngineDefaults = Pick<RunOptions, 'vantage' | 'budgetMs' | 'extrasMs' | 'thresholds' | 'resolvConfPath' | 'dnsPort' | 'config' | 'policy' | 'ledger' | 'connectionBudget'>;
 
 export interface InProcessOptions {
   /** What the store knows about a target from this bastion, looked up per check (the ban heuristic). */
@@ -57,6 +57,7 @@ export class InProcessEngine implements EngineClient {
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.from !== undefined ? { from: options.from } : {}),
     });
-    return { report };
+    // A spent connection budget gives an earlier result: the thread says how old, and why.
+    return report.reused ? { report, reusedAgeMs: report.reused.ageMs } : { report };
   }
 }

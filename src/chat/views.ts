@@ -19,6 +19,8 @@ export interface ParentView {
   elapsedMs: number;
   /** Set when the result was reused from a run that finished this long ago. */
   reusedAgeMs?: number;
+  /** Why it was reused, when the engine says (a spent connection budget: Report.reused). */
+  reusedReason?: string;
   /** What went wrong when the engine itself failed (phase "failed"). */
   error?: string;
 }
@@ -63,6 +65,7 @@ export function nextParent(view: ParentView, event: ProgressEvent): ParentView {
 export function finishedParent(view: ParentView, report: Report): ParentView {
   return {
     ...view,
+    ...(report.reused ? { reusedAgeMs: report.reused.ageMs, reusedReason: report.reused.reason } : {}),
     phase: 'finished',
     diagnosis: report.diagnosis,
     steps: report.steps.map((s) => ({ id: s.id, n: s.n, title: s.title, status: s.status })),

@@ -24,6 +24,7 @@ import { defaultPolicy } from '../policy/target-policy.js';
 import { storePath } from '../store/paths.js';
 import { recentHistory } from '../store/run-history.js';
 import { Store } from '../store/store.js';
+import { StoreConnectionLedger } from '../store/connection-ledger.js';
 
 /** A result this young is reused instead of probing again. */
 export const REUSE_MS = 10_000;
@@ -106,7 +107,18 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
     const here = vantage;
     const window = engineConfig?.store?.healthyWindowMinutes;
     engine = new SharedRuns(
-      new InProcessEngine({ vantage, extrasMs: CHAT_EXTRAS_MS, policy, ...(engineConfig ? { config: engineConfig } : {}) }, { history: (target) => recentHistory(store, target, here, window) }),
+      new InProcessEngine(
+        {
+          vantage,
+          extrasMs: CHAT_EXTRAS_MS,
+          policy,
+          // The connection budget across runs, shared with operators' CLI runs through the store.
+          ledger: new StoreConnectionLedger(store),
+          ...(engineConfig?.connectionBudget ? { connectionBudget: engineConfig.connectionBudget } : {}),
+          ...(engineConfig ? { config: engineConfig } : {}),
+        },
+        { history: (target) => recentHistory(store, target, here, window) },
+      ),
       { reuseMs: REUSE_MS },
     );
   }

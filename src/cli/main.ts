@@ -138,7 +138,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return await check(request);
   } catch (err) {
     // A target the policy refuses is bad input: nothing was probed.
-    if (isSshcheckError(err) && (err.code === 'E_USAGE' || err.code === 'E_POLICY')) {
+    if (isSshcheckError(err) && (err.code === 'E_USAGE' || err.code === 'E_POLICY' || err.code === 'E_BUDGET')) {
       process.stderr.write(`sshcheck: ${err.message}\n`);
       return EXIT.usage;
     }

@@ -25,7 +25,7 @@ export function cliPolicy(policyPath: string | undefined, config: EngineConfig |
 }
 
 export interface PreparedRun {
-  options: Pick<RunOptions, 'policy' | 'history'>;
+  options: Pick<RunOptions, 'policy' | 'history' | 'ledger' | 'connectionBudget'>;
   /** Records the outcome (a report, or the error the run ended with) and closes the store. */
   done(result: { report: Report } | { error: unknown }): void;
 }
@@ -53,6 +53,10 @@ export async function prepareRun(
     const [{ Store }, { storePath }] = await Promise.all([import('../store/store.js'), import('../store/paths.js')]);
     const { path } = storePath(config?.store, { env });
     store = Store.open(path, { ...(config?.store?.retentionDays !== undefined ? { retentionDays: config.store.retentionDays } : {}) });
+    // The connection budget across runs: every CLI process and the bot count in this store.
+    const { StoreConnectionLedger } = await import('../store/connection-ledger.js');
+    options.ledger = new StoreConnectionLedger(store);
+    if (config?.connectionBudget) options.connectionBudget = config.connectionBudget;
     const { recentHistory } = await import('../store/run-history.js');
     const history = recentHistory(store, target, request.vantage ?? hostname(), config?.store?.healthyWindowMinutes);
     if (history) options.history = history;

@@ -58,6 +58,7 @@ export function renderReport(report: Report, style: Style): string {
     report.diagnosis.cause === 'undecided'
       ? `sshcheck ${t.user}@${endpoint(t.host, t.port)}${addresses} from ${report.vantage.name}: stopped before a verdict after ${duration(report.durationMs)}`
       : `sshcheck ${t.user}@${endpoint(t.host, t.port)}${addresses} from ${report.vantage.name}: diagnosed in ${duration(report.diagnosedMs)}, finished in ${duration(report.durationMs)}`,
+    ...(report.reused ? [`Not probed again, ${duration(report.reused.ageMs)} after this result: ${report.reused.reason}`] : []),
     '',
     ...diagnosisLines(report.diagnosis, style),
     '',

@@ -12,9 +12,11 @@ import type { TargetPolicy } from '../policy/target-policy.js';
 import { parsePolicySection } from '../policy/config.js';
 // The YAML parser is loaded on first use: it costs ~40 ms of process start, and every CLI run
 // imports this module (for loginFor) while only bastions with an engine config parse one.
-import { yaml } from '../policy/yaml-section.js';
+import { mappingFields, numberField, yaml } from '../policy/yaml-section.js';
 import type { StoreConfig } from '../store/config.js';
 import { parseStoreSection } from '../store/config.js';
+import type { BudgetRules } from './ledger.js';
+import { DEFAULT_BUDGET_RULES } from './ledger.js';
 
 export interface DiagnosticsLogin {
   /** Host globs ("db-*", "*.corp.example") and CIDRs ("10.0.0.0/8") this login applies to. */
@@ -45,6 +47,8 @@ export interface EngineConfig {
    * request to time the authentication phase. Absent: no user name is sent (see probeUserFor).
    */
   probeUser?: string;
+  /** `connection_budget:` connections to one target from this bastion per window (ledger.ts). */
+  connectionBudget?: BudgetRules;
 }
 
 
@@ -90,7 +94,7 @@ export function parseEngineConfig(text: string, file = 'engine config'): EngineC
   if (!isMap(root)) fail(file, lines, root, '(top level)', 'must be a mapping with a "diagnostics" list');
   for (const item of root.items) {
     const key = isScalar(item.key) ? String(item.key.value) : '?';
-    if (!['diagnostics', 'groups', 'policy', 'store', 'probe_user'].includes(key)) fail(file, lines, item.key, key, 'unknown field (expected diagnostics, groups, policy, store or probe_user)');
+    if (!['diagnostics', 'groups', 'policy', 'store', 'probe_user', 'connection_budget'].includes(key)) fail(file, lines, item.key, key, 'unknown field (expected diagnostics, groups, policy, store, probe_user or connection_budget)');
   }
   const probeUserText = str(file, lines, root, 'probe_user', 'probe_user', false);
   let probeUser: string | undefined;
@@ -107,7 +111,16 @@ export function parseEngineConfig(text: string, file = 'engine config'): EngineC
   const policy = policyNode === undefined ? undefined : parsePolicySection(policyNode, file, lines);
   const storeNode = root.get('store', true) as Node | null | undefined;
   const store = storeNode === undefined || storeNode === null ? undefined : parseStoreSection(storeNode, file, lines);
-  const withGroups = (config: EngineConfig): EngineConfig => ({ ...config, ...(groups ? { groups } : {}), ...(policy ? { policy } : {}), ...(store ? { store } : {}), ...(probeUser !== undefined ? { probeUser } : {}) });
+  const budgetNode = root.get('connection_budget', true) as Node | null | undefined;
+  const connectionBudget = budgetNode === undefined || budgetNode === null ? undefined : parseBudget(budgetNode, file, lines);
+  const withGroups = (config: EngineConfig): EngineConfig => ({
+    ...config,
+    ...(groups ? { groups } : {}),
+    ...(policy ? { policy } : {}),
+    ...(store ? { store } : {}),
+    ...(probeUser !== undefined ? { probeUser } : {}),
+    ...(connectionBudget ? { connectionBudget } : {}),
+  });
   const list = root.get('diagnostics', true);
   if (list === undefined || list === null) return withGroups(EMPTY_ENGINE_CONFIG);
   if (!isSeq(list)) fail(file, lines, list, 'diagnostics', 'must be a list');
@@ -166,6 +179,18 @@ export function parseEngineConfig(text: string, file = 'engine config'): EngineC
     return login;
   });
   return withGroups({ diagnostics });
+}
+
+/**
+ * `connection_budget: { connections: 4, window_seconds: 600 }`: raise it only for targets whose
+ * fail2ban runs in its default mode and that exempt this bastion from PerSourcePenalties (README).
+ */
+function parseBudget(node: Node, file: string, lines: LineCounter): BudgetRules {
+  const ctx = { file, lines };
+  const fields = mappingFields(ctx, node, 'connection_budget', ['connections', 'window_seconds']);
+  const connections = numberField(ctx, fields.get('connections'), 'connection_budget.connections', 1, 1000, 'connections');
+  const window = numberField(ctx, fields.get('window_seconds'), 'connection_budget.window_seconds', 1, 86_400, 'seconds');
+  return { connections: connections ?? DEFAULT_BUDGET_RULES.connections, windowMs: window !== undefined ? window * 1000 : DEFAULT_BUDGET_RULES.windowMs };
 }
 
 /** `groups:` name → list of targets or ranges, each checked as the fleet command would. */

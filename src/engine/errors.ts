@@ -17,7 +17,9 @@ export type ErrorCode =
   /** The target policy refused the target or an address it resolves to: nothing was probed. */
   | 'E_POLICY'
   /** The audit and history store cannot be opened or written. */
-  | 'E_STORE';
+  | 'E_STORE'
+  /** The connection budget for the target is spent and no earlier result can be given: nothing was probed. */
+  | 'E_BUDGET';
 
 export class SshcheckError extends Error {
   readonly code: ErrorCode;

@@ -169,6 +169,20 @@ export interface Report {
    * diagnosis.cause is "undecided". (Optional in the type only for reports made elsewhere.)
    */
   outcome?: Outcome;
+  /**
+   * Set when this report is an earlier run's result, given again instead of connecting to the
+   * target: the connection budget for the target from this bastion was spent (ledger.ts).
+   */
+  reused?: ReusedResult;
+}
+
+export interface ReusedResult {
+  /** How old the result is (from the end of the run that produced it). */
+  ageMs: number;
+  /** Why nothing was probed this time, in words. */
+  reason: string;
+  /** When a check may connect again (ISO 8601). */
+  nextCheckAt?: string;
 }
 
 export interface StepRunning {

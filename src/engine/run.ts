@@ -32,6 +32,10 @@ import { parseResolvConf } from './probes/resolv-conf.js';
 import { probeInside } from './probes/inside.js';
 import type { EngineConfig } from './config.js';
 import { loginFor, probeUserFor } from './config.js';
+import { PROBE_CONNECTIONS, RunConnections, perRunLimit } from './connection-budget.js';
+import type { BudgetRules, ConnectionLedger, Reservation } from './ledger.js';
+import { DEFAULT_BUDGET_RULES, reusedReport } from './ledger.js';
+import { SshcheckError } from './errors.js';
 import type { RunHistory } from './checklist/assessment.js';
 import type { TargetPolicy } from '../policy/target-policy.js';
 import { checkAddresses, checkTyped, PolicyError } from '../policy/target-policy.js';
@@ -69,6 +73,15 @@ export interface RunOptions {
    * address, so nothing resolves the name again (DNS rebinding cannot get around it).
    */
   policy?: TargetPolicy;
+  /**
+   * The connection budget across runs (ledger.ts), shared by every process on this bastion
+   * through the store. Absent: only the per-run limit holds. When the budget is spent the run
+   * connects to nothing and returns the newest kept result with `reused` set, or throws
+   * E_BUDGET when none is kept.
+   */
+  ledger?: ConnectionLedger;
+  /** The budget's size and window (default DEFAULT_BUDGET_RULES). */
+  connectionBudget?: BudgetRules;
   /** What the store knows about earlier runs of this target from this vantage (step 10 uses it). */
   history?: RunHistory;
   /**
@@ -111,11 +124,12 @@ export const LIGHT_GRACE_MS = 500;
 const LIGHT_TICK_MS = 100;
 
 /**
- * The most connections a run opens to the SSH port of one address: the in-process handshake
- * and ssh -vvv (to the first address only). Servers with fail2ban or OpenSSH penalties
- * punish clients that connect and leave, so this stays small and fixed.
+ * The most connections a run opens to the SSH port of one address without a diagnostics
+ * login: the in-process handshake and ssh -vvv (to the first address only). Servers with
+ * fail2ban or OpenSSH penalties punish clients that connect and leave, so this stays small
+ * and fixed; RunConnections (connection-budget.ts) enforces it, and one more for a login.
  */
-export const SSH_CONNECTIONS_PER_RUN = 2;
+export const SSH_CONNECTIONS_PER_RUN = PROBE_CONNECTIONS;
 
 const DEFAULT_RESOLV_CONF = '/etc/resolv.conf';
 
@@ -173,7 +187,33 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
   if (options.signal?.aborted) controller.abort();
 
+  const emit = (event: ProgressEvent): void => {
+    try {
+      options.onEvent?.(event);
+    } catch {
+      // A failing renderer must not stop the probes; it sees the final report anyway.
+    }
+  };
+
+  // The budget across runs first: a spent budget means nothing touches the target. It counts
+  // the connections that leave without logging in (what fail2ban and PerSourcePenalties
+  // count); a diagnostics login authenticates, so it comes on top, once per run.
+  const withLogin = (options.config?.diagnostics.length ?? 0) > 0;
+  const want = PROBE_CONNECTIONS;
+  const reservation = options.ledger ? await reserve(options.ledger, target, vantage, options, want) : undefined;
+  if (reservation && reservation.granted === 0) {
+    options.signal?.removeEventListener('abort', onOuterAbort);
+    return replayReused(reservation, target, vantage, options, emit);
+  }
   const obs: Observations = { ptr: [], handshakes: [] };
+  // Every connection to sshd is taken from here first (connection-budget.ts).
+  const connections = new RunConnections(Math.min(want, reservation?.granted ?? want) + (withLogin ? perRunLimit(true) - PROBE_CONNECTIONS : 0));
+  const settle = async (report: Report | undefined): Promise<void> => {
+    // A login that got in left authenticated; every other connection is charged (a failed login too).
+    const loggedIn = obs.inside?.state === 'done' && obs.inside.login === 'ok' ? obs.inside.address : undefined;
+    const unauthenticated = Object.entries(connections.spent()).map(([address, list]) => list.length - (address === loggedIn && list.includes('login') ? 1 : 0));
+    await reservation?.settle(Math.max(0, ...unauthenticated), report);
+  };
   if (!options.config || options.config.diagnostics.length === 0) obs.inside = { state: 'none', reason: 'no diagnostics login is configured (see the engine config)' };
   // What the steps get besides the observations: the requester's address and the history.
   const fromOption = { ...(options.from !== undefined ? { from: options.from } : {}), ...(options.history ? { history: options.history } : {}) };
@@ -184,13 +224,6 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   let diagnosedMs: number | undefined;
   let wake: (() => void) | undefined;
 
-  const emit = (event: ProgressEvent): void => {
-    try {
-      options.onEvent?.(event);
-    } catch {
-      // A failing renderer must not stop the probes; it sees the final report anyway.
-    }
-  };
   const ctx = (): ProbeContext => ({ now: clock, signal: controller.signal, deadlineMs: budgetMs - DEADLINE_MARGIN_MS });
   const changed = (): void => wake?.();
   const track = (p: Promise<unknown>): void => {
@@ -248,6 +281,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   const probeAddress = (address: string, primary: boolean): void => {
     if (probed.has(address) || probed.size >= (options.maxAddresses ?? 4)) return;
     if (options.policy && !fence?.has(address)) return;
+    if (connections.take(address, 'handshake') !== undefined) return;
     probed.add(address);
     const index = obs.handshakes.length;
     obs.handshakes.push({ state: 'running', startedMs: clock(), address, port: target.port, tcp: {}, at: {}, preBanner: { lines: 0, bytes: 0, sample: [] }, bytesIn: 0, bytesOut: 0 });
@@ -341,7 +375,10 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     }
     const port = login.port ?? target.port;
     const ownPort = port !== target.port;
-    if (h.end === undefined && (!ownPort || clock() - h.startedMs < INSIDE_WAIT_MS)) {
+    // ssh -vvv is a pre-auth connection to the same sshd too: the login waits a moment for it
+    // as well, so that it is not the one MaxStartups drops (a retry would cost a connection).
+    const verboseBusy = verboseStarted && obs.verbose?.state !== 'done' && h.end !== undefined && clock() - h.end.atMs < INSIDE_WAIT_MS;
+    if ((h.end === undefined && (!ownPort || clock() - h.startedMs < INSIDE_WAIT_MS)) || verboseBusy) {
       obs.inside = { state: 'planned', user: login.user };
       return;
     }
@@ -349,8 +386,13 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
       obs.inside = { state: 'none', reason: `the bastion cannot get through to port ${port} either, so it cannot log in there` };
       return;
     }
+    const refused = connections.take(h.address, 'login');
+    if (refused !== undefined) {
+      obs.inside = { state: 'none', reason: refused };
+      return;
+    }
     obs.inside = { state: 'running', startedMs: clock(), user: login.user, address: h.address, port };
-    track(probeInside({ login, address: h.address, port, hostKeyAlias: target.host }, ctx()).then((o) => (obs.inside = o)));
+    track(probeInside({ login, address: h.address, port, hostKeyAlias: target.host, mayRetry: () => connections.take(h.address, 'login retry') }, ctx()).then((o) => (obs.inside = o)));
   };
 
   const maybeStartMtuSweep = (): void => {
@@ -427,6 +469,11 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
       alias = target.host;
     }
     verboseStarted = true;
+    const refused = connections.take(options.policy && target.kind === 'name' ? host : target.kind === 'name' ? undefined : target.host, 'ssh -vvv');
+    if (refused !== undefined) {
+      obs.verbose = { state: 'done', startedMs: clock(), endedMs: clock(), unavailable: refused, command: [], lines: [], parsed: { phases: [] } };
+      return;
+    }
     track(probeVerbose({ host, port: target.port, user: target.user, connectTimeoutS: verboseTimeoutS, ...(alias !== undefined ? { hostKeyAlias: alias } : {}) }, ctx(), (s) => ((obs.verbose = s), changed())).then((o) => (obs.verbose = o)));
   }
   extra(() => {
@@ -514,7 +561,10 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   await Promise.allSettled([...pending]);
   options.signal?.removeEventListener('abort', onOuterAbort);
   // Only resolvers were asked: the target itself was never touched.
-  if (policyError) throw policyError;
+  if (policyError) {
+    await settle(undefined);
+    throw policyError;
+  }
 
   const end = clock();
   const { steps, final } = stop ? stoppedOutcome(stop, end) : settledOutcome(end);
@@ -536,6 +586,33 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     measurements: measurements(obs),
     outcome: final.cause === 'undecided' ? 'undecided' : 'diagnosed',
   };
+  await settle(report);
   emit({ type: 'run-finished', report, elapsedMs: end });
+  return report;
+}
+
+/** This run's reservation; a ledger that fails leaves only the per-run limit (the check goes on). */
+async function reserve(ledger: ConnectionLedger, target: Target, vantage: string, options: RunOptions, want: number): Promise<Reservation | undefined> {
+  const key = { vantage, host: target.host, port: target.port, ...(options.from !== undefined ? { from: options.from } : {}) };
+  try {
+    return await ledger.reserve(key, want, options.connectionBudget ?? DEFAULT_BUDGET_RULES, Date.now());
+  } catch {
+    return undefined;
+  }
+}
+
+/** A spent budget: the newest kept result, replayed as events, with why and how old it is. */
+function replayReused(reservation: Reservation, target: Target, vantage: string, options: RunOptions, emit: (event: ProgressEvent) => void): Report {
+  const rules = options.connectionBudget ?? DEFAULT_BUDGET_RULES;
+  const key = { vantage, host: target.host, port: target.port };
+  if (!reservation.reuse) {
+    const next = reservation.nextCheckAtMs !== undefined ? `; the next check that connects can run in ${Math.ceil((reservation.nextCheckAtMs - Date.now()) / 1000)} s` : '';
+    throw new SshcheckError('E_BUDGET', `not checked: the connection budget for ${target.host} from ${vantage} is spent and no earlier result is kept to give instead${next}`);
+  }
+  const report = reusedReport(reservation.reuse.report, reservation.reuse.endedAtMs, key, rules, reservation.nextCheckAtMs, Date.now());
+  emit({ type: 'run-started', id: report.id, target: report.target, vantage: report.vantage, startedAt: report.startedAt, elapsedMs: 0 });
+  for (const step of report.steps) emit({ type: 'step-updated', step, elapsedMs: step.durationMs });
+  emit({ type: 'diagnosis', diagnosis: report.diagnosis, elapsedMs: report.diagnosedMs });
+  emit({ type: 'run-finished', report, elapsedMs: report.durationMs });
   return report;
 }

@@ -59,6 +59,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_host ON audit (host, at_ms);
     `,
   },
+  {
+    version: 3,
+    name: 'connection ledger: connections to each target per bastion, and the result kept for reuse',
+    sql: `
+      CREATE TABLE connection_ledger (
+        id          INTEGER PRIMARY KEY,
+        at_ms       INTEGER NOT NULL,
+        vantage     TEXT    NOT NULL,
+        host        TEXT    NOT NULL,
+        port        INTEGER NOT NULL,
+        requester   TEXT,
+        connections INTEGER NOT NULL,
+        ended_ms    INTEGER,
+        report      TEXT
+      );
+      CREATE INDEX connection_ledger_key ON connection_ledger (vantage, host, at_ms);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

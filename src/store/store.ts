@@ -383,6 +383,48 @@ export class Store {
     return row ? runRow(row) : undefined;
   }
 
+  /**
+   * The connection ledger (src/engine/ledger.ts): counts the window for vantage+host and writes
+   * this run's reservation in one IMMEDIATE transaction, so two processes cannot both take the
+   * last connection. `decide` gets the window's entries and returns how many to reserve.
+   */
+  reserveConnections(
+    key: { vantage: string; host: string; port: number; from?: string },
+    sinceMs: number,
+    nowMs: number,
+    decide: (entries: Array<{ atMs: number; connections: number }>) => number,
+  ): { id: number | undefined; entries: Array<{ atMs: number; connections: number }>; reuse?: { report: string; endedMs: number } } {
+    const vantage = key.vantage.slice(0, MAX_FIELD);
+    const host = key.host.toLowerCase().slice(0, 300);
+    const tx = this.db.transaction(() => {
+      // Reports are kept only for reuse within a window: a day is more than any window allows.
+      this.db.prepare('DELETE FROM connection_ledger WHERE at_ms < ?').run(nowMs - DAY_MS);
+      const entries = (this.db.prepare('SELECT at_ms, connections FROM connection_ledger WHERE vantage = ? AND host = ? AND at_ms > ? ORDER BY at_ms').all(vantage, host, sinceMs) as Array<{ at_ms: number; connections: number }>).map((r) => ({
+        atMs: r.at_ms,
+        connections: r.connections,
+      }));
+      const granted = decide(entries);
+      const reuse = this.db
+        .prepare('SELECT report, ended_ms FROM connection_ledger WHERE vantage = ? AND host = ? AND port = ? AND requester IS ? AND report IS NOT NULL AND at_ms > ? ORDER BY ended_ms DESC LIMIT 1')
+        .get(vantage, host, key.port, key.from ?? null, sinceMs) as { report: string; ended_ms: number } | undefined;
+      let id: number | undefined;
+      if (granted > 0) {
+        id = Number(
+          this.db
+            .prepare('INSERT INTO connection_ledger (at_ms, vantage, host, port, requester, connections) VALUES (?, ?, ?, ?, ?, ?)')
+            .run(Math.round(nowMs), vantage, host, key.port, key.from ?? null, granted).lastInsertRowid,
+        );
+      }
+      return { id, entries, ...(reuse ? { reuse: { report: reuse.report, endedMs: reuse.ended_ms } } : {}) };
+    });
+    return tx.immediate();
+  }
+
+  /** What a reserved run really used, and its report (JSON) to give again while the budget is spent. */
+  settleConnections(id: number, used: number, reportJson: string | undefined, endedMs: number): void {
+    this.db.prepare('UPDATE connection_ledger SET connections = ?, report = ?, ended_ms = ? WHERE id = ?').run(Math.max(0, Math.round(used)), reportJson ?? null, Math.round(endedMs), id);
+  }
+
   /** Deletes rows older than the retention period. */
   prune(nowMs: number = this.now()): { audit: number; runs: number } {
     this.lastPrune = nowMs;

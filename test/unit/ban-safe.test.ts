@@ -8,6 +8,14 @@ import { parseEngineConfig, probeUserFor } from '../../src/engine/config.js';
 import { parseTarget } from '../../src/engine/target.js';
 import { completeHandshake, control, input, pingReply, verboseDone } from '../support/observations.js';
 import type { HandshakeObs } from '../../src/engine/observations.js';
+import { RunConnections, perRunLimit } from '../../src/engine/connection-budget.js';
+import { allowance, describeRules, reusedReport } from '../../src/engine/ledger.js';
+import { Store } from '../../src/store/store.js';
+import { StoreConnectionLedger } from '../../src/store/connection-ledger.js';
+import { fakeReport } from './store-support.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const CONFIG = parseEngineConfig(
   ['probe_user: monitor', 'diagnostics:', '  - match: ["db-*"]', '    user: diag', '    key: /k', '    known_hosts: /kh', ''].join('\n'),
@@ -48,4 +56,84 @@ test('step 8 skips with the reason and how to enable it; the host is still healt
   const d = diagnose(steps, i.target, 'bastion-1', true).diagnosis;
   assert.equal(d.cause, 'healthy');
   assert.equal(d.confidence, 'high');
+});
+
+test('a run takes at most 2 connections per address, 3 with a diagnostics login, never a 4th for a retry', () => {
+  assert.equal(perRunLimit(false), 2);
+  assert.equal(perRunLimit(true), 3);
+  const run = new RunConnections(perRunLimit(true));
+  assert.equal(run.take(undefined, 'ssh -vvv'), undefined, 'ssh -vvv before the name resolved');
+  assert.equal(run.take('10.0.0.5', 'handshake'), undefined);
+  assert.equal(run.take('10.0.0.6', 'handshake'), undefined, 'a second address has its own budget');
+  assert.equal(run.count('10.0.0.5'), 2, 'ssh -vvv is charged to the first address');
+  assert.equal(run.take('10.0.0.5', 'login'), undefined);
+  assert.match(run.take('10.0.0.5', 'login retry') ?? '', /^login retry not run: this run's connection budget for 10\.0\.0\.5 is spent \(3 connections/);
+  assert.deepEqual(run.spent(), { '10.0.0.5': ['handshake', 'login', 'ssh -vvv'], '10.0.0.6': ['handshake'] });
+});
+
+test('one connection is always kept for the in-process handshake', () => {
+  const one = new RunConnections(1);
+  assert.notEqual(one.take('10.0.0.5', 'ssh -vvv'), undefined, 'ssh -vvv cannot take the only connection');
+  assert.notEqual(one.take(undefined, 'ssh -vvv'), undefined);
+  assert.equal(one.take('10.0.0.5', 'handshake'), undefined);
+  assert.notEqual(one.take('10.0.0.5', 'handshake'), undefined);
+  const two = new RunConnections(2);
+  assert.equal(two.take('10.0.0.5', 'ssh -vvv'), undefined);
+  assert.notEqual(two.take('10.0.0.5', 'login'), undefined, 'the last one is the handshake’s');
+  assert.equal(two.take('10.0.0.5', 'handshake'), undefined);
+});
+
+test('the budget across runs: what the window allows, and when a full check can run again', () => {
+  const rules = { connections: 4, windowMs: 600_000 };
+  assert.deepEqual(allowance([], rules, 2, 1_000_000), { granted: 2, spent: 2 });
+  assert.deepEqual(allowance([{ atMs: 999_000, connections: 2 }], rules, 2, 1_000_000), { granted: 2, spent: 4 });
+  // One left: the run gets it (the handshake), and learns when two are free again.
+  assert.deepEqual(allowance([{ atMs: 500_000, connections: 1 }, { atMs: 999_000, connections: 2 }], rules, 2, 1_000_000), { granted: 1, spent: 4, nextCheckAtMs: 1_599_000 });
+  assert.deepEqual(allowance([{ atMs: 500_000, connections: 2 }, { atMs: 999_000, connections: 2 }], rules, 2, 1_000_000), { granted: 0, spent: 4, nextCheckAtMs: 1_100_000 });
+  // Entries that left the window no longer count.
+  assert.deepEqual(allowance([{ atMs: 400_000, connections: 4 }], rules, 2, 1_000_000), { granted: 2, spent: 2 });
+  assert.equal(describeRules(rules), '4 connections in 10 min');
+  assert.equal(describeRules({ connections: 1, windowMs: 20_000 }), '1 connection in 20 s');
+});
+
+test('the SQLite ledger: two processes share one budget, and a spent one gives the newest report back', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sshcheck-ledger-'));
+  const path = join(dir, 'store.db');
+  const a = Store.open(path);
+  const b = Store.open(path);
+  try {
+    const rules = { connections: 4, windowMs: 600_000 };
+    const key = { vantage: 'bastion-1', host: 'db-3', port: 22 };
+    const first = await new StoreConnectionLedger(a).reserve(key, 2, rules, 1_000_000);
+    assert.equal(first.granted, 2);
+    const second = await new StoreConnectionLedger(b).reserve(key, 2, rules, 1_000_001);
+    assert.equal(second.granted, 2, 'the second process sees the first reservation and gets the rest');
+    await first.settle(2, fakeReport({ id: 'r1', host: 'db-3' }));
+    await second.settle(1, fakeReport({ id: 'r2', host: 'db-3' }));
+    const third = await new StoreConnectionLedger(a).reserve(key, 2, rules, 1_000_002);
+    assert.equal(third.granted, 1, 'the second run used one connection: one is left');
+    await third.settle(1, fakeReport({ id: 'r3', host: 'db-3' }));
+    const spent = await new StoreConnectionLedger(b).reserve(key, 2, rules, 1_000_003);
+    assert.equal(spent.granted, 0);
+    assert.equal(spent.reuse?.report.id, 'r3', 'the newest kept result');
+    assert.equal(spent.nextCheckAtMs, 1_600_000);
+    const otherPort = await new StoreConnectionLedger(b).reserve({ ...key, port: 2222 }, 2, rules, 1_000_004);
+    assert.equal(otherPort.granted, 0, 'one budget per target, whatever the port');
+    assert.equal(otherPort.reuse, undefined, 'but a result of another port is not given for this one');
+    const later = await new StoreConnectionLedger(a).reserve(key, 2, rules, 1_600_001);
+    assert.equal(later.granted, 2, 'the window moved on');
+  } finally {
+    a.close();
+    b.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a reused report says why, how old it is, and when a check can connect again', () => {
+  const stored = fakeReport({ id: 'r1', host: 'db-3' });
+  const r = reusedReport(stored, 1_000_000, { vantage: 'bastion-1', host: 'db-3', port: 22 }, { connections: 4, windowMs: 600_000 }, 1_100_000, 1_030_000);
+  assert.equal(r.id, 'r1');
+  assert.equal(r.reused?.ageMs, 30_000);
+  assert.equal(r.reused?.nextCheckAt, new Date(1_100_000).toISOString());
+  assert.match(r.reused?.reason ?? '', /^the connection budget for db-3 from bastion-1 is spent \(4 connections in 10 min, .*\): this is the result of the check 30 s ago; the next check that connects can run in 70 s$/);
 });

@@ -52,6 +52,11 @@ export interface InsideOptions {
   port: number;
   /** The name known_hosts lists the key under (the target as typed). */
   hostKeyAlias: string;
+  /**
+   * Asked before the one retry after a MaxStartups drop: undefined allows it, a reason refuses
+   * it (the run's connection budget, connection-budget.ts). Absent: the retry is allowed.
+   */
+  mayRetry?: () => string | undefined;
 }
 
 /** The ssh arguments. Pure; every value is validated config or a resolved address. */
@@ -121,11 +126,22 @@ export async function probeInside(options: InsideOptions, ctx: ProbeContext): Pr
   const base: InsideObs = { state: 'running', startedMs, user: options.login.user, address: options.address, port: options.port };
   const attempt = (): ReturnType<typeof boundedSpawn> => boundedSpawn({ command: 'ssh', args: insideArgs(options), ctx, timeoutMs: TOTAL_TIMEOUT_MS, maxBytes: MAX_BYTES });
   let run = await attempt();
+  let noRetry: string | undefined;
   if (!run.aborted && !run.stdout.includes('@@sshcheck end') && droppedBeforeBanner(run.stderr)) {
-    await new Promise((r) => setTimeout(r, RETRY_AFTER_MS));
-    if (!ctx.signal.aborted) run = await attempt();
+    noRetry = options.mayRetry?.();
+    if (noRetry === undefined) {
+      await new Promise((r) => setTimeout(r, RETRY_AFTER_MS));
+      if (!ctx.signal.aborted) run = await attempt();
+    }
   }
-  const done = (extra: Partial<InsideObs>): InsideObs => ({ ...base, ...extra, state: 'done', endedMs: run.endedMs, ...(run.aborted ? { aborted: true } : {}) });
+  const done = (extra: Partial<InsideObs>): InsideObs => ({
+    ...base,
+    ...extra,
+    ...(noRetry !== undefined ? { loginDetail: `${extra.loginDetail ?? 'dropped before the banner'}; no retry: ${noRetry}` } : {}),
+    state: 'done',
+    endedMs: run.endedMs,
+    ...(run.aborted ? { aborted: true } : {}),
+  });
   const problem = spawnProblem('ssh', run, 'openssh-client');
   if (problem) return done({ unavailable: problem, login: 'failed', loginDetail: problem });
   const facts = parseInside(run.stdout);
