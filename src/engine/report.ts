@@ -58,6 +58,8 @@ export const CAUSES = [
   'host-key-forged',
   'host-key-changed',
   'post-auth',
+  'auth-denied',
+  'proxy-failed',
 ] as const;
 export type Cause = (typeof CAUSES)[number];
 export type ProblemCause = Exclude<Cause, 'healthy'>;

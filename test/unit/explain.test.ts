@@ -27,8 +27,8 @@ const cases: Array<[string, string, string | undefined, RegExp]> = [
   ['hostkey-no-match', 'verbose', 'kex-failed', /host key type/],
   ['resolve-failure', 'dns', undefined, /resolve/],
   ['maxstartups', 'load', 'server-overloaded', /Exceeded MaxStartups/],
-  ['too-many-keys-v', 'auth', undefined, /offered \d+ keys/],
-  ['too-many-keys-vv', 'auth', undefined, /Too many authentication failures/],
+  ['too-many-keys-v', 'auth', 'auth-denied', /offered \d+ keys/],
+  ['too-many-keys-vv', 'auth', 'auth-denied', /Too many authentication failures/],
 ];
 
 for (const [name, step, cause, summary] of cases) {

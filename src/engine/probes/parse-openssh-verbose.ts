@@ -90,7 +90,15 @@ function matchStop(msg: string): StopMatch | undefined {
   if (/^Connection reset by /.test(msg) || /: Connection reset by peer$/.test(msg)) return { kind: 'reset', generic: true };
   if (/^Connection closed by /.test(msg) || /: Broken pipe$/.test(msg)) return { kind: 'closed', generic: true };
   if (/^Disconnected from /.test(msg)) return { kind: 'disconnected', generic: true };
-  if (/^Host key verification failed\.?$/.test(msg)) return { kind: 'host-key-unverified', generic: false };
+  if (/REMOTE HOST IDENTIFICATION HAS CHANGED/.test(msg) || /^Host key for .+ has changed and you have requested strict checking/.test(msg)) {
+    return { kind: 'host-key-changed', generic: false };
+  }
+  if (/^Host key verification failed\.?$/.test(msg)) return { kind: 'host-key-unverified', generic: true };
+  // OpenSSH >= 7 says "incorrect signature"; 6.x "key_verify failed for server_host_key".
+  if (/incorrect signature$/.test(msg) || /key_verify failed for server_host_key/.test(msg)) return { kind: 'bad-signature', generic: false };
+  if (/Bad packet length \d+|Corrupted MAC on input|message authentication code incorrect|Packet corrupt|padding error|[Ii]nvalid packet length/.test(msg)) {
+    return { kind: 'protocol-error', generic: false };
+  }
   if (/^ssh_dispatch_run_fatal: /.test(msg)) return { kind: 'other', generic: false };
   return undefined;
 }
@@ -198,6 +206,8 @@ export function parseVerbose(lines: TimedLine[]): VerboseParse {
         phases.push({ id: phase, t: line.t, line: msg });
       }
     }
+
+    if (/^Executing proxy (?:dialer )?command: /.test(msg) || /^Setting implicit ProxyCommand from ProxyJump/.test(msg)) parse.proxied = true;
 
     const s = matchStop(msg);
     if (s !== undefined && (stop === undefined || !s.generic || stop.generic)) {

@@ -68,7 +68,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_STORED_NAMES = 64;
 const NAME_CHARS = 64;
 const OFFER_CHARS = 400;
-const DETAIL_CHARS = 600;
+const DETAIL_CHARS = 1200;
 const DESCRIPTION_CHARS = 200;
 
 const WAITING_FOR: Readonly<Record<HandshakePhase, string>> = {
@@ -162,10 +162,11 @@ export function storedLists(lists: KexInitLists): AlgorithmLists {
 /** "no matching host key type (server_host_key_algorithms); their offer: ssh-rsa" and, when `ssh` would get further, why. */
 export function kexFailedDetail(failure: Extract<NegotiationResult, { ok: false }>): string {
   const offer = failure.server.length === 0 ? '(empty)' : sanitizeText(failure.server.join(','), OFFER_CHARS);
+  const ours = sanitizeText(failure.client.join(','), OFFER_CHARS);
   let detail = `no matching ${LIST_NAMES[failure.list]} (${LIST_LABELS[failure.list]}); their offer: ${offer}`;
   const openssh = chooseAlgorithm(OPENSSH_ONLY[failure.list] ?? [], failure.server);
   if (openssh !== undefined) detail += `; OpenSSH's default offer would match ${openssh}, which sshcheck does not implement`;
-  return detail;
+  return `${detail}; our offer: ${ours}`;
 }
 
 /** Reason code and description of an SSH_MSG_DISCONNECT, sanitized. */
@@ -431,12 +432,13 @@ class HandshakeRun {
       serverPublic: reply.serverPublic,
       encoding: agreement.encoding,
       secret,
+      secretEncoding: agreement.secretEncoding,
     });
     // A signature that does not verify means whoever answered does not hold the host key it
     // sent: nothing after this point may count as the host's answer, so no NEWKEYS is sent.
     const check = verifyHostSignature(chosen.hostKey, reply.hostKey, reply.signature, h);
     if (!check.ok) return this.finish('bad-signature', `${check.reason} (${this.obs.hostKey.type} ${this.obs.hostKey.sha256})`);
-    const keys = deriveTransportKeys(agreement.hash, secret, h, h, chosen);
+    const keys = deriveTransportKeys(agreement.hash, secret, h, h, chosen, agreement.secretEncoding);
     this.sendPacket(Buffer.from([MSG.NEWKEYS]));
     this.writer.setSealer(createSealer(chosen.cipherCtoS, chosen.macCtoS, keys.cToS));
     this.pendingOpener = createOpener(chosen.cipherStoC, chosen.macStoC, keys.sToC);

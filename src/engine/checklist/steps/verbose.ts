@@ -39,6 +39,17 @@ export function stopOwner(parse: VerboseParse): StepId[] {
       return ['verbose'];
     case 'too-many-auth-failures':
       return ['auth'];
+    case 'bad-signature':
+    case 'protocol-error':
+      return ['vpn-proxy'];
+    case 'host-key-changed':
+      return ['verbose'];
+    case 'closed':
+    case 'reset':
+    case 'disconnected':
+      // After the banner a close is the server's doing, not the path's.
+      if (parse.phases.some((p) => p.id === 'ident-received') && !AUTH_PHASES.has(parse.last ?? 'start')) return ['sshd'];
+      break;
     default:
       break;
   }
@@ -79,6 +90,9 @@ const STOP_CAUSE: Partial<Record<VerboseStopKind, ProblemCause>> = {
   'reset-before-banner': 'connection-closed',
   'invalid-banner': 'not-ssh',
   'too-many-auth-failures': 'auth-slow',
+  'host-key-changed': 'host-key-changed',
+  'bad-signature': 'host-key-forged',
+  'protocol-error': 'protocol-violation',
 };
 
 function stopCause(parse: VerboseParse): ProblemCause {
@@ -87,6 +101,7 @@ function stopCause(parse: VerboseParse): ProblemCause {
   const direct = parse.stop ? STOP_CAUSE[parse.stop.kind] : undefined;
   if (direct) return direct;
   const owner = stopOwner(parse)[0];
+  if (owner === 'sshd' && parse.phases.some((p) => p.id === 'ident-received')) return 'server-dropped';
   return owner === 'vpn-proxy' ? 'kex-stall' : owner === 'auth' ? 'auth-slow' : 'banner-timeout';
 }
 
