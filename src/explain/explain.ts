@@ -148,7 +148,8 @@ function judge(parse: VerboseParse, lines: readonly TimedLine[], keysOffered: nu
     return verdict('auth', 'auth-slow', 'medium', 'keys were exchanged but the log stops before authentication completes: the server is slow to ask for credentials (UseDNS reverse lookups) or to check them', ['set `UseDNS no` in sshd_config and check the server\'s resolver', 'try `ssh -o GSSAPIAuthentication=no`']);
   }
   if (parse.last !== undefined && KEX_PHASES.has(parse.last)) {
-    return verdict('vpn-proxy', 'kex-stall', 'medium', `the banner was exchanged but the key exchange never finished (stops after "${lastPhaseText(parse)}"): large packets are lost on the way (MTU blackhole, VPN or tunnel)`, [
+    const hop = parse.proxied ? ' (ssh goes through a ProxyCommand/ProxyJump: a hop that does not pass the close on looks the same)' : '';
+    return verdict('vpn-proxy', 'kex-stall', 'medium', `the banner was exchanged but the key exchange never finished (stops after "${lastPhaseText(parse)}"): large packets are lost on the way (MTU blackhole, VPN or tunnel)${hop}`, [
       'lower the MTU of your VPN/tunnel interface or enable MSS clamping on it',
       'quick test: `ssh -o KexAlgorithms=curve25519-sha256 -o Ciphers=aes128-ctr <host>` sends smaller packets',
     ]);

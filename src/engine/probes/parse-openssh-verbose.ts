@@ -43,7 +43,7 @@ interface StopMatch {
 function matchStop(msg: string): StopMatch | undefined {
   let m: RegExpMatchArray | null;
 
-  if ((m = msg.match(/^(?:ssh: )?connect to (?:host|address) .+ port \d+: (.+)$/))) {
+  if ((m = msg.match(/^(?:ssh: )?connect to (?:host|address) .+ port (?:\d+|\S*#+\S*): (.+)$/))) {
     return { kind: connectErrorKind(m[1] ?? ''), generic: false };
   }
   if (/Could not resolve hostname /.test(msg)) return { kind: 'resolve-failed', generic: false };
@@ -70,6 +70,9 @@ function matchStop(msg: string): StopMatch | undefined {
     return { kind: 'invalid-banner', generic: false };
   }
 
+  // A log cut right after -vvv's own note, before "Unable to negotiate" (or an ssh that
+  // printed only this line).
+  if (/^kex: algorithm: \(no match\)/.test(msg)) return { kind: 'kex-no-match', generic: false, noMatch: { what: 'key exchange method', theirOffer: '(not in the log)' } };
   if ((m = msg.match(/no matching (.+?) found\. Their offer: (.*)$/))) {
     return { kind: 'kex-no-match', generic: false, noMatch: { what: m[1] ?? '', theirOffer: (m[2] ?? '').trim() } };
   }
@@ -106,7 +109,7 @@ function matchStop(msg: string): StopMatch | undefined {
 /** Phase lines: the id a message marks, if any. Detail fields are read separately. */
 function matchPhase(msg: string): VerbosePhaseId | undefined {
   if (/^OpenSSH_\S+/.test(msg)) return 'start';
-  if (/^Connecting to .+ port \d+\.?$/.test(msg)) return 'connecting';
+  if (/^Connecting to .+ port (?:\d+|\S*#+\S*)\.?$/.test(msg)) return 'connecting';
   if (/^Connection established\.?$/.test(msg)) return 'connected';
   if (/^Local version string /.test(msg)) return 'ident-sent';
   if (/^Remote protocol version [^,]+, remote software version /.test(msg)) return 'ident-received';
@@ -173,7 +176,7 @@ export function parseVerbose(lines: TimedLine[]): VerboseParse {
     if (msg.length === 0) continue;
 
     let m: RegExpMatchArray | null;
-    if ((m = msg.match(/^Connecting to .+? \[([^\]]+)\] port \d+\.?$/))) {
+    if ((m = msg.match(/^Connecting to .+? \[([^\]]+)\] port (?:\d+|\S*#+\S*)\.?$/))) {
       parse.address = m[1];
     }
     if ((m = msg.match(/^Remote protocol version [^,]+, remote software version (.*)$/))) {
