@@ -164,8 +164,8 @@ export interface HandshakeObs extends ProbeBase {
   /** The server's KEXINIT lists, once received. */
   server?: AlgorithmLists;
   negotiated?: { kex: string; hostKey: string; cipherCtoS: string; cipherStoC: string; macCtoS: string; macStoC: string };
-  /** `caSha256`: the fingerprint of the CA that signed a host certificate. */
-  hostKey?: { type: string; sha256: string; caSha256?: string };
+  /** `caSha256`: the CA that signed a host certificate; `verified`: its signature over H checked out. */
+  hostKey?: { type: string; sha256: string; caSha256?: string; verified?: boolean };
   authMethods?: string[];
   /** The server accepted the `none` request: it asks for no authentication at all. */
   noneAccepted?: boolean;

@@ -138,6 +138,20 @@ export interface Report {
   diagnosedMs: number;
   steps: StepReport[];
   diagnosis: Diagnosis;
+  /**
+   * The host key the SSH port presented, when the key exchange got that far: its type and
+   * fingerprint as ssh prints them (`SHA256:` + unpadded base64), for history to compare.
+   * `verified` is false when its signature over the exchange did not verify.
+   */
+  hostKey?: HostKeyReport;
+}
+
+export interface HostKeyReport {
+  type: string;
+  sha256: string;
+  /** The CA that signed a host certificate. */
+  caSha256?: string;
+  verified: boolean;
 }
 
 export interface StepRunning {

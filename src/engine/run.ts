@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Observations } from './observations.js';
 import type { Diagnosis, ProgressEvent, Report, StepId, StepReport, StepRunning, TargetReport } from './report.js';
+import { hostKeyReport } from './checklist/host-key.js';
 import { REPORT_SCHEMA, STEP_IDS, STEP_TITLES, stepNumber } from './report.js';
 import type { Target } from './target.js';
 import type { ProbeContext } from './probes/context.js';
@@ -439,6 +440,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     diagnosedMs: Math.round(diagnosedMs ?? end),
     steps: steps.map((s) => publicStep(s, settledAt.get(s.id) ?? end) as StepReport),
     diagnosis: final,
+    ...hostKeyReport(obs),
   };
   emit({ type: 'run-finished', report, elapsedMs: end });
   return report;

@@ -47,6 +47,9 @@ export interface SshServerOptions {
   mode: SshServerMode;
   /** An Ed25519 host key; a fresh one by default. */
   hostKey?: KeyObject;
+  /** Where to listen: 127.0.0.1 and a free port by default. */
+  host?: string;
+  port?: number;
 }
 
 export interface SshTestServer {
@@ -218,7 +221,7 @@ export async function startSshServer(options: SshServerOptions): Promise<SshTest
     socket.on('close', () => sockets.delete(socket));
     serve(socket, options.mode, privateKey, hostKeyBlob);
   });
-  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+  const port = await new Promise<number>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
   const handle: SshTestServer = {
     port,
     hostKeyBlob,

@@ -438,6 +438,7 @@ class HandshakeRun {
     // sent: nothing after this point may count as the host's answer, so no NEWKEYS is sent.
     const check = verifyHostSignature(chosen.hostKey, reply.hostKey, reply.signature, h);
     if (!check.ok) return this.finish('bad-signature', `${check.reason} (${this.obs.hostKey.type} ${this.obs.hostKey.sha256})`);
+    this.obs.hostKey.verified = true;
     const keys = deriveTransportKeys(agreement.hash, secret, h, h, chosen, agreement.secretEncoding);
     this.sendPacket(Buffer.from([MSG.NEWKEYS]));
     this.writer.setSealer(createSealer(chosen.cipherCtoS, chosen.macCtoS, keys.cToS));
@@ -490,6 +491,9 @@ class HandshakeRun {
       this.syncPreBanner();
       return this.finish(verdict.kind, verdict.reason);
     }
+    // A stream that ends inside a packet was not cut by an SSH server (sshd writes whole
+    // packets, then closes): something on the way, or a peer that is not SSH.
+    if (this.reader.pendingBytes > 0) return this.finish('protocol-error', `connection closed in the middle of a packet (${this.reader.pendingBytes} bytes of it received) ${WAITING_FOR[this.phase]}`);
     this.finish('closed', `connection closed by the server ${WAITING_FOR[this.phase]}`);
   }
 
