@@ -31,6 +31,10 @@ export async function runExplain(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const explanation = explainLog(text);
+  if (!explanation.recognized) {
+    process.stderr.write(`sshcheck explain: this is not ssh debug output (no line that ssh -v prints was found).\n${EXPLAIN_USAGE}\n`);
+    return 2;
+  }
   // A pasted log may carry a server's escape sequences: none reach the terminal.
   const rendered = renderExplanation(explanation).split('\n').map(terminalSafe).join('\n');
   process.stdout.write(json ? `${JSON.stringify(explanation, null, 2)}\n` : rendered);

@@ -164,8 +164,8 @@ export interface HandshakeObs extends ProbeBase {
   /** The server's KEXINIT lists, once received. */
   server?: AlgorithmLists;
   negotiated?: { kex: string; hostKey: string; cipherCtoS: string; cipherStoC: string; macCtoS: string; macStoC: string };
-  /** `caSha256`: the fingerprint of the CA that signed a host certificate. */
-  hostKey?: { type: string; sha256: string; caSha256?: string };
+  /** `caSha256`: the CA that signed a host certificate; `verified`: its signature over H checked out. */
+  hostKey?: { type: string; sha256: string; caSha256?: string; verified?: boolean };
   authMethods?: string[];
   /** The server accepted the `none` request: it asks for no authentication at all. */
   noneAccepted?: boolean;
@@ -216,6 +216,12 @@ export type VerboseStopKind =
   | 'too-many-auth-failures'
   | 'disconnected'
   | 'host-key-unverified'
+  /** "REMOTE HOST IDENTIFICATION HAS CHANGED": known_hosts has another key for the host. */
+  | 'host-key-changed'
+  /** "incorrect signature": the key-exchange signature does not verify with the host key. */
+  | 'bad-signature'
+  /** Bytes that are not valid SSH packets: bad packet length, corrupted MAC, padding error. */
+  | 'protocol-error'
   | 'other';
 
 export interface VerbosePhase {
@@ -239,6 +245,8 @@ export interface VerboseParse {
   noMatch?: { what: string; theirOffer: string };
   /** The first lines the server sent before (or instead of) its identification; untrusted, sanitized. */
   preBanner?: string[];
+  /** ssh went through a ProxyCommand or ProxyJump: a close before the banner may be the proxy hop's. */
+  proxied?: boolean;
 }
 
 export interface VerboseObs extends ProbeBase {

@@ -62,6 +62,8 @@ export const CAUSES = [
   'post-auth',
   // Not a verdict: the run ended (signal, budget, abort, engine error) before its evidence settled.
   'undecided',
+  'auth-denied',
+  'proxy-failed',
 ] as const;
 export type Cause = (typeof CAUSES)[number];
 /** Causes a step can name: every cause except "no problem" and "no verdict". */
@@ -174,6 +176,12 @@ export interface Report {
    * target: the connection budget for the target from this bastion was spent (ledger.ts).
    */
   reused?: ReusedResult;
+  /**
+   * The host key the SSH port presented, when the key exchange got that far: its type and
+   * fingerprint as ssh prints them (`SHA256:` + unpadded base64), for history to compare.
+   * `verified` is false when its signature over the exchange did not verify.
+   */
+  hostKey?: HostKeyReport;
 }
 
 export interface ReusedResult {
@@ -183,6 +191,14 @@ export interface ReusedResult {
   reason: string;
   /** When a check may connect again (ISO 8601). */
   nextCheckAt?: string;
+}
+
+export interface HostKeyReport {
+  type: string;
+  sha256: string;
+  /** The CA that signed a host certificate. */
+  caSha256?: string;
+  verified: boolean;
 }
 
 export interface StepRunning {

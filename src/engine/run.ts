@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Observations } from './observations.js';
 import type { Diagnosis, ProgressEvent, Report, StepId, StepReport, StepRunning, TargetReport } from './report.js';
+import { hostKeyReport } from './checklist/host-key.js';
 import { REPORT_SCHEMA, STEP_IDS, STEP_TITLES, stepNumber } from './report.js';
 import { makeStep } from './checklist/steps/make.js';
 import type { Target } from './target.js';
@@ -585,6 +586,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     diagnosis: final,
     measurements: measurements(obs),
     outcome: final.cause === 'undecided' ? 'undecided' : 'diagnosed',
+    ...hostKeyReport(obs),
   };
   await settle(report);
   emit({ type: 'run-finished', report, elapsedMs: end });

@@ -1,21 +1,29 @@
 // `sshcheck explain`: the requester's own `ssh -v`/`-vvv` output shows where *their*
 // connection stops. Parsed with the same parser as the engine's ssh -vvv probe, then mapped
 // to the checklist step that owns that point and to a cause, with what to do. Pure.
-import type { Confidence, ProblemCause, StepId } from '../engine/report.js';
+import type { Cause, Confidence, StepId } from '../engine/report.js';
 import { STEP_TITLES, stepNumber } from '../engine/report.js';
 import type { TimedLine, VerboseParse } from '../engine/observations.js';
 import { lastPhaseText, parseVerbose, phaseLines } from '../engine/probes/parse-openssh-verbose.js';
 import { refusalIn } from '../engine/checklist/facts.js';
 
+export const EXPLAIN_SCHEMA = 'sshcheck/explain@1';
+
 export interface Explanation {
+  schema: typeof EXPLAIN_SCHEMA;
+  /** False when the text is not ssh debug output at all: nothing below applies. */
+  recognized: boolean;
   /** Where the connection got to, in words. */
   reached: string;
   /** ssh's own last word, when it said one. */
   stopLine?: string;
   step: StepId;
   stepTitle: string;
-  /** The checklist cause, when one fits (a refused key is not a connectivity cause). */
-  cause?: ProblemCause;
+  /**
+   * The cause, for every log that is ssh output: `healthy` when the connection worked,
+   * `auth-denied` when only the credentials were refused. Absent only when not recognized.
+   */
+  cause?: Cause;
   confidence: Confidence;
   /** The connection itself works (authenticated, or only the credentials were refused). */
   connectionWorks: boolean;
@@ -37,9 +45,9 @@ export function logLines(text: string): TimedLine[] {
 
 const KEX_PHASES = new Set(['ident-received', 'kexinit-sent', 'kexinit-received', 'kex-algorithm', 'kex-reply-expected', 'kex-reply-received', 'newkeys-sent']);
 
-type Verdict = Omit<Explanation, 'reached' | 'stopLine' | 'stepTitle' | 'phases' | 'keysOffered'>;
+type Verdict = Omit<Explanation, 'schema' | 'recognized' | 'reached' | 'stopLine' | 'stepTitle' | 'phases' | 'keysOffered'>;
 
-function verdict(step: StepId, cause: ProblemCause | undefined, confidence: Confidence, summary: string, next: string[], connectionWorks = false): Verdict {
+function verdict(step: StepId, cause: Cause | undefined, confidence: Confidence, summary: string, next: string[], connectionWorks = false): Verdict {
   return cause === undefined ? { step, confidence, summary, next, connectionWorks } : { step, cause, confidence, summary, next, connectionWorks };
 }
 
@@ -55,6 +63,12 @@ function judge(parse: VerboseParse, lines: readonly TimedLine[], keysOffered: nu
   if (refusal?.reason === 'penalty') {
     return verdict('bans', 'banned', 'high', 'sshd answered "Not allowed at this time": OpenSSH PerSourcePenalties has penalized your address', [
       'wait for the penalty to expire, or ask for your address to be added to PerSourcePenaltyExemptList',
+    ]);
+  }
+  if (parse.proxied && stop && ['closed-before-banner', 'reset-before-banner', 'closed', 'reset', 'banner-timeout', 'timeout'].includes(stop.kind) && !parse.phases.some((p) => p.id === 'ident-received')) {
+    return verdict('vpn-proxy', 'proxy-failed', 'medium', 'ssh goes through a ProxyCommand/ProxyJump, and the proxy hop ended before the target sent its banner: the hop could not reach the target (or refused to), which is not the target\'s doing', [
+      'run the hop by itself: `ssh -vvv <jump-host>`, then from it `nc -zv <target> 22`',
+      'check the ProxyJump/ProxyCommand line in ~/.ssh/config and the jump host\'s own firewall and DNS',
     ]);
   }
   switch (stop?.kind) {
@@ -80,20 +94,53 @@ function judge(parse: VerboseParse, lines: readonly TimedLine[], keysOffered: nu
     case 'too-many-auth-failures':
       return verdict(
         'auth',
-        undefined,
+        'auth-denied',
         'high',
         `your client offered ${keysOffered > 0 ? `${keysOffered} keys` : 'too many keys'} and the server gave up after MaxAuthTries ("Too many authentication failures")`,
         ['add `IdentitiesOnly yes` and one `IdentityFile` for this host to ~/.ssh/config, or run `ssh -o IdentitiesOnly=yes -i ~/.ssh/<key> user@host`'],
         true,
       );
     case 'auth-denied':
-      return verdict('auth', undefined, 'high', 'the connection works: the server refused the credentials offered (wrong key, user or password)', ['check the user name and that your public key is in the server\'s authorized_keys'], true);
+      return verdict('auth', 'auth-denied', 'high', 'the connection works: the server refused the credentials offered (wrong key, user or password)', ['check the user name and that your public key is in the server\'s authorized_keys'], true);
+    case 'host-key-changed':
+      return verdict('verbose', 'host-key-changed', 'high', `the server's host key${parse.hostKey ? ` (${parse.hostKey})` : ''} is not the one your known_hosts has: the server was reinstalled, or something intercepts the connection`, [
+        'verify the new fingerprint with the server owner (on its console: `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`) before removing the old entry (`ssh-keygen -R <host>`)',
+      ], true);
     case 'host-key-unverified':
-      return verdict('vpn-proxy', undefined, 'high', "the server's host key is not the one your known_hosts has: the server was reinstalled, or something intercepts the connection", ['verify the new key with the server owner before removing the old one (`ssh-keygen -R <host>`)'], true);
+      return verdict('verbose', 'healthy', 'medium', `the connection works up to host-key verification: ssh refused a host key${parse.hostKey ? ` (${parse.hostKey})` : ''} it has no record of (StrictHostKeyChecking or BatchMode)`, [
+        'confirm the fingerprint with the server owner, then connect once interactively to record it, or add it to known_hosts',
+      ], true);
+    case 'bad-signature':
+      return verdict('vpn-proxy', 'host-key-forged', 'high', 'ssh found that the key-exchange signature does not verify with the host key ("incorrect signature"): whatever answered is not the host (an intercepting proxy or a man in the middle)', [
+        'do not log in; compare the host key fingerprint with the one on the server console, and look for an inspecting proxy on your network',
+      ]);
+    case 'protocol-error':
+      return verdict('vpn-proxy', 'protocol-violation', 'high', `after the banner the peer sent bytes that are not valid SSH ("${stop.line}"): a non-SSH service, a broken proxy, or a middlebox rewriting the stream`, [
+        'check what owns the port on the server and any proxy or port forwarding between you and it; try from another network',
+      ]);
     default:
       break;
   }
-  if (parse.last === 'authenticated') return verdict('auth', undefined, 'high', 'the connection works: ssh authenticated', [], true);
+  const authenticated = parse.phases.some((p) => p.id === 'authenticated');
+  if (authenticated) {
+    // A normal exit prints "Transferred:" and the exit status; anything else after a login
+    // (a hang, a close, a reset) is past the handshake.
+    if (/^(?:debug1: )?(?:Transferred: |Exit status |client_input_channel_req: channel \d+ rtype exit-status)/m.test(text) && !(stop && ['closed', 'reset', 'timeout'].includes(stop.kind))) {
+      return verdict('auth', 'healthy', 'high', 'the connection works: ssh authenticated and the session ended normally', [], true);
+    }
+    const how = stop ? `then "${stop.line}"` : 'then the log stops';
+    return verdict('auth', 'post-auth', 'medium', `ssh logged in (authenticated), ${how}: the problem is after authentication (session, shell, login scripts, or the client's network), not the connection`, [
+      'test without the shell start-up files: `ssh -T <host> true`; check ~/.bashrc, /etc/profile.d and ForceCommand',
+      'a session that freezes on large output is an MTU problem on your network: lower the MTU or enable MSS clamping',
+    ], true);
+  }
+  if (stop && (stop.kind === 'closed' || stop.kind === 'reset' || stop.kind === 'disconnected') && parse.last !== undefined && KEX_PHASES.has(parse.last)) {
+    const hop = parse.proxied ? ' (through the proxy hop: it may be the hop that closed)' : '';
+    return verdict('sshd', 'server-dropped', parse.proxied ? 'medium' : 'high', `the server ended the connection during the key exchange, after "${lastPhaseText(parse)}" ("${stop.line}")${hop}: sshd dropped you (MaxStartups, a crash, per-source penalties, or a wrapper), packets do cross, so it is not an MTU problem`, [
+      'read the sshd log at that time (`journalctl -u ssh`): "drop connection", "penalty", "fatal:" or a crash/restart',
+      'raise MaxStartups if many clients connect at once; check for a wrapper or load balancer in front of sshd',
+    ]);
+  }
   if (/Next authentication method: gssapi/.test(text) && (parse.last === 'service-accept' || parse.last === 'auth-methods')) {
     return verdict('auth', 'auth-slow', 'medium', 'the log stops in GSSAPI authentication: a Kerberos lookup is hanging', ['add `GSSAPIAuthentication no` for this host, or fix the Kerberos/DNS setup']);
   }
@@ -101,7 +148,8 @@ function judge(parse: VerboseParse, lines: readonly TimedLine[], keysOffered: nu
     return verdict('auth', 'auth-slow', 'medium', 'keys were exchanged but the log stops before authentication completes: the server is slow to ask for credentials (UseDNS reverse lookups) or to check them', ['set `UseDNS no` in sshd_config and check the server\'s resolver', 'try `ssh -o GSSAPIAuthentication=no`']);
   }
   if (parse.last !== undefined && KEX_PHASES.has(parse.last)) {
-    return verdict('vpn-proxy', 'kex-stall', 'medium', `the banner was exchanged but the key exchange never finished (stops after "${lastPhaseText(parse)}"): large packets are lost on the way (MTU blackhole, VPN or tunnel)`, [
+    const hop = parse.proxied ? ' (ssh goes through a ProxyCommand/ProxyJump: a hop that does not pass the close on looks the same)' : '';
+    return verdict('vpn-proxy', 'kex-stall', 'medium', `the banner was exchanged but the key exchange never finished (stops after "${lastPhaseText(parse)}"): large packets are lost on the way (MTU blackhole, VPN or tunnel)${hop}`, [
       'lower the MTU of your VPN/tunnel interface or enable MSS clamping on it',
       'quick test: `ssh -o KexAlgorithms=curve25519-sha256 -o Ciphers=aes128-ctr <host>` sends smaller packets',
     ]);
@@ -112,6 +160,9 @@ function judge(parse: VerboseParse, lines: readonly TimedLine[], keysOffered: nu
   if (parse.last === 'connected' || parse.last === 'ident-sent') {
     return verdict('sshd', 'banner-timeout', 'low', 'TCP connected but no SSH banner appears in the log', ['check sshd and the load on the server console, and /etc/hosts.deny']);
   }
+  if (parse.phases.length > 0 || stop) {
+    return verdict('verbose', 'banner-timeout', 'low', `ssh stops after "${lastPhaseText(parse)}" before connecting`, ['paste the output of `ssh -vvv user@host` (it goes to stderr: `ssh -vvv user@host 2>&1 | tee ssh.log`)']);
+  }
   return verdict('verbose', undefined, 'low', 'this does not look like ssh -v output, or it stops before ssh even tried to connect', ['paste the output of `ssh -vvv user@host` (it goes to stderr: `ssh -vvv user@host 2>&1 | tee ssh.log`)']);
 }
 
@@ -121,6 +172,8 @@ export function explainLog(text: string): Explanation {
   const keysOffered = lines.filter((l) => /Offering public key/.test(l.text)).length;
   const v = judge(parse, lines, keysOffered);
   return {
+    schema: EXPLAIN_SCHEMA,
+    recognized: parse.phases.length > 0 || parse.stop !== undefined,
     ...v,
     reached: parse.phases.length > 0 ? lastPhaseText(parse) : 'nothing recognizable',
     ...(parse.stop ? { stopLine: parse.stop.line } : {}),
@@ -132,6 +185,7 @@ export function explainLog(text: string): Explanation {
 }
 
 export function renderExplanation(e: Explanation): string {
+  if (!e.recognized) return `This is not ssh debug output: ${e.summary}.\nNext:\n  - ${e.next.join('\n  - ')}\n`;
   const cause = e.cause ? `${e.cause} (${e.confidence} confidence)` : e.connectionWorks ? 'the connection itself works' : 'no checklist cause fits';
   const lines = [
     `Where it stopped: after "${e.reached}"${e.stopLine ? `: ${e.stopLine}` : ' (no further output)'}`,

@@ -28,6 +28,7 @@ import {
 } from '../../src/engine/probes/ssh-wire.js';
 import {
   OPENSSH_ONLY,
+  answerKeyAgreement,
   buildKexInitRequest,
   buildKexReply,
   clientKexInitLists,
@@ -270,8 +271,8 @@ describe('the client offer', () => {
   const offer = clientKexInitLists();
   const all = [...offer.kex, ...offer.hostKey, ...offer.cipherCtoS, ...offer.macCtoS];
 
-  void it('leaves out SHA-1 legacy, what Node cannot do, and protocol extensions', () => {
-    for (const name of ['ssh-rsa', 'diffie-hellman-group1-sha1', 'diffie-hellman-group14-sha1', 'chacha20-poly1305@openssh.com', 'ext-info-c', 'kex-strict-c-v00@openssh.com']) {
+  void it('leaves out SHA-1 legacy, what is not implemented, and protocol extensions', () => {
+    for (const name of ['ssh-rsa', 'diffie-hellman-group1-sha1', 'diffie-hellman-group14-sha1', 'sntrup761x25519-sha512@openssh.com', 'ext-info-c', 'kex-strict-c-v00@openssh.com']) {
       assert.ok(!all.includes(name), name);
     }
     for (const names of Object.values(OPENSSH_ONLY)) for (const name of names) assert.ok(!all.includes(name), name);
@@ -283,7 +284,7 @@ describe('the client offer', () => {
     for (const kex of offer.kex) assert.equal(unimplementedChoice({ ...base, kex }), undefined);
     for (const c of offer.cipherCtoS) assert.equal(unimplementedChoice({ ...base, cipherCtoS: c, cipherStoC: c }), undefined);
     for (const m of offer.macCtoS) assert.equal(unimplementedChoice({ ...base, macCtoS: m, macStoC: m }), undefined);
-    assert.deepEqual(unimplementedChoice({ ...base, cipherStoC: 'chacha20-poly1305@openssh.com' }), { list: 'cipherStoC', name: 'chacha20-poly1305@openssh.com' });
+    assert.deepEqual(unimplementedChoice({ ...base, cipherStoC: 'aes128-cbc' }), { list: 'cipherStoC', name: 'aes128-cbc' });
     assert.deepEqual(unimplementedChoice({ ...base, compCtoS: 'zlib' }), { list: 'compCtoS', name: 'zlib' });
   });
 
@@ -413,12 +414,14 @@ describe('key agreement', () => {
   for (const name of clientKexInitLists().kex) {
     void it(`${name}: both sides derive the same secret, and the messages round-trip`, () => {
       const client = startKeyAgreement(name);
-      const server = startKeyAgreement(name);
-      assert.ok(client && server);
+      assert.ok(client);
       const init = parseKexInitRequest(buildKexInitRequest(client), client.encoding);
       assert.deepEqual(init, mpintOrRaw(client.publicKey, client.encoding));
-      const reply = parseKexReply(buildKexReply({ hostKey: Buffer.from('k'), serverPublic: server.publicKey, signature: Buffer.from('s') }, server.encoding), client.encoding);
-      assert.deepEqual(client.computeSecret(reply.serverPublic), server.computeSecret(init));
+      const server = answerKeyAgreement(name, init);
+      assert.ok(server);
+      assert.equal(server.secretEncoding, client.secretEncoding);
+      const reply = parseKexReply(buildKexReply({ hostKey: Buffer.from('k'), serverPublic: server.serverPublic, signature: Buffer.from('s') }, server.encoding), client.encoding);
+      assert.deepEqual(client.computeSecret(reply.serverPublic), server.secret);
     });
   }
 

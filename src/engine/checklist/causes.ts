@@ -32,6 +32,9 @@ export const CAUSE_STEP: Readonly<Record<ProblemCause, StepId>> = {
   'host-key-changed': 'verbose',
   // Logged in, then hangs or closes: past the handshake (only a pasted log shows it).
   'post-auth': 'auth',
+  // Only a pasted log shows these: the credentials refused, a ProxyJump hop that failed.
+  'auth-denied': 'auth',
+  'proxy-failed': 'vpn-proxy',
 };
 
 /**
@@ -184,6 +187,15 @@ export function nextSteps(cause: Cause, target: Target): string[] {
         'the login itself succeeds: the problem is after authentication (session, shell, login scripts, or the client\'s network)',
         `test without the shell's start-up files: \`ssh -T${sshPort} ${host} true\`; check ~/.bashrc, /etc/profile.d, a slow home directory (NFS), and \`ForceCommand\`/\`Subsystem\` in sshd_config`,
         'a session that freezes only on large output is an MTU problem on the client\'s network: lower the MTU or enable MSS clamping',
+      ];
+    case 'auth-denied':
+      return [
+        'the connection works; the server refused the credentials: check the user name and that the public key is in the server\'s authorized_keys',
+        'with many keys in the agent, add `IdentitiesOnly yes` and one `IdentityFile` for this host',
+      ];
+    case 'proxy-failed':
+      return [
+        `the ProxyCommand/ProxyJump hop ended before ${host} sent its banner: test the hop alone, then \`nc -zv ${host} ${port}\` from it`,
       ];
     case 'banned':
       return [

@@ -43,7 +43,7 @@ interface StopMatch {
 function matchStop(msg: string): StopMatch | undefined {
   let m: RegExpMatchArray | null;
 
-  if ((m = msg.match(/^(?:ssh: )?connect to (?:host|address) .+ port \d+: (.+)$/))) {
+  if ((m = msg.match(/^(?:ssh: )?connect to (?:host|address) .+ port (?:\d+|\S*#+\S*): (.+)$/))) {
     return { kind: connectErrorKind(m[1] ?? ''), generic: false };
   }
   if (/Could not resolve hostname /.test(msg)) return { kind: 'resolve-failed', generic: false };
@@ -70,6 +70,9 @@ function matchStop(msg: string): StopMatch | undefined {
     return { kind: 'invalid-banner', generic: false };
   }
 
+  // A log cut right after -vvv's own note, before "Unable to negotiate" (or an ssh that
+  // printed only this line).
+  if (/^kex: algorithm: \(no match\)/.test(msg)) return { kind: 'kex-no-match', generic: false, noMatch: { what: 'key exchange method', theirOffer: '(not in the log)' } };
   if ((m = msg.match(/no matching (.+?) found\. Their offer: (.*)$/))) {
     return { kind: 'kex-no-match', generic: false, noMatch: { what: m[1] ?? '', theirOffer: (m[2] ?? '').trim() } };
   }
@@ -90,7 +93,15 @@ function matchStop(msg: string): StopMatch | undefined {
   if (/^Connection reset by /.test(msg) || /: Connection reset by peer$/.test(msg)) return { kind: 'reset', generic: true };
   if (/^Connection closed by /.test(msg) || /: Broken pipe$/.test(msg)) return { kind: 'closed', generic: true };
   if (/^Disconnected from /.test(msg)) return { kind: 'disconnected', generic: true };
-  if (/^Host key verification failed\.?$/.test(msg)) return { kind: 'host-key-unverified', generic: false };
+  if (/REMOTE HOST IDENTIFICATION HAS CHANGED/.test(msg) || /^Host key for .+ has changed and you have requested strict checking/.test(msg)) {
+    return { kind: 'host-key-changed', generic: false };
+  }
+  if (/^Host key verification failed\.?$/.test(msg)) return { kind: 'host-key-unverified', generic: true };
+  // OpenSSH >= 7 says "incorrect signature"; 6.x "key_verify failed for server_host_key".
+  if (/incorrect signature$/.test(msg) || /key_verify failed for server_host_key/.test(msg)) return { kind: 'bad-signature', generic: false };
+  if (/Bad packet length \d+|Corrupted MAC on input|message authentication code incorrect|Packet corrupt|padding error|[Ii]nvalid packet length/.test(msg)) {
+    return { kind: 'protocol-error', generic: false };
+  }
   if (/^ssh_dispatch_run_fatal: /.test(msg)) return { kind: 'other', generic: false };
   return undefined;
 }
@@ -98,7 +109,7 @@ function matchStop(msg: string): StopMatch | undefined {
 /** Phase lines: the id a message marks, if any. Detail fields are read separately. */
 function matchPhase(msg: string): VerbosePhaseId | undefined {
   if (/^OpenSSH_\S+/.test(msg)) return 'start';
-  if (/^Connecting to .+ port \d+\.?$/.test(msg)) return 'connecting';
+  if (/^Connecting to .+ port (?:\d+|\S*#+\S*)\.?$/.test(msg)) return 'connecting';
   if (/^Connection established\.?$/.test(msg)) return 'connected';
   if (/^Local version string /.test(msg)) return 'ident-sent';
   if (/^Remote protocol version [^,]+, remote software version /.test(msg)) return 'ident-received';
@@ -165,7 +176,7 @@ export function parseVerbose(lines: TimedLine[]): VerboseParse {
     if (msg.length === 0) continue;
 
     let m: RegExpMatchArray | null;
-    if ((m = msg.match(/^Connecting to .+? \[([^\]]+)\] port \d+\.?$/))) {
+    if ((m = msg.match(/^Connecting to .+? \[([^\]]+)\] port (?:\d+|\S*#+\S*)\.?$/))) {
       parse.address = m[1];
     }
     if ((m = msg.match(/^Remote protocol version [^,]+, remote software version (.*)$/))) {
@@ -198,6 +209,8 @@ export function parseVerbose(lines: TimedLine[]): VerboseParse {
         phases.push({ id: phase, t: line.t, line: msg });
       }
     }
+
+    if (/^Executing proxy (?:dialer )?command: /.test(msg) || /^Setting implicit ProxyCommand from ProxyJump/.test(msg)) parse.proxied = true;
 
     const s = matchStop(msg);
     if (s !== undefined && (stop === undefined || !s.generic || stop.generic)) {

@@ -72,7 +72,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_STORED_NAMES = 64;
 const NAME_CHARS = 64;
 const OFFER_CHARS = 400;
-const DETAIL_CHARS = 600;
+const DETAIL_CHARS = 1200;
 const DESCRIPTION_CHARS = 200;
 
 const WAITING_FOR: Readonly<Record<HandshakePhase, string>> = {
@@ -166,10 +166,11 @@ export function storedLists(lists: KexInitLists): AlgorithmLists {
 /** "no matching host key type (server_host_key_algorithms); their offer: ssh-rsa" and, when `ssh` would get further, why. */
 export function kexFailedDetail(failure: Extract<NegotiationResult, { ok: false }>): string {
   const offer = failure.server.length === 0 ? '(empty)' : sanitizeText(failure.server.join(','), OFFER_CHARS);
+  const ours = sanitizeText(failure.client.join(','), OFFER_CHARS);
   let detail = `no matching ${LIST_NAMES[failure.list]} (${LIST_LABELS[failure.list]}); their offer: ${offer}`;
   const openssh = chooseAlgorithm(OPENSSH_ONLY[failure.list] ?? [], failure.server);
   if (openssh !== undefined) detail += `; OpenSSH's default offer would match ${openssh}, which sshcheck does not implement`;
-  return detail;
+  return `${detail}; our offer: ${ours}`;
 }
 
 /** Reason code and description of an SSH_MSG_DISCONNECT, sanitized. */
@@ -435,12 +436,14 @@ class HandshakeRun {
       serverPublic: reply.serverPublic,
       encoding: agreement.encoding,
       secret,
+      secretEncoding: agreement.secretEncoding,
     });
     // A signature that does not verify means whoever answered does not hold the host key it
     // sent: nothing after this point may count as the host's answer, so no NEWKEYS is sent.
     const check = verifyHostSignature(chosen.hostKey, reply.hostKey, reply.signature, h);
     if (!check.ok) return this.finish('bad-signature', `${check.reason} (${this.obs.hostKey.type} ${this.obs.hostKey.sha256})`);
-    const keys = deriveTransportKeys(agreement.hash, secret, h, h, chosen);
+    this.obs.hostKey.verified = true;
+    const keys = deriveTransportKeys(agreement.hash, secret, h, h, chosen, agreement.secretEncoding);
     this.sendPacket(Buffer.from([MSG.NEWKEYS]));
     this.writer.setSealer(createSealer(chosen.cipherCtoS, chosen.macCtoS, keys.cToS));
     this.pendingOpener = createOpener(chosen.cipherStoC, chosen.macStoC, keys.sToC);
@@ -493,6 +496,9 @@ class HandshakeRun {
       this.syncPreBanner();
       return this.finish(verdict.kind, verdict.reason);
     }
+    // A stream that ends inside a packet was not cut by an SSH server (sshd writes whole
+    // packets, then closes): something on the way, or a peer that is not SSH.
+    if (this.reader.pendingBytes > 0) return this.finish('protocol-error', `connection closed in the middle of a packet (${this.reader.pendingBytes} bytes of it received) ${WAITING_FOR[this.phase]}`);
     this.finish('closed', `connection closed by the server ${WAITING_FOR[this.phase]}`);
   }
 

@@ -1,10 +1,13 @@
-// Key exchange and transport protection for the handshake probe, on node:crypto alone.
+// Key exchange and transport protection for the handshake probe: node:crypto, plus
+// @noble/ciphers (ChaCha20-Poly1305 with OpenSSH's framing) and @noble/post-quantum
+// (ML-KEM-768) where node:crypto has no primitive.
 //
-// The offer mirrors a modern OpenSSH client minus what Node cannot do (chacha20-poly1305:
-// no poly1305; sntrup761 and ML-KEM: no primitives) and what is not implemented here
-// (group exchange). A server picks the first *client* algorithm it supports, so offering
-// only what works here keeps "no common algorithm" meaning what it means for OpenSSH, and
-// legacy SHA-1 algorithms (ssh-rsa, group1/group14-sha1) are left out for the same reason.
+// The offer mirrors a modern OpenSSH client minus sntrup761 (no audited JavaScript
+// implementation), group exchange and UMAC. A server picks the first *client* algorithm it
+// supports, so offering only what works here keeps "no common algorithm" meaning what it
+// means for OpenSSH; legacy SHA-1 algorithms (ssh-rsa, group1/group14-sha1) are left out
+// for the same reason. Where a server speaks only what is missing here, the probe says so
+// and the real client's evidence decides (see OPENSSH_ONLY).
 import {
   createCipheriv,
   createDecipheriv,
@@ -21,6 +24,8 @@ import type { CipherGCMTypes } from 'node:crypto';
 import type { KexInitLists, Negotiated, Opener, Sealer } from './ssh-wire.js';
 import { MSG, SshReader, SshWriter, WireError, sanitizeText } from './ssh-wire.js';
 import { hostKeyFingerprint } from './ssh-hostkey.js';
+import { CHACHA_KEY_LENGTH, CHACHA_NAME, chachaOpener, chachaSealer } from './ssh-chacha.js';
+import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 
 export type HashName = 'sha256' | 'sha384' | 'sha512';
 
@@ -29,6 +34,7 @@ export type HashName = 'sha256' | 'sha384' | 'sha512';
 
 type KexSpec =
   | { kind: 'x25519'; hash: HashName }
+  | { kind: 'mlkem768-x25519'; hash: HashName }
   | { kind: 'ecdh'; hash: HashName; curve: string }
   | { kind: 'dh'; hash: HashName; group: 'modp14' | 'modp16' | 'modp18' };
 
@@ -41,6 +47,10 @@ const KEX: Readonly<Record<string, KexSpec>> = {
   'diffie-hellman-group16-sha512': { kind: 'dh', hash: 'sha512', group: 'modp16' },
   'diffie-hellman-group18-sha512': { kind: 'dh', hash: 'sha512', group: 'modp18' },
   'diffie-hellman-group14-sha256': { kind: 'dh', hash: 'sha256', group: 'modp14' },
+  // Offered last, unlike OpenSSH 10 (first): a server that also speaks curve25519 gets the
+  // exchange whose interoperability the tests prove against a real sshd; a PQ-only server
+  // still finds a common method.
+  'mlkem768x25519-sha256': { kind: 'mlkem768-x25519', hash: 'sha256' },
 };
 
 /** One side of an ephemeral key agreement. The same object serves a client or a (test) server. */
@@ -51,8 +61,22 @@ export interface KeyAgreement {
   readonly encoding: 'mpint' | 'string';
   /** Our public value: a DH magnitude, an uncompressed EC point, or 32 X25519 bytes. */
   readonly publicKey: Buffer;
+  /**
+   * How K is encoded where it is hashed (H and the key derivation): an mpint for DH and
+   * ECDH, a string for the hybrid post-quantum methods (K is itself a hash there).
+   */
+  readonly secretEncoding: 'mpint' | 'string';
   /** The shared secret K as an unsigned big-endian number. Throws WireError on a bad peer value. */
   computeSecret(peerPublic: Buffer): Buffer;
+}
+
+/** The server's side of one key agreement (a test server's, or a hostile one's). */
+export interface KeyAnswer {
+  serverPublic: Buffer;
+  secret: Buffer;
+  hash: HashName;
+  encoding: 'mpint' | 'string';
+  secretEncoding: 'mpint' | 'string';
 }
 
 export function startKeyAgreement(name: string): KeyAgreement | undefined {
@@ -61,6 +85,8 @@ export function startKeyAgreement(name: string): KeyAgreement | undefined {
   switch (spec.kind) {
     case 'x25519':
       return x25519Agreement(name, spec.hash);
+    case 'mlkem768-x25519':
+      return mlkemAgreement(name, spec.hash);
     case 'ecdh':
       return ecdhAgreement(name, spec.hash, spec.curve);
     case 'dh':
@@ -68,21 +94,65 @@ export function startKeyAgreement(name: string): KeyAgreement | undefined {
   }
 }
 
-function x25519Agreement(name: string, hash: HashName): KeyAgreement {
+function x25519Pair(): { raw: Buffer; agree(peer: Buffer): Buffer } {
   const { privateKey, publicKey } = generateKeyPairSync('x25519');
   const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url');
   return {
-    name,
-    hash,
-    encoding: 'string',
-    publicKey: raw,
-    computeSecret(peer) {
+    raw,
+    agree(peer) {
       if (peer.length !== 32) throw new WireError(`X25519 public key of ${peer.length} bytes`);
       const peerKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: peer.toString('base64url') }, format: 'jwk' });
       // OpenSSL refuses an all-zero result (a low-order peer point), as RFC 8731 §3 requires.
       return guard('X25519 agreement', () => diffieHellman({ privateKey, publicKey: peerKey }));
     },
   };
+}
+
+function x25519Agreement(name: string, hash: HashName): KeyAgreement {
+  const pair = x25519Pair();
+  return { name, hash, encoding: 'string', secretEncoding: 'mpint', publicKey: pair.raw, computeSecret: (peer) => pair.agree(peer) };
+}
+
+const MLKEM768_PUBLIC = 1184;
+const MLKEM768_CIPHERTEXT = 1088;
+
+/**
+ * mlkem768x25519-sha256 (draft-ietf-sshm-mlkem-hybrid-kex, OpenSSH 9.9+): the client sends
+ * its ML-KEM-768 public key and an X25519 key, the server a ciphertext and its X25519 key;
+ * K = SHA-256(ML-KEM secret || X25519 secret), hashed as a string. ML-KEM from @noble/post-quantum.
+ */
+function mlkemAgreement(name: string, hash: HashName): KeyAgreement {
+  const kem = ml_kem768.keygen();
+  const ecdh = x25519Pair();
+  return {
+    name,
+    hash,
+    encoding: 'string',
+    secretEncoding: 'string',
+    publicKey: Buffer.concat([kem.publicKey, ecdh.raw]),
+    computeSecret(peer) {
+      if (peer.length !== MLKEM768_CIPHERTEXT + 32) throw new WireError(`ML-KEM-768/X25519 reply of ${peer.length} bytes`);
+      const kemSecret = guard('ML-KEM decapsulation', () => ml_kem768.decapsulate(Uint8Array.from(peer.subarray(0, MLKEM768_CIPHERTEXT)), kem.secretKey));
+      const ecdhSecret = ecdh.agree(peer.subarray(MLKEM768_CIPHERTEXT));
+      return createHash(hash).update(kemSecret).update(ecdhSecret).digest();
+    },
+  };
+}
+
+/** The server's side of `name` for the client's public value (test servers only). */
+export function answerKeyAgreement(name: string, clientPublic: Buffer): KeyAnswer | undefined {
+  const spec = KEX[name];
+  if (!spec) return undefined;
+  if (spec.kind === 'mlkem768-x25519') {
+    if (clientPublic.length !== MLKEM768_PUBLIC + 32) throw new WireError(`ML-KEM-768/X25519 init of ${clientPublic.length} bytes`);
+    const { cipherText, sharedSecret } = ml_kem768.encapsulate(Uint8Array.from(clientPublic.subarray(0, MLKEM768_PUBLIC)));
+    const ecdh = x25519Pair();
+    const secret = createHash(spec.hash).update(sharedSecret).update(ecdh.agree(clientPublic.subarray(MLKEM768_PUBLIC))).digest();
+    return { serverPublic: Buffer.concat([cipherText, ecdh.raw]), secret, hash: spec.hash, encoding: 'string', secretEncoding: 'string' };
+  }
+  const agreement = startKeyAgreement(name);
+  if (!agreement) return undefined;
+  return { serverPublic: agreement.publicKey, secret: agreement.computeSecret(clientPublic), hash: agreement.hash, encoding: agreement.encoding, secretEncoding: agreement.secretEncoding };
 }
 
 function ecdhAgreement(name: string, hash: HashName, curve: string): KeyAgreement {
@@ -92,6 +162,7 @@ function ecdhAgreement(name: string, hash: HashName, curve: string): KeyAgreemen
     name,
     hash,
     encoding: 'string',
+    secretEncoding: 'mpint',
     publicKey: ecdh.getPublicKey(),
     // computeSecret validates that the point is on the curve (RFC 5656 §4).
     computeSecret: (peer) => guard('ECDH agreement', () => ecdh.computeSecret(peer)),
@@ -106,6 +177,7 @@ function dhAgreement(name: string, hash: HashName, group: 'modp14' | 'modp16' | 
     name,
     hash,
     encoding: 'mpint',
+    secretEncoding: 'mpint',
     publicKey: dh.getPublicKey(),
     computeSecret(peer) {
       // RFC 4253 §8: values outside [2, p-2] would force a trivial shared secret.
@@ -174,6 +246,13 @@ export interface ExchangeHashInput {
   serverPublic: Buffer;
   encoding: 'mpint' | 'string';
   secret: Buffer;
+  /** How K is hashed; mpint unless the method says otherwise. */
+  secretEncoding?: 'mpint' | 'string';
+}
+
+/** K as it enters a hash: an mpint, or (hybrid post-quantum methods) a string. */
+export function encodedSecret(secret: Buffer, encoding: 'mpint' | 'string' = 'mpint'): Buffer {
+  return encoding === 'string' ? new SshWriter().string(secret).toBuffer() : new SshWriter().mpint(secret).toBuffer();
 }
 
 /** H (RFC 4253 §8, RFC 5656 §4, RFC 8731 §3): also the session id of the first exchange. */
@@ -186,13 +265,13 @@ export function exchangeHash(hash: HashName, input: ExchangeHashInput): Buffer {
     .string(input.hostKey);
   if (input.encoding === 'mpint') w.mpint(input.clientPublic).mpint(input.serverPublic);
   else w.string(input.clientPublic).string(input.serverPublic);
-  w.mpint(input.secret);
+  w.raw(encodedSecret(input.secret, input.secretEncoding));
   return createHash(hash).update(w.toBuffer()).digest();
 }
 
 /** RFC 4253 §7.2: HASH(K || H || letter || session_id), extended by HASH(K || H || K1 ...). */
-export function deriveKey(hash: HashName, secret: Buffer, h: Buffer, sessionId: Buffer, letter: string, length: number): Buffer {
-  const k = new SshWriter().mpint(secret).toBuffer();
+export function deriveKey(hash: HashName, secret: Buffer, h: Buffer, sessionId: Buffer, letter: string, length: number, secretEncoding: 'mpint' | 'string' = 'mpint'): Buffer {
+  const k = encodedSecret(secret, secretEncoding);
   let out = createHash(hash).update(k).update(h).update(letter, 'latin1').update(sessionId).digest();
   while (out.length < length) {
     out = Buffer.concat([out, createHash(hash).update(k).update(h).update(out).digest()]);
@@ -220,10 +299,13 @@ export function hostKeyInfo(blob: Buffer): { type: string; sha256: string } {
 
 type CipherSpec =
   | { aead: false; node: 'aes-128-ctr' | 'aes-192-ctr' | 'aes-256-ctr'; keyLength: number; ivLength: number }
-  | { aead: true; node: CipherGCMTypes; keyLength: number; ivLength: number };
-type AeadSpec = Extract<CipherSpec, { aead: true }>;
+  | { aead: true; node: CipherGCMTypes; keyLength: number; ivLength: number }
+  | { aead: true; node: 'chacha20-poly1305'; keyLength: number; ivLength: number };
+type AeadSpec = Extract<CipherSpec, { node: CipherGCMTypes }>;
 
+// In OpenSSH's default order: the first one a server also supports is used.
 const CIPHERS: Readonly<Record<string, CipherSpec>> = {
+  [CHACHA_NAME]: { node: 'chacha20-poly1305', keyLength: CHACHA_KEY_LENGTH, ivLength: 0, aead: true },
   'aes128-ctr': { node: 'aes-128-ctr', keyLength: 16, ivLength: 16, aead: false },
   'aes192-ctr': { node: 'aes-192-ctr', keyLength: 24, ivLength: 16, aead: false },
   'aes256-ctr': { node: 'aes-256-ctr', keyLength: 32, ivLength: 16, aead: false },
@@ -268,13 +350,13 @@ export interface TransportKeys {
 type CryptoChoice = Pick<Negotiated, 'cipherCtoS' | 'cipherStoC' | 'macCtoS' | 'macStoC'>;
 
 /** The six keys of RFC 4253 §7.2 (letters A-F), sized for the negotiated algorithms. */
-export function deriveTransportKeys(hash: HashName, secret: Buffer, h: Buffer, sessionId: Buffer, chosen: CryptoChoice): TransportKeys {
+export function deriveTransportKeys(hash: HashName, secret: Buffer, h: Buffer, sessionId: Buffer, chosen: CryptoChoice, secretEncoding: 'mpint' | 'string' = 'mpint'): TransportKeys {
   const side = (cipherName: string, macName: string, letters: string): DirectionKeys => {
     const cipher = CIPHERS[cipherName];
     if (!cipher) throw new WireError(`cipher ${cipherName} is not implemented`);
     const mac = cipher.aead ? undefined : MACS[macName];
     if (!cipher.aead && !mac) throw new WireError(`MAC ${macName} is not implemented`);
-    const derive = (letter: string, length: number): Buffer => deriveKey(hash, secret, h, sessionId, letter, length);
+    const derive = (letter: string, length: number): Buffer => deriveKey(hash, secret, h, sessionId, letter, length, secretEncoding);
     return {
       iv: derive(letters[0] ?? 'A', cipher.ivLength),
       key: derive(letters[1] ?? 'C', cipher.keyLength),
@@ -319,6 +401,7 @@ function bumpInvocation(iv: Buffer): void {
 
 export function createSealer(cipherName: string, macName: string, keys: DirectionKeys): Sealer {
   const { cipher, mac } = specs(cipherName, macName);
+  if (cipher.node === 'chacha20-poly1305') return chachaSealer(keys.key);
   if (cipher.aead) return gcmSealer(cipher, keys);
   const enc = createCipheriv(cipher.node, keys.key, keys.iv);
   const m = mac as MacSpec;
@@ -358,6 +441,7 @@ function gcmSealer(cipher: AeadSpec, keys: DirectionKeys): Sealer {
 
 export function createOpener(cipherName: string, macName: string, keys: DirectionKeys): Opener {
   const { cipher, mac } = specs(cipherName, macName);
+  if (cipher.node === 'chacha20-poly1305') return chachaOpener(keys.key);
   if (cipher.aead) return gcmOpener(cipher, keys);
   const m = mac as MacSpec;
   return m.etm ? etmOpener(cipher, m, keys) : macOpener(cipher, m, keys);
@@ -493,9 +577,7 @@ export function unimplementedChoice(chosen: Negotiated): { list: keyof Negotiate
  * server offers only these, the probe fails where `ssh` would succeed, and says so.
  */
 export const OPENSSH_ONLY: Readonly<Partial<Record<keyof KexInitLists, readonly string[]>>> = {
-  kex: ['mlkem768x25519-sha256', 'sntrup761x25519-sha512', 'sntrup761x25519-sha512@openssh.com', 'diffie-hellman-group-exchange-sha256'],
-  cipherCtoS: ['chacha20-poly1305@openssh.com'],
-  cipherStoC: ['chacha20-poly1305@openssh.com'],
+  kex: ['sntrup761x25519-sha512', 'sntrup761x25519-sha512@openssh.com', 'diffie-hellman-group-exchange-sha256'],
   macCtoS: ['umac-64-etm@openssh.com', 'umac-128-etm@openssh.com', 'umac-64@openssh.com', 'umac-128@openssh.com'],
   macStoC: ['umac-64-etm@openssh.com', 'umac-128-etm@openssh.com', 'umac-64@openssh.com', 'umac-128@openssh.com'],
 };

@@ -292,6 +292,11 @@ export class PacketReader {
     this.opener = opener;
   }
 
+  /** Bytes of a packet that has begun but not ended: non-zero when a stream stops mid-packet. */
+  get pendingBytes(): number {
+    return this.buffered;
+  }
+
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
     this.chunks.push(chunk);

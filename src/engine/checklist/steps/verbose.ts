@@ -16,6 +16,11 @@ function stoppedOnPurpose(parse: VerboseParse): boolean {
   return parse.stop?.kind === 'host-key-unverified' && parse.phases.some((p) => p.id === 'kex-reply-received');
 }
 
+/** ssh -vvv received the server's key-exchange reply (and so agreed on every algorithm). */
+export function sshGotThroughKex(parse: VerboseParse): boolean {
+  return parse.phases.some((p) => p.id === 'kex-reply-received' || p.id === 'newkeys-received' || AUTH_PHASES.has(p.id));
+}
+
 /** Which checklist step explains a stop at this point of the handshake. */
 export function stopOwner(parse: VerboseParse): StepId[] {
   switch (parse.stop?.kind) {
@@ -39,6 +44,17 @@ export function stopOwner(parse: VerboseParse): StepId[] {
       return ['verbose'];
     case 'too-many-auth-failures':
       return ['auth'];
+    case 'bad-signature':
+    case 'protocol-error':
+      return ['vpn-proxy'];
+    case 'host-key-changed':
+      return ['verbose'];
+    case 'closed':
+    case 'reset':
+    case 'disconnected':
+      // After the banner a close is the server's doing, not the path's.
+      if (parse.phases.some((p) => p.id === 'ident-received') && !AUTH_PHASES.has(parse.last ?? 'start')) return ['sshd'];
+      break;
     default:
       break;
   }
@@ -79,6 +95,9 @@ const STOP_CAUSE: Partial<Record<VerboseStopKind, ProblemCause>> = {
   'reset-before-banner': 'connection-closed',
   'invalid-banner': 'not-ssh',
   'too-many-auth-failures': 'auth-slow',
+  'host-key-changed': 'host-key-changed',
+  'bad-signature': 'host-key-forged',
+  'protocol-error': 'protocol-violation',
 };
 
 function stopCause(parse: VerboseParse): ProblemCause {
@@ -87,6 +106,7 @@ function stopCause(parse: VerboseParse): ProblemCause {
   const direct = parse.stop ? STOP_CAUSE[parse.stop.kind] : undefined;
   if (direct) return direct;
   const owner = stopOwner(parse)[0];
+  if (owner === 'sshd' && parse.phases.some((p) => p.id === 'ident-received')) return 'server-dropped';
   return owner === 'vpn-proxy' ? 'kex-stall' : owner === 'auth' ? 'auth-slow' : 'banner-timeout';
 }
 
@@ -112,7 +132,9 @@ export function assessVerbose(input: AssessInput): StepAssessment {
   // Algorithm negotiation: OpenSSH's own refusal is authoritative; the in-process client
   // offers the same modern algorithm set, so its refusal stands when ssh cannot run.
   if (parse.stop?.kind === 'kex-no-match') {
-    const what = parse.noMatch ? `no matching ${parse.noMatch.what}; the server offers ${parse.noMatch.theirOffer}` : parse.stop.line;
+    const ssh = parse.noMatch ? `no matching ${parse.noMatch.what}; the server offers ${parse.noMatch.theirOffer}` : parse.stop.line;
+    // sshcheck's own negotiation names both lists; ssh -vvv's stop line only the server's.
+    const what = h?.end?.kind === 'kex-failed' ? `${ssh} (sshcheck's handshake: ${h.end.detail})` : ssh;
     return makeStep(input, 'verbose', {
       settled: true,
       status: 'fail',
@@ -133,6 +155,16 @@ export function assessVerbose(input: AssessInput): StepAssessment {
   if (h?.end?.kind === 'kex-failed') {
     if (verbose.state === 'running' && !final) {
       return makeStep(input, 'verbose', { settled: false, status: 'running', summary: 'the key exchange found no common algorithm; waiting for ssh -vvv to confirm…', evidence: [transcript] });
+    }
+    // The real client got through the key exchange: the gap is sshcheck's (an algorithm it
+    // does not implement, e.g. sntrup761x25519), never the server's. ssh's evidence decides.
+    if (sshGotThroughKex(parse)) {
+      return makeStep(input, 'verbose', {
+        settled: true,
+        status: 'warn',
+        summary: `ssh completes the key exchange, but sshcheck's own handshake could not (${h.end.detail}): the key-exchange and authentication phases could not be timed in-process`,
+        evidence: [{ probe: 'ssh-handshake', detail: h.end.detail }, transcript],
+      });
     }
     const confirmed = !AUTH_PHASES.has(parse.last ?? 'start');
     return makeStep(input, 'verbose', {

@@ -6,6 +6,7 @@ import { classifyBanner, classifyKex, classifyReach, primaryHandshake, resolutio
 import { bannerEvidence, kexEvidence, mtuEvidence, mtuSummary, sshConfigEvidence, sshConfigOverrides } from '../evidence.js';
 import { duration } from '../format.js';
 import { makeStep, notReached } from './make.js';
+import { sshGotThroughKex } from './verbose.js';
 
 /** Extra wait for the MTU sweep once the stall itself is established. */
 const SWEEP_GRACE_MS = 1000;
@@ -107,6 +108,9 @@ export function assessVpnProxy(input: AssessInput): StepAssessment {
           evidence,
           findings: [{ cause: 'kex-stall', confidence: 'medium', summary: `the key exchange never completes: ${kex.detail} (a middlebox or proxy may interfere)` }],
         });
+      }
+      if (obs.verbose?.parsed && sshGotThroughKex(obs.verbose.parsed)) {
+        return makeStep(input, 'vpn-proxy', { settled: true, status: 'pass', summary: 'packets cross the path: ssh completes the key exchange (sshcheck\'s own handshake lacks the algorithm, step 2)', evidence });
       }
       return makeStep(input, 'vpn-proxy', { settled: true, status: 'pass', summary: 'packets cross the path; the key exchange fails on algorithms (step 2)', evidence });
     case 'complete': {
