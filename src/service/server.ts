@@ -33,17 +33,19 @@ export interface ServiceOptions {
   version?: string;
   /**
    * Asked for every valid request before a run is started or joined: a refusal (the target
-   * policy) is answered 403 and starts nothing; an admission follows the run it gets (the
-   * audit log). `sshcheck serve` always sets it.
+   * policy) is answered 403 and starts nothing; an admission records the request before its
+   * run starts and follows the run it gets (the audit log). `sshcheck serve` always sets it.
    */
   admit?: (request: CheckBody) => { refused: string } | Admission;
 }
 
 export interface Admission {
+  /** Writes the request's row; a run starts only when it is written (ok), else the request is refused. */
+  record(): Promise<{ ok: true } | { ok: false; reason: string }>;
   /** The run this request started, joined or reused. */
   follow(run: ServiceRun): void;
-  /** No run: the service was full or stopping. */
-  fail(reason: string): void;
+  /** No run: the service was full. */
+  deny(reason: string): void;
 }
 
 export interface Service {
@@ -151,15 +153,26 @@ export function createService(options: ServiceOptions): Service {
       reject(res, 'policy', 403, errorBody('policy', admission.refused, 'target'));
       return;
     }
+    const busy = (err: BusyError): void => {
+      admission?.deny(err.message);
+      reject(res, 'busy', 429, errorBody('busy', err.message), { 'Retry-After': String(err.retryAfterS) });
+    };
+    // A full service answers at once, before the store is asked anything.
+    const full = registry.wouldRefuse(request.target, request.from);
+    if (full) return busy(full);
+    if (admission) {
+      const recorded = await admission.record();
+      if (!recorded.ok) {
+        reject(res, 'audit', 503, errorBody('audit', `${recorded.reason}, and this service runs no check it cannot record: nothing was probed; try again shortly`), { 'Retry-After': '5' });
+        return;
+      }
+    }
     let started;
     try {
       started = registry.start(request.target, request.from);
     } catch (err) {
-      admission?.fail(err instanceof Error ? err.message : String(err));
-      if (err instanceof BusyError) {
-        reject(res, 'busy', 429, errorBody('busy', err.message), { 'Retry-After': String(err.retryAfterS) });
-        return;
-      }
+      if (err instanceof BusyError) return busy(err);
+      admission?.deny(err instanceof Error ? err.message : String(err));
       throw err;
     }
     const { run, outcome } = started;

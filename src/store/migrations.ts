@@ -59,6 +59,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_host ON audit (host, at_ms);
     `,
   },
+  {
+    version: 3,
+    name: 'which process owns an unfinished row, so a crashed one is closed as interrupted',
+    sql: `
+      ALTER TABLE audit ADD COLUMN owner TEXT;
+      CREATE INDEX audit_open ON audit (verdict) WHERE verdict IN ('queued', 'running');
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
