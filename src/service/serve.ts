@@ -1,12 +1,13 @@
 // `sshcheck serve`: the probe engine as an HTTP service on a bastion, for a chat bot that
 // runs elsewhere (docs/deploy.md). Tokens come from the environment or a file (re-read on
 // SIGHUP), never from the command line, where `ps` would show them.
-import { chmodSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { run } from '../engine/run.js';
 import { findEngineConfig } from '../engine/config.js';
+import { MAX_SECRET_FILE_BYTES, readConfigFile } from '../engine/config-file.js';
 import type { EngineConfig } from '../engine/config.js';
 import { createLogger } from '../log.js';
 import type { LogLevel } from '../log.js';
@@ -132,7 +133,7 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
       io.stderr(`${SERVE_USAGE}\n`);
       return 0;
     }
-    source = tokensFromEnv(env, (p) => readFileSync(p, 'utf8'));
+    source = tokensFromEnv(env, (p) => readConfigFile(p, 'the token file', MAX_SECRET_FILE_BYTES));
     // Diagnostics logins for the inside view (and --from checks), the target policy and the store, as for the CLI.
     engineConfig = findEngineConfig(undefined, env);
   } catch (err) {
@@ -176,7 +177,7 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   io.onReload?.(() => {
     if (!tokenFile) return logger.warn('reload requested, but no SSHCHECK_SERVICE_TOKENS_FILE is configured: nothing to re-read');
     try {
-      const next = tokensFromEnv(env, (p) => readFileSync(p, 'utf8'));
+      const next = tokensFromEnv(env, (p) => readConfigFile(p, 'the token file', MAX_SECRET_FILE_BYTES));
       secrets.push(...next.tokens.filter((t) => !secrets.includes(t)));
       tokens.replace(next.tokens);
       logger.info('bearer list reloaded', { bearers: next.tokens.length });
