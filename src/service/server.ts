@@ -30,6 +30,8 @@ export interface ServiceOptions {
   maxStreams?: number;
   /** A comment line this often keeps idle streams (and the client's idle timer) alive. */
   heartbeatMs?: number;
+  /** How long a client may take to send a request's headers (default DEFAULT_HEADERS_TIMEOUT_MS). */
+  headersTimeoutMs?: number;
   version?: string;
   /**
    * Asked for every valid request before a run is started or joined: a refusal (the target
@@ -57,6 +59,8 @@ export interface Service {
 }
 
 export const DEFAULT_MAX_STREAMS = 256;
+/** A request's headers must arrive within this long; a connection that sends them slower is closed. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 export const DEFAULT_HEARTBEAT_MS = 10_000;
 /** How long a client should wait before reconnecting a broken stream. */
 const SSE_RETRY_MS = 500;
@@ -78,7 +82,14 @@ function errorBody(code: string, message: string, field?: string): ErrorBody {
   return { error: { code, message, ...(field !== undefined ? { field } : {}) } };
 }
 
-/** The body, up to `max` bytes; rejects with a 413 RequestError beyond that. */
+/** After a 413, the rest of a body is read and dropped for at most this long (and this much), so that the client, still sending, reads the answer instead of a reset. */
+const DRAIN_MS = 2000;
+const DRAIN_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The body, up to `max` bytes; rejects with a 413 RequestError beyond that. A body that is
+ * too large is not destroyed at once: its rest is drained (bounded) while the 413 is written.
+ */
 function readBody(req: IncomingMessage, max: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? '0');
@@ -88,18 +99,34 @@ function readBody(req: IncomingMessage, max: number): Promise<string> {
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > max) {
-        reject(new RequestError(413, undefined, `the body is over ${max} bytes; at most ${max} are accepted`));
-        req.destroy();
+      if (size <= max) {
+        chunks.push(chunk);
         return;
       }
-      chunks.push(chunk);
-    });
+      req.off('data', onData);
+      drain(req);
+      reject(new RequestError(413, undefined, `the body is over ${max} bytes; at most ${max} are accepted`));
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+/** Reads and drops the rest of a refused body, then (or after DRAIN_MS / DRAIN_BYTES) closes the connection. */
+function drain(req: IncomingMessage): void {
+  let dropped = 0;
+  const timer = setTimeout(() => req.socket.destroy(), DRAIN_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > DRAIN_BYTES) req.socket.destroy();
+  });
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }
 
 /** What a client sees of a run: its state, and the report once there is one. */
@@ -262,7 +289,10 @@ export function createService(options: ServiceOptions): Service {
     json(res, 404, errorBody('not_found', 'no such endpoint: POST /v1/checks, GET /v1/checks/:id[/events], GET /healthz, GET /metrics'));
   };
 
-  const server = createServer((req, res) => {
+  const headersTimeoutMs = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  // Node checks headersTimeout/requestTimeout only every connectionsCheckingInterval (30 s by
+  // default): half-sent headers would outlive the timeout by that much.
+  const server = createServer({ connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.round(headersTimeoutMs / 4))) }, (req, res) => {
     const started = performance.now();
     res.on('close', () => {
       // Method, path and status only: headers (the token) are never logged.
@@ -276,8 +306,8 @@ export function createService(options: ServiceOptions): Service {
   });
   // Bounded request intake: slow or huge headers do not hold a connection forever. These
   // limit receiving the request only; an event stream's response may last as long as its run.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 15_000;
+  server.headersTimeout = headersTimeoutMs;
+  server.requestTimeout = Math.max(headersTimeoutMs, 15_000);
   server.maxHeadersCount = 64;
 
   return {
