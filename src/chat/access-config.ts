@@ -17,6 +17,7 @@ import type { LimitsConfig } from './limits.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import type { PermissionsConfig, Platform, PlatformPermissions } from './permissions.js';
 import { configDocument, RoutingConfigError } from './routing-config.js';
+import { safeKey } from '../engine/config-file.js';
 
 export interface AccessConfig {
   /** Undefined: no permissions section, everyone may run checks. */
@@ -55,7 +56,7 @@ export function loadAccessConfig(text: string, file: string): AccessConfig {
     for (const pair of node.items) {
       const key = isScalar(pair.key) ? pair.key.value : undefined;
       if (typeof key !== 'string') problem(pair, path, 'keys must be plain words');
-      else if (!allowed.includes(key)) problem(pair, `${path}.${key}`, `unknown field; the fields here are ${allowed.join(', ')}`);
+      else if (!allowed.includes(key)) problem(pair, `${path}.${safeKey(key)}`, `unknown field; the fields here are ${allowed.join(', ')}`);
       else out.set(key, pair);
     }
     return out;

@@ -1,7 +1,7 @@
 // Which chat adapters to start, from the environment. Pure: env in, configs or a message
 // that says exactly what to set. Secrets come only from the environment (or files it
 // names), never from chat, and are never logged.
-import { readFileSync } from 'node:fs';
+import { MAX_SECRET_FILE_BYTES, readConfigFile } from '../engine/config-file.js';
 
 export interface SlackConfig {
   botToken: string;
@@ -40,7 +40,7 @@ the probes run in this process.`;
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** NAME, or the contents of the file NAME_FILE points to (for secrets mounted as files). */
-export function envValue(env: Env, name: string, read: (path: string) => string = (p) => readFileSync(p, 'utf8')): string | undefined {
+export function envValue(env: Env, name: string, read: (path: string) => string = (p) => readConfigFile(p, `${name}_FILE`, MAX_SECRET_FILE_BYTES)): string | undefined {
   const direct = env[name];
   if (direct !== undefined && direct.trim() !== '') return direct.trim();
   const file = env[`${name}_FILE`];

@@ -6,6 +6,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Node, Pair } from 'yaml';
 import type { CidrBlock } from '../policy/ip.js';
 import { parseCidrBlock } from '../policy/ip.js';
+import { quoteValue, safeKey, yamlProblem } from '../engine/config-file.js';
 
 export interface BastionConfig {
   name: string;
@@ -60,10 +61,8 @@ const TOP_KEYS = ['bastions', 'rules', 'default', 'reuse_seconds', 'permissions'
 const BASTION_KEYS = ['name', 'url', 'token_env', 'token_file', 'timeout_seconds'];
 const RULE_KEYS = ['cidr', 'suffix', 'bastion'];
 
-function quote(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
-  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
-}
+/** Values in errors: capped and printable (a config pointed at a secret file must not print it). */
+const quote = quoteValue;
 
 /**
  * The bot config's YAML document, and a problem list in which every problem carries its
@@ -82,7 +81,8 @@ export function configDocument(text: string, file: string): { doc: ReturnType<ty
     if (problems.length < MAX_PROBLEMS) problems.push({ line: lineOf(node), field, message });
   };
   for (const err of [...doc.errors, ...doc.warnings]) {
-    if (problems.length < MAX_PROBLEMS) problems.push({ line: lines.linePos(err.pos[0]).line, field: '', message: `YAML: ${err.message.split('\n')[0] ?? err.message}` });
+    const found = yamlProblem(text, lines.linePos(err.pos[0]).line, err.message);
+    if (problems.length < MAX_PROBLEMS) problems.push({ line: found.line, field: '', message: `YAML: ${found.message}` });
   }
   if (doc.errors.length > 0) throw new RoutingConfigError(file, problems);
   return { doc, problems, problem, lineOf };
@@ -112,7 +112,7 @@ export function loadRoutingConfig(text: string, file: string, deps: ConfigDeps):
         continue;
       }
       if (!allowed.includes(key)) {
-        problem(pair, path ? `${path}.${key}` : key, `unknown field; the fields here are ${allowed.join(', ')}`);
+        problem(pair, path ? `${path}.${safeKey(key)}` : safeKey(key), `unknown field; the fields here are ${allowed.join(', ')}`);
         continue;
       }
       out.set(key, pair);

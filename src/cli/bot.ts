@@ -2,7 +2,6 @@
 // the probe engine in this process (single flight, results reused for a few seconds), or,
 // when SSHCHECK_CONFIG lists bastions, routing each check to the engine service on one.
 // Adapters are loaded only here, so the plain CLI never pays for Bolt or discord.js.
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { AdapterContext, ChatAdapter } from '../chat/adapter.js';
 import { BOT_HELP, botConfigFromEnv } from '../chat/bot-config.js';
@@ -15,6 +14,7 @@ import type { RoutingConfig } from '../chat/routing-config.js';
 import { SharedRuns } from '../chat/shared-runs.js';
 import { createLogger } from '../log.js';
 import { findEngineConfig } from '../engine/config.js';
+import { MAX_SECRET_FILE_BYTES, readConfigFile } from '../engine/config-file.js';
 import type { EngineConfig } from '../engine/config.js';
 import { loadAccessConfig } from '../chat/access-config.js';
 import type { AccessConfig } from '../chat/access-config.js';
@@ -68,8 +68,8 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
   let access: AccessConfig = { limits: DEFAULT_LIMITS };
   if (config.configPath !== undefined) {
     try {
-      const text = readFileSync(config.configPath, 'utf8');
-      routing = loadRoutingConfig(text, config.configPath, { env, readFile: (p) => readFileSync(p, 'utf8') });
+      const text = readConfigFile(config.configPath, 'the bot config');
+      routing = loadRoutingConfig(text, config.configPath, { env, readFile: (p) => readConfigFile(p, 'a token file', MAX_SECRET_FILE_BYTES) });
       access = loadAccessConfig(text, config.configPath);
     } catch (err) {
       io.stderr(`sshcheck bot: SSHCHECK_CONFIG: ${err instanceof Error ? err.message : String(err)}\n`);

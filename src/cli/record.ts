@@ -1,15 +1,17 @@
 // What a CLI run adds around the engine: the target policy when the operator asked for one
 // (--policy <file>, or `policy.cli: true` in the engine config), the history the ban
 // heuristic reads, and one audit row plus one history row per run. An operator's diagnosis
-// never fails because of the store: when it cannot be opened, stderr says why and the check
-// goes on unrecorded.
+// never fails or waits because of the store: when another process holds its lock, stderr
+// says so at once, the check goes on, and its rows are spooled to disk and written by the
+// next process that opens the store (src/store/spool.ts); when it cannot be opened at all,
+// stderr says why and the check goes on unrecorded.
 import { hostname, userInfo } from 'node:os';
 import type { EngineConfig } from '../engine/config.js';
 import { loadEngineConfig } from '../engine/config.js';
 import type { Report } from '../engine/report.js';
 import type { RunOptions } from '../engine/run.js';
 import type { Target } from '../engine/target.js';
-import type { Store } from '../store/store.js';
+import type { AuditEntry, AuditPatch, Store } from '../store/store.js';
 import { isPolicyError } from '../policy/target-policy.js';
 import type { TargetPolicy } from '../policy/target-policy.js';
 import { defaultPolicy } from '../policy/target-policy.js';
@@ -52,7 +54,9 @@ export async function prepareRun(
     // Loaded here, not at start: the native module is only needed when a run is recorded.
     const [{ Store }, { storePath }] = await Promise.all([import('../store/store.js'), import('../store/paths.js')]);
     const { path } = storePath(config?.store, { env });
-    store = Store.open(path, { ...(config?.store?.retentionDays !== undefined ? { retentionDays: config.store.retentionDays } : {}) });
+    // A short wait: a store another process holds locked must not delay the diagnosis.
+    store = Store.open(path, { busyTimeoutMs: CLI_BUSY_MS, ...(config?.store?.retentionDays !== undefined ? { retentionDays: config.store.retentionDays } : {}) });
+    recoverQuietly(store);
     // The connection budget across runs: every CLI process and the bot count in this store.
     const { StoreConnectionLedger } = await import('../store/connection-ledger.js');
     options.ledger = new StoreConnectionLedger(store);
@@ -65,11 +69,22 @@ export async function prepareRun(
     store = undefined;
   }
   const started = Date.now();
+  const bastion = request.vantage ?? hostname();
+  const entry: AuditEntry = { atMs: started, source: 'cli', action: 'check', user: operator(env), target: targetLabel(target), host: target.host, port: target.port, bastion, verdict: 'running' };
   let auditId: number | undefined;
+  let spooled = false;
+  const spool = (call: Parameters<Store['writeOrSpool']>[0]): void => {
+    const file = store?.writeOrSpool(call);
+    if (file !== undefined && !spooled) warn(`sshcheck: the store ${store?.path ?? ''} is locked by another process: this run is recorded when it is free (kept meanwhile in ${file})\n`);
+    if (file !== undefined) spooled = true;
+  };
   try {
-    auditId = store?.addAudit({ source: 'cli', action: 'check', user: operator(env), target: targetLabel(target), host: target.host, port: target.port, bastion: request.vantage ?? hostname(), verdict: 'running' });
+    auditId = store?.addAudit(entry);
   } catch (err) {
-    warn(`sshcheck: the audit log cannot be written: ${err instanceof Error ? err.message : String(err)}\n`);
+    const { isBusyError } = await import('../store/store.js');
+    if (isBusyError(err)) warn(`sshcheck: the store ${store?.path ?? ''} is locked by another process: diagnosing anyway; this run is recorded when the store is free\n`);
+    else warn(`sshcheck: the audit log cannot be written: ${err instanceof Error ? err.message : String(err)}\n`);
+    spooled = isBusyError(err);
   }
   return {
     options,
@@ -77,16 +92,19 @@ export async function prepareRun(
       if (!store) return;
       try {
         const durationMs = Date.now() - started;
+        let patch: AuditPatch;
         if ('report' in result) {
           const { report } = result;
-          store.recordRun(report, 'cli');
-          if (auditId !== undefined) store.updateAudit(auditId, { verdict: verdictOf(report.diagnosis.cause), cause: report.diagnosis.cause, addresses: report.target.addresses, bastion: report.vantage.name, durationMs, reportId: report.id });
-        } else if (auditId !== undefined) {
+          spool({ method: 'recordRun', args: [report, 'cli'] });
+          patch = { verdict: verdictOf(report.diagnosis.cause), cause: report.diagnosis.cause, addresses: report.target.addresses, bastion: report.vantage.name, durationMs, reportId: report.id };
+        } else {
           const { error } = result;
           const message = error instanceof Error ? error.message : String(error);
-          if (isPolicyError(error)) store.updateAudit(auditId, { verdict: 'denied', denial: 'policy', reason: message, addresses: 'denial' in error ? error.denial.addresses : [], durationMs });
-          else store.updateAudit(auditId, { verdict: 'failed', reason: message, durationMs });
+          patch = isPolicyError(error) ? { verdict: 'denied', denial: 'policy', reason: message, addresses: 'denial' in error ? error.denial.addresses : [], durationMs } : { verdict: 'failed', reason: message, durationMs };
         }
+        // The first row was written: complete it. It was not (locked): one finished row now.
+        if (auditId !== undefined) spool({ method: 'updateAudit', args: [auditId, patch] });
+        else if (spooled) spool({ method: 'addAudit', args: [{ ...entry, ...patch, addresses: patch.addresses ?? [] }] });
       } catch (err) {
         warn(`sshcheck: the run could not be recorded: ${err instanceof Error ? err.message : String(err)}\n`);
       } finally {
@@ -94,4 +112,16 @@ export async function prepareRun(
       }
     },
   };
+}
+
+/** How long a CLI run waits for another process's lock on the store before it spools its rows. */
+const CLI_BUSY_MS = 50;
+
+/** Best effort: rows crashed processes left are closed by whoever opens the store next. */
+function recoverQuietly(store: Store): void {
+  try {
+    store.recover();
+  } catch {
+    // Locked or unreadable: the next opener does it.
+  }
 }

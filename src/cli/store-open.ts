@@ -1,6 +1,8 @@
 // Opening the store for `sshcheck history` and `sshcheck audit`: the engine config's store
 // section and $SSHCHECK_DB decide where it is (src/store/paths.ts). Reading commands do not
-// create a store that does not exist: they say where they looked.
+// create a store that does not exist: they say where they looked. They open it read-only:
+// no pragma, migration or pruning is written, so a store another process holds locked is
+// still read at once (WAL).
 import { existsSync } from 'node:fs';
 import { findEngineConfig } from '../engine/config.js';
 import type { EngineConfig } from '../engine/config.js';
@@ -15,7 +17,7 @@ export function openStoreForReading(env: Env): { store: Store; config: EngineCon
   const { path, source } = storePath(config?.store, { env });
   if (!existsSync(path)) return { missing: `no store at ${path} (${source === 'SSHCHECK_DB' ? 'from $SSHCHECK_DB' : source === 'config' ? 'store.path in the engine config' : 'the default location'}): nothing has been recorded there yet` };
   try {
-    return { store: Store.open(path, { ...(config?.store?.retentionDays !== undefined ? { retentionDays: config.store.retentionDays } : {}) }), config };
+    return { store: Store.open(path, { readonly: true, busyTimeoutMs: 1000 }), config };
   } catch (err) {
     if (err instanceof SshcheckError) throw err;
     throw new SshcheckError('E_STORE', `cannot open the store ${path}: ${err instanceof Error ? err.message : String(err)}`);

@@ -1,7 +1,7 @@
 // The engine's own configuration on a bastion: which targets it may log in to for the
 // inside view, with which account, key and host key policy. YAML, validated, with errors
 // that name the file, the line and the field. Nothing in it comes from chat.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { LineCounter, Node, YAMLMap } from 'yaml';
 import { SshcheckError } from './errors.js';
@@ -17,6 +17,10 @@ import type { StoreConfig } from '../store/config.js';
 import { parseStoreSection } from '../store/config.js';
 import type { BudgetRules } from './ledger.js';
 import { DEFAULT_BUDGET_RULES } from './ledger.js';
+import { quoteValue, readConfigFile, safeKey, yamlProblem } from './config-file.js';
+
+/** Problems listed at most in one error. */
+const MAX_PROBLEMS = 20;
 
 export interface DiagnosticsLogin {
   /** Host globs ("db-*", "*.corp.example") and CIDRs ("10.0.0.0/8") this login applies to. */
@@ -83,102 +87,136 @@ export function validatePattern(pattern: string): boolean {
   return isIP(base) !== 0 || GLOB.test(base);
 }
 
+/**
+ * Parses and validates the engine config. Throws one SshcheckError E_USAGE that lists every
+ * problem found (up to 20), one `file:line: field: message` per line.
+ */
 export function parseEngineConfig(text: string, file = 'engine config'): EngineConfig {
   const { isMap, isScalar, isSeq, LineCounter, parseDocument } = yaml();
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  const first = doc.errors[0];
-  if (first) throw new SshcheckError('E_USAGE', `${file}:${lines.linePos(first.pos[0]).line}: ${first.message.split('\n')[0] ?? 'invalid YAML'}`);
+  if (doc.errors.length > 0) {
+    // Nothing after a YAML error can be trusted: the YAML errors alone, every one of them.
+    const yamlErrors = doc.errors.slice(0, MAX_PROBLEMS).map((e) => yamlProblem(text, lines.linePos(e.pos[0]).line, e.message));
+    const unique = yamlErrors.filter((e, i) => yamlErrors.findIndex((o) => o.line === e.line && o.message === e.message) === i);
+    throw new SshcheckError('E_USAGE', unique.map((e) => `${file}:${e.line}: ${e.message}`).join('\n'));
+  }
   const root = doc.contents;
   if (root === null || root === undefined) return EMPTY_ENGINE_CONFIG;
   if (!isMap(root)) fail(file, lines, root, '(top level)', 'must be a mapping with a "diagnostics" list');
+  const problems: string[] = [];
+  /** Runs one part of the validation; its error is listed and the rest goes on. */
+  const collect = <T>(part: () => T): T | undefined => {
+    try {
+      return part();
+    } catch (err) {
+      if (!(err instanceof SshcheckError) || err.code !== 'E_USAGE') throw err;
+      if (problems.length < MAX_PROBLEMS) problems.push(err.message);
+      return undefined;
+    }
+  };
   for (const item of root.items) {
     const key = isScalar(item.key) ? String(item.key.value) : '?';
-    if (!['diagnostics', 'groups', 'policy', 'store', 'probe_user', 'connection_budget'].includes(key)) fail(file, lines, item.key, key, 'unknown field (expected diagnostics, groups, policy, store, probe_user or connection_budget)');
+    if (!['diagnostics', 'groups', 'policy', 'store', 'probe_user', 'connection_budget'].includes(key)) collect(() => fail(file, lines, item.key as Node, safeKey(key), 'unknown field (expected diagnostics, groups, policy, store, probe_user or connection_budget)'));
   }
-  const probeUserText = str(file, lines, root, 'probe_user', 'probe_user', false);
-  let probeUser: string | undefined;
-  if (probeUserText !== undefined) {
+  const probeUser = collect(() => {
+    const probeUserText = str(file, lines, root, 'probe_user', 'probe_user', false);
+    if (probeUserText === undefined) return undefined;
     try {
-      probeUser = parseUser(probeUserText);
+      return parseUser(probeUserText);
     } catch (err) {
-      fail(file, lines, root.get('probe_user', true), 'probe_user', (err as Error).message);
+      return fail(file, lines, root.get('probe_user', true), 'probe_user', (err as Error).message);
     }
-  }
-  const groups = parseGroups(file, lines, root.get('groups', true));
+  });
+  const groups = collect(() => parseGroups(file, lines, root.get('groups', true), collect));
   // policy: and store: are parsed by their own modules, with errors in this file's style.
   const policyNode = root.get('policy', true) as Node | null | undefined;
-  const policy = policyNode === undefined ? undefined : parsePolicySection(policyNode, file, lines);
+  const policy = policyNode === undefined ? undefined : collect(() => parsePolicySection(policyNode, file, lines));
   const storeNode = root.get('store', true) as Node | null | undefined;
-  const store = storeNode === undefined || storeNode === null ? undefined : parseStoreSection(storeNode, file, lines);
+  const store = storeNode === undefined || storeNode === null ? undefined : collect(() => parseStoreSection(storeNode, file, lines));
   const budgetNode = root.get('connection_budget', true) as Node | null | undefined;
-  const connectionBudget = budgetNode === undefined || budgetNode === null ? undefined : parseBudget(budgetNode, file, lines);
-  const withGroups = (config: EngineConfig): EngineConfig => ({
-    ...config,
+  const connectionBudget = budgetNode === undefined || budgetNode === null ? undefined : collect(() => parseBudget(budgetNode, file, lines));
+  const list = root.get('diagnostics', true);
+  let diagnostics: DiagnosticsLogin[] = [];
+  if (list !== undefined && list !== null) {
+    if (!isSeq(list)) collect(() => fail(file, lines, list as Node, 'diagnostics', 'must be a list'));
+    else diagnostics = list.items.flatMap((entry, i) => collect(() => parseLogin(file, lines, entry as Node, `diagnostics[${i}]`, collect)) ?? []);
+  }
+  if (problems.length > 0) throw new SshcheckError('E_USAGE', problems.join('\n'));
+  return {
+    diagnostics,
     ...(groups ? { groups } : {}),
     ...(policy ? { policy } : {}),
     ...(store ? { store } : {}),
     ...(probeUser !== undefined ? { probeUser } : {}),
     ...(connectionBudget ? { connectionBudget } : {}),
-  });
-  const list = root.get('diagnostics', true);
-  if (list === undefined || list === null) return withGroups(EMPTY_ENGINE_CONFIG);
-  if (!isSeq(list)) fail(file, lines, list, 'diagnostics', 'must be a list');
-  const diagnostics = list.items.map((entry, i): DiagnosticsLogin => {
-    const at = `diagnostics[${i}]`;
-    if (!isMap(entry)) fail(file, lines, entry as Node, at, 'must be a mapping');
-    for (const item of entry.items) {
-      const key = isScalar(item.key) ? String(item.key.value) : '?';
-      if (!['match', 'user', 'key', 'known_hosts', 'port', 'sudo', 'sshd_log'].includes(key)) fail(file, lines, item.key as Node, `${at}.${key}`, 'unknown field (expected match, user, key, known_hosts, port, sudo, sshd_log)');
-    }
-    const matchNode = entry.get('match', true);
-    const match: string[] = [];
+  };
+}
+
+type Collect = <T>(part: () => T) => T | undefined;
+
+/** One entry of `diagnostics:`; each of its fields' problems is listed. */
+function parseLogin(file: string, lines: LineCounter, entry: Node, at: string, collect: Collect): DiagnosticsLogin {
+  const { isMap, isScalar, isSeq } = yaml();
+  if (!isMap(entry)) fail(file, lines, entry, at, 'must be a mapping');
+  for (const item of entry.items) {
+    const key = isScalar(item.key) ? String(item.key.value) : '?';
+    if (!['match', 'user', 'key', 'known_hosts', 'port', 'sudo', 'sshd_log'].includes(key)) collect(() => fail(file, lines, item.key as Node, `${at}.${safeKey(key)}`, 'unknown field (expected match, user, key, known_hosts, port, sudo, sshd_log)'));
+  }
+  const matchNode = entry.get('match', true);
+  const match: string[] = [];
+  collect(() => {
     if (isScalar(matchNode) && typeof matchNode.value === 'string') match.push(matchNode.value);
     else if (isSeq(matchNode)) {
       matchNode.items.forEach((m, j) => {
         if (!isScalar(m) || typeof m.value !== 'string') fail(file, lines, m as Node, `${at}.match[${j}]`, 'must be a string');
         match.push(m.value);
       });
-    } else fail(file, lines, (matchNode) ?? entry, `${at}.match`, 'is required: a host glob, a CIDR, or a list of them');
-    match.forEach((m, j) => {
-      if (!validatePattern(m)) fail(file, lines, isSeq(matchNode) ? (matchNode.items[j] as Node) : (matchNode), `${at}.match[${j}]`, `"${m}" is neither a host glob nor an IP/CIDR`);
-    });
-    const userText = str(file, lines, entry, 'user', `${at}.user`, true) ?? '';
-    let user: string;
-    try {
-      user = parseUser(userText);
-    } catch (err) {
-      fail(file, lines, entry.get('user', true), `${at}.user`, (err as Error).message);
-    }
-    const key = str(file, lines, entry, 'key', `${at}.key`, true) ?? '';
-    const knownHosts = str(file, lines, entry, 'known_hosts', `${at}.known_hosts`, true) ?? '';
-    for (const [field, path] of [['key', key], ['known_hosts', knownHosts]] as const) {
-      if (!path.startsWith('/')) fail(file, lines, entry.get(field, true), `${at}.${field}`, 'must be an absolute path');
-    }
-    const login: DiagnosticsLogin = { match, user, key, knownHosts, sudo: false };
-    const sshdLog = str(file, lines, entry, 'sshd_log', `${at}.sshd_log`, false);
-    if (sshdLog !== undefined) {
-      // It is written into the fixed remote script: a plain absolute path, nothing a shell would expand.
-      if (!/^\/[A-Za-z0-9._/-]{1,255}$/.test(sshdLog)) fail(file, lines, entry.get('sshd_log', true), `${at}.sshd_log`, 'must be an absolute path of letters, digits, ".", "_", "-" and "/"');
-      login.sshdLog = sshdLog;
-    }
-    const portNode = entry.get('port', true);
-    if (portNode !== undefined && portNode !== null) {
-      if (!isScalar(portNode)) fail(file, lines, portNode, `${at}.port`, 'must be a number');
-      try {
-        login.port = parsePort(String(portNode.value));
-      } catch (err) {
-        fail(file, lines, portNode, `${at}.port`, (err as Error).message);
-      }
-    }
-    const sudoNode = entry.get('sudo', true);
-    if (sudoNode !== undefined && sudoNode !== null) {
-      if (!isScalar(sudoNode) || typeof sudoNode.value !== 'boolean') fail(file, lines, sudoNode, `${at}.sudo`, 'must be true or false');
-      login.sudo = sudoNode.value;
-    }
-    return login;
+    } else fail(file, lines, matchNode ?? entry, `${at}.match`, 'is required: a host glob, a CIDR, or a list of them');
   });
-  return withGroups({ diagnostics });
+  match.forEach((m, j) => {
+    if (!validatePattern(m)) collect(() => fail(file, lines, isSeq(matchNode) ? (matchNode.items[j] as Node) : (matchNode as Node), `${at}.match[${j}]`, `${quoteValue(m)} is neither a host glob nor an IP/CIDR`));
+  });
+  const user =
+    collect(() => {
+      const userText = str(file, lines, entry, 'user', `${at}.user`, true) ?? '';
+      try {
+        return parseUser(userText);
+      } catch (err) {
+        return fail(file, lines, entry.get('user', true), `${at}.user`, (err as Error).message);
+      }
+    }) ?? '';
+  const path = (field: 'key' | 'known_hosts'): string =>
+    collect(() => {
+      const value = str(file, lines, entry, field, `${at}.${field}`, true) ?? '';
+      if (!value.startsWith('/')) fail(file, lines, entry.get(field, true), `${at}.${field}`, 'must be an absolute path');
+      return value;
+    }) ?? '';
+  const login: DiagnosticsLogin = { match, user, key: path('key'), knownHosts: path('known_hosts'), sudo: false };
+  collect(() => {
+    const sshdLog = str(file, lines, entry, 'sshd_log', `${at}.sshd_log`, false);
+    if (sshdLog === undefined) return;
+    // It is written into the fixed remote script: a plain absolute path, nothing a shell would expand.
+    if (!/^\/[A-Za-z0-9._/-]{1,255}$/.test(sshdLog)) fail(file, lines, entry.get('sshd_log', true), `${at}.sshd_log`, 'must be an absolute path of letters, digits, ".", "_", "-" and "/"');
+    login.sshdLog = sshdLog;
+  });
+  collect(() => {
+    const portNode = entry.get('port', true);
+    if (portNode === undefined || portNode === null) return;
+    if (!isScalar(portNode)) fail(file, lines, portNode, `${at}.port`, 'must be a number');
+    try {
+      login.port = parsePort(String(portNode.value));
+    } catch (err) {
+      fail(file, lines, portNode, `${at}.port`, (err as Error).message);
+    }
+  });
+  collect(() => {
+    const sudoNode = entry.get('sudo', true);
+    if (sudoNode === undefined || sudoNode === null) return;
+    if (!isScalar(sudoNode) || typeof sudoNode.value !== 'boolean') fail(file, lines, sudoNode, `${at}.sudo`, 'must be true or false');
+    login.sudo = sudoNode.value;
+  });
+  return login;
 }
 
 /**
@@ -194,32 +232,37 @@ function parseBudget(node: Node, file: string, lines: LineCounter): BudgetRules 
 }
 
 /** `groups:` name → list of targets or ranges, each checked as the fleet command would. */
-function parseGroups(file: string, lines: LineCounter, node: unknown): Record<string, string[]> | undefined {
+function parseGroups(file: string, lines: LineCounter, node: unknown, collect: Collect): Record<string, string[]> | undefined {
   const { isMap, isScalar, isSeq } = yaml();
   if (node === undefined || node === null) return undefined;
   if (!isMap(node)) fail(file, lines, node as Node, 'groups', 'must be a mapping of group names to lists of hosts');
   const groups: Record<string, string[]> = {};
   for (const item of node.items) {
-    const name = isScalar(item.key) ? String(item.key.value) : '';
-    const at = `groups.${name || '?'}`;
-    if (!GROUP_NAME.test(name)) fail(file, lines, item.key as Node, at, 'a group name is lower-case letters, digits, ".", "_" or "-" (at most 63)');
-    const value = item.value as Node | null;
-    const entries = isSeq(value) ? value.items : isScalar(value) ? [value] : undefined;
-    if (!entries || entries.length === 0) fail(file, lines, value ?? (item.key as Node), at, 'must be a host, a range like db-[1-40], or a list of them');
-    let count = 0;
-    groups[name] = entries.map((entry, j) => {
-      if (!isScalar(entry) || typeof entry.value !== 'string' || entry.value.trim() === '') fail(file, lines, entry as Node, `${at}[${j}]`, 'must be a host name, address or range');
-      const text = entry.value.trim();
-      let names: string[] = [];
-      try {
-        names = expandPattern(text);
-        for (const n of names) parseTarget(n);
-      } catch (err) {
-        fail(file, lines, entry, `${at}[${j}]`, (err as Error).message);
-      }
-      count += names.length;
-      if (count > MAX_EXPANSION) fail(file, lines, entry, `${at}[${j}]`, `the group names more than ${MAX_EXPANSION} hosts`);
-      return text;
+    collect(() => {
+      const name = isScalar(item.key) ? String(item.key.value) : '';
+      const at = `groups.${GROUP_NAME.test(name) ? name : safeKey(name)}`;
+      if (!GROUP_NAME.test(name)) fail(file, lines, item.key as Node, at, 'a group name is lower-case letters, digits, ".", "_" or "-" (at most 63)');
+      const value = item.value as Node | null;
+      const entries = isSeq(value) ? value.items : isScalar(value) ? [value] : undefined;
+      if (!entries || entries.length === 0) fail(file, lines, value ?? (item.key as Node), at, 'must be a host, a range like db-[1-40], or a list of them');
+      let count = 0;
+      groups[name] = entries.flatMap((entry, j) =>
+        // Past the cap, the rest of the group is not validated: one error says it is too big.
+        count > MAX_EXPANSION ? [] : collect(() => {
+          if (!isScalar(entry) || typeof entry.value !== 'string' || entry.value.trim() === '') fail(file, lines, entry as Node, `${at}[${j}]`, 'must be a host name, address or range');
+          const text = entry.value.trim();
+          let names: string[] = [];
+          try {
+            names = expandPattern(text);
+            for (const n of names) parseTarget(n);
+          } catch (err) {
+            fail(file, lines, entry, `${at}[${j}]`, (err as Error).message);
+          }
+          count += names.length;
+          if (count > MAX_EXPANSION) fail(file, lines, entry, `${at}[${j}]`, `the group names more than ${MAX_EXPANSION} hosts`);
+          return [text];
+        }) ?? [],
+      );
     });
   }
   return groups;
@@ -238,13 +281,7 @@ export function findEngineConfig(explicit: string | undefined, env: Readonly<Rec
 }
 
 export function loadEngineConfig(path: string): EngineConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new SshcheckError('E_USAGE', `cannot read the engine config ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  return parseEngineConfig(text, path);
+  return parseEngineConfig(readConfigFile(path, 'the engine config'), path);
 }
 
 function globMatch(glob: string, name: string): boolean {

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import type * as Yaml from 'yaml';
 import type { LineCounter, Node } from 'yaml';
 import { SshcheckError } from '../engine/errors.js';
+import { safeKey } from '../engine/config-file.js';
 
 let loaded: typeof Yaml | undefined;
 
@@ -37,7 +38,7 @@ export function mappingFields(ctx: SectionContext, node: Node, path: string, all
   for (const pair of node.items) {
     const key = isScalar(pair.key) ? pair.key.value : undefined;
     if (typeof key !== 'string') failAt(ctx, pair.key as Node, path, 'keys must be plain words');
-    if (!allowed.includes(key)) failAt(ctx, pair.key as Node, `${path}.${key}`, `unknown field (expected ${allowed.join(', ')})`);
+    if (!allowed.includes(key)) failAt(ctx, pair.key as Node, `${path}.${safeKey(key)}`, `unknown field (expected ${allowed.join(', ')})`);
     out.set(key, (pair.value as Node | null) ?? null);
   }
   return out;

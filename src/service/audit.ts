@@ -2,48 +2,88 @@
 // target (a refusal is a 403 and starts nothing; the engine checks the resolved addresses
 // again), and an audit row per request completed with the run's outcome. The chat user is
 // known to the bot, which keeps its own audit log; here the requester is the bot's token.
+// No probe runs unrecorded: a run starts only once its row is written; when the store
+// cannot take it now (another process holds its lock), the request is refused (503) and the
+// refusal itself is spooled and written later (src/store/spool.ts). Refusals are answered
+// at once and written in the background: they probe nothing.
 import type { Logger } from '../log.js';
 import type { TargetPolicy } from '../policy/target-policy.js';
 import { checkTyped } from '../policy/target-policy.js';
 import { targetLabel } from '../chat/views.js';
-import type { Store } from '../store/store.js';
+import type { CallHooks } from '../store/client.js';
+import type { AuditEntry, AuditPatch, DenialReason } from '../store/store.js';
 import type { CheckBody } from './request.js';
 import type { RunRegistry, ServiceRun } from './runs.js';
 import type { Admission } from './server.js';
 import { verdictOf } from '../engine/report.js';
 
+/** The store calls admission makes (StoreClient, or a Store behind a promise in tests). */
+export interface AuditWriter {
+  addAudit(entry: AuditEntry, hooks?: CallHooks): Promise<number>;
+  updateAudit(id: number, patch: AuditPatch): Promise<void>;
+}
+
+/** How long a request waits for its audit row before it is refused. */
+export const DEFAULT_AUDIT_WAIT_MS = 2000;
+
 export function serviceAdmission(options: {
-  store: Pick<Store, 'addAudit' | 'updateAudit'>;
+  store: AuditWriter;
   policy: TargetPolicy;
   vantage: string;
   registry: () => RunRegistry;
   logger: Logger;
+  auditWaitMs?: number;
 }): (request: CheckBody) => { refused: string } | Admission {
   const { store, policy, vantage, logger } = options;
-  const write = (what: () => unknown): void => {
-    try {
-      what();
-    } catch (err) {
-      logger.error('audit log write failed', { error: err instanceof Error ? err.message : String(err) });
-    }
+  const waitMs = options.auditWaitMs ?? DEFAULT_AUDIT_WAIT_MS;
+  const failed = (err: unknown): void => {
+    logger.error('audit log write failed', { error: err instanceof Error ? err.message : String(err) });
   };
   return (request) => {
     const started = Date.now();
-    const base = { source: 'service', action: 'check', target: targetLabel(request.target), host: request.target.host, port: request.target.port, bastion: vantage } as const;
+    const base = { atMs: started, source: 'service', action: 'check', target: targetLabel(request.target), host: request.target.host, port: request.target.port, bastion: vantage } as const;
+    const denied = (denial: DenialReason, reason: string): void => {
+      store.addAudit({ ...base, verdict: 'denied', denial, reason, durationMs: Date.now() - started }).catch(failed);
+    };
     const refused = checkTyped(policy, request.target);
     if (refused) {
-      write(() => store.addAudit({ ...base, verdict: 'denied', denial: 'policy', reason: refused.message, durationMs: 0 }));
+      denied('policy', refused.message);
       return { refused: refused.message };
     }
-    let id: number | undefined;
-    write(() => (id = store.addAudit({ ...base, verdict: 'running' })));
-    const update = (patch: Parameters<Store['updateAudit']>[1]): void => {
-      if (id !== undefined) {
-        const rowId = id;
-        write(() => store.updateAudit(rowId, { ...patch, durationMs: Date.now() - started }));
-      }
+    let row: Promise<number> | undefined;
+    const update = (patch: AuditPatch): void => {
+      row?.then((id) => store.updateAudit(id, { ...patch, durationMs: Date.now() - started })).catch(failed);
     };
     return {
+      record() {
+        return new Promise((resolve) => {
+          let done = false;
+          const once = (outcome: { ok: true } | { ok: false; reason: string }): void => {
+            if (done) return;
+            done = true;
+            clearTimeout(timer);
+            if (!outcome.ok) {
+              // The row lands later (spooled, or slow): it must then say the request was refused.
+              update({ verdict: 'denied', denial: 'audit', reason: outcome.reason });
+              logger.warn('request refused: its audit row cannot be written now', { target: base.target, reason: outcome.reason });
+            }
+            resolve(outcome);
+          };
+          const timer = setTimeout(() => once({ ok: false, reason: `the audit log did not answer within ${waitMs} ms` }), waitMs);
+          row = store.addAudit({ ...base, verdict: 'running' }, { spooled: () => once({ ok: false, reason: 'the audit log is locked by another process' }) });
+          row.then(
+            () => once({ ok: true }),
+            (err: unknown) => {
+              failed(err);
+              once({ ok: false, reason: `the audit log cannot be written (${err instanceof Error ? err.message : String(err)})` });
+            },
+          );
+        });
+      },
+      deny(reason: string) {
+        if (row) update({ verdict: 'denied', denial: 'queue-full', reason });
+        else denied('queue-full', reason);
+      },
       follow(run: ServiceRun) {
         options.registry().subscribe(run, run.events.length, {
           event: () => undefined,
@@ -55,9 +95,6 @@ export function serviceAdmission(options: {
             else update({ verdict: 'failed', reason: ended.error ?? null });
           },
         });
-      },
-      fail(reason: string) {
-        update({ verdict: 'denied', denial: 'queue-full', reason });
       },
     };
   };

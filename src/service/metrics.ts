@@ -7,7 +7,7 @@ import { CAUSES } from '../engine/report.js';
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /** Why a request was turned away (the `reason` label). */
-export const REJECT_REASONS = ['unauthorized', 'invalid', 'too_large', 'busy', 'not_found', 'policy'] as const;
+export const REJECT_REASONS = ['unauthorized', 'invalid', 'too_large', 'busy', 'not_found', 'policy', 'audit'] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 /** How a POST /v1/checks was answered (the `outcome` label). */

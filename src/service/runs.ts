@@ -102,12 +102,19 @@ export class RunRegistry {
     return this.runs.get(id);
   }
 
+  /** The BusyError start() would throw now (a new run while full), without starting anything. */
+  wouldRefuse(target: Target, from?: string): BusyError | undefined {
+    const key = runKey(target, from);
+    if (this.reusable(key) || this.running.has(key)) return undefined;
+    return this.running.size >= this.options.maxRuns ? new BusyError(this.running.size, this.options.retryAfterS) : undefined;
+  }
+
   /** Starts a run for the target, joins the one in flight, or reuses a fresh result. Throws BusyError when full. */
   start(target: Target, from?: string): StartResult {
     this.prune();
     const key = runKey(target, from);
-    const recent = this.latest.get(key);
-    if (this.options.reuseMs > 0 && recent?.state === 'finished' && recent.finishedAt !== undefined && this.now() - recent.finishedAt <= this.options.reuseMs) {
+    const recent = this.reusable(key);
+    if (recent?.finishedAt !== undefined) {
       this.metrics.checks.inc('reused');
       return { run: recent, outcome: 'reused', ageMs: this.now() - recent.finishedAt };
     }
@@ -125,6 +132,12 @@ export class RunRegistry {
     this.logger.info('run started', { check: run.id, target: key });
     run.done = this.execute(run);
     return { run, outcome: 'started' };
+  }
+
+  /** The finished run of this key young enough to reuse, if any. */
+  private reusable(key: string): ServiceRun | undefined {
+    const recent = this.latest.get(key);
+    return this.options.reuseMs > 0 && recent?.state === 'finished' && recent.finishedAt !== undefined && this.now() - recent.finishedAt <= this.options.reuseMs ? recent : undefined;
   }
 
   private async execute(run: ServiceRun): Promise<void> {

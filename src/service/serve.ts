@@ -1,12 +1,13 @@
 // `sshcheck serve`: the probe engine as an HTTP service on a bastion, for a chat bot that
 // runs elsewhere (docs/deploy.md). Tokens come from the environment or a file (re-read on
 // SIGHUP), never from the command line, where `ps` would show them.
-import { chmodSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { run } from '../engine/run.js';
 import { findEngineConfig } from '../engine/config.js';
+import { MAX_SECRET_FILE_BYTES, readConfigFile } from '../engine/config-file.js';
 import type { EngineConfig } from '../engine/config.js';
 import { createLogger } from '../log.js';
 import type { LogLevel } from '../log.js';
@@ -19,10 +20,13 @@ import { TokenSet, tokensFromEnv } from './tokens.js';
 import { serviceAdmission } from './audit.js';
 import { defaultPolicy } from '../policy/target-policy.js';
 import { storePath } from '../store/paths.js';
-import { recentHistory } from '../store/run-history.js';
-import { Store } from '../store/store.js';
+import { StoreClient } from '../store/client.js';
+import { recentHistoryAsync } from '../store/run-history.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** How long the store's thread waits for another process's lock before it spools a row and the request is refused. */
+const STORE_BUSY_MS = 200;
 
 export const SERVE_USAGE = `Usage: sshcheck serve [options]
 
@@ -129,7 +133,7 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
       io.stderr(`${SERVE_USAGE}\n`);
       return 0;
     }
-    source = tokensFromEnv(env, (p) => readFileSync(p, 'utf8'));
+    source = tokensFromEnv(env, (p) => readConfigFile(p, 'the token file', MAX_SECRET_FILE_BYTES));
     // Diagnostics logins for the inside view (and --from checks), the target policy and the store, as for the CLI.
     engineConfig = findEngineConfig(undefined, env);
   } catch (err) {
@@ -137,10 +141,11 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
     return 2;
   }
   const { listen, vantage, budgetMs } = options;
-  // The audit log and history: a service that cannot record what it probes does not start.
-  let store: Store;
+  // The audit log and history, on their own thread (src/store/client.ts): a service that
+  // cannot record what it probes does not start. Rows a crash left unfinished are closed.
+  let store: StoreClient;
   try {
-    store = Store.open(storePath(engineConfig?.store, { env }).path, { ...(engineConfig?.store?.retentionDays !== undefined ? { retentionDays: engineConfig.store.retentionDays } : {}) });
+    store = await StoreClient.open(storePath(engineConfig?.store, { env }).path, { recover: true, busyTimeoutMs: STORE_BUSY_MS, ...(engineConfig?.store?.retentionDays !== undefined ? { retentionDays: engineConfig.store.retentionDays } : {}) });
   } catch (err) {
     io.stderr(`sshcheck serve: ${err instanceof Error ? err.message : String(err)} (with systemd: StateDirectory=sshcheck in the unit, docs/deploy.md)\n`);
     return 2;
@@ -151,21 +156,18 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   // The logger scrubs every token value, including ones added by a reload.
   const secrets = [...source.tokens];
   const logger = createLogger({ name: 'sshcheck-serve', level: options.logLevel, secrets });
+  if (store.recovery && (store.recovery.interrupted > 0 || store.recovery.replayed > 0)) logger.warn('a process that stopped uncleanly left rows: closed as interrupted, spooled rows written', { ...store.recovery });
   const tokens = new TokenSet(source.tokens);
   const engine: Runner =
     io.runner ??
-    ((target, o) => {
-      const history = recentHistory(store, target, vantage, historyWindow);
+    (async (target, o) => {
+      const history = await recentHistoryAsync(store, target, vantage, historyWindow);
       return run(target, { vantage, budgetMs, policy, onEvent: o.onEvent, signal: o.signal, ...(history ? { history } : {}), ...(engineConfig ? { config: engineConfig } : {}), ...(o.from !== undefined ? { from: o.from } : {}) });
     });
   // Every finished run is kept for history (and the ban heuristic of later runs).
   const runner: Runner = async (target, o) => {
     const report = await engine(target, o);
-    try {
-      store.recordRun(report, 'service');
-    } catch (err) {
-      logger.error('recording the run failed', { error: err instanceof Error ? err.message : String(err) });
-    }
+    store.recordRun(report, 'service').catch((err: unknown) => logger.error('recording the run failed', { error: err instanceof Error ? err.message : String(err) }));
     return report;
   };
   const admit = serviceAdmission({ store, policy, vantage, logger, registry: () => service.registry });
@@ -175,7 +177,7 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   io.onReload?.(() => {
     if (!tokenFile) return logger.warn('reload requested, but no SSHCHECK_SERVICE_TOKENS_FILE is configured: nothing to re-read');
     try {
-      const next = tokensFromEnv(env, (p) => readFileSync(p, 'utf8'));
+      const next = tokensFromEnv(env, (p) => readConfigFile(p, 'the token file', MAX_SECRET_FILE_BYTES));
       secrets.push(...next.tokens.filter((t) => !secrets.includes(t)));
       tokens.replace(next.tokens);
       logger.info('bearer list reloaded', { bearers: next.tokens.length });
@@ -197,7 +199,7 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   } catch (err) {
     logger.error('cannot listen', { address: formatListen(listen), error: err instanceof Error ? err.message : String(err) });
     io.stderr(`sshcheck serve: cannot listen on ${formatListen(listen)}: ${err instanceof Error ? err.message : String(err)}\n`);
-    store.close();
+    await store.close();
     return 3;
   }
   logger.info('listening', { address: formatListen(listen), vantage, maxRuns: options.maxRuns, reuseMs: options.reuseMs, bearers: tokens.size });
@@ -205,6 +207,7 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   await io.stopSignal;
   logger.info('stopping');
   await service.close();
-  store.close();
+  const unwritten = await store.close();
+  if (unwritten > 0) logger.warn('the store was still locked at exit: rows stay in the spool and are written by the next process that opens it', { rows: unwritten, spool: `${store.path}-spool` });
   return 0;
 }

@@ -30,20 +30,24 @@ export interface ServiceOptions {
   maxStreams?: number;
   /** A comment line this often keeps idle streams (and the client's idle timer) alive. */
   heartbeatMs?: number;
+  /** How long a client may take to send a request's headers (default DEFAULT_HEADERS_TIMEOUT_MS). */
+  headersTimeoutMs?: number;
   version?: string;
   /**
    * Asked for every valid request before a run is started or joined: a refusal (the target
-   * policy) is answered 403 and starts nothing; an admission follows the run it gets (the
-   * audit log). `sshcheck serve` always sets it.
+   * policy) is answered 403 and starts nothing; an admission records the request before its
+   * run starts and follows the run it gets (the audit log). `sshcheck serve` always sets it.
    */
   admit?: (request: CheckBody) => { refused: string } | Admission;
 }
 
 export interface Admission {
+  /** Writes the request's row; a run starts only when it is written (ok), else the request is refused. */
+  record(): Promise<{ ok: true } | { ok: false; reason: string }>;
   /** The run this request started, joined or reused. */
   follow(run: ServiceRun): void;
-  /** No run: the service was full or stopping. */
-  fail(reason: string): void;
+  /** No run: the service was full. */
+  deny(reason: string): void;
 }
 
 export interface Service {
@@ -55,6 +59,8 @@ export interface Service {
 }
 
 export const DEFAULT_MAX_STREAMS = 256;
+/** A request's headers must arrive within this long; a connection that sends them slower is closed. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 export const DEFAULT_HEARTBEAT_MS = 10_000;
 /** How long a client should wait before reconnecting a broken stream. */
 const SSE_RETRY_MS = 500;
@@ -76,7 +82,14 @@ function errorBody(code: string, message: string, field?: string): ErrorBody {
   return { error: { code, message, ...(field !== undefined ? { field } : {}) } };
 }
 
-/** The body, up to `max` bytes; rejects with a 413 RequestError beyond that. */
+/** After a 413, the rest of a body is read and dropped for at most this long (and this much), so that the client, still sending, reads the answer instead of a reset. */
+const DRAIN_MS = 2000;
+const DRAIN_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The body, up to `max` bytes; rejects with a 413 RequestError beyond that. A body that is
+ * too large is not destroyed at once: its rest is drained (bounded) while the 413 is written.
+ */
 function readBody(req: IncomingMessage, max: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? '0');
@@ -86,18 +99,34 @@ function readBody(req: IncomingMessage, max: number): Promise<string> {
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > max) {
-        reject(new RequestError(413, undefined, `the body is over ${max} bytes; at most ${max} are accepted`));
-        req.destroy();
+      if (size <= max) {
+        chunks.push(chunk);
         return;
       }
-      chunks.push(chunk);
-    });
+      req.off('data', onData);
+      drain(req);
+      reject(new RequestError(413, undefined, `the body is over ${max} bytes; at most ${max} are accepted`));
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+/** Reads and drops the rest of a refused body, then (or after DRAIN_MS / DRAIN_BYTES) closes the connection. */
+function drain(req: IncomingMessage): void {
+  let dropped = 0;
+  const timer = setTimeout(() => req.socket.destroy(), DRAIN_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > DRAIN_BYTES) req.socket.destroy();
+  });
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }
 
 /** What a client sees of a run: its state, and the report once there is one. */
@@ -151,15 +180,26 @@ export function createService(options: ServiceOptions): Service {
       reject(res, 'policy', 403, errorBody('policy', admission.refused, 'target'));
       return;
     }
+    const busy = (err: BusyError): void => {
+      admission?.deny(err.message);
+      reject(res, 'busy', 429, errorBody('busy', err.message), { 'Retry-After': String(err.retryAfterS) });
+    };
+    // A full service answers at once, before the store is asked anything.
+    const full = registry.wouldRefuse(request.target, request.from);
+    if (full) return busy(full);
+    if (admission) {
+      const recorded = await admission.record();
+      if (!recorded.ok) {
+        reject(res, 'audit', 503, errorBody('audit', `${recorded.reason}, and this service runs no check it cannot record: nothing was probed; try again shortly`), { 'Retry-After': '5' });
+        return;
+      }
+    }
     let started;
     try {
       started = registry.start(request.target, request.from);
     } catch (err) {
-      admission?.fail(err instanceof Error ? err.message : String(err));
-      if (err instanceof BusyError) {
-        reject(res, 'busy', 429, errorBody('busy', err.message), { 'Retry-After': String(err.retryAfterS) });
-        return;
-      }
+      if (err instanceof BusyError) return busy(err);
+      admission?.deny(err instanceof Error ? err.message : String(err));
       throw err;
     }
     const { run, outcome } = started;
@@ -249,7 +289,10 @@ export function createService(options: ServiceOptions): Service {
     json(res, 404, errorBody('not_found', 'no such endpoint: POST /v1/checks, GET /v1/checks/:id[/events], GET /healthz, GET /metrics'));
   };
 
-  const server = createServer((req, res) => {
+  const headersTimeoutMs = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  // Node checks headersTimeout/requestTimeout only every connectionsCheckingInterval (30 s by
+  // default): half-sent headers would outlive the timeout by that much.
+  const server = createServer({ connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.round(headersTimeoutMs / 4))) }, (req, res) => {
     const started = performance.now();
     res.on('close', () => {
       // Method, path and status only: headers (the token) are never logged.
@@ -263,8 +306,8 @@ export function createService(options: ServiceOptions): Service {
   });
   // Bounded request intake: slow or huge headers do not hold a connection forever. These
   // limit receiving the request only; an event stream's response may last as long as its run.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 15_000;
+  server.headersTimeout = headersTimeoutMs;
+  server.requestTimeout = Math.max(headersTimeoutMs, 15_000);
   server.maxHeadersCount = 64;
 
   return {

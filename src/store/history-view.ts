@@ -1,5 +1,6 @@
 // Recent runs of one host as a person reads them during an incident: "worked at 10:02,
-// broken since 10:05 (port-filtered)", per bastion, then the runs themselves. Pure: rows and
+// broken since 10:05 (port-filtered)", per login, port and bastion (port 22 closed and port
+// 2222 working are two stories, never one), then the runs themselves. Pure: rows and
 // a clock in, plain text lines out. The CLI prints them; the chat adapters put them in a code
 // block (rows may hold text a server sent, so they are never shown as markup).
 import type { RunRow } from './store.js';
@@ -8,7 +9,7 @@ export type TimeZoneMode = 'utc' | 'local';
 
 export interface HistoryView {
   title: string;
-  /** One line per bastion (vantage): works / broken since / worked at. */
+  /** One line per user@host:port and bastion (vantage), which it names: works / broken since / worked at. */
   summary: string[];
   /** One line per run, newest first. */
   lines: string[];
@@ -79,20 +80,29 @@ export function summarize(all: readonly RunRow[], now: number, tz: TimeZoneMode)
   return before ? `worked at ${clockTime(before.atMs, now, tz)}, ${broken}` : `${broken}; no healthy run in the history`;
 }
 
+/** user@host:port, an IPv6 host in brackets. */
+function loginLabel(r: Pick<RunRow, 'user' | 'host' | 'port'>): string {
+  return `${r.user}@${r.host.includes(':') ? `[${r.host}]` : r.host}:${r.port}`;
+}
+
 export function renderHistory(host: string, runs: readonly RunRow[], options: HistoryViewOptions): HistoryView {
   const tz = options.timeZone ?? 'utc';
   const sorted = [...runs].sort((a, b) => b.atMs - a.atMs);
   const zone = tz === 'utc' ? 'UTC' : 'local time';
   if (sorted.length === 0) return { title: `${host}: no runs recorded`, summary: [`nothing has checked ${host} within the store's retention period`], lines: [] };
-  const byVantage = new Map<string, RunRow[]>();
-  for (const r of sorted) byVantage.set(r.vantage, [...(byVantage.get(r.vantage) ?? []), r]);
-  const summary = [...byVantage].map(([vantage, rows]) => `from ${vantage}: ${summarize(rows, options.now, tz)}`);
+  // Newest first within each series; the series in the order of their newest run.
+  const series = new Map<string, RunRow[]>();
+  for (const r of sorted) {
+    const key = `${loginLabel(r)} from ${r.vantage}`;
+    series.set(key, [...(series.get(key) ?? []), r]);
+  }
+  const summary = [...series].map(([key, rows]) => `${key}: ${summarize(rows, options.now, tz)}`);
   const shown = sorted.slice(0, options.limit ?? 10);
   const width = Math.min(30, Math.max(...shown.map((r) => r.vantage.length)));
   const lines = shown.map((r) => {
     const verdict = r.cause === 'healthy' ? 'healthy' : r.cause === 'undecided' ? 'undecided (stopped before a verdict)' : `${r.cause} (${r.confidence})`;
     const where = r.addresses.length > 0 ? `  ${r.addresses.slice(0, 2).join(' ')}` : '';
-    return `${clockTime(r.atMs, options.now, tz).padStart(12)}  ${r.vantage.slice(0, 30).padEnd(width)}  ${r.user}@${r.host}:${r.port}  ${verdict}  ${seconds(r.durationMs)}${where}`;
+    return `${clockTime(r.atMs, options.now, tz).padStart(12)}  ${r.vantage.slice(0, 30).padEnd(width)}  ${loginLabel(r)}  ${verdict}  ${seconds(r.durationMs)}${where}`;
   });
   const more = sorted.length > shown.length ? `, the newest ${shown.length} of ${sorted.length}` : '';
   return { title: `${host}: ${sorted.length === 1 ? '1 run' : `${sorted.length} runs`} (times in ${zone}${more})`, summary, lines };

@@ -77,6 +77,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX connection_ledger_key ON connection_ledger (vantage, host, at_ms);
     `,
   },
+  {
+    version: 4,
+    name: 'which process owns an unfinished row, so a crashed one is closed as interrupted',
+    sql: `
+      ALTER TABLE audit ADD COLUMN owner TEXT;
+      CREATE INDEX audit_open ON audit (verdict) WHERE verdict IN ('queued', 'running');
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

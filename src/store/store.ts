@@ -1,24 +1,31 @@
 // The audit log and the run history in one SQLite file (better-sqlite3). The bot, `sshcheck
 // serve` and operators' CLI runs on one bastion may write it at the same time: WAL lets
 // readers run beside the one writer, and busy_timeout makes a writer wait for the lock
-// instead of failing. Schema changes are numbered migrations (migrations.ts). Rows are
+// instead of failing. Every call here is synchronous: long-lived processes use it from a
+// worker thread (client.ts), so a lock held elsewhere never stalls their event loop.
+// Opening writes nothing when the file is already WAL and migrated, so a store locked by
+// another process can still be opened (and read) at once. Schema changes are numbered migrations (migrations.ts). Rows are
 // bounded (long texts are cut), and old rows are deleted after the retention period.
 // Nothing here is written anywhere but the database file and SQLite's own -wal/-shm files.
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SshcheckError } from '../engine/errors.js';
 import type { Report } from '../engine/report.js';
 import { DEFAULT_RETENTION_DAYS } from './config.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+import { ownerAlive, ownerId } from './owner.js';
+import { appendSpool, deadSpools } from './spool.js';
+import type { SpooledCall } from './spool.js';
 
 export type AuditSource = 'slack' | 'discord' | 'cli' | 'service';
 export type AuditAction = 'check' | 'history';
 /**
  * queued/running: not finished (yet); healthy/problem: the check ran; undecided: it stopped
- * before a verdict (signal, budget); failed: the engine failed; shown: a history answer.
+ * before a verdict (signal, budget); failed: the engine failed; shown: a history answer;
+ * interrupted: the process running it stopped first.
  */
-export type AuditVerdict = 'queued' | 'running' | 'healthy' | 'problem' | 'undecided' | 'failed' | 'denied' | 'shown' | 'cancelled';
+export type AuditVerdict = 'queued' | 'running' | 'healthy' | 'problem' | 'undecided' | 'failed' | 'denied' | 'shown' | 'cancelled' | 'interrupted';
 export type DenialReason = 'permission' | 'policy' | 'rate-limit' | 'queue-full' | 'audit';
 
 export interface AuditEntry {
@@ -43,6 +50,8 @@ export interface AuditEntry {
   cause?: string | null;
   durationMs?: number | null;
   reportId?: string | null;
+  /** Whose unfinished row this is (owner.ts); default the store's owner. Spool replays keep the original. */
+  owner?: string;
 }
 
 export interface AuditRow {
@@ -91,7 +100,26 @@ export interface StoreOptions {
   /** How long a writer waits for another process's lock. */
   busyTimeoutMs?: number;
   now?: () => number;
+  /** Reading commands: the file must exist; nothing is created, migrated or written. */
+  readonly?: boolean;
+  /** Who owns the unfinished rows this process writes (owner.ts); default this process. */
+  owner?: string;
 }
+
+/** What recover() found: spooled rows of gone processes written, and their unfinished rows closed. */
+export interface Recovery {
+  replayed: number;
+  interrupted: number;
+}
+
+/** True for SQLite's "another connection holds the lock" errors (retry later, nothing is wrong with the data). */
+export function isBusyError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || (typeof code === 'string' && (code.startsWith('SQLITE_BUSY_') || code.startsWith('SQLITE_LOCKED_')));
+}
+
+/** Unfinished rows without an owner (written before owners were recorded) older than this are closed. */
+const UNOWNED_OPEN_MS = 3_600_000;
 
 const DAY_MS = 86_400_000;
 const PRUNE_EVERY_MS = 3_600_000;
@@ -136,6 +164,7 @@ interface AuditDbRow {
   cause: string | null;
   duration_ms: number | null;
   report_id: string | null;
+  owner?: string | null;
 }
 
 interface RunDbRow {
@@ -209,11 +238,13 @@ function makeDirs(dir: string): void {
 
 /** Applies the migrations a database lacks. Exported for tests that build older versions. */
 export function migrate(db: Database.Database, upTo: number = SCHEMA_VERSION, file = 'the store'): number {
+  // A read first: a file that is up to date needs no write lock (another process may hold it).
+  const before = Number(db.pragma('user_version', { simple: true }));
+  if (before > SCHEMA_VERSION) throw newerSchema(file, before);
+  if (before >= upTo) return before;
   const apply = db.transaction(() => {
     const current = Number(db.pragma('user_version', { simple: true }));
-    if (current > SCHEMA_VERSION) {
-      throw new SshcheckError('E_STORE', `${file} has schema version ${current}; this sshcheck knows versions up to ${SCHEMA_VERSION}: upgrade sshcheck, or point SSHCHECK_DB at another file`);
-    }
+    if (current > SCHEMA_VERSION) throw newerSchema(file, current);
     for (const m of MIGRATIONS) {
       if (m.version <= current || m.version > upTo) continue;
       db.exec(m.sql);
@@ -225,10 +256,16 @@ export function migrate(db: Database.Database, upTo: number = SCHEMA_VERSION, fi
   return apply.immediate();
 }
 
+function newerSchema(file: string, version: number): SshcheckError {
+  return new SshcheckError('E_STORE', `${file} has schema version ${version}; this sshcheck knows versions up to ${SCHEMA_VERSION}: upgrade sshcheck, or point SSHCHECK_DB at another file`);
+}
+
 export class Store {
   private lastPrune = 0;
   private readonly now: () => number;
   private readonly retentionMs: number;
+  /** Written into every audit row, so that a crash's unfinished rows can be told apart (owner.ts). */
+  readonly owner: string;
 
   private constructor(
     readonly path: string,
@@ -237,6 +274,7 @@ export class Store {
   ) {
     this.now = options.now ?? (() => Date.now());
     this.retentionMs = (options.retentionDays ?? DEFAULT_RETENTION_DAYS) * DAY_MS;
+    this.owner = options.owner ?? ownerId();
   }
 
   /**
@@ -245,27 +283,47 @@ export class Store {
    */
   static open(path: string, options: StoreOptions = {}): Store {
     let db: Database.Database | undefined;
+    const busyMs = Math.round(options.busyTimeoutMs ?? 5000);
     try {
+      if (options.readonly) {
+        if (!existsSync(path)) throw new SshcheckError('E_STORE', `no store at ${path}`);
+        db = new Database(path, { readonly: true, fileMustExist: true, timeout: busyMs });
+        const version = Number(db.pragma('user_version', { simple: true }));
+        if (version > SCHEMA_VERSION) throw newerSchema(path, version);
+        return new Store(path, db, options);
+      }
       if (path !== ':memory:') {
         makeDirs(dirname(path));
         // Created private: the audit log says who probed what. Sharing it between accounts is
         // the admin's choice (group and mode on the file), kept as it is once it exists.
         closeSync(openSync(path, 'a', 0o600));
       }
-      db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
-      db.pragma(`busy_timeout = ${Math.round(options.busyTimeoutMs ?? 5000)}`);
-      db.pragma('journal_mode = WAL');
+      db = new Database(path, { timeout: busyMs });
+      db.pragma(`busy_timeout = ${busyMs}`);
+      // journal_mode is persistent: asked first, set (a write) only on a file that is not WAL yet.
+      if (String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       migrate(db, SCHEMA_VERSION, path);
       const store = new Store(path, db, options);
-      store.prune();
+      try {
+        store.prune();
+      } catch (err) {
+        // Pruning waits for a free store; a locked one is pruned next time.
+        if (!isBusyError(err)) throw err;
+      }
       return store;
     } catch (err) {
       db?.close();
       if (err instanceof SshcheckError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
-      throw new SshcheckError('E_STORE', `cannot open the store ${path}: ${err instanceof Error ? err.message : String(err)}${code === 'EACCES' ? ' (no permission: set SSHCHECK_DB or store.path in the engine config to a file this user may write)' : ''}`, { cause: err });
+      const locked = isBusyError(err) ? ' (another process holds its lock: try again when it is done)' : '';
+      throw new SshcheckError('E_STORE', `cannot open the store ${path}: ${err instanceof Error ? err.message : String(err)}${locked}${code === 'EACCES' ? ' (no permission: set SSHCHECK_DB or store.path in the engine config to a file this user may write)' : ''}`, { cause: err });
     }
+  }
+
+  /** True when opened by a reading command (nothing can be written through it). */
+  get readonly(): boolean {
+    return this.db.readonly;
   }
 
   get schemaVersion(): number {
@@ -280,8 +338,8 @@ export class Store {
     this.maybePrune();
     const result = this.db
       .prepare(
-        `INSERT INTO audit (at_ms, source, action, workspace, channel, user, target, host, port, addresses, bastion, verdict, denial, reason, cause, duration_ms, report_id)
-         VALUES (@at_ms, @source, @action, @workspace, @channel, @user, @target, @host, @port, @addresses, @bastion, @verdict, @denial, @reason, @cause, @duration_ms, @report_id)`,
+        `INSERT INTO audit (at_ms, source, action, workspace, channel, user, target, host, port, addresses, bastion, verdict, denial, reason, cause, duration_ms, report_id, owner)
+         VALUES (@at_ms, @source, @action, @workspace, @channel, @user, @target, @host, @port, @addresses, @bastion, @verdict, @denial, @reason, @cause, @duration_ms, @report_id, @owner)`,
       )
       .run({
         at_ms: Math.round(entry.atMs ?? this.now()),
@@ -301,6 +359,7 @@ export class Store {
         cause: cut(entry.cause, MAX_FIELD),
         duration_ms: entry.durationMs === undefined || entry.durationMs === null ? null : Math.round(entry.durationMs),
         report_id: cut(entry.reportId, 64),
+        owner: entry.verdict === 'running' || entry.verdict === 'queued' ? (entry.owner ?? this.owner) : null,
       });
     return Number(result.lastInsertRowid);
   }
@@ -423,6 +482,66 @@ export class Store {
   /** What a reserved run really used, and its report (JSON) to give again while the budget is spent. */
   settleConnections(id: number, used: number, reportJson: string | undefined, endedMs: number): void {
     this.db.prepare('UPDATE connection_ledger SET connections = ?, report = ?, ended_ms = ? WHERE id = ?').run(Math.max(0, Math.round(used)), reportJson ?? null, Math.round(endedMs), id);
+  }
+
+  /**
+   * After a crash: writes the spooled rows of processes that are gone (spool.ts), then closes
+   * every unfinished row whose owner is gone as `interrupted`, with the time it was found.
+   * Rows of live processes (another bot, a CLI run in progress) are left alone.
+   */
+  recover(isAlive: (owner: string) => boolean = (o) => ownerAlive(o)): Recovery {
+    let replayed = 0;
+    for (const spool of deadSpools(this.path, isAlive)) {
+      this.db.transaction(() => {
+        for (const call of spool.calls) {
+          this.apply(call, spool.owner);
+          replayed += 1;
+        }
+      })();
+      // After the commit: a crash right here replays the file once more (a duplicate row, never a lost one).
+      unlinkSync(spool.file);
+    }
+    return { replayed, interrupted: this.closeInterrupted(isAlive) };
+  }
+
+  /**
+   * For a short-lived process (the CLI), which has no store thread: makes the call now, or,
+   * when another process holds the lock, appends it to this process's spool, which the next
+   * process to open the store writes. Returns the spool file, or undefined when written.
+   */
+  writeOrSpool(call: SpooledCall): string | undefined {
+    try {
+      this.apply(call, this.owner);
+      return undefined;
+    } catch (err) {
+      if (!isBusyError(err) || this.path === ':memory:') throw err;
+      return appendSpool(this.path, this.owner, call);
+    }
+  }
+
+  /** One spooled call; an unfinished row keeps the owner that spooled it. */
+  private apply(call: SpooledCall, owner: string): void {
+    if (call.method === 'addAudit') this.addAudit({ ...(call.args[0] as AuditEntry), owner: (call.args[0] as AuditEntry).owner ?? owner });
+    else if (call.method === 'updateAudit') this.updateAudit(Number(call.args[0]), call.args[1] as AuditPatch);
+    else this.recordRun(call.args[0] as Report, call.args[1] as AuditSource);
+  }
+
+  /** Closes the unfinished rows of processes that are gone; returns how many. */
+  closeInterrupted(isAlive: (owner: string) => boolean = (o) => ownerAlive(o), nowMs: number = this.now()): number {
+    const open = this.db.prepare("SELECT id, at_ms, owner FROM audit WHERE verdict IN ('queued', 'running')").all() as Pick<AuditDbRow, 'id' | 'at_ms' | 'owner'>[];
+    const found = new Date(nowMs).toISOString();
+    const close = this.db.prepare("UPDATE audit SET verdict = 'interrupted', reason = @reason WHERE id = @id AND verdict IN ('queued', 'running')");
+    let closed = 0;
+    this.db.transaction(() => {
+      for (const row of open) {
+        const owner = row.owner ?? null;
+        if (owner === this.owner) continue;
+        if (owner === null ? nowMs - row.at_ms < UNOWNED_OPEN_MS : isAlive(owner)) continue;
+        const who = owner === null ? 'the process that ran it (not recorded)' : `process ${owner.split(':')[1] ?? '?'}`;
+        closed += close.run({ id: row.id, reason: `interrupted: ${who} stopped before the check finished; found and closed at ${found}` }).changes;
+      }
+    })();
+    return closed;
   }
 
   /** Deletes rows older than the retention period. */

@@ -175,7 +175,7 @@ test('/sshcheck target:<host> history:True: the recorded runs, privately; nothin
     const runs = h.engine.counts.runs;
     const i = h.fake.dispatchInteraction({ target: '127.0.0.2', history: true });
     const body = await callback(h, i);
-    assertPrivate(body, /^127\.0\.0\.2: 1 run \(times in UTC\)\n• from test-bastion: broken since \d\d:\d\d \(just now\): `?port-closed`?, 1 run; no healthy run in the history\n```\n/);
+    assertPrivate(body, /^127\.0\.0\.2: 1 run \(times in UTC\)\n• `?sshcheck@127\.0\.0\.2:\d+`? from test-bastion: broken since \d\d:\d\d \(just now\): `?port-closed`?, 1 run; no healthy run in the history\n```\n/);
     assert.match(body.data.content as string, new RegExp(`sshcheck@127\\.0\\.0\\.2:${h.closedPort}  port-closed \\(high\\)`));
     await sleep(100);
     assert.equal(h.engine.counts.runs, runs);

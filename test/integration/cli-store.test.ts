@@ -103,9 +103,11 @@ test('sshcheck history <host>: worked at, broken since; --json; a port narrows i
   store.close();
   const r = cli(['history', '--utc', 'db-3']);
   assert.equal(r.status, 0, r.stderr);
-  const [title, summary, blank, ...runs] = r.stdout.trimEnd().split('\n');
+  const [title, summary2222, summary, blank, ...runs] = r.stdout.trimEnd().split('\n');
   assert.equal(title, 'db-3: 3 runs (times in UTC)');
-  assert.match(summary ?? '', /^ {2}from bastion-eu-1: worked at \d\d:\d\d, broken since \d\d:\d\d \(4 min ago\): port-filtered, 2 runs$/);
+  // Port 2222 is its own series: the history of db-3 never mixes ports.
+  assert.match(summary2222 ?? '', /^ {2}sshcheck@db-3:2222 from bastion-eu-1: broken since \d\d:\d\d \(1 min ago\): port-filtered, 1 run; no healthy run in the history$/);
+  assert.match(summary ?? '', /^ {2}sshcheck@db-3:22 from bastion-eu-1: worked at \d\d:\d\d, broken since \d\d:\d\d \(4 min ago\): port-filtered, 1 run$/);
   assert.equal(blank, '');
   assert.equal(runs.length, 3);
   assert.match(runs[0] ?? '', /sshcheck@db-3:2222 {2}port-filtered \(high\)/);

@@ -23,7 +23,7 @@ test('a broken routing config stops the bot with exit 2 and the line and field, 
     assert.equal(err, `sshcheck bot: SSHCHECK_CONFIG: ${file}:4: bastions[0].token_env: NOT_SET_ANYWHERE is not set in the bot's environment\n`);
     let missing = '';
     assert.equal(await runBot({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', SSHCHECK_CONFIG: join(dir, 'nope.yml') }, { stderr: (t) => (missing += t), stopSignal: Promise.resolve() }), 2);
-    assert.match(missing, /SSHCHECK_CONFIG: ENOENT/);
+    assert.match(missing, /SSHCHECK_CONFIG: cannot read the bot config .*nope\.yml: ENOENT/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -41,7 +41,7 @@ test('the whole view: per bastion, newest first, a limit, times in UTC or local 
   const runs = [row('10:02', 'healthy'), row('10:08', 'port-filtered'), row('10:05', 'port-filtered'), row('10:07', 'healthy', { vantage: 'bastion-us-1', reportId: 'us', port: 2222, addresses: [] })];
   const view = renderHistory('db-3', runs, { now: NOW, limit: 3 });
   assert.equal(view.title, 'db-3: 4 runs (times in UTC, the newest 3 of 4)');
-  assert.deepEqual(view.summary, ['from bastion-eu-1: worked at 10:02, broken since 10:05 (4 min ago): port-filtered, 2 runs', 'from bastion-us-1: works (checked 10:07 (2 min ago))']);
+  assert.deepEqual(view.summary, ['sshcheck@db-3:22 from bastion-eu-1: worked at 10:02, broken since 10:05 (4 min ago): port-filtered, 2 runs', 'sshcheck@db-3:2222 from bastion-us-1: works (checked 10:07 (2 min ago))']);
   assert.deepEqual(view.lines, [
     '       10:08  bastion-eu-1  sshcheck@db-3:22  port-filtered (high)  1.2 s  10.0.0.5',
     '       10:07  bastion-us-1  sshcheck@db-3:2222  healthy  1.2 s',
@@ -58,4 +58,15 @@ test('a run that stopped before its verdict says neither "works" nor "broken", a
   const view = renderHistory('db-3', [row('10:08', 'undecided', { confidence: 'low' })], { now: NOW });
   assert.deepEqual(view.lines, ['       10:08  bastion-eu-1  sshcheck@db-3:22  undecided (stopped before a verdict)  1.2 s  10.0.0.5']);
   assert.ok(!view.summary.some((l) => /works|broken/.test(l)), view.summary.join('\n'));
+});
+
+test('one host, two ports, one bastion: two series, never one "works since" (port 22 closed, 2222 working)', () => {
+  const runs = [row('10:01', 'port-closed', { host: '127.0.0.1', reportId: 'a' }), row('10:02', 'healthy', { host: '127.0.0.1', port: 2222, reportId: 'b' }), row('10:03', 'port-closed', { host: '127.0.0.1', reportId: 'c' }), row('10:04', 'healthy', { host: '127.0.0.1', port: 2222, reportId: 'd' }), row('10:05', 'healthy', { host: '127.0.0.1', port: 22, user: 'ops', reportId: 'e' }), row('10:06', 'healthy', { host: '::1', port: 22, reportId: 'f' })];
+  const view = renderHistory('127.0.0.1', runs.slice(0, 5), { now: NOW });
+  assert.deepEqual(view.summary, [
+    'ops@127.0.0.1:22 from bastion-eu-1: works (checked 10:05 (4 min ago))',
+    'sshcheck@127.0.0.1:2222 from bastion-eu-1: works since 10:02 (7 min ago), 2 runs',
+    'sshcheck@127.0.0.1:22 from bastion-eu-1: broken since 10:01 (8 min ago): port-closed, 2 runs; no healthy run in the history',
+  ]);
+  assert.equal(renderHistory('::1', runs.slice(5), { now: NOW }).summary[0], 'sshcheck@[::1]:22 from bastion-eu-1: works (checked 10:06 (3 min ago))');
 });

@@ -18,7 +18,12 @@ async function withService(runner: Runner, body: (url: string, store: Store, ser
   const store = Store.open(':memory:');
   // The admission follows runs in the registry of the service it is given to.
   const holder: { service?: Service } = {};
-  const admit = serviceAdmission({ store, policy: defaultPolicy(), vantage: 'test-bastion', logger: createLogger({ level: 'error', write: () => undefined }), registry: () => (holder.service as Service).registry });
+  // The service's store answers from its own thread (StoreClient); here the same calls, as promises.
+  const writer = {
+    addAudit: (entry: Parameters<Store['addAudit']>[0]) => Promise.resolve(store.addAudit(entry)),
+    updateAudit: (id: number, patch: Parameters<Store['updateAudit']>[1]) => Promise.resolve(store.updateAudit(id, patch)),
+  };
+  const admit = serviceAdmission({ store: writer, policy: defaultPolicy(), vantage: 'test-bastion', logger: createLogger({ level: 'error', write: () => undefined }), registry: () => (holder.service as Service).registry });
   const started = await startLoopbackService(runner, { admit });
   holder.service = started.service;
   try {

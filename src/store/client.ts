@@ -1,0 +1,157 @@
+// The store for long-lived processes (the bot, `sshcheck serve`): the same calls as Store,
+// answered by its own thread (worker.ts), so that a lock held by another process or a slow
+// disk costs this event loop nothing. A write that meets a lock is spooled to disk and
+// written later (`spooled` tells the caller at once, so admission can refuse instead of
+// probing unrecorded). Every Store method is callable through `call`, so a method added to
+// Store needs nothing here.
+import { Worker } from 'node:worker_threads';
+import { SshcheckError } from '../engine/errors.js';
+import type { AuditEntry, AuditPatch, AuditRow, Recovery, RunRow, Store, StoreOptions } from './store.js';
+import type { Report } from '../engine/report.js';
+import type { AuditSource } from './store.js';
+import type { FromWorker, ToWorker, WireError, WorkerInit } from './worker.js';
+
+/** The names of Store's methods. */
+export type StoreMethod = { [K in keyof Store]: Store[K] extends (...args: never[]) => unknown ? K : never }[keyof Store];
+type ArgsOf<K extends StoreMethod> = Store[K] extends (...args: infer A) => unknown ? A : never;
+type ResultOf<K extends StoreMethod> = Store[K] extends (...args: never[]) => infer R ? R : never;
+
+/** A store error from the store's thread; `busy`: another process held the lock. */
+export class StoreCallError extends SshcheckError {
+  readonly busy: boolean;
+  readonly sqliteCode: string | undefined;
+  constructor(error: WireError) {
+    super('E_STORE', error.message);
+    this.busy = error.busy;
+    this.sqliteCode = error.code;
+  }
+}
+
+export interface CallHooks {
+  /** The row could not be written now; it is on disk (`file`) and will be written later. */
+  spooled?: (file: string) => void;
+}
+
+interface Waiting {
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+  hooks?: CallHooks;
+}
+
+export interface ClientOptions extends Omit<StoreOptions, 'now'> {
+  /** Write what crashed processes spooled and close their unfinished rows (bot, serve). */
+  recover?: boolean;
+}
+
+export class StoreClient {
+  private nextId = 1;
+  private readonly waiting = new Map<number, Waiting>();
+  private closed: Promise<number> | undefined;
+  private onClosed: ((unwritten: number) => void) | undefined;
+
+  private constructor(
+    readonly path: string,
+    private readonly worker: Worker,
+    readonly schemaVersion: number,
+    readonly owner: string,
+    readonly recovery: Recovery | undefined,
+  ) {
+    worker.on('message', (message: FromWorker) => this.receive(message));
+    worker.on('error', (err) => this.failAll(err));
+    worker.on('exit', () => {
+      this.failAll(new Error('the store thread stopped'));
+      this.onClosed?.(0);
+    });
+  }
+
+  /** Starts the store's thread and opens the store there; throws SshcheckError E_STORE as Store.open does. */
+  static open(path: string, options: ClientOptions = {}): Promise<StoreClient> {
+    const { recover = false, ...storeOptions } = options;
+    const init: WorkerInit = { path, options: storeOptions, recover };
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+    return new Promise((resolve, reject) => {
+      const first = (message: FromWorker): void => {
+        worker.off('error', failed);
+        if (message.type === 'ready') resolve(new StoreClient(path, worker, message.schemaVersion, message.owner, message.recovery));
+        else {
+          void worker.terminate();
+          reject(message.type === 'open-error' ? new SshcheckError('E_STORE', message.error.message) : new SshcheckError('E_STORE', `the store thread answered ${message.type} before it was ready`));
+        }
+      };
+      const failed = (err: Error): void => reject(new SshcheckError('E_STORE', `the store thread failed to start: ${err.message}`, { cause: err }));
+      worker.once('message', first);
+      worker.once('error', failed);
+    });
+  }
+
+  /** Any Store method, run on the store's thread. */
+  call<K extends StoreMethod>(method: K, args: ArgsOf<K>, hooks?: CallHooks): Promise<ResultOf<K>> {
+    if (this.closed) return Promise.reject(new SshcheckError('E_STORE', 'the store is closed'));
+    const id = this.nextId++;
+    return new Promise<ResultOf<K>>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (value: unknown) => void, reject, ...(hooks ? { hooks } : {}) });
+      const message: ToWorker = { type: 'call', id, method, args: [...(args as unknown[])] };
+      this.worker.postMessage(message);
+    });
+  }
+
+  addAudit(entry: AuditEntry, hooks?: CallHooks): Promise<number> {
+    return this.call('addAudit', [entry], hooks);
+  }
+
+  updateAudit(id: number, patch: AuditPatch): Promise<void> {
+    return this.call('updateAudit', [id, patch]);
+  }
+
+  recordRun(report: Report, source: AuditSource): Promise<void> {
+    return this.call('recordRun', [report, source]);
+  }
+
+  runsFor(host: string, options: { port?: number; limit?: number; sinceMs?: number } = {}): Promise<RunRow[]> {
+    return this.call('runsFor', [host, options]);
+  }
+
+  lastHealthy(host: string, port: number, vantage: string, sinceMs: number): Promise<RunRow | undefined> {
+    return this.call('lastHealthy', [host, port, vantage, sinceMs]);
+  }
+
+  audit(options: { sinceMs?: number; limit?: number } = {}): Promise<AuditRow[]> {
+    return this.call('audit', [options]);
+  }
+
+  /** Writes what can be written, closes the connection and ends the thread; resolves with the rows left in the spool. */
+  close(): Promise<number> {
+    this.closed ??= new Promise<number>((resolve) => {
+      this.onClosed = (unwritten) => {
+        this.onClosed = undefined;
+        resolve(unwritten);
+      };
+      this.worker.postMessage({ type: 'close' } satisfies ToWorker);
+    });
+    return this.closed;
+  }
+
+  private receive(message: FromWorker): void {
+    if (message.type === 'closed') {
+      this.onClosed?.(message.unwritten);
+      return;
+    }
+    if (message.type === 'ready' || message.type === 'open-error') return;
+    const waiting = this.waiting.get(message.id);
+    if (!waiting) return;
+    if (message.type === 'spooled') {
+      waiting.hooks?.spooled?.(message.file);
+      return;
+    }
+    this.waiting.delete(message.id);
+    if (message.type === 'result') waiting.resolve(message.value);
+    else waiting.reject(new StoreCallError(message.error));
+  }
+
+  private failAll(err: Error): void {
+    for (const [id, w] of this.waiting) {
+      this.waiting.delete(id);
+      w.reject(new SshcheckError('E_STORE', `the store thread failed: ${err.message}`, { cause: err }));
+    }
+  }
+}

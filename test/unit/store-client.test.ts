@@ -1,0 +1,131 @@
+// The store under a lock held by a real second process (BEGIN EXCLUSIVE): the store's thread
+// keeps this event loop free, a row it cannot write is spooled to disk at once and written
+// when the lock goes, reads go on meanwhile, reading commands open the file read-only, and
+// a process killed with rows in its spool loses none of them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { StoreClient } from '../../src/store/client.js';
+import { spoolDir } from '../../src/store/spool.js';
+import { Store } from '../../src/store/store.js';
+import { holdStoreLock } from '../support/store-lock.js';
+import { fakeReport } from './store-support.js';
+
+const SPOOLER = fileURLToPath(new URL('../support/store-spooler.js', import.meta.url));
+
+function tempDb(): { path: string; done: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'sshcheck-client-'));
+  return { path: join(dir, 'sshcheck.db'), done: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+const row = { source: 'service', action: 'check', target: 'sshcheck@db-3:22', host: 'db-3', port: 22, verdict: 'running' } as const;
+
+test('the store thread: rows written and read, every Store method callable, closed cleanly', async () => {
+  const { path, done } = tempDb();
+  try {
+    const store = await StoreClient.open(path, { recover: true });
+    const id = await store.addAudit(row);
+    await store.updateAudit(id, { verdict: 'healthy', cause: 'healthy' });
+    await store.recordRun(fakeReport({ id: 'r1', host: 'db-3' }), 'service');
+    assert.equal((await store.audit())[0]?.verdict, 'healthy');
+    assert.equal((await store.runsFor('db-3')).length, 1);
+    assert.deepEqual(await store.call('prune', [Date.now()]), { audit: 0, runs: 0 });
+    await assert.rejects(store.call('close' as 'prune', [0]), /no method close/);
+    assert.equal(await store.close(), 0);
+  } finally {
+    done();
+  }
+});
+
+test('another process holds BEGIN EXCLUSIVE: a row is spooled at once, reads go on, the row is written when the lock goes', async (t) => {
+  const { path, done } = tempDb();
+  try {
+    const store = await StoreClient.open(path, { busyTimeoutMs: 100 });
+    await store.recordRun(fakeReport({ id: 'before', host: 'db-3' }), 'service');
+    const lock = await holdStoreLock(path);
+    let spooledAt: number | undefined;
+    let ticks = 0;
+    const ticker = setInterval(() => (ticks += 1), 5);
+    const started = performance.now();
+    let written = false;
+    const insert = store.addAudit(row, { spooled: () => (spooledAt = performance.now() - started) });
+    void insert.then(() => (written = true));
+    // The event loop is free while the store waits: reads are answered meanwhile (WAL).
+    while (spooledAt === undefined) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(written, false, 'the row cannot be written while the lock is held');
+    assert.ok(readdirSync(spoolDir(path)).length === 1, 'the row is on disk in the spool');
+    assert.equal((await store.runsFor('db-3')).length, 1);
+    // A Store opened for reading (sshcheck audit/history) works at once beside the lock.
+    const reader = Store.open(path, { readonly: true, busyTimeoutMs: 0 });
+    assert.equal(reader.runsFor('db-3').length, 1);
+    assert.equal(reader.audit().length, 0);
+    reader.close();
+    // So does opening it for writing: an up-to-date WAL file needs no write to open.
+    const writer = Store.open(path, { busyTimeoutMs: 0 });
+    writer.close();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(written, false);
+    await lock.release();
+    const id = await insert;
+    clearInterval(ticker);
+    t.diagnostic(`spooled after ${spooledAt.toFixed(0)} ms; written ${(performance.now() - started).toFixed(0)} ms after the call (lock held about 300 ms longer); ${ticks} timer ticks meanwhile`);
+    assert.ok(ticks > 10, 'timers ran while the store waited for the lock');
+    assert.equal((await store.audit())[0]?.id, id);
+    assert.deepEqual(readdirSync(spoolDir(path)), [], 'the spool is gone once written');
+    assert.equal(await store.close(), 0);
+  } finally {
+    done();
+  }
+});
+
+test('a process killed with a row in its spool: the next opener writes it and closes it as interrupted', async () => {
+  const { path, done } = tempDb();
+  try {
+    Store.open(path).close();
+    const lock = await holdStoreLock(path);
+    const child = spawn(process.execPath, [SPOOLER, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the spooler did not spool within 10 s')), 10_000);
+      child.stdout.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('spooled')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    process.kill(child.pid ?? -1, 'SIGKILL');
+    await exited;
+    await lock.release();
+    const store = await StoreClient.open(path, { recover: true });
+    assert.deepEqual(store.recovery, { replayed: 1, interrupted: 1 });
+    const rows = await store.audit();
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]?.host, 'db-9');
+    assert.equal(rows[0]?.verdict, 'interrupted');
+    assert.match(rows[0]?.reason ?? '', new RegExp(`^interrupted: process ${child.pid ?? -1} stopped before the check finished; found and closed at \\d{4}-`));
+    assert.deepEqual(readdirSync(spoolDir(path)), []);
+    await store.close();
+  } finally {
+    done();
+  }
+});
+
+test('reading commands: a read-only open creates nothing and writes nothing', () => {
+  const { path, done } = tempDb();
+  try {
+    assert.throws(() => Store.open(path, { readonly: true }), /no store at/);
+    assert.equal(existsSync(path), false);
+    Store.open(path).close();
+    const reader = Store.open(path, { readonly: true });
+    assert.equal(reader.readonly, true);
+    assert.throws(() => reader.addAudit(row), /readonly/);
+    reader.close();
+  } finally {
+    done();
+  }
+});
