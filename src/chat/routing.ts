@@ -11,7 +11,7 @@ import type { CheckOptions, CheckResult, EngineClient } from './engine-client.js
 import { parseVia } from './grammar.js';
 import { RemoteEngine } from './remote-engine.js';
 import type { RemoteEngineOptions } from './remote-engine.js';
-import type { BastionConfig, RoutingConfig } from './routing-config.js';
+import type { BastionConfig, RouteRule, RoutingConfig } from './routing-config.js';
 import { SharedRuns } from './shared-runs.js';
 
 export interface Route {
@@ -29,17 +29,23 @@ type RoutingRules = Pick<RoutingConfig, 'rules' | 'default'> & { bastions: Reado
 export function selectBastion(config: RoutingRules, target: Pick<Target, 'host' | 'kind' | 'port'>, via?: string): Route {
   const names = config.bastions.map((b) => b.name);
   if (via !== undefined) return { bastion: parseVia(via, names), reason: 'via' };
+  const matched = matchRule(config.rules, target);
+  if (matched) return matched;
+  if (config.default !== undefined) return { bastion: config.default, reason: 'default' };
+  throw new Error(`no rule routes ${formatTarget(target)} to a bastion and no default is set: add "via <bastion>" (${names.join(', ')}) to the command, or a rule or default: to the bot's config`);
+}
+
+/** The most specific rule for a target (among equals, the first written), if any matches. */
+export function matchRule(rules: readonly RouteRule[], target: Pick<Target, 'host' | 'kind'>): Route | undefined {
   let best: { route: Route; specificity: number } | undefined;
-  for (const rule of config.rules) {
+  for (const rule of rules) {
     let specificity = -1;
     if (rule.kind === 'cidr' && target.kind !== 'name' && blockContainsAddress(rule.cidr, target.host)) specificity = rule.cidr.prefix;
     if (rule.kind === 'suffix' && target.kind === 'name' && (target.host === rule.suffix || target.host.endsWith(`.${rule.suffix}`))) specificity = rule.suffix.length;
     // Most specific wins; among equals, the first written.
     if (specificity > (best?.specificity ?? -1)) best = { route: { bastion: rule.bastion, reason: rule.kind === 'cidr' ? `cidr ${rule.cidr.text}` : `suffix ${rule.suffix}` }, specificity };
   }
-  if (best) return best.route;
-  if (config.default !== undefined) return { bastion: config.default, reason: 'default' };
-  throw new Error(`no rule routes ${formatTarget(target)} to a bastion and no default is set: add "via <bastion>" (${names.join(', ')}) to the command, or a rule or default: to the bot's config`);
+  return best?.route;
 }
 
 export interface RoutedEngineOptions {

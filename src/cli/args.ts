@@ -26,6 +26,10 @@ export interface CheckRequest {
   policyPath?: string | undefined;
   /** The login name when the operator gave one (-l, user@host): only then may the probes send it. */
   probeUser?: string | undefined;
+  /** --nats <url>: ask a bastion's agent through this broker instead of probing from here. */
+  nats?: string | undefined;
+  /** --via <bastion>: the bastion whose agents run the check (through the broker). */
+  via?: string | undefined;
 }
 
 export type CliRequest = CheckRequest | FleetRequest | { command: 'help' } | { command: 'version' };
@@ -50,6 +54,9 @@ Options:
                         $SSHCHECK_ENGINE_CONFIG, else /etc/sshcheck/engine.yml if present)
       --policy <file>   probe only what the target policy in <file> allows (its policy:
                         section; an engine config works): every resolved address is checked
+      --nats <url>      run the check on a bastion's agent through this NATS broker
+                        (credentials from SSHCHECK_NATS_*, see sshcheck agent --help)
+      --via <bastion>   the bastion that runs the check (needs --nats or $SSHCHECK_NATS_URL)
   -q, --quiet           no progress on stderr
       --no-color        no colours, even on a terminal
   -h, --help            this help
@@ -65,7 +72,8 @@ Other commands:
   sshcheck history <host>           recent runs for host, per bastion (from the store)
   sshcheck audit [--since 24h] [--json]   the audit log of every request
   ssh -vvv user@host 2>&1 | sshcheck explain   where a pasted ssh log stops, and why
-  sshcheck bot | serve | discord register      the chat bot, the engine service (README)
+  sshcheck bot | serve | agent | discord register   the chat bot, the engine service,
+                                    a bastion's agent on a NATS broker (README)
 
 IPv6 addresses are written [2001:db8::1] or [2001:db8::1]:22.
 Exit status: 0 nothing wrong from here, 1 a problem was found, 2 bad input or usage
@@ -94,6 +102,8 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
         from: { type: 'string' },
         config: { type: 'string' },
         policy: { type: 'string' },
+        nats: { type: 'string' },
+        via: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         color: { type: 'boolean' },
         'no-color': { type: 'boolean' },
@@ -135,7 +145,9 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   const overrides: { port?: string; user?: string } = {};
   if (values.port !== undefined) overrides.port = values.port;
   if (values.user !== undefined) overrides.user = values.user;
+  if (values.via !== undefined && values.nats === undefined && !env.SSHCHECK_NATS_URL) throw usage('--via <bastion> asks a bastion through the broker: give --nats <url> or set SSHCHECK_NATS_URL');
   if (fleet) {
+    if (values.nats !== undefined || values.via !== undefined) throw usage('--nats and --via check one host on a bastion: give a single host');
     if (values.from !== undefined) throw usage('--from checks one host against one requester: give a single host');
     if (values['wait-all']) throw usage('--wait-all is for a single host: a fleet check stops each host at its diagnosis');
     let concurrency: number | undefined;
@@ -175,6 +187,8 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     configPath,
     ...(values.policy !== undefined ? { policyPath: policyFile(values.policy) } : {}),
     ...(values.user !== undefined || (positionals[0] ?? '').includes('@') ? { probeUser: target.user } : {}),
+    ...(values.nats !== undefined ? { nats: values.nats } : {}),
+    ...(values.via !== undefined ? { via: values.via } : {}),
   };
 }
 

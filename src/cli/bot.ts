@@ -25,6 +25,8 @@ import { storePath } from '../store/paths.js';
 import { recentHistory } from '../store/run-history.js';
 import { Store } from '../store/store.js';
 import { StoreConnectionLedger } from '../store/connection-ledger.js';
+import { natsSettings } from '../nats/options.js';
+import type { NatsSettings } from '../nats/options.js';
 
 /** A result this young is reused instead of probing again. */
 export const REUSE_MS = 10_000;
@@ -76,6 +78,14 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
       return 2;
     }
   }
+  // A broker (SSHCHECK_NATS_URL): checks go to the bastions' agents through it.
+  let nats: NatsSettings | undefined;
+  try {
+    nats = natsSettings(undefined, env, (p) => readConfigFile(p, 'the NATS credentials file', MAX_SECRET_FILE_BYTES), `sshcheck-bot ${hostname()}`);
+  } catch (err) {
+    io.stderr(`sshcheck bot: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
   // The engine config (diagnostics logins, the target policy, the store) and the store: the
   // bot runs no check it cannot record, so a store that cannot be opened stops it here.
   let engineConfig: EngineConfig | undefined;
@@ -87,7 +97,7 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
     io.stderr(`sshcheck bot: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   }
-  const logger = createLogger({ secrets: [...config.secrets, ...(routing?.secrets ?? [])], name: 'sshcheck-bot' });
+  const logger = createLogger({ secrets: [...config.secrets, ...(routing?.secrets ?? []), ...(nats?.secrets ?? [])], name: 'sshcheck-bot' });
   // Chat requests are always fenced: the engine config's policy: widens or narrows the defaults.
   const policy = engineConfig?.policy ?? defaultPolicy();
   const gate = new Gate({ policy, limits: access.limits, store, logger, ...(access.permissions ? { permissions: access.permissions } : {}) });
@@ -95,7 +105,20 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
   if (!access.permissions) logger.warn('no permissions: section in SSHCHECK_CONFIG: anyone who can use /sshcheck may run checks (docs/security.md)');
   let vantage: string;
   let engine: EngineClient;
-  if (routing && routing.bastions.length > 0) {
+  let broker: { close(): Promise<void> } | undefined;
+  if (nats) {
+    const { connectBotBroker } = await import('../nats/bot-engine.js');
+    const connected = await connectBotBroker(nats, routing, logger, io.stopSignal);
+    if (!connected) {
+      gate.close();
+      store.close();
+      return 0;
+    }
+    broker = connected;
+    // The bastion is known per check (run-started names it); until then the thread says this.
+    vantage = config.vantage ?? 'the routed bastion';
+    engine = new SharedRuns(connected.engine, { reuseMs: routing?.reuseMs ?? REUSE_MS });
+  } else if (routing && routing.bastions.length > 0) {
     // The bastion is known per check (run-started names it); until then the thread says this.
     vantage = config.vantage ?? 'the routed bastion';
     engine = new RoutedEngine(routing);
@@ -132,6 +155,7 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
     logger.error('an adapter failed to start', { error: err instanceof Error ? err.message : String(err) });
     gate.close();
     await Promise.allSettled(adapters.map((a) => a.stop()));
+    await broker?.close();
     store.close();
     return 3;
   }
@@ -140,6 +164,7 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
   // Checks still waiting in the queue are refused; running ones finish and are recorded.
   gate.close();
   await Promise.allSettled(adapters.map((a) => a.stop()));
+  await broker?.close();
   store.close();
   return 0;
 }

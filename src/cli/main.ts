@@ -84,6 +84,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     const { runServe } = await import('../service/serve.js');
     return runServe(argv.slice(1), process.env, { stderr: (t) => process.stderr.write(t), stopSignal: stopSignal(), onReload: (handler) => process.on('SIGHUP', handler) });
   }
+  if (argv[0] === 'agent') {
+    const { runAgent } = await import('./agent.js');
+    return runAgent(argv.slice(1), process.env, { stderr: (t) => process.stderr.write(t), stopSignal: stopSignal() });
+  }
   if (argv[0] === 'history') {
     const { runHistory } = await import('./history.js');
     return runHistory(argv.slice(1), process.env, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
@@ -134,6 +138,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.off('SIGINT', onInt);
         process.off('SIGTERM', onTerm);
       }
+    }
+    if (request.nats !== undefined || request.via !== undefined) {
+      const { remoteCheck } = await import('./remote.js');
+      return await remoteCheck(request, process.env);
     }
     return await check(request);
   } catch (err) {

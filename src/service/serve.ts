@@ -5,7 +5,6 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { run } from '../engine/run.js';
 import { findEngineConfig } from '../engine/config.js';
 import { MAX_SECRET_FILE_BYTES, readConfigFile } from '../engine/config-file.js';
 import type { EngineConfig } from '../engine/config.js';
@@ -18,6 +17,7 @@ import type { Runner } from './runs.js';
 import { createService } from './server.js';
 import { TokenSet, tokensFromEnv } from './tokens.js';
 import { serviceAdmission } from './audit.js';
+import { engineRunner } from './engine-runner.js';
 import { defaultPolicy } from '../policy/target-policy.js';
 import { storePath } from '../store/paths.js';
 import { StoreClient } from '../store/client.js';
@@ -152,24 +152,12 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   }
   // Always fenced: requests come from chat. The engine config's policy: widens or narrows the defaults.
   const policy = engineConfig?.policy ?? defaultPolicy();
-  const historyWindow = engineConfig?.store?.healthyWindowMinutes;
   // The logger scrubs every token value, including ones added by a reload.
   const secrets = [...source.tokens];
   const logger = createLogger({ name: 'sshcheck-serve', level: options.logLevel, secrets });
   if (store.recovery && (store.recovery.interrupted > 0 || store.recovery.replayed > 0)) logger.warn('a process that stopped uncleanly left rows: closed as interrupted, spooled rows written', { ...store.recovery });
   const tokens = new TokenSet(source.tokens);
-  const engine: Runner =
-    io.runner ??
-    (async (target, o) => {
-      const history = await recentHistoryAsync(store, target, vantage, historyWindow);
-      return run(target, { vantage, budgetMs, policy, onEvent: o.onEvent, signal: o.signal, ...(history ? { history } : {}), ...(engineConfig ? { config: engineConfig } : {}), ...(o.from !== undefined ? { from: o.from } : {}) });
-    });
-  // Every finished run is kept for history (and the ban heuristic of later runs).
-  const runner: Runner = async (target, o) => {
-    const report = await engine(target, o);
-    store.recordRun(report, 'service').catch((err: unknown) => logger.error('recording the run failed', { error: err instanceof Error ? err.message : String(err) }));
-    return report;
-  };
+  const runner = engineRunner({ store, vantage, budgetMs, policy, engineConfig, logger, ...(io.runner ? { engine: io.runner } : {}) });
   const admit = serviceAdmission({ store, policy, vantage, logger, registry: () => service.registry });
   const service = createService({ runner, tokens, logger, vantage, admit, registry: { maxRuns: options.maxRuns, reuseMs: options.reuseMs } });
 

@@ -1,0 +1,133 @@
+// `sshcheck agent` at work: the bastion's engine served over NATS. The agent dials out to
+// the broker, joins its bastion's queue group (so the agents of one bastion share checks
+// and take over from each other), declares which targets it covers, and for each check:
+// validates the body and applies the target policy here — a compromised bot cannot make
+// the bastion probe outside it — then runs it on the same run/audit core as `sshcheck
+// serve` (single flight, reuse, a bound on runs, an audit row), streaming every event and
+// a heartbeat to the check's reply subject until the report.
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Logger } from '../log.js';
+import type { CheckBody } from '../service/request.js';
+import { parseCheckBody, RequestError } from '../service/request.js';
+import type { Admission } from '../service/server.js';
+import type { RunRegistry, ServiceRun } from '../service/runs.js';
+import { BusyError } from '../service/runs.js';
+import type { AgentMessage, Declaration } from './protocol.js';
+import { agentsSubject, ANNOUNCE_MS, checkSubject, DISCOVER_SUBJECT, encode, encodeDeclaration, HEARTBEAT_MS, queueGroup } from './protocol.js';
+
+export interface AgentOptions {
+  bastion: string;
+  /** This agent's name among its bastion's agents (unique per bastion). */
+  agent: string;
+  coverage: { cidrs: string[]; suffixes: string[] };
+  registry: RunRegistry;
+  admit: (request: CheckBody) => { refused: string } | Admission;
+  logger: Logger;
+  heartbeatMs?: number;
+  announceMs?: number;
+}
+
+export class Agent {
+  private readonly subs: Subscription[] = [];
+  private announcer: ReturnType<typeof setInterval> | undefined;
+  private stopping = false;
+  /** Checks being streamed now, so a stop can wait for them. */
+  private readonly streaming = new Set<Promise<void>>();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly options: AgentOptions,
+  ) {}
+
+  private declaration(up: boolean): Declaration {
+    const { bastion, agent, coverage } = this.options;
+    return { bastion, agent, cidrs: coverage.cidrs, suffixes: coverage.suffixes, up };
+  }
+
+  start(): void {
+    const { bastion, agent } = this.options;
+    const onCheck = (err: Error | null, msg: Msg): void => {
+      if (err) return this.options.logger.error('subscription failed', { error: err.message });
+      this.serve(msg).catch((e: unknown) => this.options.logger.error('serving a check failed', { error: e instanceof Error ? e.message : String(e) }));
+    };
+    this.subs.push(this.nc.subscribe(checkSubject(bastion), { queue: queueGroup(bastion), callback: onCheck }));
+    this.subs.push(this.nc.subscribe(checkSubject(bastion, agent), { callback: onCheck }));
+    this.subs.push(this.nc.subscribe(DISCOVER_SUBJECT, { callback: (err, msg) => void (!err && msg.reply && msg.respond(encodeDeclaration(this.declaration(true)))) }));
+    const announce = (): void => this.nc.publish(agentsSubject(bastion), encodeDeclaration(this.declaration(true)));
+    announce();
+    this.announcer = setInterval(announce, this.options.announceMs ?? ANNOUNCE_MS);
+  }
+
+  private send(msg: Msg, message: AgentMessage): void {
+    try {
+      msg.respond(encode(message));
+    } catch (err) {
+      // Closed or draining: the bot sees silence and retries elsewhere.
+      this.options.logger.warn('reply failed', { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  private async serve(msg: Msg): Promise<void> {
+    if (!msg.reply) return this.options.logger.warn('a check without a reply subject was ignored', { subject: msg.subject });
+    if (this.stopping) return this.send(msg, { t: 'refused', code: 'stopping', message: `agent ${this.options.agent} is shutting down` });
+    let request: CheckBody;
+    try {
+      request = parseCheckBody(new TextDecoder().decode(msg.data), undefined);
+    } catch (err) {
+      const message = err instanceof RequestError ? err.message : String(err);
+      return this.send(msg, { t: 'refused', code: 'bad-request', message });
+    }
+    const admission = this.options.admit(request);
+    if ('refused' in admission) return this.send(msg, { t: 'refused', code: 'policy', message: admission.refused });
+    // A full agent answers at once, before the store is asked anything.
+    const full = this.options.registry.wouldRefuse(request.target, request.from);
+    if (full) {
+      admission.deny(full.message);
+      return this.send(msg, { t: 'refused', code: 'busy', message: full.message });
+    }
+    // No check runs that cannot be recorded (the audit row is written first).
+    const recorded = await admission.record();
+    if (!recorded.ok) return this.send(msg, { t: 'refused', code: 'audit', message: `${recorded.reason}, and this agent runs no check it cannot record: nothing was probed; try again shortly` });
+    let started;
+    try {
+      started = this.options.registry.start(request.target, request.from);
+    } catch (err) {
+      admission.deny(err instanceof Error ? err.message : String(err));
+      if (err instanceof BusyError) return this.send(msg, { t: 'refused', code: 'busy', message: err.message });
+      return this.send(msg, { t: 'failed', code: 'E_ENGINE', message: err instanceof Error ? err.message : String(err) });
+    }
+    admission.follow(started.run);
+    this.send(msg, { t: 'accepted', agent: this.options.agent, bastion: this.options.bastion, outcome: started.outcome, ...(started.ageMs !== undefined ? { ageMs: started.ageMs } : {}) });
+    const streamed = this.stream(msg, started.run);
+    this.streaming.add(streamed);
+    void streamed.finally(() => this.streaming.delete(streamed));
+  }
+
+  /** Every event of the run from its start, a heartbeat while it runs, then its end. */
+  private stream(msg: Msg, run: ServiceRun): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const heartbeat = setInterval(() => this.send(msg, { t: 'heartbeat', agent: this.options.agent }), this.options.heartbeatMs ?? HEARTBEAT_MS);
+      this.options.registry.subscribe(run, 0, {
+        event: (seq, event) => this.send(msg, { t: 'event', seq, event }),
+        end: (ended) => {
+          clearInterval(heartbeat);
+          if (!ended.report) this.send(msg, { t: 'failed', ...(ended.errorCode ? { code: ended.errorCode } : {}), message: ended.error ?? 'the run failed' });
+          resolve();
+        },
+      });
+    });
+  }
+
+  /** Stops taking checks, says so, lets running ones finish (bounded by the runs' budget), then unsubscribes. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.announcer);
+    try {
+      this.nc.publish(agentsSubject(this.options.bastion), encodeDeclaration(this.declaration(false)));
+    } catch {
+      // The broker is gone: the bots forget this agent when its declarations stop.
+    }
+    for (const sub of this.subs) sub.unsubscribe();
+    await Promise.allSettled([...this.streaming]);
+  }
+}

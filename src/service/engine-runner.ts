@@ -1,0 +1,28 @@
+// The run core shared by `sshcheck serve` and `sshcheck agent`: the engine on this bastion,
+// fenced by its target policy, with the store's history for the ban heuristic, and every
+// finished run recorded. One definition, so the HTTP API and the NATS agent cannot drift.
+import { run } from '../engine/run.js';
+import type { EngineConfig } from '../engine/config.js';
+import type { Logger } from '../log.js';
+import type { TargetPolicy } from '../policy/target-policy.js';
+import { recentHistoryAsync } from '../store/run-history.js';
+import type { StoreClient } from '../store/client.js';
+import type { Runner } from './runs.js';
+
+export function engineRunner(options: { store: Pick<StoreClient, 'lastHealthy' | 'recordRun'>; vantage: string; budgetMs: number; policy: TargetPolicy; engineConfig: EngineConfig | undefined; logger: Logger; engine?: Runner }): Runner {
+  const { store, vantage, budgetMs, policy, engineConfig, logger } = options;
+  const historyWindow = engineConfig?.store?.healthyWindowMinutes;
+  const engine: Runner =
+    options.engine ??
+    (async (target, o) => {
+      const history = await recentHistoryAsync(store, target, vantage, historyWindow);
+      return run(target, { vantage, budgetMs, policy, onEvent: o.onEvent, signal: o.signal, ...(history ? { history } : {}), ...(engineConfig ? { config: engineConfig } : {}), ...(o.from !== undefined ? { from: o.from } : {}) });
+    });
+  // Every finished run is kept for history (and the ban heuristic of later runs).
+  return async (target, o) => {
+    const report = await engine(target, o);
+    // The store's own thread writes it; a failure is logged, never a lost report.
+    store.recordRun(report, 'service').catch((err: unknown) => logger.error('recording the run failed', { error: err instanceof Error ? err.message : String(err) }));
+    return report;
+  };
+}

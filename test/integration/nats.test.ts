@@ -1,0 +1,250 @@
+// Bot-side engine client and real `sshcheck agent` processes meeting on a real nats-server
+// (Debian's, on a loopback port of the test's own), configured with the documented broker
+// config (docs/nats/broker.conf): two agents of eu-1, one of us-1, each with its own
+// credentials. Proves: a check answered by an agent with live events and the bastion as
+// vantage; from/user/port reach the agent; the policy enforced in the agent; no agent → an
+// engine failure naming bastion and broker; an agent killed mid-run → told within 5 s and
+// the check retried on its twin; a broker restart → the next check works; and the broker
+// refusing an agent what its permissions do not allow.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { ProgressEvent } from '../../src/engine/report.js';
+import { parseTarget } from '../../src/engine/target.js';
+import { NatsEngine, NatsEngineError } from '../../src/nats/engine.js';
+import { openBroker } from '../../src/nats/connect.js';
+import { natsSettings } from '../../src/nats/options.js';
+import { freePort, natsUnavailable, TestBroker } from '../support/nats-server.js';
+
+const unavailable = natsUnavailable();
+if (unavailable) console.log(`# nats tests skipped: ${unavailable}`);
+
+const CLI = fileURLToPath(new URL('../../../bin/sshcheck.js', import.meta.url));
+const BROKER_CONF = fileURLToPath(new URL('../../../docs/nats/broker.conf', import.meta.url));
+
+interface AgentProcess {
+  name: string;
+  child: ChildProcess;
+  log: () => string;
+}
+
+function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const tick = (): void => {
+      if (cond()) return resolve();
+      if (Date.now() > end) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 50);
+    };
+    tick();
+  });
+}
+
+describe('NATS: bot engine client and real agents on a real nats-server', { skip: unavailable ?? false }, () => {
+  let dir: string;
+  let broker: TestBroker;
+  let nc: NatsConnection;
+  let engine: NatsEngine;
+  let silent: Server;
+  let silentPort: number;
+  let closedPort: number;
+  const silentSockets = new Set<Socket>();
+  const agents: AgentProcess[] = [];
+  const passwords = { bot: randomUUID(), eu: randomUUID(), us: randomUUID() };
+
+  const passwordFile = (name: string, value: string): string => {
+    const path = join(dir, `${name}.pass`);
+    writeFileSync(path, `${value}\n`, { mode: 0o600 });
+    return path;
+  };
+
+  const startAgent = (bastion: string, name: string, user: string, password: string): Promise<AgentProcess> => {
+    const child = spawn(process.execPath, [CLI, 'agent', '--nats', broker.url, '--bastion', bastion, '--agent', name, '--config', join(dir, 'engine.yml')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { PATH: process.env.PATH ?? '', SSHCHECK_DB: join(dir, `${name}.db`), SSHCHECK_NATS_USER: user, SSHCHECK_NATS_PASSWORD_FILE: passwordFile(name, password) },
+    });
+    let log = '';
+    child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+    const agent = { name, child, log: () => log };
+    agents.push(agent);
+    return waitFor(`agent ${name} to serve`, () => log.includes('"msg":"serving checks"')).then(() => agent);
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sshcheck-nats-test-'));
+    // Loopback targets are denied by the built-in policy; this bastion allows exactly one address.
+    writeFileSync(join(dir, 'engine.yml'), 'policy:\n  allow: [127.0.0.1/32, eu.lab.test]\n');
+    const config = readFileSync(BROKER_CONF, 'utf8').replace('/var/lib/nats/jetstream', join(dir, 'js'));
+    broker = await TestBroker.start({ config, env: { SSHCHECK_BOT_PASSWORD: passwords.bot, SSHCHECK_AGENT_EU_1_PASSWORD: passwords.eu, SSHCHECK_AGENT_US_1_PASSWORD: passwords.us } });
+    // A port that accepts and never says a word: a run there lasts long enough to kill its agent.
+    silent = createServer((socket) => {
+      silentSockets.add(socket);
+      socket.on('close', () => silentSockets.delete(socket));
+      socket.on('error', () => undefined);
+    });
+    silentPort = await new Promise<number>((resolve) => silent.listen(0, '127.0.0.1', () => resolve((silent.address() as AddressInfo).port)));
+    closedPort = await freePort();
+    await Promise.all([startAgent('eu-1', 'eu-a', 'agent-eu-1', passwords.eu), startAgent('eu-1', 'eu-b', 'agent-eu-1', passwords.eu)]);
+    const settings = natsSettings(broker.url, { SSHCHECK_NATS_USER: 'sshcheck-bot', SSHCHECK_NATS_PASSWORD: passwords.bot }, (p) => readFileSync(p, 'utf8'), 'test bot');
+    assert.ok(settings);
+    nc = await openBroker(settings, { wait: false });
+    engine = new NatsEngine(nc, { url: broker.url });
+    await engine.watchAgents(500);
+  });
+
+  after(async () => {
+    engine?.close();
+    await nc?.close().catch(() => undefined);
+    await Promise.all(
+      agents.map(
+        (a) =>
+          new Promise<void>((resolve) => {
+            if (a.child.exitCode !== null || a.child.signalCode !== null) return resolve();
+            a.child.once('exit', () => resolve());
+            a.child.kill('SIGKILL');
+          }),
+      ),
+    );
+    for (const s of silentSockets) s.destroy();
+    silent?.close();
+    await broker?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the agents declare their bastion and coverage; a check is routed by it and streams live events', async () => {
+    assert.deepEqual(engine.bastions, ['eu-1']);
+    assert.deepEqual(new Set(engine.directory.agents('eu-1')), new Set(['eu-a', 'eu-b']));
+    const target = parseTarget(`ops@127.0.0.1:${closedPort}`);
+    assert.deepEqual(engine.route(target), { bastion: 'eu-1', reason: 'declared cidr 127.0.0.1/32' });
+    const events: ProgressEvent[] = [];
+    const { report } = await engine.check(target, { onEvent: (e) => events.push(e) });
+    assert.equal(report.vantage.name, 'eu-1');
+    assert.equal(report.diagnosis.cause, 'port-closed');
+    assert.equal(report.target.port, closedPort);
+    assert.equal(report.target.user, 'ops');
+    assert.equal(events[0]?.type, 'run-started');
+    assert.equal(events.at(-1)?.type, 'run-finished');
+    assert.ok(events.filter((e) => e.type === 'step-updated').length >= 10, `step events: ${events.length}`);
+  });
+
+  test('from reaches the agent (its report names the requester)', async () => {
+    const { report } = await engine.check(parseTarget(`127.0.0.1:${closedPort}`), { via: 'eu-1', from: '192.0.2.7' });
+    assert.equal(report.vantage.name, 'eu-1');
+    assert.match(JSON.stringify(report), /192\.0\.2\.7/);
+  });
+
+  test('the target policy is enforced in the agent: a refused target is a policy error and nothing runs', async () => {
+    const before = agents.map((a) => (a.log().match(/"run started"/g) ?? []).length);
+    await assert.rejects(engine.check(parseTarget('127.0.0.2'), { via: 'eu-1' }), (err: unknown) => {
+      assert.ok(err instanceof NatsEngineError);
+      assert.equal(err.code, 'E_POLICY');
+      assert.match(err.message, /bastion eu-1 .*nats:\/\/127\.0\.0\.1:\d+.*does not allow/);
+      return true;
+    });
+    assert.deepEqual(
+      agents.map((a) => (a.log().match(/"run started"/g) ?? []).length),
+      before,
+    );
+  });
+
+  test('a bastion without agents is an engine failure naming the bastion and the broker, not a verdict', async () => {
+    await assert.rejects(engine.check(parseTarget('127.0.0.1'), { via: 'us-1' }), (err: unknown) => {
+      assert.ok(err instanceof NatsEngineError);
+      assert.equal(err.code, 'E_ENGINE');
+      assert.equal(err.kind, 'no-agent');
+      assert.ok(err.message.includes(`bastion us-1 (through the broker at ${broker.url})`), err.message);
+      return true;
+    });
+  });
+
+  test('an agent killed mid-run: told within 5 s, and the check is retried on its twin', async () => {
+    const target = parseTarget(`127.0.0.1:${silentPort}`);
+    const lost: Array<{ at: number; text: string }> = [];
+    engine.onLost = (text) => lost.push({ at: Date.now(), text });
+    let killedAt = 0;
+    let victim: AgentProcess | undefined;
+    const started = agents.map((a) => (a.log().match(/"run started"/g) ?? []).length);
+    const check = engine.check(target, {
+      via: 'eu-1',
+      onEvent: (e) => {
+        if (e.type !== 'run-started' || victim) return;
+        victim = agents.find((a, i) => (a.log().match(/"run started"/g) ?? []).length > (started[i] ?? 0));
+        assert.ok(victim, 'one agent logged the start of the run');
+        killedAt = Date.now();
+        victim.child.kill('SIGKILL');
+      },
+    });
+    const { report } = await check;
+    engine.onLost = undefined;
+    assert.ok(victim);
+    assert.equal(lost.length, 1, JSON.stringify(lost));
+    const told = (lost[0]?.at ?? Infinity) - killedAt;
+    assert.ok(told < 5_000, `told after ${told} ms`);
+    assert.match(lost[0]?.text ?? '', new RegExp(`agent ${victim.name} went silent .*sending the check to another agent`));
+    const twin = agents.find((a) => a !== victim && a.child.exitCode === null && a.child.signalCode === null);
+    assert.ok(twin);
+    assert.ok(twin.log().includes(`"target":"sshcheck@127.0.0.1:${silentPort}"`), 'the twin ran the retried check');
+    assert.equal(report.vantage.name, 'eu-1');
+    assert.notEqual(report.diagnosis.cause, 'healthy');
+  });
+
+  test('nats-server stops and starts: agents and bot reconnect by themselves, and the next check works', async () => {
+    const twin = agents.find((a) => a.child.exitCode === null && a.child.signalCode === null && a.name.startsWith('eu-'));
+    assert.ok(twin);
+    const restoredBefore = (twin.log().match(/broker connection restored/g) ?? []).length;
+    await broker.stop();
+    // While it is down, a check is an engine failure that names the broker, not a verdict.
+    await assert.rejects(engine.check(parseTarget(`127.0.0.1:${closedPort}`), { via: 'eu-1' }), (err: unknown) => {
+      assert.ok(err instanceof NatsEngineError);
+      assert.equal(err.code, 'E_ENGINE');
+      assert.ok(err.message.includes(broker.url), err.message);
+      return true;
+    });
+    await broker.start();
+    await waitFor('the agent to reconnect', () => (twin.log().match(/broker connection restored/g) ?? []).length > restoredBefore, 15_000);
+    await waitFor('the bot to reconnect', () => engine.connected, 15_000);
+    const { report } = await engine.check(parseTarget(`127.0.0.1:${closedPort}`), { via: 'eu-1' });
+    assert.equal(report.diagnosis.cause, 'port-closed');
+    assert.equal(report.vantage.name, 'eu-1');
+  });
+
+  test("the broker refuses an agent another bastion's checks: the permission violation is observed", async () => {
+    const us = await connect({ servers: broker.url, user: 'agent-us-1', pass: passwords.us });
+    try {
+      const violations: string[] = [];
+      void (async () => {
+        for await (const s of us.status()) if (s.type === 'error') violations.push(s.error.message);
+      })();
+      const errors: string[] = [];
+      us.subscribe('sshcheck.check.eu-1', { queue: 'sshcheck-eu-1', callback: (err) => void (err && errors.push(err.message)) });
+      us.subscribe('sshcheck.check.eu-1.eu-b', { callback: (err) => void (err && errors.push(err.message)) });
+      // Nor may it inject a check into eu-1 or declare itself as eu-1.
+      us.publish('sshcheck.check.eu-1', '{"target":"127.0.0.1"}');
+      us.publish('sshcheck.agents.eu-1', '{}');
+      await us.flush();
+      await waitFor('the permission violations', () => errors.length >= 2 && violations.filter((v) => /publish/i.test(v)).length >= 2, 5_000);
+      assert.ok(errors.every((e) => /permissions violation for subscription to "sshcheck\.check\.eu-1/i.test(e)), errors.join('; '));
+      assert.ok(violations.some((v) => /publish to "sshcheck\.check\.eu-1"/i.test(v)), violations.join('; '));
+      assert.ok(violations.some((v) => /publish to "sshcheck\.agents\.eu-1"/i.test(v)), violations.join('; '));
+      // Its own bastion's subject is allowed.
+      const own: string[] = [];
+      us.subscribe('sshcheck.check.us-1', { callback: (err) => void (err && own.push(err.message)) });
+      await us.flush();
+      assert.deepEqual(own, []);
+    } finally {
+      await us.close();
+    }
+    // The bot's credentials reach any bastion (no agent of us-1 here: no responders, not a violation).
+    await assert.rejects(engine.check(parseTarget('127.0.0.1'), { via: 'us-1' }), /no agent of this bastion is connected/);
+  });
+});

@@ -1,0 +1,84 @@
+// The pure parts of the NATS path: subjects, the agents' messages, declarations, routing by
+// declared coverage, and broker settings from the environment.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseTarget } from '../../src/engine/target.js';
+import { loadRoutingConfig } from '../../src/chat/routing-config.js';
+import { AgentDirectory, coverageOf } from '../../src/nats/directory.js';
+import { natsSettings, NatsConfigError, parseNatsUrl } from '../../src/nats/options.js';
+import { checkSubject, encodeDeclaration, parseAgentMessage, parseDeclaration, ProtocolError } from '../../src/nats/protocol.js';
+import { parseEngineConfig } from '../../src/engine/config.js';
+
+const bytes = (value: unknown): Uint8Array => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value));
+
+test('subjects carry the bastion (and the agent for a retry on a twin)', () => {
+  assert.equal(checkSubject('eu-1'), 'sshcheck.check.eu-1');
+  assert.equal(checkSubject('eu-1', 'b2'), 'sshcheck.check.eu-1.b2');
+});
+
+test("agents' messages: every form parses; anything else is a protocol error", () => {
+  assert.deepEqual(parseAgentMessage(bytes({ t: 'accepted', agent: 'a', bastion: 'eu-1', outcome: 'reused', ageMs: 1200 })), { t: 'accepted', agent: 'a', bastion: 'eu-1', outcome: 'reused', ageMs: 1200 });
+  assert.deepEqual(parseAgentMessage(bytes({ t: 'heartbeat', agent: 'a' })), { t: 'heartbeat', agent: 'a' });
+  assert.equal(parseAgentMessage(bytes({ t: 'refused', code: 'policy', message: 'x'.repeat(900) })).t, 'refused');
+  assert.equal((parseAgentMessage(bytes({ t: 'failed', message: 'boom', code: 'E_ENGINE' })) as { code?: string }).code, 'E_ENGINE');
+  for (const bad of ['not json', '[]', { t: 'event', seq: 0, event: { type: 'run-started' } }, { t: 'event', seq: 1, event: { type: 'run-finished' } }, { t: 'event', seq: 1, event: { type: 'mention' } }, { t: 'accepted', agent: 'a', bastion: 'b', outcome: 'stolen' }, { t: 'refused', code: 'other', message: '' }, { t: 'shell' }]) {
+    assert.throws(() => parseAgentMessage(bytes(bad)), ProtocolError, JSON.stringify(bad));
+  }
+});
+
+test('declarations round-trip; a malformed one is refused', () => {
+  const d = { bastion: 'eu-1', agent: 'host-1', cidrs: ['10.1.0.0/16'], suffixes: ['eu.example.com'], up: true };
+  assert.deepEqual(parseDeclaration(bytes(encodeDeclaration(d))), d);
+  assert.throws(() => parseDeclaration(bytes({ ...d, v: 'sshcheck/nats@1', bastion: 'EU 1' })), ProtocolError);
+  assert.throws(() => parseDeclaration(bytes({ ...d })), /another protocol/);
+});
+
+test("an agent's coverage is its engine config's own allow entries, not the built-in private ranges", () => {
+  const config = parseEngineConfig('policy:\n  allow: [10.1.0.0/16, eu.example.com]\n  deny: [10.1.9.0/24]\n');
+  assert.deepEqual(coverageOf(config.policy), { cidrs: ['10.1.0.0/16'], suffixes: ['eu.example.com'] });
+  assert.deepEqual(coverageOf(undefined), { cidrs: [], suffixes: [] });
+});
+
+test('routing: via, then the static rules of the bot config, then declared coverage (most specific), then the default', () => {
+  let now = 0;
+  const dir = new AgentDirectory(() => now, 15_000);
+  dir.update({ bastion: 'eu-1', agent: 'a', cidrs: ['10.1.0.0/16'], suffixes: ['eu.example.com'], up: true });
+  dir.update({ bastion: 'eu-2', agent: 'b', cidrs: ['10.1.2.0/24'], suffixes: [], up: true });
+  const routing = loadRoutingConfig('bastions:\n  - name: us-1\n    url: http://10.0.0.9:8722\n    token_env: T\nrules:\n  - cidr: 10.1.3.0/24\n    bastion: us-1\n', 'sshcheck.yml', { env: { T: 'tok' }, readFile: () => '' });
+  const routes = { bastions: routing.bastions.map((b) => b.name), rules: routing.rules };
+  assert.deepEqual(dir.route(routes, parseTarget('10.1.3.4')), { bastion: 'us-1', reason: 'cidr 10.1.3.0/24' });
+  assert.deepEqual(dir.route(routes, parseTarget('10.1.2.4')), { bastion: 'eu-2', reason: 'declared cidr 10.1.2.0/24' });
+  assert.deepEqual(dir.route(routes, parseTarget('10.1.7.4')), { bastion: 'eu-1', reason: 'declared cidr 10.1.0.0/16' });
+  assert.deepEqual(dir.route(routes, parseTarget('db-3.eu.example.com')), { bastion: 'eu-1', reason: 'declared suffix eu.example.com' });
+  assert.deepEqual(dir.route(routes, parseTarget('10.1.2.4'), 'US-1'), { bastion: 'us-1', reason: 'via' });
+  assert.throws(() => dir.route(routes, parseTarget('192.168.1.1')), /no bastion covers 192\.168\.1\.1: .*eu-1, eu-2, us-1/);
+  assert.deepEqual(dir.route({ ...routes, default: 'us-1' }, parseTarget('192.168.1.1')), { bastion: 'us-1', reason: 'default' });
+  // An agent that stops, or is not heard for the TTL, no longer routes anything.
+  dir.update({ bastion: 'eu-2', agent: 'b', cidrs: [], suffixes: [], up: false });
+  assert.deepEqual(dir.route(routes, parseTarget('10.1.2.4')).bastion, 'eu-1');
+  now = 20_000;
+  assert.deepEqual(dir.bastions(), []);
+  assert.throws(() => dir.route(routes, parseTarget('10.1.7.4')), /no bastion covers/);
+});
+
+test('broker settings: URL checked, credentials only from the environment or files, secrets listed for scrubbing', () => {
+  assert.equal(parseNatsUrl('broker.example.com:4222'), 'nats://broker.example.com:4222');
+  assert.equal(parseNatsUrl('tls://broker.example.com'), 'tls://broker.example.com');
+  assert.throws(() => parseNatsUrl('nats://bot:secret@broker:4222'), /must not carry credentials/);
+  assert.throws(() => parseNatsUrl('http://broker:4222'), /nats:\/\/ or tls:\/\//);
+  assert.equal(natsSettings(undefined, {}, () => '', 'x'), undefined);
+  const files: Record<string, string> = { '/p': '# rotated 2026-12\ns3cret-pass\n', '/c': 'not creds' };
+  const read = (p: string): string => {
+    const v = files[p];
+    if (v === undefined) throw new Error('ENOENT');
+    return v;
+  };
+  const s = natsSettings(undefined, { SSHCHECK_NATS_URL: 'nats://b:4222', SSHCHECK_NATS_USER: 'bot', SSHCHECK_NATS_PASSWORD_FILE: '/p' }, read, 'bot');
+  assert.equal(s?.url, 'nats://b:4222');
+  assert.deepEqual(s?.secrets, ['s3cret-pass']);
+  assert.equal(s?.options.maxReconnectAttempts, -1);
+  assert.throws(() => natsSettings('nats://b', { SSHCHECK_NATS_CREDS: '/c' }, read, 'x'), /not a NATS creds file/);
+  assert.throws(() => natsSettings('nats://b', { SSHCHECK_NATS_USER: 'bot' }, read, 'x'), /needs SSHCHECK_NATS_PASSWORD/);
+  assert.throws(() => natsSettings('nats://b', { SSHCHECK_NATS_USER: 'bot', SSHCHECK_NATS_PASSWORD: 'x', SSHCHECK_NATS_TOKEN: 't' }, read, 'x'), NatsConfigError);
+  assert.throws(() => natsSettings('nats://b', { SSHCHECK_NATS_CA: '/missing' }, read, 'x'), /SSHCHECK_NATS_CA: cannot read \/missing/);
+});
