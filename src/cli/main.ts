@@ -26,7 +26,7 @@ async function check(request: CheckRequest): Promise<number> {
   let progress: Progress | undefined;
   if (!request.quiet) {
     progress = stderrTty
-      ? liveProgress({ write: (t) => process.stderr.write(t), columns: process.stderr.columns }, { color: request.color ?? process.env.NO_COLOR === undefined })
+      ? liveProgress({ write: (t) => process.stderr.write(t), get columns() { return process.stderr.columns; }, get rows() { return process.stderr.rows; } }, { color: request.color ?? process.env.NO_COLOR === undefined })
       : plainProgress({ write: (t) => process.stderr.write(t) });
   }
   // The target policy when asked for, the history, and the audit and history rows.
