@@ -8,7 +8,7 @@ import type { CheckRequest } from './args.js';
 import { parseCli, USAGE } from './args.js';
 import { liveProgress, plainProgress } from './progress.js';
 import type { Progress } from './progress.js';
-import { renderReport } from './render-text.js';
+import { briefLine, renderReport } from './render-text.js';
 import { prepareRun } from './record.js';
 
 export const EXIT = { healthy: 0, problem: 1, usage: 2, engine: 3 } as const;
@@ -44,7 +44,10 @@ async function check(request: CheckRequest): Promise<number> {
       ...(config ? { config } : {}),
       ...(request.from !== undefined ? { from: request.from } : {}),
       signal: controller.signal,
-      onEvent: (event) => progress?.onEvent(event),
+      onEvent: (event) => {
+        progress?.onEvent(event);
+        if (request.events) process.stdout.write(`${JSON.stringify(event)}\n`);
+      },
     }).catch((err: unknown) => {
       recorded.done({ error: err });
       progress?.close();
@@ -52,7 +55,7 @@ async function check(request: CheckRequest): Promise<number> {
     });
     recorded.done({ report });
     progress?.close();
-    process.stdout.write(request.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report, { color }));
+    if (!request.events) process.stdout.write(request.json ? `${JSON.stringify(report, null, 2)}\n` : request.brief ? briefLine(report) : renderReport(report, { color }));
     return report.diagnosis.cause === 'healthy' ? EXIT.healthy : EXIT.problem;
   } finally {
     process.off('SIGINT', stop);

@@ -75,3 +75,10 @@ export function verdictLine(d: Diagnosis, style: Style): string {
   const where = d.step ? `${d.step}, ` : '';
   return `${bold('Verdict:', style)} ${d.cause} (${where}${d.confidence} confidence): ${terminalSafe(d.summary)}`;
 }
+
+/** --brief: the whole result on one line, for a terminal or a log. */
+export function briefLine(report: Report): string {
+  const t = report.target;
+  const d = report.diagnosis;
+  return `${t.user}@${endpoint(t.host, t.port)} ${d.cause} (${d.confidence}): ${terminalSafe(d.summary)}\n`;
+}
