@@ -6,6 +6,8 @@
 #   scripts/measure-first-command.sh [repo] [target]     (defaults: this checkout, localhost)
 # Where nodejs.org is out of reach, better-sqlite3's source build needs Node's headers from
 # elsewhere: npm_config_nodedir=/usr (the headers of Debian's/NodeSource's nodejs package).
+# NPM_CACHE=<dir>: npm ci takes the packages from that cache (a copy of one), not the registry;
+# HOME stays empty either way.
 set -euo pipefail
 repo=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 target=${2:-localhost}
@@ -22,7 +24,7 @@ mkdir "$work/home"
 export HOME=$work/home
 cd "$work/clone"
 start=$(date +%s.%N)
-npm ci --no-audit --no-fund >"$work/npm-ci.log" 2>&1 || { tail -30 "$work/npm-ci.log"; exit 1; }
+npm ci --no-audit --no-fund ${NPM_CACHE:+--cache "$NPM_CACHE" --prefer-offline} >"$work/npm-ci.log" 2>&1 || { tail -30 "$work/npm-ci.log"; exit 1; }
 echo "npm ci (empty HOME, includes the build): $(echo "$(date +%s.%N) - $start" | bc) s"
 
 # Loopback only; `ip netns exec` bind-mounts /etc/netns/<ns>/resolv.conf over /etc/resolv.conf.

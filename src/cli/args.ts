@@ -13,6 +13,10 @@ export interface CheckRequest {
   command: 'check';
   target: Target;
   json: boolean;
+  /** --brief: one line on stdout, the verdict; no progress. */
+  brief?: boolean;
+  /** --events: progress events as NDJSON on stdout (the last one carries the report). */
+  events?: boolean;
   quiet: boolean;
   color: boolean | undefined;
   waitAll: boolean;
@@ -44,6 +48,9 @@ Options:
   -l, --user <name>     an account that exists on host: the handshake sends it to time
                         the authentication phase (default: no user name is sent)
       --json            print exactly one JSON report on stdout, nothing else there
+      --brief           print one line, the verdict (target, cause, summary); no progress
+      --events          progress events as JSON lines on stdout (run-started, step-updated,
+                        diagnosis, run-finished with the report), for scripts
       --budget <s>      stop everything after this many seconds (default 15, 1-120)
       --wait-all        let slow extras (path trace, ping) finish before printing
       --vantage <name>  how reports name this machine (default: its host name,
@@ -96,6 +103,8 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
         port: { type: 'string', short: 'p' },
         user: { type: 'string', short: 'l' },
         json: { type: 'boolean' },
+        brief: { type: 'boolean' },
+        events: { type: 'boolean' },
         budget: { type: 'string' },
         'wait-all': { type: 'boolean' },
         vantage: { type: 'string' },
@@ -150,6 +159,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     if (values.nats !== undefined || values.via !== undefined) throw usage('--nats and --via check one host on a bastion: give a single host');
     if (values.from !== undefined) throw usage('--from checks one host against one requester: give a single host');
     if (values['wait-all']) throw usage('--wait-all is for a single host: a fleet check stops each host at its diagnosis');
+    if (values.brief || values.events) throw usage(`--${values.brief ? 'brief' : 'events'} is for a single host: a fleet check prints its summary (or --json)`);
     let concurrency: number | undefined;
     if (values.concurrency !== undefined) {
       if (!/^[0-9]{1,3}$/.test(values.concurrency) || Number(values.concurrency) < 1 || Number(values.concurrency) > 256) throw usage(`invalid --concurrency "${printable(values.concurrency, 20)}": give 1 to 256`);
@@ -173,12 +183,16 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     };
   }
   if (values.concurrency !== undefined) throw usage('--concurrency is for several hosts (a fleet check)');
+  const outputs = (['json', 'brief', 'events'] as const).filter((o) => values[o] === true);
+  if (outputs.length > 1) throw usage(`--${outputs[0]} and --${outputs[1]} both choose what stdout carries: give one`);
   const target = parseTarget(positionals[0] ?? '', overrides);
   return {
     command: 'check',
     target,
     json: values.json === true,
-    quiet: values.quiet === true,
+    brief: values.brief === true,
+    events: values.events === true,
+    quiet: values.quiet === true || values.brief === true,
     color: values['no-color'] ? false : values.color === true ? true : undefined,
     waitAll: values['wait-all'] === true,
     budgetMs,

@@ -16,6 +16,7 @@ import { createLogger } from '../log.js';
 import { findEngineConfig } from '../engine/config.js';
 import { MAX_SECRET_FILE_BYTES, readConfigFile } from '../engine/config-file.js';
 import type { EngineConfig } from '../engine/config.js';
+import { printable } from '../engine/target.js';
 import { loadAccessConfig } from '../chat/access-config.js';
 import type { AccessConfig } from '../chat/access-config.js';
 import { Gate } from '../chat/gate.js';
@@ -172,9 +173,18 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
 export async function runDiscordRegister(argv: readonly string[], env: Env, io: Pick<BotIo, 'stderr'> & { stdout: (t: string) => void }): Promise<number> {
   const guildFlag = argv.indexOf('--guild');
   const guildId = guildFlag >= 0 ? argv[guildFlag + 1] : undefined;
-  const extra = argv.filter((a, i) => a !== '--guild' && i !== guildFlag + 1);
-  if (extra.length > 0 || (guildFlag >= 0 && (guildId === undefined || !/^[0-9]{15,25}$/.test(guildId)))) {
-    io.stderr('usage: sshcheck discord register [--guild <guild id>]\n');
+  const extra = argv.filter((a, i) => a !== '--guild' && (guildFlag < 0 || i !== guildFlag + 1));
+  // Say what was wrong, not only the usage: a short id is the usual mistake (a copied prefix).
+  const reason =
+    extra.length > 0
+      ? `unexpected argument "${printable(extra[0] ?? '', 40)}"`
+      : guildFlag >= 0 && guildId === undefined
+        ? '--guild needs the server (guild) id'
+        : guildFlag >= 0 && !/^[0-9]{15,25}$/.test(guildId ?? '')
+          ? `"${printable(guildId ?? '', 40)}" is not a Discord server id: a snowflake of 15 to 25 digits (Discord: Developer Mode on, then right-click the server, Copy Server ID)`
+          : undefined;
+  if (reason !== undefined) {
+    io.stderr(`sshcheck discord register: ${reason}\nusage: sshcheck discord register [--guild <guild id>]\n`);
     return 2;
   }
   let config: BotConfig;

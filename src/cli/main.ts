@@ -9,7 +9,7 @@ import type { CheckRequest } from './args.js';
 import { parseCli, USAGE } from './args.js';
 import { liveProgress, plainProgress } from './progress.js';
 import type { Progress } from './progress.js';
-import { renderReport } from './render-text.js';
+import { briefLine, renderReport } from './render-text.js';
 import { prepareRun } from './record.js';
 import { EXIT, exitForReport, exitForSignal } from './exit.js';
 
@@ -28,7 +28,7 @@ async function check(request: CheckRequest): Promise<number> {
   let progress: Progress | undefined;
   if (!request.quiet) {
     progress = stderrTty
-      ? liveProgress({ write: (t) => process.stderr.write(t), columns: process.stderr.columns }, { color: request.color ?? process.env.NO_COLOR === undefined })
+      ? liveProgress({ write: (t) => process.stderr.write(t), get columns() { return process.stderr.columns; }, get rows() { return process.stderr.rows; } }, { color: request.color ?? process.env.NO_COLOR === undefined })
       : plainProgress({ write: (t) => process.stderr.write(t) });
   }
   // The signal's name is the abort reason: the report says what stopped it, the exit status
@@ -50,7 +50,10 @@ async function check(request: CheckRequest): Promise<number> {
       ...(request.from !== undefined ? { from: request.from } : {}),
       ...(request.probeUser !== undefined ? { probeUser: request.probeUser } : {}),
       signal: controller.signal,
-      onEvent: (event) => progress?.onEvent(event),
+      onEvent: (event) => {
+        progress?.onEvent(event);
+        if (request.events) process.stdout.write(`${JSON.stringify(event)}\n`);
+      },
       log: (message) => process.stderr.write(`sshcheck: ${message}\n`),
     }).catch((err: unknown) => {
       recorded.done({ error: err });
@@ -59,7 +62,7 @@ async function check(request: CheckRequest): Promise<number> {
     });
     recorded.done({ report });
     progress?.close();
-    process.stdout.write(request.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report, { color }));
+    if (!request.events) process.stdout.write(request.json ? `${JSON.stringify(report, null, 2)}\n` : request.brief ? briefLine(report) : renderReport(report, { color }));
     return exitForReport(report);
   } finally {
     process.off('SIGINT', onInt);

@@ -65,6 +65,23 @@ export function renderReport(report: Report, style: Style): string {
     ...report.steps.flatMap((s) => stepLines(s, style)),
     '',
     `Probed from ${report.vantage.name}, not from the requester's machine: what works here can still fail there.`,
+    verdictLine(report.diagnosis, style),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The verdict once more as the last line: a long report scrolls its first lines (the
+ * diagnosis) off a pane, and the last line is what stays in view.
+ */
+export function verdictLine(d: Diagnosis, style: Style): string {
+  const where = d.step ? `${d.step}, ` : '';
+  return `${bold('Verdict:', style)} ${d.cause} (${where}${d.confidence} confidence): ${terminalSafe(d.summary)}`;
+}
+
+/** --brief: the whole result on one line, for a terminal or a log. */
+export function briefLine(report: Report): string {
+  const t = report.target;
+  const d = report.diagnosis;
+  return `${t.user}@${endpoint(t.host, t.port)} ${d.cause} (${d.confidence}): ${terminalSafe(d.summary)}\n`;
 }

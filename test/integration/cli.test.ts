@@ -26,3 +26,14 @@ test('--version prints the package version', () => {
   assert.equal(r.status, 0);
   assert.equal(r.stdout.trim(), `sshcheck ${PKG.version}`);
 });
+
+test('discord register says why a guild id is refused, before it needs any credentials', () => {
+  const short = cli(['discord', 'register', '--guild', '12']);
+  assert.equal(short.status, 2);
+  assert.match(short.stderr, /^sshcheck discord register: "12" is not a Discord server id: a snowflake of 15 to 25 digits/);
+  assert.match(short.stderr, /\nusage: sshcheck discord register \[--guild <guild id>\]\n$/);
+  const missing = cli(['discord', 'register', '--guild']);
+  assert.match(missing.stderr, /^sshcheck discord register: --guild needs the server \(guild\) id\n/);
+  const extra = cli(['discord', 'register', 'now']);
+  assert.match(extra.stderr, /^sshcheck discord register: unexpected argument "now"\n/);
+});

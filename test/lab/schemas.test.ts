@@ -51,6 +51,19 @@ describe('lab: the real CLI JSON matches docs/schemas', { skip: unavailable ?? f
       assert.equal(d.diagnosis.cause, 'port-filtered');
       assert.deepEqual(schemaErrors('report', d), []);
 
+      // --brief: exactly one line; --events: NDJSON, the last event carries a valid report.
+      const brief = await lab.runCli(['--brief', '-p', '2200', ADDR.target], 30_000);
+      assert.equal(brief.code, 1);
+      assert.equal(brief.stderr, '', '--brief prints no progress');
+      assert.match(brief.stdout, new RegExp(`^sshcheck@${ADDR.target.replace(/\./g, '\\.')}:2200 port-closed \\(high\\): nothing listens[^\n]*\n$`));
+      const events = await lab.runCli(['--events', '-q', '-p', '2200', ADDR.target], 30_000);
+      assert.equal(events.code, 1);
+      const parsed = events.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; report?: Report });
+      assert.equal(parsed[0]?.type, 'run-started');
+      assert.ok(parsed.some((e) => e.type === 'step-updated') && parsed.some((e) => e.type === 'diagnosis'));
+      assert.equal(parsed.at(-1)?.type, 'run-finished');
+      assert.deepEqual(schemaErrors('report', parsed.at(-1)?.report), []);
+
       const fleet = await lab.runCli(['--json', '-q', ...addresses, fleetAddress(200)], 60_000);
       const f = JSON.parse(fleet.stdout) as FleetResult;
       assert.deepEqual(schemaErrors('fleet', f), []);

@@ -41,3 +41,14 @@ for (const [argv, message] of usage) {
     assert.throws(() => parseCli(argv), (err: unknown) => err instanceof Error && message.test(err.message) && (err as { code?: string }).code !== undefined);
   });
 }
+
+test('--brief and --events: one output choice, single host only; --brief implies no progress', () => {
+  const brief = parseCli(['--brief', 'db-3']);
+  assert.ok(brief.command === 'check' && brief.brief === true && brief.quiet === true && brief.json === false);
+  const events = parseCli(['--events', 'db-3']);
+  assert.ok(events.command === 'check' && events.events === true && events.quiet === false);
+  assert.throws(() => parseCli(['--json', '--brief', 'db-3']), /--json and --brief both choose what stdout carries: give one/);
+  assert.throws(() => parseCli(['--events', '--json', 'db-3']), /--json and --events both choose/);
+  assert.throws(() => parseCli(['--brief', 'db-1', 'db-2']), /--brief is for a single host/);
+  assert.throws(() => parseCli(['--events', 'db-[1-3]']), /--events is for a single host/);
+});

@@ -48,3 +48,107 @@ test('the text report shows the diagnosis first and every step', () => {
   for (const id of STEP_IDS) assert.match(text, new RegExp(`${id} fine`));
   assert.equal(terminalSafe('a\u001b]0;x\u0007b\u202e'), 'a?]0;x?b?');
 });
+
+/** What a terminal of `rows` rows shows after `out`: a tiny VT interpreter for the sequences the renderer uses. */
+function screen(out: string, rows: number): { visible: string[]; scrollback: string[] } {
+  const lines: string[] = [''];
+  let cursor = 0;
+  let top = 0; // index of the first line on screen
+  const re = /\u001b\[(\d*)([A-Za-z])|\n|[^\u001b\n]+/g;
+  for (const m of out.matchAll(re)) {
+    if (m[0] === '\n') {
+      cursor++;
+      if (cursor >= lines.length) lines.push('');
+      if (cursor - top >= rows) top = cursor - rows + 1;
+    } else if (m[2] === 'F') {
+      // Cursor up to the start of a line, never above the screen's top row.
+      cursor = Math.max(top, cursor - Number(m[1] || 1));
+    } else if (m[2] === 'K') {
+      lines[cursor] = '';
+    } else if (m[2] === 'J') {
+      lines.length = cursor + 1;
+      lines[cursor] = '';
+    } else if (m[2] === 'm') {
+      // colour: no columns
+    } else {
+      lines[cursor] = (lines[cursor] ?? '') + m[0];
+    }
+  }
+  return { visible: lines.slice(top), scrollback: lines.slice(0, top) };
+}
+
+test('a pane too short for the checklist gets line mode: no copy of the block smears into the scrollback', () => {
+  for (const rows of [5, 8, 13, 14, 24]) {
+    let out = '';
+    const live = liveProgress({ write: (t) => (out += t), columns: 80, rows }, { color: false }, { tickMs: 0 });
+    for (const e of events) {
+      live.onEvent(e);
+      live.tick();
+    }
+    live.close();
+    const all = [...screen(out, rows).scrollback, ...screen(out, rows).visible].join('\n');
+    const headers = all.split('\n').filter((l) => /checking sshcheck@db-3:22/.test(l)).length;
+    assert.ok(headers <= 1, `rows=${rows}: the header appears ${headers} times`);
+    if (rows < 14) {
+      assert.match(out, /\[ *10 ms\] step 4 sshd: fail/, `rows=${rows}: line mode`);
+    } else {
+      assert.doesNotMatch(out, /\] step 4 sshd/, `rows=${rows}: live mode`);
+      assert.equal(all.trim(), '', `rows=${rows}: the block is erased before the report`);
+    }
+  }
+});
+
+test('a pane that shrinks during the run switches to line mode without leaving copies', () => {
+  let out = '';
+  const sink = { write: (t: string) => (out += t), columns: 80, rows: 30 };
+  const live = liveProgress(sink, { color: false }, { tickMs: 0 });
+  live.onEvent(events[0]!);
+  live.onEvent(events[1]!);
+  sink.rows = 8;
+  for (const e of events.slice(2)) live.onEvent(e);
+  live.close();
+  const s = screen(out, 8);
+  assert.equal([...s.scrollback, ...s.visible].filter((l) => l.includes('checking sshcheck@db-3')).length, 1);
+  assert.match(out, /diagnosis: port-closed/);
+});
+
+test('the spinner shows the elapsed time and the steps still running; it stops at the end', () => {
+  let out = '';
+  let clock = 0;
+  const live = liveProgress({ write: (t) => (out += t), columns: 100, rows: 40 }, { color: false }, { tickMs: 0, now: () => clock });
+  assert.match(out, /sshcheck: starting…/, 'something is on screen before the first event');
+  assert.match(out, /⠋ 0(\.0+)? ms/);
+  live.onEvent(events[0]!);
+  for (const e of events.slice(1, 11)) live.onEvent(e);
+  clock = 1500;
+  live.tick();
+  assert.match(out, /⠙ 1\.5 s: waiting for 1, 2, 3, 4, 5, 6, 7, 8, 9, 10/);
+  live.onEvent(events[11]!);
+  clock = 1700;
+  live.tick();
+  assert.match(out.slice(out.lastIndexOf('⠹')), /waiting for 1, 2, 3, 5, 6/);
+  live.onEvent(events.at(-1)!);
+  const before = out.length;
+  live.tick();
+  assert.equal(out.length, before, 'no redraw after the run finished');
+  live.close();
+});
+
+test('line mode prints a step only when it changes (19 lines for 10 steps before)', () => {
+  let out = '';
+  const plain = plainProgress({ write: (t) => (out += t) });
+  const step = steps[3]!;
+  plain.onEvent(events[0]!);
+  for (let i = 0; i < 3; i++) plain.onEvent({ type: 'step-updated', step: { ...step, status: 'warn', summary: 'slow banner' }, elapsedMs: 10 + i });
+  plain.onEvent({ type: 'step-updated', step: { ...step, status: 'fail', summary: 'no banner' }, elapsedMs: 20 });
+  plain.onEvent({ type: 'diagnosis', diagnosis, elapsedMs: 21 });
+  plain.onEvent({ type: 'diagnosis', diagnosis, elapsedMs: 22 });
+  const lines = out.trim().split('\n');
+  assert.equal(lines.filter((l) => l.includes('step 4 sshd')).length, 2);
+  assert.equal(lines.filter((l) => l.includes('diagnosis:')).length, 1);
+});
+
+test('the text report ends with the verdict on one line', () => {
+  const lines = renderReport(report, { color: false }).trimEnd().split('\n');
+  assert.equal(lines.at(-1), 'Verdict: port-closed (sshd, high confidence): nothing listens');
+});
