@@ -37,7 +37,7 @@ class DiscordAdapter implements ChatAdapter {
     private readonly options: DiscordAdapterOptions,
   ) {
     this.client = createClient(config);
-    logClientEvents(this.client, ctx.logger);
+    logClientEvents(this.client, ctx.logger, () => this.stopping);
   }
 
   async start(): Promise<void> {
