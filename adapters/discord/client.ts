@@ -21,12 +21,21 @@ export function createClient(config: DiscordConfig): Client {
   });
 }
 
-/** Logs the gateway's life without ever passing on discord.js's debug text or a URL. */
-export function logClientEvents(client: Client, logger: Logger): void {
+/**
+ * Logs the gateway's life without ever passing on discord.js's debug text or a URL.
+ * `stopping` says the adapter is closing the gateway itself (SIGTERM): discord.js reports that
+ * close as a lost connection, which it is not.
+ */
+export function logClientEvents(client: Client, logger: Logger, stopping: () => boolean = () => false): void {
   client.on(Events.ShardReady, (shard) => logger.info('discord gateway ready', { shard }));
   client.on(Events.ShardResume, (shard, replayedEvents) => logger.info('discord gateway resumed', { shard, replayedEvents }));
-  client.on(Events.ShardReconnecting, (shard) => logger.warn('discord gateway connection lost; reconnecting', { shard }));
-  client.on(Events.ShardDisconnect, (event, shard) => logger.error('discord gateway closed and will not reconnect', { shard, code: event.code }));
+  client.on(Events.ShardReconnecting, (shard) => {
+    if (!stopping()) logger.warn('discord gateway connection lost; reconnecting', { shard });
+  });
+  client.on(Events.ShardDisconnect, (event, shard) => {
+    if (stopping()) logger.info('discord gateway closed (shutting down)', { shard });
+    else logger.error('discord gateway closed and will not reconnect', { shard, code: event.code });
+  });
   client.on(Events.ShardError, (err, shard) => logger.warn('discord gateway connection error', { shard, error: describeError(err) }));
   client.on(Events.Invalidated, () => logger.error('discord session invalidated'));
   client.on(Events.Warn, (message) => logger.warn('discord.js warning', { message }));

@@ -1,17 +1,16 @@
-// The gate on Discord: one call per /sshcheck interaction, before anything is posted or
-// probed. A refusal and a history answer are ephemeral replies; a queued check defers its
-// reply and tells the requester its place privately. Roles come with the interaction
-// (the member's role ids), so no extra request or intent is needed.
+// The gate on Discord: who the requester is (discordActor) and how its answers look. The gate
+// is asked after the interaction was deferred (src/chat/admission.ts); a refusal and a
+// history answer replace the deferral with an ephemeral message, a queued check tells the
+// requester its place privately. Roles come with the interaction (the member's role ids), so
+// no extra request or intent is needed.
 import type { ChatInputCommandInteraction } from 'discord.js';
-import type { Gate, GateActor, Ticket } from '../../src/chat/gate.js';
+import type { CommandDecision } from '../../src/chat/admission.js';
+import type { GateActor } from '../../src/chat/gate.js';
 import { codeBlock, clip } from '../../src/chat/safe-text.js';
 import { STATUS_EMOJI } from '../../src/chat/views.js';
 import type { RunRow } from '../../src/store/store.js';
 import { renderHistory } from '../../src/store/history-view.js';
-import type { ParsedCommand } from './command.js';
 import { EMBED_LIMITS, inlineWithin } from './render.js';
-
-export type DiscordGated = { kind: 'answer'; content: string } | { kind: 'run'; ticket?: Ticket; notice?: string };
 
 /** The member's role ids (the guild's @everyone role included), or none outside a server. */
 export function rolesOf(interaction: Pick<ChatInputCommandInteraction, 'member'>): string[] {
@@ -49,22 +48,12 @@ export function renderHistoryContent(host: string, runs: readonly RunRow[], now:
   return clip(content, EMBED_LIMITS.content);
 }
 
-/** Asks the gate about one parsed command. Without a gate a check just runs. */
-export async function gateDiscordCommand(gate: Gate | undefined, interaction: ChatInputCommandInteraction, command: Exclude<ParsedCommand, { kind: 'help' }>): Promise<DiscordGated> {
-  if (!gate) return command.kind === 'history' ? { kind: 'answer', content: renderHistoryContent(command.target.host, [], Date.now(), false) } : { kind: 'run' };
-  const decision = await gate.admit({
-    action: command.kind,
-    target: command.target,
-    ...(command.via !== undefined ? { via: command.via } : {}),
-    ...(command.from !== undefined ? { from: command.from } : {}),
-    actor: discordActor(interaction),
-  });
-  switch (decision.kind) {
-    case 'denied':
-      return { kind: 'answer', content: renderRefusal(decision.message) };
-    case 'history':
-      return { kind: 'answer', content: renderHistoryContent(command.target.host, decision.runs, Date.now(), decision.available) };
-    case 'admitted':
-      return { kind: 'run', ticket: decision.ticket, ...(decision.ticket.queueMessage !== undefined ? { notice: decision.ticket.queueMessage } : {}) };
-  }
+/** What the requester alone sees when the gate does not run a check: a refusal, or the history. */
+export function renderDecision(decision: Exclude<CommandDecision, { kind: 'run' }>, now = Date.now()): string {
+  return decision.kind === 'refused' ? renderRefusal(decision.message) : renderHistoryContent(decision.host, decision.runs, now, decision.available);
+}
+
+/** The requester's place in the queue, privately. */
+export function renderNotice(notice: string): string {
+  return inlineWithin(notice, 500);
 }

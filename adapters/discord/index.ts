@@ -18,13 +18,10 @@ export { registerCommands } from './register.js';
 
 /** Discord allows about 5 messages per 5 s in one channel (a thread is a channel). */
 export const DISCORD_PACE = { burst: 5, perSecond: 1 } as const;
-/** Discord wants an interaction answered within 3 s; defer well before that. */
-export const DEFER_AFTER_MS = 1500;
 /** How long stop() lets running checks finish their messages. */
 const DRAIN_MS = 5000;
 
 export interface DiscordAdapterOptions {
-  deferAfterMs?: number;
   pacer?: Pacer;
 }
 
@@ -40,7 +37,7 @@ class DiscordAdapter implements ChatAdapter {
     private readonly options: DiscordAdapterOptions,
   ) {
     this.client = createClient(config);
-    logClientEvents(this.client, ctx.logger);
+    logClientEvents(this.client, ctx.logger, () => this.stopping);
   }
 
   async start(): Promise<void> {
@@ -50,8 +47,7 @@ class DiscordAdapter implements ChatAdapter {
       vantage: this.ctx.vantage,
       pacer: this.options.pacer ?? new Pacer(DISCORD_PACE),
       seen: new RecentIds(),
-      deferAfterMs: this.options.deferAfterMs ?? DEFER_AFTER_MS,
-      ...(this.ctx.gate ? { gate: this.ctx.gate } : {}),
+      gate: this.ctx.gate,
     };
     const explainDeps = { logger: this.ctx.logger, seen: deps.seen, allowed: discordFileOrigins(this.config.apiUrl) };
     this.client.on(Events.InteractionCreate, (interaction: Interaction) => {

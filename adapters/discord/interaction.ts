@@ -1,26 +1,30 @@
-// One INTERACTION_CREATE for /sshcheck: validate the typed options (a bad target gets an
-// ephemeral answer and nothing is probed), then run the shared check flow with a Discord
-// surface. Everything else that arrives as an interaction is ignored.
-import { MessageFlags } from 'discord.js';
-import type { ChatInputCommandInteraction, Interaction } from 'discord.js';
+// One INTERACTION_CREATE for /sshcheck. What needs no I/O is the acknowledgement itself (help
+// and usage errors: an ephemeral reply, nothing probed); everything else is deferred first
+// (Discord's 3 s), then the gate decides (src/chat/admission.ts) and the shared check flow
+// runs with a Discord surface. Everything else that arrives as an interaction is ignored.
+import type { ChatInputCommandInteraction, Interaction, RepliableInteraction } from 'discord.js';
 import type { Logger } from '../../src/log.js';
+import type { ChatGate } from '../../src/chat/admission.js';
+import { gateCommand } from '../../src/chat/admission.js';
 import { runCheckFlow } from '../../src/chat/check-flow.js';
 import type { RecentIds } from '../../src/chat/dedupe.js';
 import type { EngineClient } from '../../src/chat/engine-client.js';
+import type { FleetCommand } from '../../src/chat/fleet-grammar.js';
+import { parseFleetCommand } from '../../src/chat/fleet-grammar.js';
+import type { Ticket } from '../../src/chat/gate.js';
 import type { Pacer } from '../../src/chat/pacer.js';
 import { targetLabel } from '../../src/chat/views.js';
 import { isSshcheckError } from '../../src/engine/errors.js';
+import type { Target } from '../../src/engine/target.js';
 import { COMMAND_NAME, parseCommandOptions } from './command.js';
 import type { ParsedCommand } from './command.js';
 import { errorFields } from './errors.js';
-import { DISCORD_USAGE, renderUsageError } from './render.js';
-import { noMentions } from './responder.js';
-import { DiscordSurface } from './surface.js';
-import { whyNoThread } from './thread-policy.js';
-import type { Gate } from '../../src/chat/gate.js';
-import { gateDiscordCommand } from './gate.js';
-import { isFleetText } from '../../src/chat/fleet-grammar.js';
+import { discordActor, renderDecision, renderNotice } from './gate.js';
 import { handleDiscordFleet } from './fleet.js';
+import { DISCORD_USAGE, renderUsageError } from './render.js';
+import { InteractionResponder } from './responder.js';
+import { DiscordSurface } from './surface.js';
+import { threadContextOf, whyNoThread } from './thread-policy.js';
 
 export interface InteractionDeps {
   engine: EngineClient;
@@ -28,37 +32,52 @@ export interface InteractionDeps {
   vantage: string;
   pacer: Pacer;
   seen: RecentIds;
-  /** When the reply is deferred if the parent is not posted by then (Discord allows 3 s). */
-  deferAfterMs: number;
   /** Permissions, policy pre-check, limits, queue and audit (src/chat/gate.ts). */
-  gate?: Gate;
+  gate: ChatGate;
 }
 
-async function answerPrivately(interaction: ChatInputCommandInteraction, content: string, logger: Logger): Promise<void> {
-  try {
-    await interaction.reply({ content, flags: MessageFlags.Ephemeral, allowedMentions: noMentions() });
-  } catch (err) {
-    logger.warn('discord ephemeral answer failed', { interaction: interaction.id, ...errorFields(err, [interaction.token]) });
-  }
-}
+type Request = ParsedCommand | FleetCommand | { kind: 'error'; message: string };
 
-function parse(interaction: ChatInputCommandInteraction, bastions: readonly string[] | undefined): ParsedCommand {
+/** The typed options: several hosts in `target` (a fleet), one host, help, or a usage error. Pure. */
+function parse(interaction: ChatInputCommandInteraction, bastions: readonly string[] | undefined): Request {
+  const target = interaction.options.getString('target', true);
   const port = interaction.options.getInteger('port');
   const user = interaction.options.getString('user');
   const via = interaction.options.getString('via');
   const from = interaction.options.getString('from');
   const history = interaction.options.getBoolean('history');
-  return parseCommandOptions(
-    {
-      target: interaction.options.getString('target', true),
-      ...(port !== null ? { port } : {}),
-      ...(user !== null ? { user } : {}),
-      ...(via !== null ? { via } : {}),
-      ...(from !== null ? { from } : {}),
-      ...(history !== null ? { history } : {}),
-    },
-    bastions,
-  );
+  try {
+    const fleet = parseFleetCommand(target, { ...(port !== null ? { port } : {}), ...(user !== null ? { user } : {}) });
+    if (fleet) {
+      if (via !== null || from !== null || history !== null) return { kind: 'error', message: 'via, from and history are for a single host, not for several' };
+      return fleet;
+    }
+    return parseCommandOptions(
+      {
+        target,
+        ...(port !== null ? { port } : {}),
+        ...(user !== null ? { user } : {}),
+        ...(via !== null ? { via } : {}),
+        ...(from !== null ? { from } : {}),
+        ...(history !== null ? { history } : {}),
+      },
+      bastions,
+    );
+  } catch (err) {
+    return { kind: 'error', message: isSshcheckError(err) ? err.message : 'the command arrived without a usable target' };
+  }
+}
+
+/** The interaction's answers; a dead token is logged once and ends the answers (the thread goes on). */
+export function responderFor(interaction: RepliableInteraction, logger: Logger): InteractionResponder {
+  return new InteractionResponder(interaction, (err) => {
+    logger.warn('discord interaction token no longer valid; the reply is not edited any more (the thread goes on)', {
+      interaction: interaction.id,
+      guild: interaction.guildId,
+      channel: interaction.channelId,
+      ...errorFields(err, [interaction.token]),
+    });
+  });
 }
 
 export async function handleInteraction(interaction: Interaction, deps: InteractionDeps): Promise<void> {
@@ -69,61 +88,61 @@ export async function handleInteraction(interaction: Interaction, deps: Interact
     logger.debug('discord interaction delivered twice; ignored', { interaction: interaction.id });
     return;
   }
-  // Several hosts in `target` (db-[1-40], db-1,db-2): a fleet check (fleet.ts).
-  if (isFleetText(interaction.options.getString('target') ?? '')) {
-    await handleDiscordFleet(interaction, deps);
+  const responder = responderFor(interaction, logger);
+  const request = parse(interaction, deps.engine.bastions);
+  if (request.kind === 'error' || request.kind === 'help') {
+    if (request.kind === 'error') logger.info('discord check refused', { interaction: interaction.id, user: interaction.user.id, reason: request.message });
+    await responder.answerPrivately(request.kind === 'error' ? renderUsageError(request.message) : DISCORD_USAGE);
     return;
   }
-  let command: ParsedCommand;
-  try {
-    command = parse(interaction, deps.engine.bastions);
-  } catch (err) {
-    const message = isSshcheckError(err) ? err.message : 'the command arrived without a usable target';
-    logger.info('discord check refused', { interaction: interaction.id, user: interaction.user.id, reason: message });
-    await answerPrivately(interaction, renderUsageError(message), logger);
+  // The gate, DNS, the store and the engine may each take longer than Discord's 3 s.
+  await responder.defer();
+  if (request.kind === 'fleet') {
+    await handleDiscordFleet(interaction, responder, request, deps);
     return;
   }
-  if (command.kind === 'help') {
-    await answerPrivately(interaction, DISCORD_USAGE, logger);
+  const decision = await gateCommand(deps.gate, request, discordActor(interaction));
+  if (decision.kind !== 'run') {
+    await responder.answerPrivately(renderDecision(decision));
     return;
   }
-  // Who, what, how often, when: a refusal or a history answer is an ephemeral reply.
-  const gated = await gateDiscordCommand(deps.gate, interaction, command);
-  if (gated.kind === 'answer') {
-    await answerPrivately(interaction, gated.content, logger);
+  if (request.kind !== 'check') {
+    decision.ticket.cancel('not a check');
     return;
   }
-  if (command.kind !== 'check') return;
+  if (decision.notice !== undefined) {
+    responder.followUpPrivately(renderNotice(decision.notice)).catch((err: unknown) => logger.warn('discord queue notice failed', { interaction: interaction.id, ...errorFields(err, [interaction.token]) }));
+  }
+  await runDiscordCheck(interaction, responder, { target: request.target, ...(request.via !== undefined ? { via: request.via } : {}), ...(request.from !== undefined ? { from: request.from } : {}) }, decision.ticket, deps);
+}
 
-  const channel = interaction.channel;
-  const noThread = whyNoThread({
-    inGuild: interaction.inGuild(),
-    channelType: channel?.type,
-    channelKnown: interaction.guild !== null && channel !== null,
-    appPermissions: interaction.appPermissions?.bitfield,
-  });
-  const label = targetLabel(command.target);
-  const surface = new DiscordSurface({ interaction, logger, threadName: `sshcheck ${label}`, ...(noThread !== undefined ? { noThread } : {}) });
-  surface.armDeferral(deps.deferAfterMs);
-  if (gated.notice !== undefined) {
-    surface.notePrivately(gated.notice).catch((err: unknown) => logger.warn('discord queue notice failed', { interaction: interaction.id, ...errorFields(err, [interaction.token]) }));
-  }
+export interface CheckSpec {
+  target: Target;
+  via?: string;
+  from?: string;
+}
+
+/** An admitted check: the shared flow with a Discord surface; the parent is the deferred reply. */
+export async function runDiscordCheck(interaction: RepliableInteraction, responder: InteractionResponder, check: CheckSpec, ticket: Ticket, deps: InteractionDeps): Promise<void> {
+  const { logger } = deps;
+  const noThread = whyNoThread(threadContextOf(interaction));
+  const label = targetLabel(check.target);
+  const surface = new DiscordSurface({ interaction, responder, logger, threadName: `sshcheck ${label}`, ...(noThread !== undefined ? { noThread } : {}) });
   logger.info('discord check requested', { interaction: interaction.id, user: interaction.user.id, guild: interaction.guildId, channel: interaction.channelId, target: label, ...(noThread ? { noThread } : {}) });
   try {
     const report = await runCheckFlow({
       surface,
-      engine: gated.ticket ? gated.ticket.wrap(deps.engine) : deps.engine,
+      engine: ticket.wrap(deps.engine),
       pacer: deps.pacer,
       logger,
-      target: command.target,
+      target: check.target,
       vantage: deps.vantage,
       requester: `<@${interaction.user.id}>`,
-      ...(command.via !== undefined ? { via: command.via } : {}),
-      ...(command.from !== undefined ? { from: command.from } : {}),
+      ...(check.via !== undefined ? { via: check.via } : {}),
+      ...(check.from !== undefined ? { from: check.from } : {}),
     });
     logger.info('discord check done', { interaction: interaction.id, target: label, cause: report?.diagnosis.cause, answerExpired: surface.expired });
   } finally {
-    gated.ticket?.cancel('the check flow ended before the check ran');
-    surface.dispose();
+    ticket.cancel('the check flow ended before the check ran');
   }
 }

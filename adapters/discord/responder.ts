@@ -1,9 +1,11 @@
-// The interaction's own messages: the reply (the parent), its edits and follow-ups. Discord
-// wants an answer within 3 s, so a timer defers the reply if the parent is not ready by
-// then; every operation goes through one queue, because the reply/defer/edit choice
-// depends on what was sent before. Once the token is gone (15 minutes passed, or another
-// process answered), nothing more is tried: Discord would only answer 404 again.
-import type { APIEmbed, ChatInputCommandInteraction, Message, MessageMentionOptions } from 'discord.js';
+// The interaction's own messages: the acknowledgement, the reply (the parent), its edits and
+// follow-ups. Discord wants an answer within 3 s, so anything that may take longer (the gate,
+// DNS, the store, the engine) comes after defer(); what the requester alone should see after
+// a public deferral replaces it (the deferral is deleted, an ephemeral follow-up says it).
+// Every operation goes through one queue, because the reply/defer/edit choice depends on what
+// was sent before. Once the token is gone (15 minutes passed, or another process answered),
+// nothing more is tried: Discord would only answer 404 again.
+import type { APIActionRowComponent, APIComponentInMessageActionRow, APIEmbed, Message, MessageMentionOptions, RepliableInteraction } from 'discord.js';
 import { MessageFlags } from 'discord.js';
 import { isTokenGone } from './errors.js';
 
@@ -12,13 +14,20 @@ export function noMentions(): MessageMentionOptions {
   return { parse: [] };
 }
 
+/** What the parent message holds: embeds (a check) or text (a fleet), and maybe buttons. */
+export interface ReplyBody {
+  embeds?: APIEmbed[];
+  content?: string;
+  components?: Array<APIActionRowComponent<APIComponentInMessageActionRow>>;
+}
+
 export class InteractionResponder {
   private chain: Promise<unknown> = Promise.resolve();
   private state: 'fresh' | 'deferred' | 'replied' = 'fresh';
   private gone = false;
 
   constructor(
-    private readonly interaction: ChatInputCommandInteraction,
+    private readonly interaction: RepliableInteraction,
     /** Called once, with the error, when the token stops working. */
     private readonly onGone: (err: unknown) => void,
   ) {}
@@ -31,8 +40,8 @@ export class InteractionResponder {
     return this.state !== 'fresh';
   }
 
-  /** The safety net: a "thinking…" answer, when nothing has been answered yet. */
-  deferIfSilent(): Promise<void> {
+  /** The acknowledgement: a public "thinking…" that the parent replaces. */
+  defer(): Promise<void> {
     return this.queue(async () => {
       if (this.state !== 'fresh') return;
       await this.interaction.deferReply({ withResponse: false });
@@ -40,15 +49,31 @@ export class InteractionResponder {
     }).then(() => undefined);
   }
 
-  /** Shows the parent: the reply the first time, an edit of it afterwards. */
-  show(embeds: APIEmbed[]): Promise<Message | undefined> {
+  /**
+   * An answer only the requester sees (help, a usage error, a refusal, the history): the
+   * reply itself when nothing was sent yet, else the public deferral makes way for it.
+   */
+  answerPrivately(content: string): Promise<void> {
     return this.queue(async () => {
       if (this.state === 'fresh') {
-        const response = await this.interaction.reply({ embeds, allowedMentions: noMentions(), withResponse: true });
+        await this.interaction.reply({ content, flags: MessageFlags.Ephemeral, allowedMentions: noMentions() });
+        this.state = 'replied';
+        return;
+      }
+      await this.interaction.deleteReply();
+      await this.interaction.followUp({ content, flags: MessageFlags.Ephemeral, allowedMentions: noMentions() });
+    }).then(() => undefined);
+  }
+
+  /** Shows the parent: the reply the first time, an edit of it (or of the deferral) afterwards. */
+  show(body: ReplyBody): Promise<Message | undefined> {
+    return this.queue(async () => {
+      if (this.state === 'fresh') {
+        const response = await this.interaction.reply({ ...body, allowedMentions: noMentions(), withResponse: true });
         this.state = 'replied';
         return response.resource?.message ?? (await this.interaction.fetchReply());
       }
-      const message = await this.interaction.editReply({ embeds, allowedMentions: noMentions() });
+      const message = await this.interaction.editReply({ ...body, allowedMentions: noMentions() });
       this.state = 'replied';
       return message;
     });
@@ -60,8 +85,8 @@ export class InteractionResponder {
   }
 
   /** A further message under the reply (the checklist when there is no thread). */
-  followUp(embeds: APIEmbed[]): Promise<Message | undefined> {
-    return this.queue(() => this.interaction.followUp({ embeds, allowedMentions: noMentions() }));
+  followUp(body: ReplyBody): Promise<Message | undefined> {
+    return this.queue(() => this.interaction.followUp({ ...body, allowedMentions: noMentions() }));
   }
 
   private queue<T>(op: () => Promise<T>): Promise<T | undefined> {

@@ -8,7 +8,7 @@
 // checklist follows the final parent as follow-up messages, from the report check-flow
 // hands over when the run finishes.
 import { ThreadAutoArchiveDuration } from 'discord.js';
-import type { ChatInputCommandInteraction, Message, PublicThreadChannel } from 'discord.js';
+import type { Message, PublicThreadChannel, RepliableInteraction } from 'discord.js';
 import type { Logger } from '../../src/log.js';
 import type { ChatSurface } from '../../src/chat/check-flow.js';
 import { SurfaceError } from '../../src/chat/check-flow.js';
@@ -18,25 +18,35 @@ import type { Report, StepId, StepReport } from '../../src/engine/report.js';
 import { describeError, errorFields, isChannelRefusal } from './errors.js';
 import { packMessages, renderChecklist, renderParent, renderStep } from './render.js';
 import type { ParentOptions } from './render.js';
-import { InteractionResponder, noMentions } from './responder.js';
+import { noMentions } from './responder.js';
+import type { InteractionResponder, ReplyBody } from './responder.js';
 
 /** Discord's limit on thread names. */
 const THREAD_NAME_MAX = 100;
 
 export interface SurfaceOptions {
-  interaction: ChatInputCommandInteraction;
+  interaction: RepliableInteraction;
+  /** The interaction's answers, already acknowledged (deferred) by the caller. */
+  responder: InteractionResponder;
   logger: Logger;
   /** The thread's name (the target, as the person wrote it after validation). */
   threadName: string;
   /** Why no thread can be used, when that is known before anything is posted. */
   noThread?: string;
+  /** Buttons under the parent (Re-run), shown once the check is over. */
+  components?: (view: ParentView) => ReplyBody['components'];
+}
+
+/**
+ * Discord limits messages per channel, and a thread is a channel of its own; the
+ * interaction's own messages (the parent, its edits, follow-ups) go through its webhook,
+ * which has its own limit. Checks and fleets use the same keys.
+ */
+export function paceKeys(interactionId: string): { channelKey: string; replyChannelKey: string } {
+  return { channelKey: `discord:${interactionId}`, replyChannelKey: `discord:${interactionId}:thread` };
 }
 
 export class DiscordSurface implements ChatSurface {
-  /**
-   * Discord limits messages per channel, and a thread is a channel of its own: every check
-   * posts into its own thread, so each gets its own pace.
-   */
   readonly channelKey: string;
   readonly replyChannelKey: string;
   private readonly responder: InteractionResponder;
@@ -47,59 +57,31 @@ export class DiscordSurface implements ChatSurface {
   private readonly stepMessages = new Map<StepId, Message>();
   private report: Report | undefined;
   private checklistSent = false;
-  private deferTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SurfaceOptions) {
     const { interaction } = options;
-    // The interaction's own messages and the thread have separate limits: separate paces.
-    this.channelKey = `discord:${interaction.id}`;
-    this.replyChannelKey = `discord:${interaction.id}:thread`;
+    ({ channelKey: this.channelKey, replyChannelKey: this.replyChannelKey } = paceKeys(interaction.id));
     this.noThread = options.noThread;
     this.log = options.logger;
     this.fields = { interaction: interaction.id, guild: interaction.guildId, channel: interaction.channelId };
-    this.responder = new InteractionResponder(interaction, (err) => {
-      // Not retried: the token is dead for good, and so is everything this check would
-      // still have posted. The thread keeps what it got.
-      this.log.warn('discord interaction token no longer valid; the reply is not edited any more (the thread goes on)', { ...this.fields, ...errorFields(err, this.secrets()) });
-    });
+    this.responder = options.responder;
   }
 
   receiveReport(report: Report): void {
     this.report = report;
   }
 
-  /** The 3 s safety net: defer the reply if the parent has not been posted by then. */
-  armDeferral(ms: number): void {
-    this.deferTimer = setTimeout(() => {
-      this.responder.deferIfSilent().then(
-        () => this.log.info('discord reply deferred: the parent was not ready in time', this.fields),
-        (err: unknown) => this.log.warn('discord defer failed', { ...this.fields, ...errorFields(err, this.secrets()) }),
-      );
-    }, ms);
-    this.deferTimer.unref();
-  }
-
-  /**
-   * Tells the requester privately, before the parent exists (a queued check): the reply is
-   * deferred ("thinking…") and becomes the parent when the check starts.
-   */
-  async notePrivately(content: string): Promise<void> {
-    clearTimeout(this.deferTimer);
-    await this.responder.deferIfSilent();
-    await this.responder.followUpPrivately(content);
-  }
-
-  dispose(): void {
-    clearTimeout(this.deferTimer);
-  }
-
   get expired(): boolean {
     return this.responder.expired;
   }
 
+  private parentBody(view: ParentView): ReplyBody {
+    const components = this.options.components?.(view);
+    return { embeds: [renderParent(view, this.note(view))], ...(components !== undefined ? { components } : {}) };
+  }
+
   async postParent(view: ParentView): Promise<void> {
-    const message = await this.responder.show([renderParent(view, this.note(view))]);
-    clearTimeout(this.deferTimer);
+    const message = await this.responder.show(this.parentBody(view));
     if (message === undefined || this.noThread !== undefined) return;
     try {
       this.thread = await message.startThread({ name: clip(this.options.threadName, THREAD_NAME_MAX), autoArchiveDuration: ThreadAutoArchiveDuration.OneDay });
@@ -108,13 +90,13 @@ export class DiscordSurface implements ChatSurface {
       this.noThread = `Discord did not let the bot start a thread here: ${describeError(err, this.secrets())}`;
       this.log.warn('discord thread creation failed; the checklist will follow the parent instead', { ...this.fields, ...errorFields(err, this.secrets()) });
       // Say why at once, not only at the end.
-      await this.responder.show([renderParent(view, this.note(view))]);
+      await this.responder.show(this.parentBody(view));
     }
   }
 
   async updateParent(view: ParentView): Promise<void> {
     if (this.responder.expired) return;
-    await this.responder.show([renderParent(view, this.note(view))]);
+    await this.responder.show(this.parentBody(view));
     if (this.noThread !== undefined && (view.phase === 'finished' || view.phase === 'failed')) await this.sendChecklist();
   }
 
@@ -149,14 +131,14 @@ export class DiscordSurface implements ChatSurface {
       this.log.warn('discord check could not be shown: the interaction token is no longer valid', { ...this.fields, reason });
       return;
     }
-    await this.responder.show([renderParent(view, this.note(view))]);
+    await this.responder.show(this.parentBody(view));
     await this.sendChecklist();
   }
 
   private async sendChecklist(): Promise<void> {
     if (this.checklistSent || this.report === undefined) return;
     this.checklistSent = true;
-    for (const embeds of packMessages(renderChecklist(this.report.steps))) await this.responder.followUp(embeds);
+    for (const embeds of packMessages(renderChecklist(this.report.steps))) await this.responder.followUp({ embeds });
   }
 
   private note(view: ParentView): ParentOptions {

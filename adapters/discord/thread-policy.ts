@@ -3,6 +3,7 @@
 // permissions come with the interaction). Pure. The API can still refuse; the surface then
 // falls back the same way.
 import { ChannelType, PermissionFlagsBits } from 'discord.js';
+import type { RepliableInteraction } from 'discord.js';
 
 /** What the thread plan needs in the channel, with the names Discord's settings use. */
 export const THREAD_PERMISSIONS: ReadonlyArray<readonly [bigint, string]> = [
@@ -21,6 +22,17 @@ export interface ThreadContext {
   channelKnown: boolean;
   /** The app's permissions in the channel (the interaction's app_permissions). */
   appPermissions: bigint | undefined;
+}
+
+/** What the interaction tells about its channel. */
+export function threadContextOf(interaction: RepliableInteraction): ThreadContext {
+  const channel = interaction.channel;
+  return {
+    inGuild: interaction.inGuild(),
+    channelType: channel?.type,
+    channelKnown: interaction.guild !== null && channel !== null,
+    appPermissions: interaction.appPermissions?.bitfield,
+  };
 }
 
 const THREADS_ALLOWED = new Set<ChannelType>([ChannelType.GuildText, ChannelType.GuildAnnouncement]);

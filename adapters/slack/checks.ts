@@ -22,7 +22,7 @@ export interface CheckRequest {
   /** Builds the surface. A surface with `idle()` may still post after the flow ends; the check lasts until it is idle. */
   surface: () => ChatSurface & { idle?(): Promise<void> };
   /** The gate's admission: the check runs through it (queue slot, audit row). */
-  ticket?: Ticket;
+  ticket: Ticket;
 }
 
 export class CheckRunner {
@@ -44,7 +44,7 @@ export class CheckRunner {
     const surface = request.surface();
     const flow = runCheckFlow({
       surface,
-      engine: request.ticket ? request.ticket.wrap(this.ctx.engine) : this.ctx.engine,
+      engine: request.ticket.wrap(this.ctx.engine),
       pacer: this.pacer,
       logger,
       target: request.target,
@@ -61,7 +61,7 @@ export class CheckRunner {
         logger.error('check flow failed', { target, error: err instanceof Error ? err.message : String(err), ...request.origin });
       })
       // A flow that never asked the engine (it failed first) must not keep its queue slot.
-      .finally(() => request.ticket?.cancel('the check flow ended before the check ran'));
+      .finally(() => request.ticket.cancel('the check flow ended before the check ran'));
     this.inflight.add(flow);
     void flow.finally(() => this.inflight.delete(flow));
   }

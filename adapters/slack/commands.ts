@@ -1,66 +1,74 @@
-// `/sshcheck <target> [port] [user]`: acknowledged at once (Slack gives three seconds, and the
-// person should know the bastion took it), privately; then the check runs and posts to the
-// channel. Help and usage errors are the acknowledgement itself: nothing is probed.
-import type { App } from '@slack/bolt';
+// `/sshcheck <target> [port] [user]`: acknowledged before anything that does I/O (Slack gives
+// three seconds, and the gate may look up user groups or wait on the store). Help and usage
+// errors, known from the text alone, are the ack itself; what the gate decides follows
+// through respond(), to the requester only: a refusal, the history, or "Checking…" with the
+// queue notice. Then the check posts to the channel.
+import type { App, RespondFn } from '@slack/bolt';
+import { gateCommand } from '../../src/chat/admission.js';
 import { targetLabel } from '../../src/chat/views.js';
 import { deliveryIds, isRepeat } from './deliveries.js';
 import { errorText } from './errors.js';
-import type { ListenerDeps } from './listeners.js';
-import { envelopeIdOf, parseRequest } from './listeners.js';
+import type { ListenerDeps, ParsedRequest } from './listeners.js';
+import { envelopeIdOf, parseSlashRequest } from './listeners.js';
 import { renderAck, renderUsage, renderUsageError } from './render.js';
-import { fitInline } from './limits.js';
+import type { SlackMessage } from './render.js';
 import { isDirectConversation, requesterMention } from './requester.js';
 import { SlackSurface } from './surface.js';
-import { gateSlackCommand } from './gate.js';
-import { parseFleetRequest, startSlackFleet } from './fleet.js';
+import { renderDecision, slackActor } from './gate.js';
+import { startSlackFleet } from './fleet.js';
 
 export const COMMAND = '/sshcheck';
 
+/** A message only the requester sees, through the command's response_url. */
+export function privately(respond: RespondFn, logger: ListenerDeps['logger'], origin: Record<string, string>): (message: SlackMessage) => Promise<void> {
+  return (message) =>
+    respond({ response_type: 'ephemeral', replace_original: false, ...message }).then(
+      () => undefined,
+      (err: unknown) => logger.error('answering through the response_url failed', { ...origin, error: errorText(err) }),
+    );
+}
+
+/** What the ack carries: help and usage errors (nothing is probed), else nothing. Pure. */
+export function immediateAnswer(parsed: ParsedRequest): ({ response_type: 'ephemeral' } & SlackMessage) | undefined {
+  if (parsed.kind === 'error') return { response_type: 'ephemeral', ...renderUsageError(parsed.message) };
+  if (parsed.kind === 'help') return { response_type: 'ephemeral', ...renderUsage() };
+  return undefined;
+}
+
 export function registerSlashCommand(app: App, deps: ListenerDeps): void {
   app.command(COMMAND, async ({ command, ack, respond, context }) => {
+    // Pure (no I/O), so the ack goes out at once: help and usage errors are the ack itself.
+    const parsed = parseSlashRequest(command.text, deps.bastions());
+    await ack(immediateAnswer(parsed));
     const origin = { via: 'slash-command', channel: command.channel_id, user: command.user_id };
+    if (parsed.kind === 'error' || parsed.kind === 'help') return;
     if (isRepeat(deps.recent, deliveryIds({ trigger: command.trigger_id, envelope: envelopeIdOf(context) }))) {
-      await ack();
       deps.logger.info('repeated delivery ignored', { ...origin, retryNum: context.retryNum });
       return;
     }
+    const answer = privately(respond, deps.logger, origin);
+    const who = { team: command.team_id, channel: command.channel_id, user: command.user_id };
+    const requester = requesterMention(command.user_id, command.user_name);
     // Several hosts (`db-[1-40]`, `db-1,db-2`): a fleet check (adapters/slack/fleet.ts).
-    const fleet = parseFleetRequest(command.text);
-    if (fleet !== undefined) {
-      if (fleet.kind === 'error') await ack({ response_type: 'ephemeral', ...renderUsageError(fleet.message) });
-      else await startSlackFleet(deps, fleet, { team: command.team_id, channel: command.channel_id, user: command.user_id, requester: requesterMention(command.user_id, command.user_name), ack, respond });
+    if (parsed.kind === 'fleet') {
+      startSlackFleet(deps, parsed, { ...who, requester, answer, respond });
       return;
     }
-    const parsed = parseRequest(command.text, deps.bastions());
-    if (parsed.kind === 'error') {
-      await ack({ response_type: 'ephemeral', ...renderUsageError(parsed.message) });
+    // Who, what, how often, when.
+    const decision = await gateCommand(deps.gate, parsed, slackActor(who, deps.userGroups));
+    if (decision.kind !== 'run') return answer(renderDecision(decision));
+    if (parsed.kind !== 'check') {
+      decision.ticket.cancel('not a check');
       return;
     }
-    if (parsed.kind === 'help') {
-      await ack({ response_type: 'ephemeral', ...renderUsage() });
-      return;
-    }
-    // Who, what, how often, when: a refusal or a history answer is the ack itself.
-    const gated = await gateSlackCommand(deps, parsed, { team: command.team_id, channel: command.channel_id, user: command.user_id });
-    if (gated.kind === 'answer') {
-      await ack({ response_type: 'ephemeral', ...gated.message });
-      return;
-    }
-    if (parsed.kind !== 'check') return;
-    try {
-      const notice = gated.notice !== undefined ? `\n${fitInline(gated.notice, 500)}` : '';
-      await ack({ response_type: 'ephemeral', text: `${renderAck(targetLabel(parsed.target), parsed.via ?? deps.vantage)}${notice}` });
-    } catch (err) {
-      // The person may see "failed" in Slack, but the check still answers in the channel.
-      deps.logger.error('acknowledging the slash command failed', { ...origin, error: errorText(err) });
-    }
+    void answer(renderAck(targetLabel(parsed.target), parsed.via ?? deps.vantage, decision.notice));
     deps.runner.start({
       target: parsed.target,
       ...(parsed.via !== undefined ? { via: parsed.via } : {}),
       ...(parsed.from !== undefined ? { from: parsed.from } : {}),
-      requester: requesterMention(command.user_id, command.user_name),
+      requester,
       origin,
-      ...(gated.ticket ? { ticket: gated.ticket } : {}),
+      ticket: decision.ticket,
       surface: () =>
         new SlackSurface({
           client: deps.client,

@@ -1,11 +1,12 @@
-// The gate on Slack: one call per /sshcheck or @mention, before anything is posted or probed.
-// A refusal, a history answer and the queue notice go to the requester only (the slash
-// command's ack, or an ephemeral message for a mention). User groups are looked up only
+// The gate on Slack: who the requester is (slackActor) and how its answers look. The gate is
+// asked once per /sshcheck or @mention, after Slack was acknowledged and before anything is
+// posted or probed (src/chat/admission.ts). A refusal, a history answer and the queue notice
+// go to the requester only (respond() for a command, an ephemeral message for a mention). User groups are looked up only
 // when the permissions name some (usergroups.list needs the usergroups:read scope, which
 // the manifest leaves out unless you configure user_groups: docs/security.md).
 import type { webApi } from '@slack/bolt';
-import type { Gate, GateActor, Ticket } from '../../src/chat/gate.js';
-import type { ChatCommand } from '../../src/chat/grammar.js';
+import type { ChatGate, CommandDecision } from '../../src/chat/admission.js';
+import type { GateActor } from '../../src/chat/gate.js';
 import { STATUS_EMOJI } from '../../src/chat/views.js';
 import type { Logger } from '../../src/log.js';
 import { renderHistory } from '../../src/store/history-view.js';
@@ -49,12 +50,10 @@ export class SlackUserGroups {
 }
 
 export interface SlackGateDeps {
-  gate?: Gate;
+  gate: ChatGate;
   userGroups?: SlackUserGroups;
   logger: Logger;
 }
-
-export type SlackGated = { kind: 'answer'; message: SlackMessage } | { kind: 'run'; ticket?: Ticket; notice?: string };
 
 function plain(line: string): SlackMessage {
   const text = fitInline(line, SLACK_LIMITS.sectionText);
@@ -88,26 +87,7 @@ export function slackActor(who: { team?: string | undefined; channel: string; us
   };
 }
 
-/**
- * Asks the gate about one parsed command. Without a gate (tests of other things) a check
- * just runs and history has no store to read.
- */
-export async function gateSlackCommand(deps: SlackGateDeps, command: Extract<ChatCommand, { kind: 'check' | 'history' }>, who: { team?: string; channel: string; user: string }): Promise<SlackGated> {
-  const { gate, userGroups } = deps;
-  if (!gate) return command.kind === 'history' ? { kind: 'answer', message: renderHistoryMessage(command.target.host, [], Date.now(), false) } : { kind: 'run' };
-  const decision = await gate.admit({
-    action: command.kind,
-    target: command.target,
-    ...(command.via !== undefined ? { via: command.via } : {}),
-    ...(command.from !== undefined ? { from: command.from } : {}),
-    actor: slackActor(who, userGroups),
-  });
-  switch (decision.kind) {
-    case 'denied':
-      return { kind: 'answer', message: renderRefusal(decision.message) };
-    case 'history':
-      return { kind: 'answer', message: renderHistoryMessage(command.target.host, decision.runs, Date.now(), decision.available) };
-    case 'admitted':
-      return { kind: 'run', ticket: decision.ticket, ...(decision.ticket.queueMessage !== undefined ? { notice: decision.ticket.queueMessage } : {}) };
-  }
+/** What the requester alone sees when the gate does not run a check: a refusal, or the history. */
+export function renderDecision(decision: Exclude<CommandDecision, { kind: 'run' }>, now = Date.now()): SlackMessage {
+  return decision.kind === 'refused' ? renderRefusal(decision.message) : renderHistoryMessage(decision.host, decision.runs, now, decision.available);
 }

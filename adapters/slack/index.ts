@@ -56,7 +56,8 @@ export function createSlackAdapter(config: SlackConfig, ctx: AdapterContext, opt
     // An engine without bastions probes here: then any `via` is a usage error.
     bastions: () => ctx.engine.bastions ?? [],
     // Permissions, policy pre-check, limits, queue and audit (src/chat/gate.ts).
-    ...(ctx.gate ? { gate: ctx.gate, userGroups: new SlackUserGroups(handle.client) } : {}),
+    gate: ctx.gate,
+    userGroups: new SlackUserGroups(handle.client),
     logs,
   };
   return {

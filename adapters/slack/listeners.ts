@@ -4,6 +4,8 @@ import type { webApi } from '@slack/bolt';
 import type { RecentIds } from '../../src/chat/dedupe.js';
 import { parseChatCommand } from '../../src/chat/grammar.js';
 import type { ChatCommand } from '../../src/chat/grammar.js';
+import type { FleetCommand } from '../../src/chat/fleet-grammar.js';
+import { parseFleetCommand } from '../../src/chat/fleet-grammar.js';
 import type { Pacer } from '../../src/chat/pacer.js';
 import { isSshcheckError } from '../../src/engine/errors.js';
 import type { Logger } from '../../src/log.js';
@@ -26,15 +28,25 @@ export interface ListenerDeps extends SlackGateDeps {
   logs?: MentionLogs;
 }
 
-export type ParsedRequest = ChatCommand | { kind: 'error'; message: string };
+export type ParsedRequest = ChatCommand | FleetCommand | { kind: 'error'; message: string };
 
 /**
  * The grammar's verdict; a usage error is an answer for the person, not a failure. An unknown
  * `via <bastion>` is one too, caught here before anything is posted.
  */
-export function parseRequest(text: string, bastions: readonly string[]): ParsedRequest {
+export function parseRequest(text: string, bastions: readonly string[]): Exclude<ParsedRequest, FleetCommand> {
   try {
     return parseChatCommand(text, { bastions });
+  } catch (err) {
+    if (isSshcheckError(err)) return { kind: 'error', message: err.message };
+    throw err;
+  }
+}
+
+/** A slash command's text: several hosts (a fleet), one, help, or a usage error. */
+export function parseSlashRequest(text: string, bastions: readonly string[]): ParsedRequest {
+  try {
+    return parseFleetCommand(text) ?? parseChatCommand(text, { bastions });
   } catch (err) {
     if (isSshcheckError(err)) return { kind: 'error', message: err.message };
     throw err;

@@ -10,7 +10,8 @@ import { renderUsage, renderUsageError } from './render.js';
 import type { SlackMessage } from './render.js';
 import { isDirectConversation, isUserId, requesterMention } from './requester.js';
 import { SlackSurface, channelKey } from './surface.js';
-import { gateSlackCommand } from './gate.js';
+import { gateCommand } from '../../src/chat/admission.js';
+import { renderDecision, slackActor } from './gate.js';
 import { fitInline } from './limits.js';
 
 /** The mention text without the bot's own mention(s). */
@@ -22,7 +23,7 @@ export function stripBotMention(text: string, botUserId: string | undefined): st
 export function registerMentions(app: App, deps: ListenerDeps): void {
   app.event('app_mention', async ({ event, body, context }) => {
     const origin = { via: 'mention', channel: event.channel, user: event.user ?? '', thread: event.thread_ts ?? '' };
-    // Events are acknowledged by Bolt before this runs.
+    // Events are acknowledged by Bolt before this runs (Socket Mode and HTTP alike).
     if (isRepeat(deps.recent, deliveryIds({ event: body.event_id, envelope: envelopeIdOf(context) }))) {
       deps.logger.info('repeated delivery ignored', { ...origin, retryNum: context.retryNum });
       return;
@@ -47,11 +48,14 @@ export function registerMentions(app: App, deps: ListenerDeps): void {
     if (parsed.kind === 'help') return await answer(renderUsage());
     // Who, what, how often, when: a refusal, a history answer or the queue notice go to the requester only.
     const team = typeof context.teamId === 'string' ? context.teamId : typeof body.team_id === 'string' ? body.team_id : undefined;
-    const gated = await gateSlackCommand(deps, parsed, { channel: event.channel, user, ...(team !== undefined ? { team } : {}) });
-    if (gated.kind === 'answer') return await answer(gated.message);
-    if (parsed.kind !== 'check') return;
-    if (gated.notice !== undefined) {
-      const notice = fitInline(gated.notice, 500);
+    const decision = await gateCommand(deps.gate, parsed, slackActor({ channel: event.channel, user, ...(team !== undefined ? { team } : {}) }, deps.userGroups));
+    if (decision.kind !== 'run') return await answer(renderDecision(decision));
+    if (parsed.kind !== 'check') {
+      decision.ticket.cancel('not a check');
+      return;
+    }
+    if (decision.notice !== undefined) {
+      const notice = fitInline(decision.notice, 500);
       void answer({ text: notice, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: notice } }] });
     }
     deps.runner.start({
@@ -60,7 +64,7 @@ export function registerMentions(app: App, deps: ListenerDeps): void {
       ...(parsed.from !== undefined ? { from: parsed.from } : {}),
       requester: requesterMention(user),
       origin,
-      ...(gated.ticket ? { ticket: gated.ticket } : {}),
+      ticket: decision.ticket,
       surface: () =>
         new SlackSurface({
           client: deps.client,

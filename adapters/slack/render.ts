@@ -5,6 +5,7 @@
 // Slack's limits whatever the evidence holds.
 import type { Report, StepReport } from '../../src/engine/report.js';
 import { CAUSES, STEP_IDS, STEP_TITLES } from '../../src/engine/report.js';
+import { duration } from '../../src/engine/checklist/format.js';
 import { CHAT_USAGE } from '../../src/chat/grammar.js';
 import { codeBlock } from '../../src/chat/safe-text.js';
 import type { ParentView } from '../../src/chat/views.js';
@@ -27,17 +28,12 @@ export interface SlackMessage {
 const SECTION = SLACK_LIMITS.sectionText;
 
 const mrkdwn = (text: string): MrkdwnText => ({ type: 'mrkdwn', text });
-const section = (text: string): SlackBlock => ({ type: 'section', text: mrkdwn(text) });
-const context = (text: string): SlackBlock => ({ type: 'context', elements: [mrkdwn(text)] });
+export const section = (text: string): SlackBlock => ({ type: 'section', text: mrkdwn(text) });
+export const context = (text: string): SlackBlock => ({ type: 'context', elements: [mrkdwn(text)] });
 
 /** Known identifiers (cause codes, step ids) are ours and safe to show as code. */
-function causeCode(cause: string): string {
+export function causeCode(cause: string): string {
   return (CAUSES as readonly string[]).includes(cause) ? `\`${cause}\`` : fitInline(cause, 60);
-}
-
-function seconds(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }
 
 /** At most 50 blocks: the overflow is replaced by one line that says how much is missing. */
@@ -86,9 +82,9 @@ function phaseLine(view: ParentView): string {
     case 'running':
       return `${STATUS_EMOJI.running} Checking… the most likely cause appears here as soon as it is settled; every step follows in the thread.`;
     case 'diagnosed':
-      return `Diagnosed in ${seconds(view.elapsedMs)}; the remaining steps follow in the thread.`;
+      return `Diagnosed in ${duration(view.elapsedMs)}; the remaining steps follow in the thread.`;
     case 'finished':
-      return `${statusLine(view)}  finished in ${seconds(view.elapsedMs)}`;
+      return `${statusLine(view)}  finished in ${duration(view.elapsedMs)}`;
     case 'failed':
       return `${STATUS_EMOJI.fail} The check itself failed: ${fitInline(view.error ?? 'unknown error', 1500)}`;
   }
@@ -103,7 +99,7 @@ function parentBlocks(view: ParentView, notes: readonly string[], beforeFooter: 
   blocks.push(...sections(diagnosisPieces(view)));
   blocks.push(view.phase === 'finished' || view.phase === 'failed' ? section(phaseLine(view)) : context(phaseLine(view)));
   if (view.reusedAgeMs !== undefined) {
-    blocks.push(context(`Reused the result of the same check ${seconds(view.reusedAgeMs)} ago instead of probing again${view.reusedReason !== undefined ? `: ${fitInline(view.reusedReason, 600)}` : ''}.`));
+    blocks.push(context(`Reused the result of the same check ${duration(view.reusedAgeMs)} ago instead of probing again${view.reusedReason !== undefined ? `: ${fitInline(view.reusedReason, 600)}` : ''}.`));
   }
   for (const note of notes.slice(0, 5)) blocks.push(context(`${STATUS_EMOJI.warn} ${fitInline(note, 1000)}`));
   blocks.push(...beforeFooter, context(footer(view)));
@@ -169,9 +165,10 @@ export function renderFallback(view: ParentView, reason: string, hint?: string, 
   return { text: fitMessageText([why, ...parentText(view)]), blocks: capBlocks(blocks) };
 }
 
-/** The slash command's immediate, private acknowledgement. */
-export function renderAck(target: string, vantage: string): string {
-  return `Checking ${fitInline(target, 400)} from ${fitInline(vantage, 200)}…`;
+/** The requester's private word that the check was taken (and its place in the queue). */
+export function renderAck(target: string, vantage: string, notice?: string): SlackMessage {
+  const text = `Checking ${fitInline(target, 400)} from ${fitInline(vantage, 200)}…${notice !== undefined ? `\n${fitInline(notice, 500)}` : ''}`;
+  return { text, blocks: [section(text)] };
 }
 
 const USAGE_BLOCK = codeBlock(CHAT_USAGE.split('\n'), 'slack');

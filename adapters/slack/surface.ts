@@ -32,7 +32,7 @@ export interface SlackSurfaceOptions {
 }
 
 /** Posts are never unfurled: a link in evidence must not turn into a preview. */
-const NO_UNFURL = { unfurl_links: false, unfurl_media: false } as const;
+export const NO_UNFURL = { unfurl_links: false, unfurl_media: false } as const;
 
 export function inviteHint(botName: string, directMessage: boolean): string {
   const name = /^[a-z0-9._-]{1,80}$/i.test(botName) ? botName : 'sshcheck';

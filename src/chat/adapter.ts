@@ -1,16 +1,16 @@
 // What every chat platform adapter gets from the bot, and what it offers back.
 import type { Logger } from '../log.js';
 import type { EngineClient } from './engine-client.js';
-import type { Gate } from './gate.js';
+import type { ChatGate } from './admission.js';
 
 export interface AdapterContext {
   engine: EngineClient;
   /**
    * Permissions, the target policy's pre-check, rate limits, the queue and the audit log,
-   * asked once per request before anything runs. `sshcheck bot` always sets it; adapters
-   * started without one (tests of other things) run every valid request.
+   * asked once per request, after the platform was acknowledged and before anything runs.
+   * Required: there is no way to run a chat request without it (tests pass an open gate).
    */
-  gate?: Gate;
+  gate: ChatGate;
   logger: Logger;
   /** How reports name the bastion the probes run on. */
   vantage: string;

@@ -19,24 +19,41 @@ export interface FleetCommand {
   label: string;
 }
 
+/** Hosts as people type them: "db-1, db-2" is one list (Discord's target option, Slack text alike). */
+function words(text: string): string[] {
+  return unwrapSlackLinks(text).trim().replace(/\s*,\s*/g, ',').split(/\s+/);
+}
+
 /** True when the text asks for several hosts (its first word has a range or a comma). */
 export function isFleetText(text: string): boolean {
-  const first = unwrapSlackLinks(text).trim().split(/\s+/)[0] ?? '';
+  const first = words(text)[0] ?? '';
   return hasRange(first) || (first.includes(',') && first.split(',').filter((p) => p !== '').length > 1);
+}
+
+export interface FleetGrammarOptions {
+  defaultUser?: string;
+  max?: number;
+  /** A port given apart from the text (Discord's typed option); a port word in the text wins. */
+  port?: number;
+  /** A login name given apart from the text (Discord's typed option); a user word in the text wins. */
+  user?: string;
 }
 
 /**
  * The fleet command in the text, or undefined when it is not one (use parseChatCommand then).
  * Throws an SshcheckError (shown to the person, nothing probed) for a bad host, range or word.
+ * The one fleet grammar of every platform.
  */
-export function parseFleetCommand(text: string, options: { defaultUser?: string; max?: number } = {}): FleetCommand | undefined {
+export function parseFleetCommand(text: string, options: FleetGrammarOptions = {}): FleetCommand | undefined {
   if (text.length > 500 || !isFleetText(text)) return undefined;
-  const [first = '', port, user, ...rest] = unwrapSlackLinks(text).trim().split(/\s+/);
+  const [first = '', portWord, userWord, ...rest] = words(text);
   if (rest.length > 0) throw new SshcheckError('E_USAGE', 'too many words: /sshcheck <hosts> [port] [user], hosts as db-[1-40] or db-1,db-2 (via and from are for a single host)');
   const patterns = first.split(',').filter((p) => p !== '');
   const overrides: { port?: number; user?: string; defaultUser?: string } = {};
   if (options.defaultUser !== undefined) overrides.defaultUser = options.defaultUser;
-  if (port !== undefined) overrides.port = parsePort(port, 'port (the second word)');
+  const port = portWord ?? options.port;
+  const user = userWord ?? options.user;
+  if (port !== undefined) overrides.port = parsePort(port, portWord !== undefined ? 'port (the second word)' : 'port option');
   if (user !== undefined) overrides.user = parseUser(user);
   const targets = fleetTargets({ patterns, overrides, max: options.max ?? MAX_CHAT_FLEET });
   return { kind: 'fleet', targets, label: fleetLabel(patterns) };

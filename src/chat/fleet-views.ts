@@ -49,6 +49,11 @@ export function hostView(report: Report): FleetHostView {
   };
 }
 
+/** The requester's private word that a fleet was taken: how many hosts, from where, the queue. */
+export function fleetAckText(fleet: { targets: readonly unknown[]; label: string }, vantage: string, notice?: string): string {
+  return `Checking ${fleet.targets.length} hosts (${fleet.label}) from ${vantage}…${notice !== undefined ? `\n${notice}` : ''}`;
+}
+
 /** "db-[1-40]", or the first few targets and how many more: what the parent names. */
 export function fleetLabel(patterns: readonly string[], max = 120): string {
   const joined = patterns.join(', ');

@@ -91,8 +91,11 @@ export class RoutedEngine implements EngineClient {
     // before the replayed events, as the thread expects.
     let reusedAgeMs: number | undefined;
     let first = true;
+    // `from` goes to the bastion (it checks the target's bans against it) and into the reuse
+    // key: a from-check is never answered with a plain check's result.
     const result = await bastion.shared.check(target, {
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.from !== undefined ? { from: options.from } : {}),
       onEvent: (event) => {
         if (first && event.type === 'run-started') {
           first = false;

@@ -26,11 +26,27 @@ const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\
  */
 const RISKY = /[@<>*_~|\\`]|:\/\/|:[A-Za-z0-9_+-]+:|\.[A-Za-z]{2,}|\]\(|^[#>-]/;
 
+/**
+ * A word's sentence punctuation (`10.78.2.2:2222:` before "Connection refused") is not part of
+ * what it names, so it stays outside the code span. Not after a word that starts with a colon
+ * (`:emoji:` is code whole), and never a bracket (a masked link keeps its parenthesis inside).
+ */
+const SENTENCE_END = /^([^:].*?)([:,;.])$/;
+
+function safeWord(word: string, dialect: Dialect): string {
+  if (!RISKY.test(word)) return entities(word, dialect);
+  const split = SENTENCE_END.exec(word);
+  const [core, tail] = split ? [split[1] ?? word, split[2] ?? ''] : [word, ''];
+  // The span ends before the tail: what is left outside is one punctuation mark, which can
+  // neither start nor end an emoji, a mention or a link on its own.
+  return `\`${entities(defuseBackticks(core), dialect)}\`${tail}`;
+}
+
 export function safeInline(text: string, dialect: Dialect): string {
   const clean = text.replace(INVISIBLE, '').replace(/\s+/g, ' ');
   return clean
     .split(' ')
-    .map((word) => (RISKY.test(word) ? `\`${entities(defuseBackticks(word), dialect)}\`` : entities(word, dialect)))
+    .map((word) => safeWord(word, dialect))
     .join(' ')
     .replace(/` `/g, ' ');
 }

@@ -19,6 +19,7 @@ import type { DispatchedInteraction, JsonObject, RecordedCall } from './fake-dis
 import { MemoryLogger, callsSince, checkDone, closedPort, embedsOf, messageRequests, parentMessage, startHarness, talker, threadMessages } from './harness.js';
 import type { EmbedJson, Harness } from './harness.js';
 import { liveMarkup, strings } from './markup.js';
+import { openGate } from '../support/open-gate.js';
 
 /** Fast enough that a check's thread is written in well under a second. */
 const fastPacer = (): Pacer => new Pacer({ burst: 100, perSecond: 200 });
@@ -90,8 +91,10 @@ describe('with Discord pacing (5 messages per 5 s per thread)', () => {
     const callback = callbackCall(calls, i);
     assert.ok(callback, 'the interaction was answered');
     assert.ok(callback.at - i.dispatchedAt < 3000, `answered after ${callback.at - i.dispatchedAt} ms`);
-    const reply = (callback.body as { type: number; data: JsonObject }).data;
-    assert.equal((callback.body as { type: number }).type, 4, 'a reply with the parent message');
+    assert.equal((callback.body as { type: number }).type, 5, 'deferred first: the gate and the engine come after');
+    const firstEdit = calls.find((c) => c.method === 'PATCH' && c.path.endsWith(`/${i.token}/messages/@original`));
+    assert.ok(firstEdit && firstEdit.at > callback.at, 'the deferral is edited into the parent');
+    const reply = firstEdit.body as JsonObject;
     const first = embedsOf(reply)[0];
     assert.equal(field(first, 'Target'), `\`sshcheck@127.0.0.1:${h.closedPort}\``);
     assert.equal(field(first, 'Bastion'), 'test-bastion');
@@ -296,7 +299,7 @@ describe('errors, fallbacks and hostile text', () => {
     await checkDone(h, i);
     const calls = callsSince(h, i);
     const callback = callbackCall(calls, i);
-    assert.equal((callback?.body as { type: number }).type, 4);
+    assert.equal((callback?.body as { type: number }).type, 5);
     const parent = embedsOf(parentMessage(h, i))[0];
     assert.match(parent?.description ?? '', /^❌ The check itself failed: engine exploded/);
     assert.equal(field(parent, 'No thread'), undefined);
@@ -334,11 +337,11 @@ function slowStart(engine: EngineClient, delayMs: number): EngineClient {
 describe('the 3 s deadline', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({ pacer: fastPacer(), deferAfterMs: 100, wrapEngine: (e) => slowStart(e, 600) });
+    h = await startHarness({ pacer: fastPacer(), wrapEngine: (e) => slowStart(e, 600) });
   });
   after(() => h.stop());
 
-  test('a parent that is not ready in time: the reply is deferred, then edited into the parent, and the thread follows', async () => {
+  test('a slow engine: the reply was deferred first, then edited into the parent, and the thread follows', async () => {
     const i = h.fake.dispatchInteraction({ target: `127.0.0.1:${h.closedPort}` });
     await checkDone(h, i);
     const calls = callsSince(h, i);
@@ -360,7 +363,7 @@ describe('start-up', () => {
     await fake.start();
     const logger = new MemoryLogger();
     const wrong = `${fake.token.slice(0, -6)}BADBAD`;
-    const adapter = createDiscordAdapter({ token: wrong, applicationId: fake.applicationId, apiUrl: fake.apiUrl }, { engine: { check: () => Promise.reject(new Error('unused')) }, logger, vantage: 'test-bastion' });
+    const adapter = createDiscordAdapter({ token: wrong, applicationId: fake.applicationId, apiUrl: fake.apiUrl }, { engine: { check: () => Promise.reject(new Error('unused')) }, logger, vantage: 'test-bastion', gate: openGate() });
     try {
       await assert.rejects(adapter.start(), /invalid token/i);
       assert.equal(fake.calls.find((c) => c.path === '/gateway/bot')?.status, 401);

@@ -191,6 +191,8 @@ export class FakeDiscord {
   readonly messages = new Map<string, StoredMessage[]>();
   readonly threads = new Map<string, JsonObject>();
   readonly ephemeral: StoredMessage[] = [];
+  /** Messages deleted through the interaction's webhook (a deferral that made way for a private answer). */
+  readonly deleted: StoredMessage[] = [];
   /** Roles the guild has besides @everyone (sent in GUILD_CREATE): set before start(). */
   guildRoles: string[] = [];
   readonly commands = { global: [] as JsonObject[], guild: new Map<string, JsonObject[]>() };
@@ -641,6 +643,14 @@ export class FakeDiscord {
       if (invalid) return invalid;
       Object.assign(message, pickMessageFields(call.body as JsonObject), { edited_timestamp: new Date().toISOString(), flags: ((message.flags as number) ?? 0) & ~128 });
       return { status: 200, body: message };
+    }
+    if (call.method === 'DELETE') {
+      const list = this.messages.get(message.channel_id) ?? [];
+      const at = list.indexOf(message);
+      if (at >= 0) list.splice(at, 1);
+      this.byId.delete(message.id);
+      this.deleted.push(message);
+      return { status: 204 };
     }
     return apiError(405, 0, '405: Method Not Allowed');
   }

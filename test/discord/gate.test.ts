@@ -52,6 +52,20 @@ async function callback(h: Harness, i: DispatchedInteraction): Promise<{ type: n
   return call.body as { type: number; data: JsonObject };
 }
 
+/**
+ * The answer only the requester sees after the gate: the interaction was deferred first (the
+ * gate comes after the acknowledgement), then the deferral deleted and an ephemeral follow-up sent.
+ */
+async function privateAnswer(h: Harness, i: DispatchedInteraction): Promise<{ type: number; data: JsonObject }> {
+  const first = await callback(h, i);
+  assert.equal(first.type, 5, 'deferred before the gate was asked');
+  const original = `/webhooks/${h.fake.applicationId}/${i.token}/messages/@original`;
+  const follow = await h.fake.waitFor((c: RecordedCall) => c.method === 'POST' && c.path === `/webhooks/${h.fake.applicationId}/${i.token}`);
+  const deleted = h.fake.calls.find((c) => c.method === 'DELETE' && c.path === original);
+  assert.ok(deleted && deleted.at <= follow.at, 'the public deferral made way for the private answer');
+  return { type: 4, data: follow.body as JsonObject };
+}
+
 function assertPrivate(body: { type: number; data: JsonObject }, pattern: RegExp): void {
   assert.equal(body.type, 4);
   assert.equal(((body.data.flags as number) & 64) === 64, true, 'ephemeral');
@@ -84,7 +98,7 @@ test('a person without the role is refused privately; one with it runs; the rows
   try {
     const runs = h.engine.counts.runs;
     const outsider = h.fake.dispatchInteraction({ target: `127.0.0.2:${h.closedPort}`, userId: '111122223333444455' });
-    assertPrivate(await callback(h, outsider), /^⚠️ You \(111122223333444455\) are not allowed to run sshcheck: ask the bot's admin to add you to one of its roles \(nothing was checked\)$/);
+    assertPrivate(await privateAnswer(h, outsider), /^⚠️ You \(111122223333444455\) are not allowed to run sshcheck: ask the bot's admin to add you to one of its roles \(nothing was checked\)$/);
     await sleep(100);
     assert.equal(h.engine.counts.runs, runs, 'nothing probed');
     assert.equal(threadMessages(h, outsider).length, 0);
@@ -103,7 +117,7 @@ test('a server not on the list, and a typed metadata address: ephemeral refusals
   const { h, store, close } = await gated({ permissions: { discord: { workspaces: ['135791357913579135'] } } });
   try {
     const i = h.fake.dispatchInteraction({ target: '10.0.0.5' });
-    assertPrivate(await callback(h, i), /may not be used in this server \(\d+\): ask the bot's admin to add it to `?permissions\.discord\.guilds`? \(nothing was checked\)/);
+    assertPrivate(await privateAnswer(h, i), /may not be used in this server \(\d+\): ask the bot's admin to add it to `?permissions\.discord\.guilds`? \(nothing was checked\)/);
     assert.deepEqual(store.audit().map((r) => [r.verdict, r.denial]), [['denied', 'permission']]);
   } finally {
     await close();
@@ -111,7 +125,7 @@ test('a server not on the list, and a typed metadata address: ephemeral refusals
   const open = await gated();
   try {
     const i = open.h.fake.dispatchInteraction({ target: '169.254.169.254' });
-    assertPrivate(await callback(open.h, i), /The address 169\.254\.169\.254, which the target policy does not allow: cloud instance metadata/);
+    assertPrivate(await privateAnswer(open.h, i), /The address 169\.254\.169\.254, which the target policy does not allow: cloud instance metadata/);
     await sleep(100);
     assert.equal(open.h.engine.counts.runs, 0);
     assert.deepEqual(open.store.audit().map((r) => [r.verdict, r.denial]), [['denied', 'policy']]);
@@ -124,9 +138,9 @@ test('rate limited: an ephemeral reply with the retry time', async () => {
   const { h, store, close } = await gated({ limits: { ...DEFAULT_LIMITS, perUser: { burst: 1, perMinute: 1 } } });
   try {
     const first = h.fake.dispatchInteraction({ target: `127.0.0.2:${h.closedPort}` });
-    await callback(h, first);
+    await h.logger.waitFor((e) => e.msg === 'discord check requested' && e.fields.interaction === first.id);
     const second = h.fake.dispatchInteraction({ target: `127.0.0.2:${h.closedPort}` });
-    assertPrivate(await callback(h, second), /You have started 1 checks in a short time, the most sshcheck runs for one person \(then 1 a minute\): try again in (60|59) s\. Nothing was checked\./);
+    assertPrivate(await privateAnswer(h, second), /You have started 1 checks in a short time, the most sshcheck runs for one person \(then 1 a minute\): try again in (60|59) s\. Nothing was checked\./);
     await checkDone(h, first);
     assert.deepEqual(store.audit().map((r) => [r.verdict, r.denial]), [['problem', null], ['denied', 'rate-limit']]);
   } finally {
@@ -174,7 +188,7 @@ test('/sshcheck target:<host> history:True: the recorded runs, privately; nothin
     await checkDone(h, run);
     const runs = h.engine.counts.runs;
     const i = h.fake.dispatchInteraction({ target: '127.0.0.2', history: true });
-    const body = await callback(h, i);
+    const body = await privateAnswer(h, i);
     assertPrivate(body, /^127\.0\.0\.2: 1 run \(times in UTC\)\n• `?sshcheck@127\.0\.0\.2:\d+`? from test-bastion: broken since \d\d:\d\d \(just now\): `?port-closed`?, 1 run; no healthy run in the history\n```\n/);
     assert.match(body.data.content as string, new RegExp(`sshcheck@127\\.0\\.0\\.2:${h.closedPort}  port-closed \\(high\\)`));
     await sleep(100);

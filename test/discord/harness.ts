@@ -17,7 +17,8 @@ import type { Logger } from '../../src/log.js';
 import { createDiscordAdapter } from '../../adapters/discord/index.js';
 import type { DiscordAdapterOptions } from '../../adapters/discord/index.js';
 import { FakeDiscord } from './fake-discord.js';
-import type { Gate } from '../../src/chat/gate.js';
+import type { ChatGate } from '../../src/chat/admission.js';
+import { openGate } from '../support/open-gate.js';
 import type { TargetPolicy } from '../../src/policy/target-policy.js';
 import type { DispatchedInteraction, JsonObject, RecordedCall, StoredMessage } from './fake-discord.js';
 
@@ -104,8 +105,8 @@ export interface HarnessOptions extends DiscordAdapterOptions {
   wrapEngine?: (engine: EngineClient) => EngineClient;
   /** The engine's config (diagnostics logins for the inside view). */
   engineConfig?: EngineConfig;
-  /** The gate every request goes through (permissions, policy, limits, audit). */
-  gate?: Gate;
+  /** The gate every request goes through (permissions, policy, limits, audit); an open one by default. */
+  gate?: ChatGate;
   /** The in-process engine's target policy (sshcheck bot always sets one). */
   policy?: TargetPolicy;
   /** Roles the fake guild has besides @everyone. */
@@ -127,9 +128,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const engine = new SharedRuns(new InProcessEngine(engineDefaults), { reuseMs: 0 });
   const config: DiscordConfig = { token: fake.token, applicationId: fake.applicationId, apiUrl: fake.apiUrl };
   const adapterOptions: DiscordAdapterOptions = {};
-  if (options.deferAfterMs !== undefined) adapterOptions.deferAfterMs = options.deferAfterMs;
   if (options.pacer !== undefined) adapterOptions.pacer = options.pacer;
-  const adapter = createDiscordAdapter(config, { engine: options.wrapEngine ? options.wrapEngine(engine) : engine, logger, vantage: 'test-bastion', ...(options.gate ? { gate: options.gate } : {}) }, adapterOptions);
+  const adapter = createDiscordAdapter(config, { engine: options.wrapEngine ? options.wrapEngine(engine) : engine, logger, vantage: 'test-bastion', gate: options.gate ?? openGate() }, adapterOptions);
   await adapter.start();
   return {
     fake,

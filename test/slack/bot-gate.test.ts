@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { runBot } from '../../src/cli/bot.js';
 import { Store } from '../../src/store/store.js';
 import { APP_TOKEN, BOT_TOKEN, FakeSlack, TEAM_ID } from './fake-slack.js';
-import { allText } from './harness.js';
+import { allText, answerTo } from './harness.js';
 
 test('sshcheck bot: every request passes the gate (policy by default, permissions from SSHCHECK_CONFIG) and lands in $SSHCHECK_DB', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sshcheck-bot-gate-'));
@@ -33,10 +33,10 @@ test('sshcheck bot: every request passes the gate (policy by default, permission
       { stderr: (t) => (stderr += t), stopSignal: new Promise<void>((r) => (stop = r)) },
     );
     await fake.whenConnected();
-    const metadata = await fake.sendSlashCommand({ text: '169.254.169.254', channel_id: 'C0OPS', user_id: 'U0ONCALL' }).ack;
-    assert.match(allText(metadata.payload ?? {}), /cloud instance metadata/);
-    const stranger = await fake.sendSlashCommand({ text: '10.0.0.5', channel_id: 'C0OPS', user_id: 'U0STRANGER' }).ack;
-    assert.match(allText(stranger.payload ?? {}), /You \(U0STRANGER\) are not allowed to run sshcheck/);
+    const metadata = await answerTo(fake, fake.sendSlashCommand({ text: '169.254.169.254', channel_id: 'C0OPS', user_id: 'U0ONCALL' }));
+    assert.match(allText(metadata), /cloud instance metadata/);
+    const stranger = await answerTo(fake, fake.sendSlashCommand({ text: '10.0.0.5', channel_id: 'C0OPS', user_id: 'U0STRANGER' }));
+    assert.match(allText(stranger), /You \(U0STRANGER\) are not allowed to run sshcheck/);
     stop();
     assert.equal(await running, 0);
     assert.equal(fake.calls.filter((c) => c.method === 'chat.postMessage').length, 0, 'nothing posted, nothing probed');

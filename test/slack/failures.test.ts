@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { STEP_TITLES } from '../../src/engine/report.js';
 import { BOT_USER_ID } from './fake-slack.js';
-import { allText, settled, startHarness, threadIn } from './harness.js';
+import { allText, settled, startHarness, threadIn, fallbacks } from './harness.js';
 import { findUnsafeMarkup } from './markup-check.js';
 import { closedPort, hostileGreeter, hostileSshServer } from './targets.js';
 
@@ -19,9 +19,9 @@ test('not_in_channel: the diagnosis comes back through response_url, with how to
     const sent = h.fake.sendSlashCommand({ text: `127.0.0.1 ${port}`, channel_id: 'C0NOTIN', user_id: REQUESTER });
     await sent.ack;
     await settled(h, 1);
-    assert.equal(h.fake.responses.length, 1);
-    const body = h.fake.responses[0]?.body ?? {};
-    assert.ok(sent.responseUrl.endsWith(h.fake.responses[0]?.id ?? '?'));
+    assert.equal(fallbacks(h.fake).length, 1);
+    const body = fallbacks(h.fake)[0]?.body ?? {};
+    assert.ok(sent.responseUrl.endsWith(fallbacks(h.fake)[0]?.id ?? '?'));
     assert.equal(body['response_type'], 'ephemeral');
     assert.equal(body['unfurl_links'], false);
     const text = allText(body);
@@ -43,11 +43,11 @@ test('the engine fails before anything is posted: the requester is told why, wit
   });
   try {
     await h.fake.sendSlashCommand({ text: '127.0.0.1', channel_id: 'C0BROKEN' }).ack;
-    await h.fake.waitFor(() => h.fake.responses.length === 1 && h.adapter.running === 0, 5000, 'the fallback');
-    const text = allText(h.fake.responses[0]?.body ?? {});
+    await h.fake.waitFor(() => fallbacks(h.fake).length === 1 && h.adapter.running === 0, 5000, 'the fallback');
+    const text = allText(fallbacks(h.fake)[0]?.body ?? {});
     assert.match(text, /The check itself failed: the bastion is unreachable `&lt;!channel&gt;`/);
     assert.doesNotMatch(text, /\/invite/);
-    assert.deepEqual(findUnsafeMarkup(h.fake.responses[0]?.body, ['<@U0REQUESTER>']), []);
+    assert.deepEqual(findUnsafeMarkup(fallbacks(h.fake)[0]?.body, ['<@U0REQUESTER>']), []);
     assert.ok(h.logs.some((l) => l.includes('"level":"error"') && l.includes('the bastion is unreachable')));
   } finally {
     await h.close();
@@ -61,7 +61,7 @@ test('a DM the bot cannot write to (channel_not_found): the fallback says to use
     const port = await closedPort();
     await h.fake.sendSlashCommand({ text: `127.0.0.1 ${port}`, channel_id: 'D0DIRECT', channel_name: 'directmessage' }).ack;
     await settled(h, 1);
-    const text = allText(h.fake.responses[0]?.body ?? {});
+    const text = allText(fallbacks(h.fake)[0]?.body ?? {});
     assert.match(text, /channel_not_found/);
     assert.match(text, /cannot write in a direct message/);
     assert.match(text, /`port-closed`/);
@@ -146,7 +146,7 @@ test('a banner that tries <!channel>, @everyone, a link and *bold*: nothing of i
     // The hostile text did reach the messages (escaped), so the check below means something.
     assert.ok(JSON.stringify(everything).includes('&lt;!channel&gt;'));
     assert.deepEqual(findUnsafeMarkup(everything, [`<@${REQUESTER}>`]), []);
-    assert.ok(h.fake.responses.length === 1);
+    assert.ok(fallbacks(h.fake).length === 1);
     for (const c of h.fake.calls.filter((x) => x.method === 'chat.postMessage')) {
       assert.equal(c.args['link_names'], undefined);
       assert.equal(c.args['unfurl_links'], 'false');

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chatLoad, paceViolations } from '../../bench/chat-load.js';
-import { allText, startHarness } from './harness.js';
+import { allText, startHarness, answerTo } from './harness.js';
 import type { Harness } from './harness.js';
 import { closedPort } from './targets.js';
 
@@ -21,8 +21,8 @@ describe('slack: fleet checks', () => {
   test('a comma list: summary in the parent, one reply per host that is not healthy', async () => {
     const [a, b] = [await closedPort(), await closedPort()];
     const sent = h.fake.sendSlashCommand({ text: `127.0.0.1:${a},127.0.0.1:${b}`, channel_id: 'C0FLEET' });
-    const ack = await sent.ack;
-    assert.match(JSON.stringify(ack.payload), /Checking 2 hosts/);
+    const ack = await answerTo(h.fake, sent);
+    assert.match(JSON.stringify(ack), /Checking 2 hosts/);
     await h.fake.waitFor(() => h.fake.callsOf('chat.postMessage', 'C0FLEET').filter((c) => c.args['thread_ts'] !== undefined).length >= 2 && h.adapter.running === 0, 20_000, 'the fleet thread');
     const posts = h.fake.callsOf('chat.postMessage', 'C0FLEET');
     const parent = posts.find((c) => c.args['thread_ts'] === undefined);
@@ -40,7 +40,7 @@ describe('slack: fleet checks', () => {
   test('a bad host in a range is a usage error: nothing is posted', async () => {
     const sent = h.fake.sendSlashCommand({ text: 'db-[1-3]x;y', channel_id: 'C0FLEETBAD' });
     const ack = await sent.ack;
-    assert.match(JSON.stringify(ack.payload), /nothing was checked/);
+    assert.match(JSON.stringify(ack.payload), /nothing was checked/, 'a usage error is the ack itself');
     assert.equal(h.fake.callsOf('chat.postMessage', 'C0FLEETBAD').length, 0);
   });
 });

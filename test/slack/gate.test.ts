@@ -15,7 +15,7 @@ import { parseEngineConfig } from '../../src/engine/config.js';
 import type { TargetPolicy } from '../../src/policy/target-policy.js';
 import { Store } from '../../src/store/store.js';
 import { TEAM_ID } from './fake-slack.js';
-import { allText, settled, startHarness, threadIn, VANTAGE } from './harness.js';
+import { allText, settled, startHarness, threadIn, VANTAGE, answerTo } from './harness.js';
 import type { Harness } from './harness.js';
 import { closedPort } from './targets.js';
 
@@ -49,8 +49,8 @@ test('a real chat-driven check (slash command and mention): the audit rows and t
   const { h, store, close } = await gated();
   try {
     const port = await closedPort();
-    const ack = await h.fake.sendSlashCommand({ text: `127.0.0.2 ${port}`, channel_id: 'C0INCIDENT', user_id: REQUESTER }).ack;
-    assert.equal(ack.payload?.['text'], `Checking \`sshcheck@127.0.0.2:${port}\` from ${VANTAGE}…`);
+    const ack = await answerTo(h.fake, h.fake.sendSlashCommand({ text: `127.0.0.2 ${port}`, channel_id: 'C0INCIDENT', user_id: REQUESTER }));
+    assert.equal(ack['text'], `Checking \`sshcheck@127.0.0.2:${port}\` from ${VANTAGE}…`);
     await settled(h, 1);
     const { replies, parentUpdates } = threadIn(h.fake, 'C0INCIDENT');
     assert.equal(replies.length, 10);
@@ -78,9 +78,9 @@ test('a real chat-driven check (slash command and mention): the audit rows and t
 test('a person not on the list: the ack explains, nothing is probed or posted, the row says denied', async () => {
   const { h, store, close } = await gated({ permissions: { slack: { users: ['U0ONCALL'] } } });
   try {
-    const ack = await h.fake.sendSlashCommand({ text: '127.0.0.2 22', channel_id: 'C0INCIDENT', user_id: REQUESTER }).ack;
-    assert.equal(ack.payload?.['response_type'], 'ephemeral');
-    assert.match(allText(ack.payload ?? {}), /You \(U0REQUESTER\) are not allowed to run sshcheck: ask the bot's admin to add you to `permissions\.slack\.users` \(nothing was checked\)/);
+    const ack = await answerTo(h.fake, h.fake.sendSlashCommand({ text: '127.0.0.2 22', channel_id: 'C0INCIDENT', user_id: REQUESTER }));
+    assert.equal(ack['response_type'], 'ephemeral');
+    assert.match(allText(ack), /You \(U0REQUESTER\) are not allowed to run sshcheck: ask the bot's admin to add you to `permissions\.slack\.users` \(nothing was checked\)/);
     await h.fake.sendEvent({ type: 'app_mention', user: REQUESTER, text: '<@U0SSHCHECK> 127.0.0.2', ts: '1700000002.000100', channel: 'C0OPS', thread_ts: '1700000000.000001' }).ack;
     await h.fake.waitFor(() => h.fake.callsOf('chat.postEphemeral').length === 1, 5000, 'the ephemeral refusal of the mention');
     const eph = h.fake.callsOf('chat.postEphemeral')[0];
@@ -104,10 +104,10 @@ test('user groups: usergroups.list says who is in the on-call group; others are 
   try {
     h.fake.failNext('usergroups.list', { body: { ok: true, usergroups: [{ id: 'S0ONCALL', users: [REQUESTER] }, { id: 'S0OTHER', users: ['U0OUTSIDER'] }] } }, { times: Infinity });
     const port = await closedPort();
-    const member = await h.fake.sendSlashCommand({ text: `127.0.0.2 ${port}`, channel_id: 'C0INCIDENT', user_id: REQUESTER }).ack;
-    assert.match(String(member.payload?.['text']), /^Checking/);
-    const outsider = await h.fake.sendSlashCommand({ text: `127.0.0.2 ${port}`, channel_id: 'C0INCIDENT', user_id: 'U0OUTSIDER' }).ack;
-    assert.match(allText(outsider.payload ?? {}), /You \(U0OUTSIDER\) are not allowed to run sshcheck: .*one of its `user_groups` \(nothing was checked\)/);
+    const member = await answerTo(h.fake, h.fake.sendSlashCommand({ text: `127.0.0.2 ${port}`, channel_id: 'C0INCIDENT', user_id: REQUESTER }));
+    assert.match(String(member['text']), /^Checking/);
+    const outsider = await answerTo(h.fake, h.fake.sendSlashCommand({ text: `127.0.0.2 ${port}`, channel_id: 'C0INCIDENT', user_id: 'U0OUTSIDER' }));
+    assert.match(allText(outsider), /You \(U0OUTSIDER\) are not allowed to run sshcheck: .*one of its `user_groups` \(nothing was checked\)/);
     await settled(h, 1);
     assert.equal(h.fake.calls.filter((c) => c.method === 'usergroups.list').length, 1, 'the groups are cached');
     assert.deepEqual(store.audit().map((r) => [r.user, r.verdict]), [[REQUESTER, 'problem'], ['U0OUTSIDER', 'denied']]);
@@ -119,13 +119,13 @@ test('user groups: usergroups.list says who is in the on-call group; others are 
 test('the policy: a typed metadata address is refused in the ack; a name resolving to loopback is refused by the engine', async () => {
   const { h, store, close } = await gated();
   try {
-    const ack = await h.fake.sendSlashCommand({ text: '169.254.169.254', channel_id: 'C0INCIDENT', user_id: REQUESTER }).ack;
-    assert.equal(ack.payload?.['response_type'], 'ephemeral');
-    assert.match(allText(ack.payload ?? {}), /The address 169\.254\.169\.254, which the target policy does not allow: cloud instance metadata/);
+    const ack = await answerTo(h.fake, h.fake.sendSlashCommand({ text: '169.254.169.254', channel_id: 'C0INCIDENT', user_id: REQUESTER }));
+    assert.equal(ack['response_type'], 'ephemeral');
+    assert.match(allText(ack), /The address 169\.254\.169\.254, which the target policy does not allow: cloud instance metadata/);
     assert.equal(h.checks.length, 0);
     // "localhost" passes the typed check (a name) and resolves to 127.0.0.1: the engine refuses it.
     const port = await closedPort();
-    await h.fake.sendSlashCommand({ text: `localhost ${port}`, channel_id: 'C0INCIDENT', user_id: REQUESTER }).ack;
+    await answerTo(h.fake, h.fake.sendSlashCommand({ text: `localhost ${port}`, channel_id: 'C0INCIDENT', user_id: REQUESTER }));
     await settled(h, 1);
     const texts = [...h.fake.callsOf('chat.postMessage'), ...h.fake.callsOf('chat.update')].map((c) => allText(c.args)).join('\n') + h.fake.responses.map((r) => JSON.stringify(r.body)).join('\n');
     assert.match(texts, /localhost resolves to 127\.0\.0\.1, which the target policy does not allow: loopback/);
@@ -144,10 +144,10 @@ test('rate limited: the second check in a row is refused with the retry time', a
   const { h, store, close } = await gated({ limits: { ...DEFAULT_LIMITS, perUser: { burst: 1, perMinute: 2 } } });
   try {
     const port = await closedPort();
-    await h.fake.sendSlashCommand({ text: `127.0.0.2 ${port}`, channel_id: 'C0INCIDENT', user_id: REQUESTER }).ack;
-    const second = await h.fake.sendSlashCommand({ text: `127.0.0.2 ${port}`, channel_id: 'C0INCIDENT', user_id: REQUESTER }).ack;
-    assert.equal(second.payload?.['response_type'], 'ephemeral');
-    assert.match(allText(second.payload ?? {}), /You have started 1 checks in a short time, the most sshcheck runs for one person \(then 2 a minute\): try again in (30|29) s\. Nothing was checked\./);
+    await answerTo(h.fake, h.fake.sendSlashCommand({ text: `127.0.0.2 ${port}`, channel_id: 'C0INCIDENT', user_id: REQUESTER }));
+    const second = await answerTo(h.fake, h.fake.sendSlashCommand({ text: `127.0.0.2 ${port}`, channel_id: 'C0INCIDENT', user_id: REQUESTER }));
+    assert.equal(second['response_type'], 'ephemeral');
+    assert.match(allText(second), /You have started 1 checks in a short time, the most sshcheck runs for one person \(then 2 a minute\): try again in (30|29) s\. Nothing was checked\./);
     await settled(h, 1);
     assert.equal(h.checks.length, 1);
     assert.deepEqual(store.audit().map((r) => [r.verdict, r.denial]), [['problem', null], ['denied', 'rate-limit']]);
@@ -168,10 +168,10 @@ test('the queue: a second check waits for the first, and its ack says its place'
   const { h, store, gate, close } = await gated({ limits: { ...DEFAULT_LIMITS, concurrent: 1, queue: 3 } }, hold);
   try {
     const port = await closedPort();
-    await h.fake.sendSlashCommand({ text: `127.0.0.2 ${port}`, channel_id: 'C0INCIDENT', user_id: REQUESTER }).ack;
-    const queued = await h.fake.sendSlashCommand({ text: '127.0.0.2 23', channel_id: 'C0OPS', user_id: 'U0SECOND' }).ack;
-    assert.equal(queued.payload?.['response_type'], 'ephemeral');
-    assert.equal(queued.payload?.['text'], `Checking \`sshcheck@127.0.0.2:23\` from ${VANTAGE}…\nYou are number 1 in the queue (sshcheck runs 1 check at once): yours starts as soon as one finishes.`);
+    await answerTo(h.fake, h.fake.sendSlashCommand({ text: `127.0.0.2 ${port}`, channel_id: 'C0INCIDENT', user_id: REQUESTER }));
+    const queued = await answerTo(h.fake, h.fake.sendSlashCommand({ text: '127.0.0.2 23', channel_id: 'C0OPS', user_id: 'U0SECOND' }));
+    assert.equal(queued['response_type'], 'ephemeral');
+    assert.equal(queued['text'], `Checking \`sshcheck@127.0.0.2:23\` from ${VANTAGE}…\nYou are number 1 in the queue (sshcheck runs 1 check at once): yours starts as soon as one finishes.`);
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual([gate.running, gate.waiting], [1, 1], 'the second waits for a slot');
     assert.deepEqual(store.audit().map((r) => r.verdict), ['running', 'queued']);
@@ -189,19 +189,19 @@ test('/sshcheck history <host>: the runs this bot recorded, to the requester onl
   const { h, store, close } = await gated();
   try {
     const port = await closedPort();
-    await h.fake.sendSlashCommand({ text: `127.0.0.2 ${port}`, channel_id: 'C0INCIDENT', user_id: REQUESTER }).ack;
+    await answerTo(h.fake, h.fake.sendSlashCommand({ text: `127.0.0.2 ${port}`, channel_id: 'C0INCIDENT', user_id: REQUESTER }));
     await settled(h, 1);
     const before = h.fake.calls.length;
-    const ack = await h.fake.sendSlashCommand({ text: 'history 127.0.0.2', channel_id: 'C0INCIDENT', user_id: REQUESTER }).ack;
-    assert.equal(ack.payload?.['response_type'], 'ephemeral');
-    const text = allText(ack.payload ?? {});
+    const ack = await answerTo(h.fake, h.fake.sendSlashCommand({ text: 'history 127.0.0.2', channel_id: 'C0INCIDENT', user_id: REQUESTER }));
+    assert.equal(ack['response_type'], 'ephemeral');
+    const text = allText(ack);
     assert.match(text, /\*127\.0\.0\.2: 1 run \(times in UTC\)\*/);
     assert.match(text, new RegExp(`from ${VANTAGE}: broken since \\d\\d:\\d\\d \\(just now\\): port-closed, 1 run; no healthy run in the history`));
     assert.match(text, new RegExp(`\`\`\`\\n\\s+\\d\\d:\\d\\d  ${VANTAGE}  sshcheck@127\\.0\\.0\\.2:${port}  port-closed \\(high\\)`));
     assert.equal(h.fake.calls.slice(before).filter((c) => c.method.startsWith('chat.')).length, 0, 'nothing posted in the channel');
     assert.equal(h.checks.length, 1, 'nothing probed');
     const usage = await h.fake.sendSlashCommand({ text: 'history', channel_id: 'C0INCIDENT', user_id: REQUESTER }).ack;
-    assert.match(allText(usage.payload ?? {}), /"history" needs a host/);
+    assert.match(allText(usage.payload ?? {}), /"history" needs a host/, 'a usage error is the ack itself');
     assert.deepEqual(store.audit().map((r) => [r.action, r.verdict]), [['check', 'problem'], ['history', 'shown']]);
   } finally {
     await close();
@@ -212,16 +212,16 @@ test('a fleet through the gate: refused whole when one host is outside the polic
   const { h, store, close } = await gated();
   try {
     const [a, b] = [await closedPort(), await closedPort()];
-    const refused = await h.fake.sendSlashCommand({ text: `127.0.0.2:${a},127.0.0.1:${b}`, channel_id: 'C0FLEETGATE', user_id: REQUESTER }).ack;
-    assert.match(allText(refused.payload ?? {}), /1 of the 2 hosts may not be probed from this bot: .*127\.0\.0\.1.*Nothing was checked/);
+    const refused = await answerTo(h.fake, h.fake.sendSlashCommand({ text: `127.0.0.2:${a},127.0.0.1:${b}`, channel_id: 'C0FLEETGATE', user_id: REQUESTER }));
+    assert.match(allText(refused), /1 of the 2 hosts may not be probed from this bot: .*127\.0\.0\.1.*Nothing was checked/);
     assert.equal(h.fake.callsOf('chat.postMessage', 'C0FLEETGATE').length, 0, 'nothing posted');
     assert.deepEqual(store.audit().map((r) => [r.host, r.verdict, r.denial]), [
       ['127.0.0.2', 'denied', 'policy'],
       ['127.0.0.1', 'denied', 'policy'],
     ]);
 
-    const ack = await h.fake.sendSlashCommand({ text: `127.0.0.2:${a},127.0.0.2:${b}`, channel_id: 'C0FLEETGATE', user_id: REQUESTER }).ack;
-    assert.match(allText(ack.payload ?? {}), /Checking 2 hosts/);
+    const ack = await answerTo(h.fake, h.fake.sendSlashCommand({ text: `127.0.0.2:${a},127.0.0.2:${b}`, channel_id: 'C0FLEETGATE', user_id: REQUESTER }));
+    assert.match(allText(ack), /Checking 2 hosts/);
     await h.fake.waitFor(() => h.fake.callsOf('chat.postMessage', 'C0FLEETGATE').filter((c) => c.args['thread_ts'] !== undefined).length >= 2 && h.adapter.running === 0, 20_000, 'the fleet thread');
     const rows = store.audit().slice(2);
     assert.deepEqual(rows.map((r) => [r.target, r.verdict, r.cause, r.user]).sort(), [

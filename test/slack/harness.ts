@@ -17,7 +17,8 @@ import type { SlackAdapter } from '../../adapters/slack/index.js';
 import { APP_TOKEN, BOT_TOKEN, FakeSlack, SIGNING_SECRET } from './fake-slack.js';
 import type { RecordedCall } from './fake-slack.js';
 import { closedPort } from './targets.js';
-import type { Gate } from '../../src/chat/gate.js';
+import type { ChatGate } from '../../src/chat/admission.js';
+import { openGate } from '../support/open-gate.js';
 import type { TargetPolicy } from '../../src/policy/target-policy.js';
 
 export const VANTAGE = 'test-bastion';
@@ -50,8 +51,8 @@ export interface HarnessOptions {
   fake?: FakeSlack;
   /** The engine's config (diagnostics logins for the inside view). */
   engineConfig?: EngineConfig;
-  /** The gate every request goes through (permissions, policy, limits, audit). */
-  gate?: Gate;
+  /** The gate every request goes through (permissions, policy, limits, audit); an open one by default. */
+  gate?: ChatGate;
   /** The in-process engine's target policy (sshcheck bot always sets one). */
   policy?: TargetPolicy;
 }
@@ -84,7 +85,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const logs: string[] = [];
   const mode: SlackConfig['mode'] = options.mode === 'http' ? { kind: 'http', signingSecret: SIGNING_SECRET, port: 0 } : { kind: 'socket', appToken: APP_TOKEN };
   const config: SlackConfig = { botToken: BOT_TOKEN, mode, apiUrl: fake.apiUrl };
-  const adapter = createSlackAdapter(config, { engine, logger: rawLogger(logs), vantage: VANTAGE, ...(options.gate ? { gate: options.gate } : {}) }, { listenHost: '127.0.0.1', pace: options.pace ?? FAST_PACE, drainMs: 30_000 });
+  const adapter = createSlackAdapter(config, { engine, logger: rawLogger(logs), vantage: VANTAGE, gate: options.gate ?? openGate() }, { listenHost: '127.0.0.1', pace: options.pace ?? FAST_PACE, drainMs: 30_000 });
   await adapter.start();
   return {
     fake,
@@ -139,4 +140,22 @@ export function threadIn(fake: FakeSlack, channel: string, parentThread?: string
 /** Waits until the adapter has asked for `n` checks and every one of them finished posting. */
 export async function settled(h: Harness, n: number, timeoutMs = 30_000): Promise<void> {
   await h.fake.waitFor(() => h.checks.length >= n && h.adapter.running === 0, timeoutMs, `${n} check(s) to finish posting`);
+}
+
+/**
+ * The private answer to a slash command (usage, refusal, history, "Checking…"): the command is
+ * acknowledged with nothing, and the answer follows through its response_url. The first one,
+ * or the `nth` (0-based) when a command is answered more than once there.
+ */
+export async function answerTo(fake: FakeSlack, delivery: { responseUrl: string; ack: Promise<unknown> }, nth = 0, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+  await delivery.ack;
+  const id = delivery.responseUrl.slice(delivery.responseUrl.lastIndexOf('/') + 1);
+  const mine = (): Array<{ body: Record<string, unknown> }> => fake.responses.filter((r) => r.id === id);
+  await fake.waitFor(() => mine().length > nth, timeoutMs, `answer ${nth + 1} through the response_url`);
+  return mine()[nth]?.body ?? {};
+}
+
+/** Answers through response_url other than the "Checking…" word: the fallbacks that carry a check. */
+export function fallbacks(fake: FakeSlack): Array<{ id: string; body: Record<string, unknown> }> {
+  return fake.responses.filter((r) => typeof r.body['text'] !== 'string' || !r.body['text'].startsWith('Checking '));
 }

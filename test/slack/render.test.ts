@@ -220,7 +220,7 @@ test('fallback: why, how to invite the bot, the diagnosis and every step', () =>
 });
 
 test('the acknowledgement, help and usage errors', () => {
-  assert.equal(renderAck('sshcheck@db-3', 'bastion-eu-1'), 'Checking `sshcheck@db-3` from bastion-eu-1…');
+  assert.equal(renderAck('sshcheck@db-3', 'bastion-eu-1').text, 'Checking `sshcheck@db-3` from bastion-eu-1…');
   const usage = renderUsage();
   assert.match(usage.text, /Usage: \/sshcheck &lt;target&gt; \[port\] \[user\]/);
   const err = renderUsageError('invalid port "<!channel>": use a number');

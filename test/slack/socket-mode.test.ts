@@ -9,7 +9,7 @@ import { STEP_IDS, STEP_TITLES } from '../../src/engine/report.js';
 import type { EngineClient } from '../../src/chat/engine-client.js';
 import { APP_TOKEN, BOT_TOKEN, FakeSlack } from './fake-slack.js';
 import type { RecordedCall } from './fake-slack.js';
-import { allText, settled, startHarness, threadIn, VANTAGE } from './harness.js';
+import { allText, settled, startHarness, threadIn, VANTAGE, answerTo } from './harness.js';
 import { closedPort, sshdUnavailable, startSshd } from './targets.js';
 
 const REQUESTER = 'U0REQUESTER';
@@ -49,8 +49,10 @@ test('/sshcheck: ack within 3 s before any probing; parent, ten replies in order
 
     // The ack: private, naming target and bastion, well within Slack's 3 s, before probing.
     assert.ok(ack.at - sent.sentAt < 3000, `ack after ${Math.round(ack.at - sent.sentAt)} ms`);
-    assert.equal(ack.payload?.['response_type'], 'ephemeral');
-    assert.equal(ack.payload?.['text'], `Checking \`sshcheck@127.0.0.1:${port}\` from ${VANTAGE}…`);
+    assert.deepEqual(ack.payload, {}, 'acknowledged with nothing, before the gate');
+    const answer = await answerTo(fake, sent);
+    assert.equal(answer['response_type'], 'ephemeral');
+    assert.equal(answer['text'], `Checking \`sshcheck@127.0.0.1:${port}\` from ${VANTAGE}…`);
     assert.ok(ackWaitMs >= 0 && ackWaitMs < 1000, `the engine waited ${ackWaitMs} ms for the ack`);
 
     const { parent, replies, parentUpdates } = threadIn(fake, channel);
@@ -147,8 +149,8 @@ test('via <bastion>: passed to an engine that routes to bastions; an unknown one
   const h = await startHarness({ wrapEngine: routed });
   try {
     const port = await closedPort();
-    const ack = await h.fake.sendSlashCommand({ text: `127.0.0.1 ${port} via EU-1`, channel_id: 'C0VIA' }).ack;
-    assert.equal(ack.payload?.['text'], `Checking \`sshcheck@127.0.0.1:${port}\` from eu-1…`);
+    const ack = await answerTo(h.fake, h.fake.sendSlashCommand({ text: `127.0.0.1 ${port} via EU-1`, channel_id: 'C0VIA' }));
+    assert.equal(ack['text'], `Checking \`sshcheck@127.0.0.1:${port}\` from eu-1…`);
     await settled(h, 1);
     assert.deepEqual(vias, ['eu-1']);
     assert.equal(threadIn(h.fake, 'C0VIA').replies.length, 10);

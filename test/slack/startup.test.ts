@@ -7,6 +7,7 @@ import { loadAdapters } from '../../src/cli/bot.js';
 import { InProcessEngine } from '../../src/chat/engine-client.js';
 import { APP_TOKEN, BOT_TOKEN, FakeSlack } from './fake-slack.js';
 import { rawLogger, startHarness } from './harness.js';
+import { openGate } from '../support/open-gate.js';
 
 const WRONG_BOT = 'xoxb-9999999999-8888888888-WrongBotTokenForTests';
 const WRONG_APP = 'xapp-1-A0FAKEAPP-7777777777-wrongapptokenfortests0123456789';
@@ -15,7 +16,7 @@ test('sshcheck bot loads the Slack adapter for a Slack config (no I/O until star
   const logs: string[] = [];
   const adapters = await loadAdapters(
     { slack: { botToken: BOT_TOKEN, mode: { kind: 'socket', appToken: APP_TOKEN }, apiUrl: 'http://127.0.0.1:9/api/' }, secrets: [] },
-    { engine: new InProcessEngine(), logger: rawLogger(logs), vantage: 'v' },
+    { engine: new InProcessEngine(), logger: rawLogger(logs), vantage: 'v', gate: openGate() },
   );
   assert.deepEqual(
     adapters.map((a) => a.name),
@@ -28,7 +29,7 @@ test('a rejected bot token: start fails naming SLACK_BOT_TOKEN, and the token is
   const fake = await FakeSlack.start();
   const logs: string[] = [];
   try {
-    const adapter = createSlackAdapter({ botToken: WRONG_BOT, mode: { kind: 'socket', appToken: APP_TOKEN }, apiUrl: fake.apiUrl }, { engine: new InProcessEngine(), logger: rawLogger(logs), vantage: 'v' });
+    const adapter = createSlackAdapter({ botToken: WRONG_BOT, mode: { kind: 'socket', appToken: APP_TOKEN }, apiUrl: fake.apiUrl }, { engine: new InProcessEngine(), logger: rawLogger(logs), vantage: 'v', gate: openGate() });
     await assert.rejects(adapter.start(), (err: Error) => {
       assert.match(err.message, /SLACK_BOT_TOKEN was not accepted \(auth\.test\).*invalid_auth/);
       assert.ok(!err.message.includes(WRONG_BOT));
@@ -47,7 +48,7 @@ test('a rejected app token: Socket Mode fails to connect with a message naming S
   const fake = await FakeSlack.start();
   const logs: string[] = [];
   try {
-    const adapter = createSlackAdapter({ botToken: BOT_TOKEN, mode: { kind: 'socket', appToken: WRONG_APP }, apiUrl: fake.apiUrl }, { engine: new InProcessEngine(), logger: rawLogger(logs), vantage: 'v' });
+    const adapter = createSlackAdapter({ botToken: BOT_TOKEN, mode: { kind: 'socket', appToken: WRONG_APP }, apiUrl: fake.apiUrl }, { engine: new InProcessEngine(), logger: rawLogger(logs), vantage: 'v', gate: openGate() });
     await assert.rejects(adapter.start(), /SLACK_APP_TOKEN must be an app-level token.*invalid_auth/);
     await adapter.stop();
     // apps.connections.open went to SLACK_API_URL, carrying the app token.

@@ -26,6 +26,17 @@ test('plain words stay plain; durations are not mistaken for domains', () => {
   assert.equal(safeInline('db-3.example.com 2001:db8::1', 'discord'), '`db-3.example.com 2001:db8::1`');
 });
 
+test('sentence punctuation after an address stays outside its code span', () => {
+  for (const dialect of ['slack', 'discord'] as const) {
+    assert.equal(safeInline('connect to 10.78.2.2:2222: Connection refused', dialect), 'connect to `10.78.2.2:2222`: Connection refused');
+    assert.equal(safeInline('10.78.2.2:1: timed out', dialect), '`10.78.2.2:1`: timed out');
+    assert.equal(safeInline('see evil.example.', dialect), 'see `evil.example`.');
+    // Whole, as before: an emoji name, and a masked link with its parenthesis.
+    assert.equal(safeInline(':emoji:', dialect), '`:emoji:`');
+    assert.equal(safeInline('[x](https://e.example)', dialect), '`[x](https://e.example)`');
+  }
+});
+
 test('invisible and control characters are dropped, backticks cannot close code', () => {
   assert.equal(safeInline('a\u202eb\u200bc\u0007d', 'discord'), 'abcd');
   const out = safeInline('x`@everyone`y', 'discord');
