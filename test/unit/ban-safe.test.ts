@@ -10,6 +10,12 @@ import { completeHandshake, control, input, pingReply, verboseDone } from '../su
 import type { HandshakeObs } from '../../src/engine/observations.js';
 import { RunConnections, perRunLimit } from '../../src/engine/connection-budget.js';
 import { allowance, describeRules, reusedReport } from '../../src/engine/ledger.js';
+import type { BudgetRules, ConnectionLedger, LedgerKey, Reservation } from '../../src/engine/ledger.js';
+import type { Report } from '../../src/engine/report.js';
+import { run } from '../../src/engine/run.js';
+import { SshcheckError } from '../../src/engine/errors.js';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Store } from '../../src/store/store.js';
 import { StoreConnectionLedger } from '../../src/store/connection-ledger.js';
 import { fakeReport } from './store-support.js';
@@ -67,7 +73,7 @@ test('a run takes at most 2 connections per address, 3 with a diagnostics login,
   assert.equal(run.take('10.0.0.6', 'handshake'), undefined, 'a second address has its own budget');
   assert.equal(run.count('10.0.0.5'), 2, 'ssh -vvv is charged to the first address');
   assert.equal(run.take('10.0.0.5', 'login'), undefined);
-  assert.match(run.take('10.0.0.5', 'login retry') ?? '', /^login retry not run: this run's connection budget for 10\.0\.0\.5 is spent \(3 connections/);
+  assert.match(run.take('10.0.0.5', 'login retry') ?? '', /^this run's connection budget for 10\.0\.0\.5 is spent \(3 connections to sshd per address in this run, .*\): no login retry$/);
   assert.deepEqual(run.spent(), { '10.0.0.5': ['handshake', 'login', 'ssh -vvv'], '10.0.0.6': ['handshake'] });
 });
 
@@ -136,4 +142,65 @@ test('a reused report says why, how old it is, and when a check can connect agai
   assert.equal(r.reused?.ageMs, 30_000);
   assert.equal(r.reused?.nextCheckAt, new Date(1_100_000).toISOString());
   assert.match(r.reused?.reason ?? '', /^the connection budget for db-3 from bastion-1 is spent \(4 connections in 10 min, .*\): this is the result of the check 30 s ago; the next check that connects can run in 70 s$/);
+});
+
+/** A ledger that grants what it is told, and records what the run settled. */
+function fixedLedger(granted: number, reuse?: Report): { ledger: ConnectionLedger; settled: Array<{ used: number; report: Report | undefined }> } {
+  const settled: Array<{ used: number; report: Report | undefined }> = [];
+  return {
+    settled,
+    ledger: {
+      reserve: (_key: LedgerKey, _want: number, _rules: BudgetRules, nowMs: number): Promise<Reservation> =>
+        Promise.resolve({
+          granted,
+          spent: 4,
+          nextCheckAtMs: nowMs + 60_000,
+          ...(reuse ? { reuse: { report: reuse, endedAtMs: nowMs - 5000 } } : {}),
+          settle: (used: number, report: Report | undefined) => {
+            settled.push({ used, report });
+            return Promise.resolve();
+          },
+        }),
+    },
+  };
+}
+
+test('a spent budget: the run connects to nothing and replays the kept result, or refuses with E_BUDGET', async () => {
+  const accepted: number[] = [];
+  const server = createServer((s) => (accepted.push(1), s.destroy()));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    const kept = fakeReport({ id: 'kept', host: '127.0.0.1', port });
+    const { ledger } = fixedLedger(0, kept);
+    const events: string[] = [];
+    const report = await run(parseTarget(`127.0.0.1:${port}`), { ledger, budgetMs: 3000, onEvent: (e) => events.push(e.type) });
+    assert.equal(report.id, 'kept');
+    assert.equal(report.reused?.ageMs !== undefined && report.reused.ageMs >= 5000, true);
+    assert.match(report.reused?.reason ?? '', /connection budget for 127\.0\.0\.1 from .* is spent/);
+    assert.deepEqual([events[0], events.at(-1)], ['run-started', 'run-finished']);
+    await assert.rejects(run(parseTarget(`127.0.0.1:${port}`), { ledger: fixedLedger(0).ledger, budgetMs: 3000 }), (err: unknown) => err instanceof SshcheckError && err.code === 'E_BUDGET' && /next check that connects can run in 60 s/.test(err.message));
+    assert.equal(accepted.length, 0, 'nothing connected to the target');
+  } finally {
+    server.close();
+  }
+});
+
+test('one connection left: the handshake takes it, ssh -vvv is left out and says why, and the run settles what it used', async () => {
+  const accepted: number[] = [];
+  const server = createServer((s) => (accepted.push(1), s.destroy()));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    const { ledger, settled } = fixedLedger(1);
+    const report = await run(parseTarget(`127.0.0.1:${port}`), { ledger, budgetMs: 3000, extrasMs: 0 });
+    assert.equal(report.reused, undefined);
+    assert.equal(accepted.length, 1, 'one connection reached the target');
+    assert.match(report.steps.find((s) => s.id === 'verbose')?.summary ?? '', /this run's connection budget for 127\.0\.0\.1 is spent .*: no ssh -vvv/);
+    assert.equal(settled.length, 1);
+    assert.equal(settled[0]?.used, 1);
+    assert.equal(settled[0]?.report?.id, report.id);
+  } finally {
+    server.close();
+  }
 });
