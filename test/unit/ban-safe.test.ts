@@ -13,6 +13,7 @@ import { allowance, describeRules, reusedReport } from '../../src/engine/ledger.
 import type { BudgetRules, ConnectionLedger, LedgerKey, Reservation } from '../../src/engine/ledger.js';
 import type { Report } from '../../src/engine/report.js';
 import { run } from '../../src/engine/run.js';
+import { parseCli } from '../../src/cli/args.js';
 import { SshcheckError } from '../../src/engine/errors.js';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -203,4 +204,13 @@ test('one connection left: the handshake takes it, ssh -vvv is left out and says
   } finally {
     server.close();
   }
+});
+
+test('the CLI sends a user name only when the operator gave one (-l or user@host)', () => {
+  const plain = parseCli(['db-3']);
+  assert.equal(plain.command === 'check' ? plain.probeUser : 'not a check', undefined);
+  const flag = parseCli(['-l', 'alice', 'db-3']);
+  assert.equal(flag.command === 'check' ? flag.probeUser : undefined, 'alice');
+  const at = parseCli(['bob@db-3']);
+  assert.equal(at.command === 'check' ? at.probeUser : undefined, 'bob');
 });
