@@ -14,6 +14,7 @@ import type { BudgetRules, ConnectionLedger, LedgerKey, Reservation } from '../.
 import type { Report } from '../../src/engine/report.js';
 import { run } from '../../src/engine/run.js';
 import { parseCli } from '../../src/cli/args.js';
+import { finishedParent, initialParent } from '../../src/chat/views.js';
 import { SshcheckError } from '../../src/engine/errors.js';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -213,4 +214,13 @@ test('the CLI sends a user name only when the operator gave one (-l or user@host
   assert.equal(flag.command === 'check' ? flag.probeUser : undefined, 'alice');
   const at = parseCli(['bob@db-3']);
   assert.equal(at.command === 'check' ? at.probeUser : undefined, 'bob');
+});
+
+test('the chat thread of a reused result shows its age and why', () => {
+  const stored = fakeReport({ id: 'r1', host: 'db-3' });
+  const reused = reusedReport(stored, 1_000_000, { vantage: 'bastion-1', host: 'db-3', port: 22 }, { connections: 4, windowMs: 600_000 }, undefined, 1_045_000);
+  const view = finishedParent(initialParent(parseTarget('db-3'), 'bastion-1', '<@U1>'), reused);
+  assert.equal(view.reusedAgeMs, 45_000);
+  assert.match(view.reusedReason ?? '', /connection budget for db-3 from bastion-1 is spent/);
+  assert.equal(finishedParent(initialParent(parseTarget('db-3'), 'bastion-1', '<@U1>'), stored).reusedReason, undefined);
 });
