@@ -224,3 +224,11 @@ test('the chat thread of a reused result shows its age and why', () => {
   assert.match(view.reusedReason ?? '', /connection budget for db-3 from bastion-1 is spent/);
   assert.equal(finishedParent(initialParent(parseTarget('db-3'), 'bastion-1', '<@U1>'), stored).reusedReason, undefined);
 });
+
+test('connection_budget in the engine config: defaults for what is left out, bad values name the line', () => {
+  assert.deepEqual(parseEngineConfig('connection_budget:\n  connections: 8\n').connectionBudget, { connections: 8, windowMs: 600_000 });
+  assert.deepEqual(parseEngineConfig('connection_budget:\n  window_seconds: 60\n').connectionBudget, { connections: 4, windowMs: 60_000 });
+  assert.equal(parseEngineConfig('probe_user: monitor\n').connectionBudget, undefined);
+  assert.throws(() => parseEngineConfig('connection_budget:\n  connections: 0\n', 'e.yml'), /e\.yml:2: connection_budget\.connections/);
+  assert.throws(() => parseEngineConfig('connection_budget:\n  burst: 3\n', 'e.yml'), /e\.yml:2: .*burst/);
+});
