@@ -71,6 +71,6 @@ export class RunConnections {
   }
 
   private refusal(purpose: SshConnectionPurpose, address: string): string {
-    return `${purpose} not run: this run's connection budget for ${address} is spent (${this.limit} connection${this.limit === 1 ? '' : 's'} to sshd per address, so that the bastion never trips fail2ban or sshd's PerSourcePenalties)`;
+    return `this run's connection budget for ${address} is spent (${this.limit} connection${this.limit === 1 ? '' : 's'} to sshd per address in this run, so that the bastion never trips fail2ban or sshd's PerSourcePenalties): no ${purpose}`;
   }
 }

@@ -464,7 +464,7 @@ export class Store {
       }));
       const granted = decide(entries);
       const reuse = this.db
-        .prepare('SELECT report, ended_ms FROM connection_ledger WHERE vantage = ? AND host = ? AND port = ? AND requester IS ? AND report IS NOT NULL AND at_ms > ? ORDER BY ended_ms DESC LIMIT 1')
+        .prepare('SELECT report, ended_ms FROM connection_ledger WHERE vantage = ? AND host = ? AND port = ? AND requester IS ? AND report IS NOT NULL AND at_ms > ? ORDER BY ended_ms DESC, id DESC LIMIT 1')
         .get(vantage, host, key.port, key.from ?? null, sinceMs) as { report: string; ended_ms: number } | undefined;
       let id: number | undefined;
       if (granted > 0) {

@@ -159,7 +159,9 @@ export const SCENARIOS: Scenario[] = [
       lab.writeEtc(lab.target, 'resolv.conf', `nameserver ${ADDR.routerBastionSide}\n`);
       await lab.startSshd({ config: ['UsePAM yes', 'UseDNS yes'] });
     },
-    target: ADDR.target,
+    // sshd looks the client up when it first hears a user name: timing it needs one that
+    // exists (root, in the lab target); by default sshcheck sends none and says so.
+    target: `root@${ADDR.target}`,
     cause: 'auth-slow',
     step: 'auth',
   },

@@ -10,6 +10,14 @@ import { completeHandshake, control, input, pingReply, verboseDone } from '../su
 import type { HandshakeObs } from '../../src/engine/observations.js';
 import { RunConnections, perRunLimit } from '../../src/engine/connection-budget.js';
 import { allowance, describeRules, reusedReport } from '../../src/engine/ledger.js';
+import type { BudgetRules, ConnectionLedger, LedgerKey, Reservation } from '../../src/engine/ledger.js';
+import type { Report } from '../../src/engine/report.js';
+import { run } from '../../src/engine/run.js';
+import { parseCli } from '../../src/cli/args.js';
+import { finishedParent, initialParent } from '../../src/chat/views.js';
+import { SshcheckError } from '../../src/engine/errors.js';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Store } from '../../src/store/store.js';
 import { StoreConnectionLedger } from '../../src/store/connection-ledger.js';
 import { fakeReport } from './store-support.js';
@@ -67,7 +75,7 @@ test('a run takes at most 2 connections per address, 3 with a diagnostics login,
   assert.equal(run.take('10.0.0.6', 'handshake'), undefined, 'a second address has its own budget');
   assert.equal(run.count('10.0.0.5'), 2, 'ssh -vvv is charged to the first address');
   assert.equal(run.take('10.0.0.5', 'login'), undefined);
-  assert.match(run.take('10.0.0.5', 'login retry') ?? '', /^login retry not run: this run's connection budget for 10\.0\.0\.5 is spent \(3 connections/);
+  assert.match(run.take('10.0.0.5', 'login retry') ?? '', /^this run's connection budget for 10\.0\.0\.5 is spent \(3 connections to sshd per address in this run, .*\): no login retry$/);
   assert.deepEqual(run.spent(), { '10.0.0.5': ['handshake', 'login', 'ssh -vvv'], '10.0.0.6': ['handshake'] });
 });
 
@@ -136,4 +144,91 @@ test('a reused report says why, how old it is, and when a check can connect agai
   assert.equal(r.reused?.ageMs, 30_000);
   assert.equal(r.reused?.nextCheckAt, new Date(1_100_000).toISOString());
   assert.match(r.reused?.reason ?? '', /^the connection budget for db-3 from bastion-1 is spent \(4 connections in 10 min, .*\): this is the result of the check 30 s ago; the next check that connects can run in 70 s$/);
+});
+
+/** A ledger that grants what it is told, and records what the run settled. */
+function fixedLedger(granted: number, reuse?: Report): { ledger: ConnectionLedger; settled: Array<{ used: number; report: Report | undefined }> } {
+  const settled: Array<{ used: number; report: Report | undefined }> = [];
+  return {
+    settled,
+    ledger: {
+      reserve: (_key: LedgerKey, _want: number, _rules: BudgetRules, nowMs: number): Promise<Reservation> =>
+        Promise.resolve({
+          granted,
+          spent: 4,
+          nextCheckAtMs: nowMs + 60_000,
+          ...(reuse ? { reuse: { report: reuse, endedAtMs: nowMs - 5000 } } : {}),
+          settle: (used: number, report: Report | undefined) => {
+            settled.push({ used, report });
+            return Promise.resolve();
+          },
+        }),
+    },
+  };
+}
+
+test('a spent budget: the run connects to nothing and replays the kept result, or refuses with E_BUDGET', async () => {
+  const accepted: number[] = [];
+  const server = createServer((s) => (accepted.push(1), s.destroy()));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    const kept = fakeReport({ id: 'kept', host: '127.0.0.1', port });
+    const { ledger } = fixedLedger(0, kept);
+    const events: string[] = [];
+    const report = await run(parseTarget(`127.0.0.1:${port}`), { ledger, budgetMs: 3000, onEvent: (e) => events.push(e.type) });
+    assert.equal(report.id, 'kept');
+    assert.equal(report.reused?.ageMs !== undefined && report.reused.ageMs >= 5000, true);
+    assert.match(report.reused?.reason ?? '', /connection budget for 127\.0\.0\.1 from .* is spent/);
+    assert.deepEqual([events[0], events.at(-1)], ['run-started', 'run-finished']);
+    await assert.rejects(run(parseTarget(`127.0.0.1:${port}`), { ledger: fixedLedger(0).ledger, budgetMs: 3000 }), (err: unknown) => err instanceof SshcheckError && err.code === 'E_BUDGET' && /next check that connects can run in 60 s/.test(err.message));
+    assert.equal(accepted.length, 0, 'nothing connected to the target');
+  } finally {
+    server.close();
+  }
+});
+
+test('one connection left: the handshake takes it, ssh -vvv is left out and says why, and the run settles what it used', async () => {
+  const accepted: number[] = [];
+  const server = createServer((s) => (accepted.push(1), s.destroy()));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    const { ledger, settled } = fixedLedger(1);
+    const report = await run(parseTarget(`127.0.0.1:${port}`), { ledger, budgetMs: 3000, extrasMs: 0 });
+    assert.equal(report.reused, undefined);
+    assert.equal(accepted.length, 1, 'one connection reached the target');
+    assert.match(report.steps.find((s) => s.id === 'verbose')?.summary ?? '', /this run's connection budget for 127\.0\.0\.1 is spent .*: no ssh -vvv/);
+    assert.equal(settled.length, 1);
+    assert.equal(settled[0]?.used, 1);
+    assert.equal(settled[0]?.report?.id, report.id);
+  } finally {
+    server.close();
+  }
+});
+
+test('the CLI sends a user name only when the operator gave one (-l or user@host)', () => {
+  const plain = parseCli(['db-3']);
+  assert.equal(plain.command === 'check' ? plain.probeUser : 'not a check', undefined);
+  const flag = parseCli(['-l', 'alice', 'db-3']);
+  assert.equal(flag.command === 'check' ? flag.probeUser : undefined, 'alice');
+  const at = parseCli(['bob@db-3']);
+  assert.equal(at.command === 'check' ? at.probeUser : undefined, 'bob');
+});
+
+test('the chat thread of a reused result shows its age and why', () => {
+  const stored = fakeReport({ id: 'r1', host: 'db-3' });
+  const reused = reusedReport(stored, 1_000_000, { vantage: 'bastion-1', host: 'db-3', port: 22 }, { connections: 4, windowMs: 600_000 }, undefined, 1_045_000);
+  const view = finishedParent(initialParent(parseTarget('db-3'), 'bastion-1', '<@U1>'), reused);
+  assert.equal(view.reusedAgeMs, 45_000);
+  assert.match(view.reusedReason ?? '', /connection budget for db-3 from bastion-1 is spent/);
+  assert.equal(finishedParent(initialParent(parseTarget('db-3'), 'bastion-1', '<@U1>'), stored).reusedReason, undefined);
+});
+
+test('connection_budget in the engine config: defaults for what is left out, bad values name the line', () => {
+  assert.deepEqual(parseEngineConfig('connection_budget:\n  connections: 8\n').connectionBudget, { connections: 8, windowMs: 600_000 });
+  assert.deepEqual(parseEngineConfig('connection_budget:\n  window_seconds: 60\n').connectionBudget, { connections: 4, windowMs: 60_000 });
+  assert.equal(parseEngineConfig('probe_user: monitor\n').connectionBudget, undefined);
+  assert.throws(() => parseEngineConfig('connection_budget:\n  connections: 0\n', 'e.yml'), /e\.yml:2: connection_budget\.connections/);
+  assert.throws(() => parseEngineConfig('connection_budget:\n  burst: 3\n', 'e.yml'), /e\.yml:2: .*burst/);
 });
