@@ -8,6 +8,8 @@ import { AgentDirectory, coverageOf } from '../../src/nats/directory.js';
 import { natsSettings, NatsConfigError, parseNatsUrl } from '../../src/nats/options.js';
 import { checkSubject, encodeDeclaration, parseAgentMessage, parseDeclaration, ProtocolError } from '../../src/nats/protocol.js';
 import { parseEngineConfig } from '../../src/engine/config.js';
+import { AGENT_USAGE, parseAgentArgs } from '../../src/cli/agent.js';
+import { parseCli } from '../../src/cli/args.js';
 
 const bytes = (value: unknown): Uint8Array => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value));
 
@@ -81,4 +83,21 @@ test('broker settings: URL checked, credentials only from the environment or fil
   assert.throws(() => natsSettings('nats://b', { SSHCHECK_NATS_USER: 'bot' }, read, 'x'), /needs SSHCHECK_NATS_PASSWORD/);
   assert.throws(() => natsSettings('nats://b', { SSHCHECK_NATS_USER: 'bot', SSHCHECK_NATS_PASSWORD: 'x', SSHCHECK_NATS_TOKEN: 't' }, read, 'x'), NatsConfigError);
   assert.throws(() => natsSettings('nats://b', { SSHCHECK_NATS_CA: '/missing' }, read, 'x'), /SSHCHECK_NATS_CA: cannot read \/missing/);
+});
+
+test('the agent and CLI grammar: --nats named in the usage, no credentials on the command line, --via needs a broker', () => {
+  assert.match(AGENT_USAGE, /^Usage: sshcheck agent --nats <url> --bastion <name>/);
+  assert.equal(parseAgentArgs(['--help'], {}, () => ''), 'help');
+  const args = parseAgentArgs(['--nats', 'nats://b:4222', '--bastion', 'eu-1', '--agent', 'host-1'], {}, () => '');
+  assert.ok(args !== 'help');
+  assert.equal(args.bastion, 'eu-1');
+  assert.equal(args.nats.url, 'nats://b:4222');
+  assert.throws(() => parseAgentArgs(['--bastion', 'eu-1'], {}, () => ''), /no broker: give --nats/);
+  assert.throws(() => parseAgentArgs(['--nats', 'nats://b', '--bastion', 'EU 1'], {}, () => ''), /invalid --bastion/);
+  assert.throws(() => parseAgentArgs(['--nats', 'nats://b', '--bastion', 'eu-1', '--password', 'x'], {}, () => ''), /Unknown option '--password'/);
+  assert.throws(() => parseAgentArgs(['--nats', 'nats://b', '--bastion', 'eu-1', 'db-3'], {}, () => ''), /takes no host/);
+  assert.throws(() => parseCli(['--via', 'eu-1', 'db-3'], {}), /--via <bastion> asks a bastion through the broker/);
+  const request = parseCli(['--via', 'eu-1', 'db-3'], { SSHCHECK_NATS_URL: 'nats://b:4222' });
+  assert.ok(request.command === 'check' && request.via === 'eu-1');
+  assert.throws(() => parseCli(['--nats', 'nats://b', 'db-1', 'db-2'], {}), /--nats and --via check one host/);
 });
