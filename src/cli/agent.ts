@@ -9,7 +9,7 @@ import { findEngineConfig } from '../engine/config.js';
 import type { EngineConfig } from '../engine/config.js';
 import { createLogger } from '../log.js';
 import type { LogLevel } from '../log.js';
-import { Agent } from '../nats/agent.js';
+import { Agent, pacedRunner } from '../nats/agent.js';
 import { openBroker } from '../nats/connect.js';
 import { coverageOf } from '../nats/directory.js';
 import { NATS_ENV_HELP, natsSettings } from '../nats/options.js';
@@ -130,7 +130,7 @@ export async function runAgent(argv: readonly string[], env: Env, io: { stderr: 
   // Always fenced, as for any request that comes from chat.
   const policy = engineConfig?.policy ?? defaultPolicy();
   const runner = engineRunner({ store, vantage: bastion, budgetMs: args.budgetMs, policy, engineConfig, logger });
-  const registry = new RunRegistry(runner, { ...DEFAULT_REGISTRY_OPTIONS, maxRuns: args.maxRuns, reuseMs: args.reuseMs }, new ServiceMetrics(), logger);
+  const registry = new RunRegistry(pacedRunner(runner), { ...DEFAULT_REGISTRY_OPTIONS, maxRuns: args.maxRuns, reuseMs: args.reuseMs }, new ServiceMetrics(), logger);
   const admit = serviceAdmission({ store, policy, vantage: bastion, logger, registry: () => registry });
   const coverage = coverageOf(engineConfig?.policy);
   logger.info('connecting to the broker', { broker: args.nats.url, bastion, agent });

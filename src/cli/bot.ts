@@ -108,7 +108,7 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
   let engine: EngineClient;
   let broker: { close(): Promise<void> } | undefined;
   if (nats) {
-    const { connectBotBroker } = await import('../nats/bot-engine.js');
+    const { connectBotBroker, RoutedNatsEngine } = await import('../nats/bot-engine.js');
     const connected = await connectBotBroker(nats, routing, logger, io.stopSignal);
     if (!connected) {
       gate.close();
@@ -118,7 +118,7 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
     broker = connected;
     // The bastion is known per check (run-started names it); until then the thread says this.
     vantage = config.vantage ?? 'the routed bastion';
-    engine = new SharedRuns(connected.engine, { reuseMs: routing?.reuseMs ?? REUSE_MS });
+    engine = new RoutedNatsEngine(connected.engine, routing?.reuseMs ?? REUSE_MS);
   } else if (routing && routing.bastions.length > 0) {
     // The bastion is known per check (run-started names it); until then the thread says this.
     vantage = config.vantage ?? 'the routed bastion';

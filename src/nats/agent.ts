@@ -10,10 +10,26 @@ import type { Logger } from '../log.js';
 import type { CheckBody } from '../service/request.js';
 import { parseCheckBody, RequestError } from '../service/request.js';
 import type { Admission } from '../service/server.js';
-import type { RunRegistry, ServiceRun } from '../service/runs.js';
+import type { Runner, RunRegistry, ServiceRun } from '../service/runs.js';
 import { BusyError } from '../service/runs.js';
 import type { AgentMessage, Declaration } from './protocol.js';
 import { agentsSubject, ANNOUNCE_MS, checkSubject, DISCOVER_SUBJECT, encode, encodeDeclaration, HEARTBEAT_MS, queueGroup } from './protocol.js';
+
+/**
+ * Starts runs one per turn of the event loop. Starting a run spawns its probe processes,
+ * which blocks this process for a moment; NATS delivers a burst of checks in one go and
+ * sends answers only when the loop is free. Unpaced, 25 checks arriving together would
+ * delay every "accepted" and heartbeat by all their start-ups, and the bot would take the
+ * agent for dead. Paced, the answers go out first and heartbeats keep flowing.
+ */
+export function pacedRunner(runner: Runner): Runner {
+  let turn: Promise<void> = Promise.resolve();
+  return (target, options) => {
+    const mine = turn.then(() => new Promise<void>((resolve) => setTimeout(resolve, 0)));
+    turn = mine;
+    return mine.then(() => runner(target, options));
+  };
+}
 
 export interface AgentOptions {
   bastion: string;

@@ -28,3 +28,19 @@ test('a broken routing config stops the bot with exit 2 and the line and field, 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('broker settings that cannot work stop the bot with exit 2 before anything starts', async () => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ SSHCHECK_NATS_URL: 'http://broker:4222' }, /^sshcheck bot: "http:\/\/broker:4222": the broker URL must be nats:\/\/ or tls:\/\/\n$/],
+    [{ SSHCHECK_NATS_URL: 'nats://bot:pw@broker:4222' }, /must not carry credentials/],
+    [{ SSHCHECK_NATS_URL: 'nats://broker:4222', SSHCHECK_NATS_USER: 'bot' }, /SSHCHECK_NATS_USER needs SSHCHECK_NATS_PASSWORD or SSHCHECK_NATS_PASSWORD_FILE/],
+    [{ SSHCHECK_NATS_URL: 'nats://broker:4222', SSHCHECK_NATS_CREDS: '/nonexistent/bot.creds' }, /SSHCHECK_NATS_CREDS: cannot read \/nonexistent\/bot\.creds/],
+  ];
+  for (const [env, expected] of cases) {
+    let err = '';
+    const code = await runBot({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', ...env }, { stderr: (t) => (err += t), stopSignal: Promise.resolve() });
+    assert.equal(code, 2, JSON.stringify(env));
+    assert.match(err, expected);
+    assert.doesNotMatch(err, /pw@/);
+  }
+});

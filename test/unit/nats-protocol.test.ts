@@ -8,6 +8,10 @@ import { AgentDirectory, coverageOf } from '../../src/nats/directory.js';
 import { natsSettings, NatsConfigError, parseNatsUrl } from '../../src/nats/options.js';
 import { checkSubject, encodeDeclaration, parseAgentMessage, parseDeclaration, ProtocolError } from '../../src/nats/protocol.js';
 import { parseEngineConfig } from '../../src/engine/config.js';
+import { AGENT_USAGE, parseAgentArgs } from '../../src/cli/agent.js';
+import { parseCli } from '../../src/cli/args.js';
+import { RoutedNatsEngine } from '../../src/nats/bot-engine.js';
+import type { Report } from '../../src/engine/report.js';
 
 const bytes = (value: unknown): Uint8Array => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value));
 
@@ -81,4 +85,49 @@ test('broker settings: URL checked, credentials only from the environment or fil
   assert.throws(() => natsSettings('nats://b', { SSHCHECK_NATS_USER: 'bot' }, read, 'x'), /needs SSHCHECK_NATS_PASSWORD/);
   assert.throws(() => natsSettings('nats://b', { SSHCHECK_NATS_USER: 'bot', SSHCHECK_NATS_PASSWORD: 'x', SSHCHECK_NATS_TOKEN: 't' }, read, 'x'), NatsConfigError);
   assert.throws(() => natsSettings('nats://b', { SSHCHECK_NATS_CA: '/missing' }, read, 'x'), /SSHCHECK_NATS_CA: cannot read \/missing/);
+});
+
+test('the agent and CLI grammar: --nats named in the usage, no credentials on the command line, --via needs a broker', () => {
+  assert.match(AGENT_USAGE, /^Usage: sshcheck agent --nats <url> --bastion <name>/);
+  assert.equal(parseAgentArgs(['--help'], {}, () => ''), 'help');
+  const args = parseAgentArgs(['--nats', 'nats://b:4222', '--bastion', 'eu-1', '--agent', 'host-1'], {}, () => '');
+  assert.ok(args !== 'help');
+  assert.equal(args.bastion, 'eu-1');
+  assert.equal(args.nats.url, 'nats://b:4222');
+  assert.throws(() => parseAgentArgs(['--bastion', 'eu-1'], {}, () => ''), /no broker: give --nats/);
+  assert.throws(() => parseAgentArgs(['--nats', 'nats://b', '--bastion', 'EU 1'], {}, () => ''), /invalid --bastion/);
+  assert.throws(() => parseAgentArgs(['--nats', 'nats://b', '--bastion', 'eu-1', '--password', 'x'], {}, () => ''), /Unknown option '--password'/);
+  assert.throws(() => parseAgentArgs(['--nats', 'nats://b', '--bastion', 'eu-1', 'db-3'], {}, () => ''), /takes no host/);
+  assert.throws(() => parseCli(['--via', 'eu-1', 'db-3'], {}), /--via <bastion> asks a bastion through the broker/);
+  const request = parseCli(['--via', 'eu-1', 'db-3'], { SSHCHECK_NATS_URL: 'nats://b:4222' });
+  assert.ok(request.command === 'check' && request.via === 'eu-1');
+  assert.throws(() => parseCli(['--nats', 'nats://b', 'db-1', 'db-2'], {}), /--nats and --via check one host/);
+});
+
+test("the bot's NATS engine: via accepted (bastions exposed), single flight per bastion, not across bastions", async () => {
+  const calls: string[] = [];
+  let release = (): void => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const dir = new AgentDirectory();
+  dir.update({ bastion: 'eu-1', agent: 'a', cidrs: ['10.1.0.0/16'], suffixes: [], up: true });
+  dir.update({ bastion: 'us-1', agent: 'b', cidrs: [], suffixes: [], up: true });
+  const fake = {
+    get bastions() {
+      return dir.bastions();
+    },
+    route: (target: Parameters<AgentDirectory['route']>[1], via?: string) => dir.route({ bastions: [], rules: [] }, target, via),
+    check: async (target: ReturnType<typeof parseTarget>, options: { via?: string } = {}) => {
+      calls.push(`${target.host} via ${options.via ?? '-'}`);
+      await gate;
+      return { report: { vantage: { name: options.via } } as unknown as Report };
+    },
+  };
+  const engine = new RoutedNatsEngine(fake, 10_000);
+  assert.deepEqual(engine.bastions, ['eu-1', 'us-1']);
+  const target = parseTarget('10.1.2.3');
+  const all = Promise.all([engine.check(target), engine.check(target), engine.check(target, { via: 'us-1' })]);
+  release();
+  const results = await all;
+  assert.deepEqual(calls, ['10.1.2.3 via eu-1', '10.1.2.3 via us-1']);
+  assert.deepEqual(results.map((r) => r.report.vantage.name), ['eu-1', 'eu-1', 'us-1']);
 });
