@@ -21,7 +21,6 @@ import { engineRunner } from './engine-runner.js';
 import { defaultPolicy } from '../policy/target-policy.js';
 import { storePath } from '../store/paths.js';
 import { StoreClient } from '../store/client.js';
-import { recentHistoryAsync } from '../store/run-history.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
