@@ -40,6 +40,8 @@ export interface EngineConfig {
   policy?: TargetPolicy;
   /** Where the audit log and run history live, and for how long (`store:`, src/store/config.ts). */
   store?: StoreConfig;
+  /** A known_hosts file: a host key that differs from it is `host-key-changed` (`known_hosts:`). */
+  knownHosts?: string;
 }
 
 
@@ -85,15 +87,16 @@ export function parseEngineConfig(text: string, file = 'engine config'): EngineC
   if (!isMap(root)) fail(file, lines, root, '(top level)', 'must be a mapping with a "diagnostics" list');
   for (const item of root.items) {
     const key = isScalar(item.key) ? String(item.key.value) : '?';
-    if (!['diagnostics', 'groups', 'policy', 'store'].includes(key)) fail(file, lines, item.key, key, 'unknown field (expected diagnostics, groups, policy or store)');
+    if (!['diagnostics', 'groups', 'policy', 'store', 'known_hosts'].includes(key)) fail(file, lines, item.key, key, 'unknown field (expected diagnostics, groups, policy, store or known_hosts)');
   }
+  const knownHosts = str(file, lines, root, 'known_hosts', 'known_hosts', false);
   const groups = parseGroups(file, lines, root.get('groups', true));
   // policy: and store: are parsed by their own modules, with errors in this file's style.
   const policyNode = root.get('policy', true) as Node | null | undefined;
   const policy = policyNode === undefined ? undefined : parsePolicySection(policyNode, file, lines);
   const storeNode = root.get('store', true) as Node | null | undefined;
   const store = storeNode === undefined || storeNode === null ? undefined : parseStoreSection(storeNode, file, lines);
-  const withGroups = (config: EngineConfig): EngineConfig => ({ ...config, ...(groups ? { groups } : {}), ...(policy ? { policy } : {}), ...(store ? { store } : {}) });
+  const withGroups = (config: EngineConfig): EngineConfig => ({ ...config, ...(groups ? { groups } : {}), ...(policy ? { policy } : {}), ...(store ? { store } : {}), ...(knownHosts ? { knownHosts } : {}) });
   const list = root.get('diagnostics', true);
   if (list === undefined || list === null) return withGroups(EMPTY_ENGINE_CONFIG);
   if (!isSeq(list)) fail(file, lines, list, 'diagnostics', 'must be a list');
