@@ -16,8 +16,10 @@ const COLOR = { works: 0x57f287, problem: 0xed4245, unsure: 0xfee75c } as const;
 export type LogSource = { kind: 'paste' } | { kind: 'file'; name: string };
 
 function causeText(e: Explanation): string {
+  // A log where the connection works still carries a cause (auth-denied, post-auth, healthy).
+  if (e.connectionWorks) return `the connection itself works${e.cause !== undefined ? ` (${inlineWithin(e.cause, 60)})` : ''}`;
   if (e.cause !== undefined) return `${inlineWithin(e.cause, 60)} (${inlineWithin(e.confidence, 20)} confidence)`;
-  return e.connectionWorks ? 'the connection itself works' : 'no checklist cause fits';
+  return 'no checklist cause fits';
 }
 
 function bullets(items: readonly string[], max: number): string {

@@ -29,11 +29,11 @@ function icon(e: Explanation): string {
 
 /** A cause is one of ours (a known code, shown as code); anything else is treated as text. */
 function causeText(e: Explanation): string {
-  if (e.cause !== undefined) {
-    const code = (CAUSES as readonly string[]).includes(e.cause) ? `\`${e.cause}\`` : fitInline(e.cause, 60);
-    return `${code} (${fitInline(e.confidence, 20)} confidence)`;
-  }
-  return e.connectionWorks ? 'the connection itself works' : 'no checklist cause fits';
+  const code = e.cause === undefined ? undefined : (CAUSES as readonly string[]).includes(e.cause) ? `\`${e.cause}\`` : fitInline(e.cause, 60);
+  // A log where the connection works still carries a cause (auth-denied, post-auth, healthy).
+  if (e.connectionWorks) return `the connection itself works${code !== undefined ? ` (${code})` : ''}`;
+  if (code !== undefined) return `${code} (${fitInline(e.confidence, 20)} confidence)`;
+  return 'no checklist cause fits';
 }
 
 function stopText(e: Explanation, max: number): string {

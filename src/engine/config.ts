@@ -53,6 +53,8 @@ export interface EngineConfig {
   probeUser?: string;
   /** `connection_budget:` connections to one target from this bastion per window (ledger.ts). */
   connectionBudget?: BudgetRules;
+  /** A known_hosts file: a host key that differs from it is `host-key-changed` (`known_hosts:`). */
+  knownHosts?: string;
 }
 
 
@@ -117,7 +119,7 @@ export function parseEngineConfig(text: string, file = 'engine config'): EngineC
   };
   for (const item of root.items) {
     const key = isScalar(item.key) ? String(item.key.value) : '?';
-    if (!['diagnostics', 'groups', 'policy', 'store', 'probe_user', 'connection_budget'].includes(key)) collect(() => fail(file, lines, item.key as Node, safeKey(key), 'unknown field (expected diagnostics, groups, policy, store, probe_user or connection_budget)'));
+    if (!['diagnostics', 'groups', 'policy', 'store', 'probe_user', 'connection_budget', 'known_hosts'].includes(key)) collect(() => fail(file, lines, item.key as Node, safeKey(key), 'unknown field (expected diagnostics, groups, policy, store, probe_user, connection_budget or known_hosts)'));
   }
   const probeUser = collect(() => {
     const probeUserText = str(file, lines, root, 'probe_user', 'probe_user', false);
@@ -128,6 +130,7 @@ export function parseEngineConfig(text: string, file = 'engine config'): EngineC
       return fail(file, lines, root.get('probe_user', true), 'probe_user', (err as Error).message);
     }
   });
+  const knownHosts = collect(() => str(file, lines, root, 'known_hosts', 'known_hosts', false));
   const groups = collect(() => parseGroups(file, lines, root.get('groups', true), collect));
   // policy: and store: are parsed by their own modules, with errors in this file's style.
   const policyNode = root.get('policy', true) as Node | null | undefined;
@@ -150,6 +153,7 @@ export function parseEngineConfig(text: string, file = 'engine config'): EngineC
     ...(store ? { store } : {}),
     ...(probeUser !== undefined ? { probeUser } : {}),
     ...(connectionBudget ? { connectionBudget } : {}),
+    ...(knownHosts ? { knownHosts } : {}),
   };
 }
 

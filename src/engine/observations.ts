@@ -360,4 +360,22 @@ export interface Observations {
    * log in once the handshake has shown the way, 'none' with the reason when it will not.
    */
   inside?: InsideObs | { state: 'none'; reason: string } | { state: 'planned'; user: string };
+  /** The known_hosts file the engine config names, read once at the start of the run. */
+  knownHosts?: KnownHostsObs;
+}
+
+/** One usable line of a known_hosts file (the key as its fingerprint). */
+export interface KnownHostEntry {
+  marker?: 'cert-authority' | 'revoked';
+  patterns: string;
+  keyType: string;
+  sha256: string;
+  line: number;
+}
+
+export interface KnownHostsObs {
+  path: string;
+  entries: KnownHostEntry[];
+  /** Why the file could not be read; entries are then empty. */
+  error?: string;
 }

@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import type { Observations } from './observations.js';
 import type { Diagnosis, ProgressEvent, Report, StepId, StepReport, StepRunning, TargetReport } from './report.js';
 import { hostKeyReport } from './checklist/host-key.js';
+import { readKnownHosts } from './probes/known-hosts-file.js';
 import { REPORT_SCHEMA, STEP_IDS, STEP_TITLES, stepNumber } from './report.js';
 import { makeStep } from './checklist/steps/make.js';
 import type { Target } from './target.js';
@@ -215,6 +216,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     const unauthenticated = Object.entries(connections.spent()).map(([address, list]) => list.length - (address === loggedIn && list.includes('login') ? 1 : 0));
     await reservation?.settle(Math.max(0, ...unauthenticated), report);
   };
+  if (options.config?.knownHosts) obs.knownHosts = await readKnownHosts(options.config.knownHosts);
   if (!options.config || options.config.diagnostics.length === 0) obs.inside = { state: 'none', reason: 'no diagnostics login is configured (see the engine config)' };
   // What the steps get besides the observations: the requester's address and the history.
   const fromOption = { ...(options.from !== undefined ? { from: options.from } : {}), ...(options.history ? { history: options.history } : {}) };

@@ -132,7 +132,7 @@ function judge(parse: VerboseParse, lines: readonly TimedLine[], keysOffered: nu
     return verdict('auth', 'post-auth', 'medium', `ssh logged in (authenticated), ${how}: the problem is after authentication (session, shell, login scripts, or the client's network), not the connection`, [
       'test without the shell start-up files: `ssh -T <host> true`; check ~/.bashrc, /etc/profile.d and ForceCommand',
       'a session that freezes on large output is an MTU problem on your network: lower the MTU or enable MSS clamping',
-    ], true);
+    ]);
   }
   if (stop && (stop.kind === 'closed' || stop.kind === 'reset' || stop.kind === 'disconnected') && parse.last !== undefined && KEX_PHASES.has(parse.last)) {
     const hop = parse.proxied ? ' (through the proxy hop: it may be the hop that closed)' : '';
@@ -186,7 +186,7 @@ export function explainLog(text: string): Explanation {
 
 export function renderExplanation(e: Explanation): string {
   if (!e.recognized) return `This is not ssh debug output: ${e.summary}.\nNext:\n  - ${e.next.join('\n  - ')}\n`;
-  const cause = e.cause ? `${e.cause} (${e.confidence} confidence)` : e.connectionWorks ? 'the connection itself works' : 'no checklist cause fits';
+  const cause = e.connectionWorks ? `the connection itself works${e.cause ? ` (${e.cause})` : ''}` : e.cause ? `${e.cause} (${e.confidence} confidence)` : 'no checklist cause fits';
   const lines = [
     `Where it stopped: after "${e.reached}"${e.stopLine ? `: ${e.stopLine}` : ' (no further output)'}`,
     `Step ${stepNumber(e.step)}, ${e.stepTitle}: ${cause}`,

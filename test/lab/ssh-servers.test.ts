@@ -5,10 +5,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Cause, Report } from '../../src/engine/report.js';
 import type { SshServerMode } from '../support/ssh-server.js';
+import { fingerprintOf } from '../../src/engine/probes/ssh-hostkey.js';
+import { SshWriter } from '../../src/engine/probes/ssh-wire.js';
 import { ADDR, Lab, labUnavailable, sh } from './lab.js';
 
 const unavailable = labUnavailable();
@@ -95,6 +99,24 @@ describe('lab: every failure after the TCP connect gets its own name', { skip: u
     const report = await check(await server('normal'));
     assert.match(report.hostKey?.sha256 ?? '', /^SHA256:[A-Za-z0-9+/]{43}$/);
     assert.equal(report.hostKey?.type, 'ssh-ed25519');
+  });
+
+  test('a host key that differs from the configured known_hosts: host-key-changed with both fingerprints', async () => {
+    const port = await server('normal');
+    const other = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }) as { x: string };
+    const blob = new SshWriter().string('ssh-ed25519').string(Buffer.from(other.x, 'base64url')).toBuffer();
+    const knownHosts = join(lab.workDir, 'known_hosts');
+    writeFileSync(knownHosts, `[${ADDR.target}]:${port} ssh-ed25519 ${blob.toString('base64')}\n`);
+    const config = join(lab.workDir, 'engine.yml');
+    writeFileSync(config, `known_hosts: ${knownHosts}\n`);
+    const run = await lab.runCli(['--json', '-q', '--config', config, `${ADDR.target}:${port}`]);
+    const report = JSON.parse(run.stdout) as Report;
+    assert.equal(report.diagnosis.cause, 'host-key-changed', explained(report));
+    assert.equal(report.diagnosis.confidence, 'high');
+    assert.ok(report.hostKey);
+    assert.ok(report.diagnosis.summary.includes(report.hostKey.sha256), 'the presented fingerprint');
+    assert.ok(report.diagnosis.summary.includes(fingerprintOf(blob)), 'the expected fingerprint');
+    assert.equal(run.code, 1);
   });
 
   // ---- Real servers from Debian: healthy exactly when the real ssh reaches authentication --

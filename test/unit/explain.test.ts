@@ -116,6 +116,12 @@ for (const [name, step, cause, summary] of recordedCases) {
   });
 }
 
+test('a login that then hangs is not "the connection works"', () => {
+  const e = explainLog(recorded('post-auth-hang'));
+  assert.equal(e.cause, 'post-auth');
+  assert.equal(e.connectionWorks, false);
+});
+
 test('a close after "KEXINIT sent" is the server, not MTU advice', () => {
   const e = explainLog(recorded('close-after-kexinit'));
   assert.doesNotMatch(`${e.summary} ${e.next.join(' ')}`, /MSS clamping|lower the MTU/);

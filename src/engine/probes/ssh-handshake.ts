@@ -1,7 +1,8 @@
 // The in-process SSH handshake probe: connect, exchange identification lines, run a real
 // key exchange, ask for the auth methods with a `none` request, then leave politely. It
 // records when each phase completed, so the engine can tell "the banner came at 3 ms but
-// KEXINIT never did" from "nothing listens". It never authenticates: see hostKeyInfo.
+// KEXINIT never did" from "nothing listens". It checks the host-key signature over the
+// exchange (a forged one ends the probe before NEWKEYS) but never authenticates itself.
 //
 // Every server byte is hostile until proven otherwise: reads are capped, text is
 // sanitized before it is stored, and the socket dies on abort, on the deadline and at

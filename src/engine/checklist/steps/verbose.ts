@@ -2,7 +2,8 @@
 // in-process handshake's view of algorithm negotiation (the one cause this step owns).
 import type { ProblemCause, StepId } from '../../report.js';
 import { STEP_TITLES, stepNumber } from '../../report.js';
-import type { VerboseParse, VerbosePhaseId, VerboseStopKind } from '../../observations.js';
+import type { HandshakeObs, VerboseParse, VerbosePhaseId, VerboseStopKind } from '../../observations.js';
+import { checkKnownHost } from '../../probes/parse-known-hosts.js';
 import { lastPhaseText, phaseLines } from '../../probes/parse-openssh-verbose.js';
 import type { AssessInput, StepAssessment } from '../assessment.js';
 import { classifyReach, primaryHandshake, refusalIn } from '../facts.js';
@@ -114,10 +115,30 @@ function pointer(steps: StepId[]): string {
   return steps.map((id) => `step ${stepNumber(id)} (${STEP_TITLES[id].toLowerCase()})`).join(', ');
 }
 
+/** A host key that differs from the configured known_hosts: what ssh itself would refuse. */
+function knownHostsStep(input: AssessInput, h: HandshakeObs | undefined): StepAssessment | undefined {
+  const known = input.obs.knownHosts;
+  const key = h?.hostKey;
+  if (!known || !key || !h) return undefined;
+  const verdict = checkKnownHost(known.entries, input.target.host, input.target.port, key);
+  if (verdict.kind !== 'changed') return undefined;
+  const expected = verdict.expected.map((e) => `${e.keyType} ${e.sha256} (line ${e.line})`).join(', ');
+  const detail = `${input.target.host} presents ${key.type} ${key.sha256}; ${known.path} has ${expected}`;
+  return makeStep(input, 'verbose', {
+    settled: true,
+    status: 'fail',
+    summary: `the host key differs from known_hosts: ${detail}`,
+    evidence: [{ probe: 'ssh-handshake', detail: `host key ${key.type} ${key.sha256}` }],
+    findings: [{ cause: 'host-key-changed', confidence: 'high', summary: `the host key changed: ${detail}; ssh refuses it ("REMOTE HOST IDENTIFICATION HAS CHANGED")` }],
+  });
+}
+
 export function assessVerbose(input: AssessInput): StepAssessment {
   const { obs, final } = input;
   const verbose = obs.verbose;
   const h = primaryHandshake(obs);
+  const changed = knownHostsStep(input, h);
+  if (changed) return changed;
   // Once the SYN's fate is decided and TCP did not connect, ssh can only echo it.
   const reach = classifyReach(input, h).kind;
   const ceiling = reach !== 'connected' && reach !== 'waiting' && reach !== 'unknown' ? 'low' : 'high';
