@@ -178,7 +178,7 @@ test('sshcheck serve on a Unix socket (mode 0660), tokens re-read on reload', as
   let reload = (): void => undefined;
   let stderr = '';
   const listening = new Promise<void>((resolve) => {
-    const done = runServe(['--listen', `unix:${socket}`, '--vantage', 'unit', '--log-level', 'error'], { SSHCHECK_SERVICE_TOKENS_FILE: tokens }, {
+    const done = runServe(['--listen', `unix:${socket}`, '--vantage', 'unit', '--log-level', 'error'], { SSHCHECK_SERVICE_TOKENS_FILE: tokens, SSHCHECK_DB: join(dir, 'sshcheck.db') }, {
       stderr: (t) => (stderr += t),
       stopSignal: new Promise<void>((r) => (stop = r)),
       onReload: (h) => (reload = h),
