@@ -5,7 +5,7 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { run } from '../engine/run.js';
+import { ThreadedEngine } from '../engine/threaded.js';
 import { findEngineConfig } from '../engine/config.js';
 import { MAX_SECRET_FILE_BYTES, readConfigFile } from '../engine/config-file.js';
 import type { EngineConfig } from '../engine/config.js';
@@ -158,11 +158,13 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   const logger = createLogger({ name: 'sshcheck-serve', level: options.logLevel, secrets });
   if (store.recovery && (store.recovery.interrupted > 0 || store.recovery.replayed > 0)) logger.warn('a process that stopped uncleanly left rows: closed as interrupted, spooled rows written', { ...store.recovery });
   const tokens = new TokenSet(source.tokens);
+  // Probes run on their own thread: their children's fork/exec never stops this one (healthz, admission).
+  const threaded = new ThreadedEngine();
   const engine: Runner =
     io.runner ??
     (async (target, o) => {
       const history = await recentHistoryAsync(store, target, vantage, historyWindow);
-      return run(target, { vantage, budgetMs, policy, onEvent: o.onEvent, signal: o.signal, ...(history ? { history } : {}), ...(engineConfig ? { config: engineConfig } : {}), ...(o.from !== undefined ? { from: o.from } : {}) });
+      return threaded.run(target, { vantage, budgetMs, policy, onEvent: o.onEvent, signal: o.signal, ...(history ? { history } : {}), ...(engineConfig ? { config: engineConfig } : {}), ...(o.from !== undefined ? { from: o.from } : {}) });
     });
   // Every finished run is kept for history (and the ban heuristic of later runs).
   const runner: Runner = async (target, o) => {
@@ -200,6 +202,7 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
     logger.error('cannot listen', { address: formatListen(listen), error: err instanceof Error ? err.message : String(err) });
     io.stderr(`sshcheck serve: cannot listen on ${formatListen(listen)}: ${err instanceof Error ? err.message : String(err)}\n`);
     await store.close();
+    await threaded.close();
     return 3;
   }
   logger.info('listening', { address: formatListen(listen), vantage, maxRuns: options.maxRuns, reuseMs: options.reuseMs, bearers: tokens.size });
@@ -207,6 +210,7 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   await io.stopSignal;
   logger.info('stopping');
   await service.close();
+  await threaded.close();
   const unwritten = await store.close();
   if (unwritten > 0) logger.warn('the store was still locked at exit: rows stay in the spool and are written by the next process that opens it', { rows: unwritten, spool: `${store.path}-spool` });
   return 0;
