@@ -3,7 +3,9 @@
 // /healthz is polled every 50 ms. Measures how fast each POST is answered (202 started, or
 // 429 busy: admission) and /healthz's latency. Bounded: one burst, then the service is
 // stopped by its pid. `--root <dir>` runs another checkout's build (the before figures).
-// Usage: node dist/bench/service-burst.js [--requests 300] [--root <dir>] [--json <file>]
+// `--target 127.0.0.2` (refused by the bench's policy: 403, nothing runs) measures the HTTP
+// path alone on the same machine.
+// Usage: node dist/bench/service-burst.js [--requests 300] [--root <dir>] [--json <file>] [--target <ip>]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -20,7 +22,7 @@ export interface BurstResult {
   statuses: Record<string, number>;
   admission: { p50: number; p99: number; worst: number };
   busy: { count: number; p50: number; p99: number; worst: number };
-  healthz: { count: number; p50: number; p99: number; worst: number };
+  healthz: { count: number; errors: number; p50: number; p99: number; worst: number };
   wallMs: number;
 }
 
@@ -30,7 +32,7 @@ async function timed<T>(f: () => Promise<T>): Promise<{ value: T; ms: number }> 
   return { value, ms: performance.now() - started };
 }
 
-export async function burst(options: { requests: number; root: string }): Promise<BurstResult> {
+export async function burst(options: { requests: number; root: string; target?: string }): Promise<BurstResult> {
   const dir = mkdtempSync(join(tmpdir(), 'sshcheck-burst-'));
   const port = await closedPort();
   writeFileSync(join(dir, 'engine.yml'), 'policy:\n  allow: [127.0.0.1]\n');
@@ -51,10 +53,13 @@ export async function burst(options: { requests: number; root: string }): Promis
     }
     const targetPorts = Array.from({ length: options.requests }, (_, i) => 20_000 + i);
     const health: number[] = [];
+    let healthErrors = 0;
     let polling = true;
     const poller = (async () => {
       while (polling) {
-        const { ms } = await timed(async () => (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(60_000) })).arrayBuffer());
+        // A failed poll (the service died, or did not answer in 60 s) counts as the whole wait.
+        const { ms } = await timed(async () => (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(60_000) })).arrayBuffer().catch(() => undefined)).catch(() => ({ ms: Infinity }));
+        if (ms === Infinity) healthErrors += 1;
         health.push(ms);
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -63,9 +68,13 @@ export async function burst(options: { requests: number; root: string }): Promis
     const answers = await Promise.all(
       targetPorts.map((p) =>
         timed(async () => {
-          const res = await fetch(`${url}/v1/checks`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ target: '127.0.0.1', port: p }), signal: AbortSignal.timeout(120_000) });
-          await res.arrayBuffer();
-          return res.status;
+          try {
+            const res = await fetch(`${url}/v1/checks`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ target: options.target ?? '127.0.0.1', port: p }), signal: AbortSignal.timeout(120_000) });
+            await res.arrayBuffer();
+            return res.status;
+          } catch {
+            return 'error';
+          }
         }),
       ),
     );
@@ -83,7 +92,7 @@ export async function burst(options: { requests: number; root: string }): Promis
       statuses,
       admission: { p50: quantile(all, 0.5), p99: quantile(all, 0.99), worst: worst(all) },
       busy: { count: busy.length, p50: quantile(busy, 0.5), p99: quantile(busy, 0.99), worst: worst(busy) },
-      healthz: { count: health.length, p50: quantile(health, 0.5), p99: quantile(health, 0.99), worst: worst(health) },
+      healthz: { count: health.length, errors: healthErrors, p50: quantile(health, 0.5), p99: quantile(health, 0.99), worst: worst(health) },
       wallMs,
     };
   } finally {
@@ -94,14 +103,14 @@ export async function burst(options: { requests: number; root: string }): Promis
 }
 
 export function burstLine(label: string, r: BurstResult): string {
-  return `| ${label} | ${r.requests} | ${Object.entries(r.statuses).map(([s, n]) => `${n}× ${s}`).join(', ')} | ${secs(r.admission.p50)} / ${secs(r.admission.p99)} / ${secs(r.admission.worst)} | ${secs(r.busy.p99)} | ${secs(r.healthz.p50)} / ${secs(r.healthz.p99)} / ${secs(r.healthz.worst)} (${r.healthz.count}) |`;
+  return `| ${label} | ${r.requests} | ${Object.entries(r.statuses).map(([s, n]) => `${n}× ${s}`).join(', ')} | ${secs(r.admission.p50)} / ${secs(r.admission.p99)} / ${secs(r.admission.worst)} | ${secs(r.busy.p99)} | ${secs(r.healthz.p50)} / ${secs(r.healthz.p99)} / ${secs(r.healthz.worst)} (${r.healthz.count} polls${r.healthz.errors > 0 ? `, ${r.healthz.errors} failed` : ''}) |`;
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { requests: { type: 'string' }, root: { type: 'string' }, json: { type: 'string' }, label: { type: 'string' } } });
+  const { values } = parseArgs({ options: { requests: { type: 'string' }, root: { type: 'string' }, json: { type: 'string' }, label: { type: 'string' }, target: { type: 'string' } } });
   const requests = Math.min(1000, Math.max(1, Number(values.requests ?? '300')));
   const root = values.root ?? fileURLToPath(new URL('../../', import.meta.url));
-  const result = await burst({ requests, root });
+  const result = await burst({ requests, root, ...(values.target !== undefined ? { target: values.target } : {}) });
   process.stdout.write(`${burstLine(values.label ?? root, result)}\n`);
   if (values.json) writeFileSync(values.json, `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, node: process.version, root, ...result }, null, 2)}\n`);
 }

@@ -24,6 +24,7 @@ import { defaultPolicy } from '../policy/target-policy.js';
 import { storePath } from '../store/paths.js';
 import { recentHistory } from '../store/run-history.js';
 import { Store } from '../store/store.js';
+import type { Recovery } from '../store/store.js';
 import { AdapterSupervisor } from './adapter-supervisor.js';
 import type { AdapterSlot } from './adapter-supervisor.js';
 
@@ -98,11 +99,19 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
     io.stderr(`sshcheck bot: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   }
+  let recovery: Recovery | undefined;
+  try {
+    // Rows a crashed bot (or CLI run) left unfinished are closed; a locked store is recovered next time.
+    recovery = store.recover();
+  } catch {
+    recovery = undefined;
+  }
   const logger = createLogger({ secrets: [...config.secrets, ...(routing?.secrets ?? [])], name: 'sshcheck-bot', ...(io.log ? { write: io.log } : {}) });
   // Chat requests are always fenced: the engine config's policy: widens or narrows the defaults.
   const policy = engineConfig?.policy ?? defaultPolicy();
   const gate = new Gate({ policy, limits: access.limits, store, logger, ...(access.permissions ? { permissions: access.permissions } : {}) });
   logger.info('audit log and history', { store: store.path });
+  if (recovery && (recovery.interrupted > 0 || recovery.replayed > 0)) logger.warn('a process that stopped uncleanly left rows: closed as interrupted, spooled rows written', { ...recovery });
   if (!access.permissions) logger.warn('no permissions: section in SSHCHECK_CONFIG: anyone who can use /sshcheck may run checks (docs/security.md)');
   let vantage: string;
   let engine: EngineClient;
