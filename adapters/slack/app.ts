@@ -148,7 +148,10 @@ export function createApp(config: SlackConfig, logger: Logger, options: AppOptio
       try {
         auth = await withTimeout(client.auth.test(), START_TIMEOUT_MS, 'auth.test');
       } catch (err) {
-        throw new Error(`SLACK_BOT_TOKEN was not accepted (auth.test): ${errorText(err)}`, { cause: err });
+        // Only an answer from Slack says anything about the token; anything else is the network.
+        const answered = (err as { code?: unknown }).code === 'slack_webapi_platform_error';
+        if (answered) throw new Error(`SLACK_BOT_TOKEN was not accepted (auth.test): ${errorText(err)}`, { cause: err });
+        throw new Error(`Slack's API at ${config.apiUrl ?? 'https://slack.com/api/'} could not be reached (auth.test; the token was not checked): ${errorText(err)}`, { cause: err });
       }
       if (typeof auth.user_id !== 'string' || typeof auth.bot_id !== 'string') {
         throw new Error('SLACK_BOT_TOKEN is not a bot token: use the Bot User OAuth Token (xoxb-…) from the app\'s OAuth & Permissions page');

@@ -7,7 +7,7 @@ import { printable } from '../engine/target.js';
 import type { AuditRow } from '../store/store.js';
 import type { CommandIo } from './history.js';
 import { terminalSafe } from './history.js';
-import { openStoreForReading } from './store-open.js';
+import { openStoreForReading, spoolNote } from './store-open.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -71,6 +71,8 @@ export function runAudit(argv: readonly string[], env: Env, io: CommandIo): numb
       return 0;
     }
     const { store } = opened;
+    const note = spoolNote(store.path);
+    if (note !== undefined) io.stderr(`sshcheck audit: ${note}\n`);
     try {
       const rows = store.audit({ sinceMs, limit: Number(limitText) });
       io.stdout(rows.map((r) => (values.json ? JSON.stringify(r) : terminalSafe(auditLine(r)))).map((l) => `${l}\n`).join(''));

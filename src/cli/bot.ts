@@ -28,6 +28,9 @@ import { Store } from '../store/store.js';
 import { StoreConnectionLedger } from '../store/connection-ledger.js';
 import { natsSettings } from '../nats/options.js';
 import type { NatsSettings } from '../nats/options.js';
+import type { Recovery } from '../store/store.js';
+import { AdapterSupervisor } from './adapter-supervisor.js';
+import type { AdapterSlot } from './adapter-supervisor.js';
 
 /** A result this young is reused instead of probing again. */
 export const REUSE_MS = 10_000;
@@ -40,19 +43,29 @@ export interface BotIo {
   stderr: (text: string) => void;
   /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
   stopSignal: Promise<void>;
+  /** Where log lines go (default stderr). */
+  log?: (line: string) => void;
+  /** How long before the first retry of an adapter that could not start (default 5 s; doubles up to 5 min). */
+  retryFirstMs?: number;
 }
 
-export async function loadAdapters(config: BotConfig, ctx: AdapterContext): Promise<ChatAdapter[]> {
-  const adapters: ChatAdapter[] = [];
+export async function adapterSlots(config: BotConfig, ctx: AdapterContext): Promise<AdapterSlot[]> {
+  const slots: AdapterSlot[] = [];
   if (config.slack) {
     const { createSlackAdapter } = await import('../../adapters/slack/index.js');
-    adapters.push(createSlackAdapter(config.slack, ctx));
+    const slack = config.slack;
+    slots.push({ name: 'slack', url: slack.apiUrl ?? 'https://slack.com/api/', create: () => createSlackAdapter(slack, ctx) });
   }
   if (config.discord) {
     const { createDiscordAdapter } = await import('../../adapters/discord/index.js');
-    adapters.push(createDiscordAdapter(config.discord, ctx));
+    const discord = config.discord;
+    slots.push({ name: 'discord', url: discord.apiUrl ?? 'https://discord.com/api', create: () => createDiscordAdapter(discord, ctx) });
   }
-  return adapters;
+  return slots;
+}
+
+export async function loadAdapters(config: BotConfig, ctx: AdapterContext): Promise<ChatAdapter[]> {
+  return (await adapterSlots(config, ctx)).map((slot) => slot.create());
 }
 
 export async function runBot(env: Env, io: BotIo): Promise<number> {
@@ -98,11 +111,19 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
     io.stderr(`sshcheck bot: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   }
-  const logger = createLogger({ secrets: [...config.secrets, ...(routing?.secrets ?? []), ...(nats?.secrets ?? [])], name: 'sshcheck-bot' });
+  let recovery: Recovery | undefined;
+  try {
+    // Rows a crashed bot (or CLI run) left unfinished are closed; a locked store is recovered next time.
+    recovery = store.recover();
+  } catch {
+    recovery = undefined;
+  }
+  const logger = createLogger({ secrets: [...config.secrets, ...(routing?.secrets ?? []), ...(nats?.secrets ?? [])], name: 'sshcheck-bot', ...(io.log ? { write: io.log } : {}) });
   // Chat requests are always fenced: the engine config's policy: widens or narrows the defaults.
   const policy = engineConfig?.policy ?? defaultPolicy();
   const gate = new Gate({ policy, limits: access.limits, store, logger, ...(access.permissions ? { permissions: access.permissions } : {}) });
   logger.info('audit log and history', { store: store.path });
+  if (recovery && (recovery.interrupted > 0 || recovery.replayed > 0)) logger.warn('a process that stopped uncleanly left rows: closed as interrupted, spooled rows written', { ...recovery });
   if (!access.permissions) logger.warn('no permissions: section in SSHCHECK_CONFIG: anyone who can use /sshcheck may run checks (docs/security.md)');
   let vantage: string;
   let engine: EngineClient;
@@ -146,28 +167,22 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
       { reuseMs: REUSE_MS },
     );
   }
-  const adapters = await loadAdapters(config, { engine, logger, vantage, gate });
-  try {
-    for (const adapter of adapters) {
-      await adapter.start();
-      logger.info('adapter started', { adapter: adapter.name, vantage });
-    }
-  } catch (err) {
-    logger.error('an adapter failed to start', { error: err instanceof Error ? err.message : String(err) });
-    gate.close();
-    await Promise.allSettled(adapters.map((a) => a.stop()));
-    await broker?.close();
-    store.close();
-    return 3;
+  // Each adapter on its own: one that cannot start (Slack unreachable) leaves the others
+  // running and is retried with backoff; the bot exits only when none can run.
+  const supervisor = new AdapterSupervisor(await adapterSlots(config, { engine, logger, vantage, gate }), logger, { ...(io.retryFirstMs !== undefined ? { retryFirstMs: io.retryFirstMs } : {}), vantage });
+  const outcome = await Promise.race([supervisor.start().then(() => supervisor.hopeless), io.stopSignal.then(() => undefined)]);
+  if (outcome === undefined) {
+    await io.stopSignal;
+    logger.info('stopping');
+  } else {
+    io.stderr(`sshcheck bot: no chat adapter can run:\n${outcome.map((line) => `  ${line}`).join('\n')}\n`);
   }
-  await io.stopSignal;
-  logger.info('stopping');
   // Checks still waiting in the queue are refused; running ones finish and are recorded.
   gate.close();
-  await Promise.allSettled(adapters.map((a) => a.stop()));
+  await supervisor.stop();
   await broker?.close();
   store.close();
-  return 0;
+  return outcome === undefined ? 0 : 3;
 }
 
 export async function runDiscordRegister(argv: readonly string[], env: Env, io: Pick<BotIo, 'stderr'> & { stdout: (t: string) => void }): Promise<number> {

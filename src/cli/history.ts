@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { isSshcheckError } from '../engine/errors.js';
 import { parseTarget, printable } from '../engine/target.js';
 import { renderHistory } from '../store/history-view.js';
-import { openStoreForReading } from './store-open.js';
+import { openStoreForReading, spoolNote } from './store-open.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -67,6 +67,8 @@ export function runHistory(argv: readonly string[], env: Env, io: CommandIo): nu
       return 0;
     }
     const { store } = opened;
+    const note = spoolNote(store.path);
+    if (note !== undefined) io.stderr(`sshcheck history: ${note}\n`);
     try {
       const runs = store.runsFor(target.host, { limit, ...(port !== undefined ? { port } : {}) });
       if (values.json) {

@@ -2,6 +2,9 @@
 // fenced by its target policy, with the store's history for the ban heuristic, and every
 // finished run recorded. One definition, so the HTTP API and the NATS agent cannot drift.
 import { run } from '../engine/run.js';
+import type { RunOptions } from '../engine/run.js';
+import type { Report } from '../engine/report.js';
+import type { Target } from '../engine/target.js';
 import type { EngineConfig } from '../engine/config.js';
 import type { Logger } from '../log.js';
 import type { TargetPolicy } from '../policy/target-policy.js';
@@ -9,14 +12,21 @@ import { recentHistoryAsync } from '../store/run-history.js';
 import type { StoreClient } from '../store/client.js';
 import type { Runner } from './runs.js';
 
-export function engineRunner(options: { store: Pick<StoreClient, 'lastHealthy' | 'recordRun'>; vantage: string; budgetMs: number; policy: TargetPolicy; engineConfig: EngineConfig | undefined; logger: Logger; engine?: Runner }): Runner {
+/** What the shared core passes to the engine, in process or on the probe thread (engine/threaded.ts). */
+export type EngineRunOptions = Pick<RunOptions, 'vantage' | 'budgetMs' | 'policy' | 'onEvent' | 'signal' | 'history' | 'config' | 'from'>;
+
+/**
+ * The runner of serve and agent. `probe` runs the engine (default: in this thread).
+ */
+export function engineRunner(options: { store: Pick<StoreClient, 'lastHealthy' | 'recordRun'>; vantage: string; budgetMs: number; policy: TargetPolicy; engineConfig: EngineConfig | undefined; logger: Logger; engine?: Runner; probe?: (target: Target, options: EngineRunOptions) => Promise<Report> }): Runner {
+  const probe = options.probe ?? run;
   const { store, vantage, budgetMs, policy, engineConfig, logger } = options;
   const historyWindow = engineConfig?.store?.healthyWindowMinutes;
   const engine: Runner =
     options.engine ??
     (async (target, o) => {
       const history = await recentHistoryAsync(store, target, vantage, historyWindow);
-      return run(target, { vantage, budgetMs, policy, onEvent: o.onEvent, signal: o.signal, ...(history ? { history } : {}), ...(engineConfig ? { config: engineConfig } : {}), ...(o.from !== undefined ? { from: o.from } : {}) });
+      return probe(target, { vantage, budgetMs, policy, onEvent: o.onEvent, signal: o.signal, ...(history ? { history } : {}), ...(engineConfig ? { config: engineConfig } : {}), ...(o.from !== undefined ? { from: o.from } : {}) });
     });
   // Every finished run is kept for history (and the ban heuristic of later runs).
   return async (target, o) => {

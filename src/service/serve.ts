@@ -5,6 +5,7 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { ThreadedEngine } from '../engine/threaded.js';
 import { findEngineConfig } from '../engine/config.js';
 import { MAX_SECRET_FILE_BYTES, readConfigFile } from '../engine/config-file.js';
 import type { EngineConfig } from '../engine/config.js';
@@ -156,7 +157,9 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   const logger = createLogger({ name: 'sshcheck-serve', level: options.logLevel, secrets });
   if (store.recovery && (store.recovery.interrupted > 0 || store.recovery.replayed > 0)) logger.warn('a process that stopped uncleanly left rows: closed as interrupted, spooled rows written', { ...store.recovery });
   const tokens = new TokenSet(source.tokens);
-  const runner = engineRunner({ store, vantage, budgetMs, policy, engineConfig, logger, ...(io.runner ? { engine: io.runner } : {}) });
+  // Probes run on their own thread: their children's fork/exec never stops this one (healthz, admission).
+  const threaded = new ThreadedEngine();
+  const runner = engineRunner({ store, vantage, budgetMs, policy, engineConfig, logger, probe: (target, o) => threaded.run(target, o), ...(io.runner ? { engine: io.runner } : {}) });
   const admit = serviceAdmission({ store, policy, vantage, logger, registry: () => service.registry });
   const service = createService({ runner, tokens, logger, vantage, admit, registry: { maxRuns: options.maxRuns, reuseMs: options.reuseMs } });
 
@@ -187,6 +190,7 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
     logger.error('cannot listen', { address: formatListen(listen), error: err instanceof Error ? err.message : String(err) });
     io.stderr(`sshcheck serve: cannot listen on ${formatListen(listen)}: ${err instanceof Error ? err.message : String(err)}\n`);
     await store.close();
+    await threaded.close();
     return 3;
   }
   logger.info('listening', { address: formatListen(listen), vantage, maxRuns: options.maxRuns, reuseMs: options.reuseMs, bearers: tokens.size });
@@ -194,6 +198,7 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   await io.stopSignal;
   logger.info('stopping');
   await service.close();
+  await threaded.close();
   const unwritten = await store.close();
   if (unwritten > 0) logger.warn('the store was still locked at exit: rows stay in the spool and are written by the next process that opens it', { rows: unwritten, spool: `${store.path}-spool` });
   return 0;

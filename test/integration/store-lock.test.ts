@@ -117,6 +117,7 @@ test('the CLI under the lock: it says so at once, diagnoses, and its rows are wr
   assert.match(locked.stdout, /"cause": "port-closed"/);
   assert.match(locked.stderr, /the store .* is locked by another process: diagnosing anyway; this run is recorded when the store is free/);
   assert.equal(history.status, 0, history.stderr);
+  assert.match(history.stderr, /^sshcheck history: note: 1 process has rows waiting in .*cli\.db-spool \(written while the store was locked\)/);
   t.diagnostic(`CLI check ${free.ms.toFixed(0)} ms with a free store, ${locked.ms.toFixed(0)} ms with the store locked; history beside the lock ${history.ms.toFixed(0)} ms`);
   // The next writer (here another CLI run) writes the spooled row.
   cli(db, ['-q', '--json', `127.0.0.1:${port}`]);

@@ -1,0 +1,48 @@
+// The probe engine on its own thread (node:worker_threads), for long-lived processes that
+// must stay responsive while checks run: every child process a probe starts costs its
+// thread tens of milliseconds of synchronous fork/exec, which on the service's main thread
+// delayed /healthz by seconds and 429s by tens of seconds under a burst. Runs here are as
+// in-process runs (run.ts), with events and the outcome posted back; threaded.ts is the
+// other side.
+import { parentPort } from 'node:worker_threads';
+import { isSshcheckError } from './errors.js';
+import type { ProgressEvent, Report } from './report.js';
+import { run } from './run.js';
+import type { RunOptions } from './run.js';
+import type { Target } from './target.js';
+
+/** What a run is given across threads: RunOptions without the callbacks and the signal. */
+export type WireRunOptions = Omit<RunOptions, 'onEvent' | 'signal'>;
+
+export type ToRunWorker = { type: 'run'; id: number; target: Target; options: WireRunOptions } | { type: 'abort'; id: number };
+
+export interface WireRunError {
+  message: string;
+  code?: string;
+  /** A policy refusal's details (PolicyError.denial). */
+  denial?: unknown;
+}
+
+export type FromRunWorker = { type: 'event'; id: number; event: ProgressEvent } | { type: 'done'; id: number; report: Report } | { type: 'error'; id: number; error: WireRunError };
+
+function serve(port: NonNullable<typeof parentPort>): void {
+  const controllers = new Map<number, AbortController>();
+  const post = (message: FromRunWorker): void => port.postMessage(message);
+  port.on('message', (message: ToRunWorker) => {
+    if (message.type === 'abort') {
+      controllers.get(message.id)?.abort();
+      return;
+    }
+    const controller = new AbortController();
+    controllers.set(message.id, controller);
+    run(message.target, { ...message.options, signal: controller.signal, onEvent: (event) => post({ type: 'event', id: message.id, event }) })
+      .then((report) => post({ type: 'done', id: message.id, report }))
+      .catch((err: unknown) => {
+        const denial = (err as { denial?: unknown }).denial;
+        post({ type: 'error', id: message.id, error: { message: err instanceof Error ? err.message : String(err), ...(isSshcheckError(err) ? { code: err.code } : {}), ...(denial !== undefined ? { denial } : {}) } });
+      })
+      .finally(() => controllers.delete(message.id));
+  });
+}
+
+if (parentPort) serve(parentPort);
