@@ -26,3 +26,10 @@ test('--version prints the package version', () => {
   assert.equal(r.status, 0);
   assert.equal(r.stdout.trim(), `sshcheck ${PKG.version}`);
 });
+
+test('an ambiguous IPv6 literal is refused with exit 2 and how to write it', () => {
+  const r = cli(['::1:2222']);
+  assert.equal(r.status, 2);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /write \[::1\]:2222 for a port/);
+});
