@@ -579,7 +579,11 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
       break;
     }
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, options.light === true ? LIGHT_TICK_MS : TICK_MS);
+      // The tick resolves through setImmediate, i.e. after the event loop's I/O phase: on a
+      // busy bastion a late tick would otherwise judge "nothing answered for 3.6 s" before
+      // reading the ICMP host-unreachable the kernel already holds for the socket. Silence is
+      // judged only after everything that did arrive has been read.
+      const timer = setTimeout(() => setImmediate(resolve), options.light === true ? LIGHT_TICK_MS : TICK_MS);
       wake = () => {
         clearTimeout(timer);
         setImmediate(resolve);
