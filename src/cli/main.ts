@@ -12,6 +12,7 @@ import type { Progress } from './progress.js';
 import { briefLine, renderReport } from './render-text.js';
 import { prepareRun } from './record.js';
 import { EXIT, exitForReport, exitForSignal } from './exit.js';
+import { subcommandMisuse } from './subcommands.js';
 
 export { EXIT };
 
@@ -106,6 +107,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'discord' && argv[1] === 'register') {
     const { runDiscordRegister } = await import('./bot.js');
     return runDiscordRegister(argv.slice(2), process.env, { stderr: (t) => process.stderr.write(t), stdout: (t) => process.stdout.write(t) });
+  }
+  // A subcommand's name with arguments it does not take: its usage, not a check of that host.
+  const misuse = subcommandMisuse(argv);
+  if (misuse !== undefined) {
+    process.stderr.write(`sshcheck: ${argv[0] ?? ''} does not take these arguments\n${misuse}\n`);
+    return EXIT.usage;
   }
   let request;
   try {

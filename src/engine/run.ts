@@ -91,6 +91,8 @@ export interface RunOptions {
    * while judging). Default: one line on stderr. Never the report's stdout.
    */
   log?: (message: string, err?: unknown) => void;
+  /** Replaces some of the probes (tests). */
+  probes?: Partial<Probes>;
   /**
    * A light run, for fleet checks: the child processes (ssh -G, ssh -vvv, ping, the path trace)
    * and the control-port connect start only when the in-process handshake shows trouble (it
@@ -134,6 +136,22 @@ const LIGHT_TICK_MS = 100;
 export const SSH_CONNECTIONS_PER_RUN = PROBE_CONNECTIONS;
 
 const DEFAULT_RESOLV_CONF = '/etc/resolv.conf';
+
+/** The probes a run uses; tests replace one to see how the run meets its failure. */
+const PROBES = {
+  dns: probeDns,
+  ptr: probePtr,
+  resolve: probeSystemResolve,
+  handshake: probeHandshake,
+  verbose: probeVerbose,
+  sshConfig: probeSshConfig,
+  ping: probePing,
+  mtu: probeMtu,
+  path: probePath,
+  tcp: probeTcp,
+  inside: probeInside,
+};
+export type Probes = typeof PROBES;
 
 async function readResolvers(path: string): Promise<string[]> {
   try {
@@ -182,6 +200,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   const th: Thresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };
   const budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
   const extrasMs = options.extrasMs ?? DEFAULT_EXTRAS_MS;
+  const probes: Probes = { ...PROBES, ...options.probes };
   const controller = new AbortController();
   // Every probe (and every child of the MTU sweep) listens on this one signal.
   setMaxListeners(256, controller.signal);
@@ -229,12 +248,37 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
 
   const ctx = (): ProbeContext => ({ now: clock, signal: controller.signal, deadlineMs: budgetMs - DEADLINE_MARGIN_MS });
   const changed = (): void => wake?.();
-  const track = (p: Promise<unknown>): void => {
-    const tracked = p.catch(() => undefined).finally(() => {
-      pending.delete(tracked);
-      changed();
-    });
+  // A probe that throws is a bug or an unforeseen system error: it is logged, and its
+  // observation is completed with the reason (`fail`), so its step names the error instead
+  // of waiting for an answer that will never come.
+  const track = (name: string, start: () => Promise<unknown>, fail: (why: string) => void): void => {
+    let p: Promise<unknown>;
+    try {
+      p = start();
+    } catch (err) {
+      p = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    const tracked = p
+      .catch((err: unknown) => {
+        const why = `the ${name} probe failed: ${errorText(err)}`;
+        logProblem(why, err);
+        try {
+          fail(why);
+        } catch (again) {
+          logProblem(`recording that ${name} failed failed too: ${errorText(again)}`, again);
+        }
+      })
+      .finally(() => {
+        pending.delete(tracked);
+        changed();
+      });
     pending.add(tracked);
+  };
+  /** Set when the in-process handshake probe threw: nothing can be judged without it. */
+  let handshakeFailure: string | undefined;
+  const failPtr = (index: number, why: string): void => {
+    const ptr = obs.ptr[index];
+    if (ptr) obs.ptr[index] = { ...ptr, state: 'done', endedMs: clock(), unavailable: why };
   };
 
   const targetReport = (): TargetReport => ({
@@ -293,18 +337,29 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
       if (!bastionPtrStarted && snap.tcp.localAddress && resolvers().length > 0) {
         bastionPtrStarted = true;
         const ptrIndex = obs.ptr.length;
-        obs.ptr.push({ state: 'running', startedMs: clock(), address: snap.tcp.localAddress, role: 'bastion', queries: [] });
-        track(probePtr({ address: snap.tcp.localAddress, role: 'bastion', resolvers: resolvers(), queryTimeoutMs: th.dnsSlowAfterMs, ...dnsPortOption() }, ctx()).then((o) => (obs.ptr[ptrIndex] = o)));
+        const local = snap.tcp.localAddress;
+        obs.ptr.push({ state: 'running', startedMs: clock(), address: local, role: 'bastion', queries: [] });
+        track('reverse DNS', () => probes.ptr({ address: local, role: 'bastion', resolvers: resolvers(), queryTimeoutMs: th.dnsSlowAfterMs, ...dnsPortOption() }, ctx()).then((o) => (obs.ptr[ptrIndex] = o)), (why) => failPtr(ptrIndex, why));
       }
       changed();
     };
     const user = probeUserFor(options.config, target, [address], options.probeUser);
-    track(probeHandshake({ address, port: target.port, ...(user !== undefined ? { user } : {}) }, ctx(), onHandshake).then(onHandshake));
+    track('ssh-handshake', () => probes.handshake({ address, port: target.port, ...(user !== undefined ? { user } : {}) }, ctx(), onHandshake).then(onHandshake), (why) => {
+      handshakeFailure ??= why;
+      const h = obs.handshakes[index];
+      if (h) obs.handshakes[index] = { ...h, state: 'done', endedMs: clock(), unavailable: why };
+    });
     if (!primary) return;
     extra(() => {
-      track(probePing({ address, count: 3, intervalS: 0.2, waitS: 1 }, ctx(), (s) => ((obs.ping = s), changed())).then((o) => (obs.ping = o)));
+      const pingStarted = clock();
+      track('ping', () => probes.ping({ address, count: 3, intervalS: 0.2, waitS: 1 }, ctx(), (s) => ((obs.ping = s), changed())).then((o) => (obs.ping = o)), (why) => {
+        obs.ping = { address, transmitted: 0, received: 0, rttsMs: [], errors: [], startedMs: pingStarted, ...obs.ping, state: 'done', endedMs: clock(), unavailable: why };
+      });
       const controlPort = options.controlPort ?? (target.port === 1 ? 2 : 1);
-      track(probeTcp({ address, port: controlPort }, ctx()).then((o) => (obs.control = o)));
+      const controlStarted = clock();
+      track('control-port', () => probes.tcp({ address, port: controlPort }, ctx()).then((o) => (obs.control = o)), (why) => {
+        obs.control = { state: 'done', startedMs: controlStarted, endedMs: clock(), address, port: controlPort, outcome: 'error', errno: why, unavailable: why };
+      });
     });
     if (target.kind !== 'name' && resolvers().length > 0) startTargetPtr(address);
   };
@@ -313,7 +368,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   const startTargetPtr = (address: string): void => {
     const ptrIndex = obs.ptr.length;
     obs.ptr.push({ state: 'running', startedMs: clock(), address, role: 'target', queries: [] });
-    track(probePtr({ address, role: 'target', resolvers: resolvers(), queryTimeoutMs: th.dnsSlowAfterMs, ...dnsPortOption() }, ctx()).then((o) => (obs.ptr[ptrIndex] = o)));
+    track('reverse DNS', () => probes.ptr({ address, role: 'target', resolvers: resolvers(), queryTimeoutMs: th.dnsSlowAfterMs, ...dnsPortOption() }, ctx()).then((o) => (obs.ptr[ptrIndex] = o)), (why) => failPtr(ptrIndex, why));
   };
 
   const dnsAnswers = (): string[] => (obs.dns?.queries ?? []).filter((q) => q.outcome === 'answer' && (q.type === 'A' || q.type === 'AAAA')).flatMap((q) => q.answers);
@@ -360,7 +415,10 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     const h = obs.handshakes[0];
     if (pathStarted || !extrasStarted || !h || (h.tcp.outcome === undefined && clock() - h.startedMs < PATH_DELAY_MS)) return;
     pathStarted = true;
-    track(probePath({ address: h.address, port: target.port, maxHops: 16, waitS: 1 }, ctx()).then((o) => (obs.path = o)));
+    const pathStartedMs = clock();
+    track('path', () => probes.path({ address: h.address, port: target.port, maxHops: 16, waitS: 1 }, ctx()).then((o) => (obs.path = o)), (why) => {
+      obs.path = { state: 'done', startedMs: pathStartedMs, endedMs: clock(), tool: null, address: h.address, port: target.port, hops: [], reached: false, unavailable: why };
+    });
   };
 
   // The inside view: one login, once the outside probes show the way. It waits for the
@@ -394,8 +452,11 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
       obs.inside = { state: 'none', reason: refused };
       return;
     }
-    obs.inside = { state: 'running', startedMs: clock(), user: login.user, address: h.address, port };
-    track(probeInside({ login, address: h.address, port, hostKeyAlias: target.host, mayRetry: () => connections.take(h.address, 'login retry') }, ctx()).then((o) => (obs.inside = o)));
+    const insideStarted = clock();
+    obs.inside = { state: 'running', startedMs: insideStarted, user: login.user, address: h.address, port };
+    track('inside', () => probes.inside({ login, address: h.address, port, hostKeyAlias: target.host, mayRetry: () => connections.take(h.address, 'login retry') }, ctx()).then((o) => (obs.inside = o)), (why) => {
+      obs.inside = { state: 'done', startedMs: insideStarted, endedMs: clock(), user: login.user, address: h.address, port, login: 'failed', loginDetail: why, unavailable: why };
+    });
   };
 
   const maybeStartMtuSweep = (): void => {
@@ -404,7 +465,10 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     const last = Math.max(h.at.banner, h.at.kexinit ?? 0, h.at['kex-reply'] ?? 0);
     if (clock() - last < th.mtuSweepAfterMs) return;
     mtuStarted = true;
-    track(probeMtu({ address: h.address, mtus: MTU_SIZES, waitS: 1 }, ctx()).then((o) => (obs.mtu = o)));
+    const mtuStartedMs = clock();
+    track('mtu', () => probes.mtu({ address: h.address, mtus: MTU_SIZES, waitS: 1 }, ctx()).then((o) => (obs.mtu = o)), (why) => {
+      obs.mtu = { state: 'done', startedMs: mtuStartedMs, endedMs: clock(), address: h.address, probes: [], unavailable: why };
+    });
   };
 
   // --- the end of a run -----------------------------------------------------------------------
@@ -477,20 +541,39 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
       obs.verbose = { state: 'done', startedMs: clock(), endedMs: clock(), unavailable: refused, command: [], lines: [], parsed: { phases: [] } };
       return;
     }
-    track(probeVerbose({ host, port: target.port, user: target.user, connectTimeoutS: verboseTimeoutS, ...(alias !== undefined ? { hostKeyAlias: alias } : {}) }, ctx(), (s) => ((obs.verbose = s), changed())).then((o) => (obs.verbose = o)));
+    const verboseStartedMs = clock();
+    track('ssh -vvv', () => probes.verbose({ host, port: target.port, user: target.user, connectTimeoutS: verboseTimeoutS, ...(alias !== undefined ? { hostKeyAlias: alias } : {}) }, ctx(), (s) => ((obs.verbose = s), changed())).then((o) => (obs.verbose = o)), (why) => {
+      obs.verbose = { state: 'done', startedMs: verboseStartedMs, endedMs: clock(), unavailable: why, command: [], lines: [], parsed: { phases: [] } };
+    });
   }
   extra(() => {
-    track(probeSshConfig({ host: target.host, port: target.port }, ctx()).then((o) => (obs.sshConfig = o)));
+    const configStarted = clock();
+    track('ssh -G', () => probes.sshConfig({ host: target.host, port: target.port }, ctx()).then((o) => (obs.sshConfig = o)), (why) => {
+      obs.sshConfig = { state: 'done', startedMs: configStarted, endedMs: clock(), unavailable: why };
+    });
     startVerbose();
   });
   if (target.kind === 'name') {
-    track(probeSystemResolve({ name: target.host }, ctx()).then((o) => ((obs.resolve = o), considerAddresses())));
+    const resolveStarted = clock();
+    track('getaddrinfo', () => probes.resolve({ name: target.host }, ctx()).then((o) => ((obs.resolve = o), considerAddresses())), (why) => {
+      obs.resolve = { state: 'done', startedMs: resolveStarted, endedMs: clock(), name: target.host, addresses: [], error: { kind: 'failed', detail: why }, unavailable: why };
+      considerAddresses();
+    });
+    const dnsStarted = clock();
     track(
-      probeDns({ name: target.host, queryTimeoutMs: th.dnsSlowAfterMs, ...dnsPortOption(), ...(options.resolvConfPath ? { resolvConfPath: options.resolvConfPath } : {}) }, ctx(), (s) => {
-        obs.dns = s;
+      'DNS',
+      () =>
+        probes
+          .dns({ name: target.host, queryTimeoutMs: th.dnsSlowAfterMs, ...dnsPortOption(), ...(options.resolvConfPath ? { resolvConfPath: options.resolvConfPath } : {}) }, ctx(), (s) => {
+            obs.dns = s;
+            considerAddresses();
+            changed();
+          })
+          .then((o) => ((obs.dns = o), considerAddresses())),
+      (why) => {
+        obs.dns = { resolvers: [], search: [], ndots: 1, candidates: [], queries: [], startedMs: dnsStarted, ...obs.dns, state: 'done', endedMs: clock(), configNote: why, unavailable: why };
         considerAddresses();
-        changed();
-      }).then((o) => ((obs.dns = o), considerAddresses())),
+      },
     );
   } else {
     probeAddress(target.host, true);
@@ -532,6 +615,10 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   for (;;) {
     if (policyError) break;
     const now = clock();
+    if (handshakeFailure !== undefined && emittedDiagnosis === undefined) {
+      stop = { by: 'engine-error', detail: handshakeFailure };
+      break;
+    }
     try {
       judge(now);
     } catch (err) {
@@ -551,7 +638,11 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
       break;
     }
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, options.light === true ? LIGHT_TICK_MS : TICK_MS);
+      // The tick resolves through setImmediate, i.e. after the event loop's I/O phase: on a
+      // busy bastion a late tick would otherwise judge "nothing answered for 3.6 s" before
+      // reading the ICMP host-unreachable the kernel already holds for the socket. Silence is
+      // judged only after everything that did arrive has been read.
+      const timer = setTimeout(() => setImmediate(resolve), options.light === true ? LIGHT_TICK_MS : TICK_MS);
       wake = () => {
         clearTimeout(timer);
         setImmediate(resolve);

@@ -129,7 +129,18 @@ function splitHostPort(hostPort: string): { host: string; port: string | undefin
     const [host = '', port = ''] = hostPort.split(':');
     return { host, port, bracketed: false };
   }
-  // Several colons and no brackets: only a bare IPv6 literal, which cannot carry a port.
+  // Several colons and no brackets: only a bare IPv6 literal, which cannot carry a port. When
+  // its last group could be a port after an address of its own (::1:2222 is ::1 port 2222,
+  // or the address ::0.1.34.34), guessing would probe the wrong machine: refuse.
+  const last = hostPort.lastIndexOf(':');
+  const head = hostPort.slice(0, last);
+  const tail = hostPort.slice(last + 1);
+  if (/^[0-9]{1,5}$/.test(tail) && isIPv6(head) && isIPv6(hostPort)) {
+    throw new SshcheckError(
+      'E_TARGET_IPV6',
+      `"${printable(hostPort)}" is ambiguous: write [${printable(head)}]:${tail} for a port, or [${printable(hostPort)}] for the address`,
+    );
+  }
   return { host: hostPort, port: undefined, bracketed: false };
 }
 

@@ -37,3 +37,32 @@ test('discord register says why a guild id is refused, before it needs any crede
   const extra = cli(['discord', 'register', 'now']);
   assert.match(extra.stderr, /^sshcheck discord register: unexpected argument "now"\n/);
 });
+
+test('an ambiguous IPv6 literal is refused with exit 2 and how to write it', () => {
+  const r = cli(['::1:2222']);
+  assert.equal(r.status, 2);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /write \[::1\]:2222 for a port/);
+});
+
+test('a bare subcommand word gets that subcommand\'s usage and exit 2, not a check of a host so named', () => {
+  for (const [args, usage] of [
+    [['discord'], /Usage: sshcheck discord register/],
+    [['discord', 'foo'], /Usage: sshcheck discord register/],
+    [['bot', '--json'], /Usage: sshcheck bot/],
+    [['bot', 'db-3'], /Usage: sshcheck bot/],
+  ] as const) {
+    const r = cli([...args]);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, usage);
+    assert.match(r.stderr, new RegExp(`sshcheck -- ${args[0]}`));
+  }
+});
+
+test('"sshcheck -- discord" reads discord as a host (here with an invalid port, so nothing is probed)', () => {
+  const r = cli(['--', 'discord:99999']);
+  assert.equal(r.status, 2);
+  assert.doesNotMatch(r.stderr, /Usage: sshcheck discord/);
+  assert.match(r.stderr, /invalid port 99999/);
+});

@@ -126,3 +126,38 @@ test('a signal named as the abort reason is reported as such; a settled diagnosi
   assert.equal(diagnosed.diagnosis.cause, 'port-closed');
   assert.equal(diagnosed.outcome, 'diagnosed');
 });
+
+test('a probe that throws becomes an observation with the reason, and the log has it', async () => {
+  const logged: string[] = [];
+  const report = await run(
+    parseTarget(`127.0.0.1:${closedPort}`),
+    options({
+      log: (message) => logged.push(message),
+      probes: {
+        ping: () => Promise.reject(new Error('ping exploded')),
+        path: () => {
+          throw new TypeError('path exploded');
+        },
+      },
+    }),
+  );
+  assert.equal(report.diagnosis.cause, 'port-closed');
+  const connectivity = report.steps.find((s) => s.id === 'connectivity');
+  assert.ok(connectivity?.evidence.some((e) => /ping could not run: the ping probe failed: ping exploded/.test(e.detail)), JSON.stringify(connectivity?.evidence));
+  assert.ok(logged.some((l) => /the ping probe failed: ping exploded/.test(l)), logged.join('\n'));
+  // A probe that throws before it returns a promise is caught the same way.
+  assert.ok(logged.some((l) => /the path probe failed: path exploded/.test(l)), logged.join('\n'));
+});
+
+test('a handshake probe that throws ends the run undecided as an engine error, with a report', async () => {
+  const logged: string[] = [];
+  const report = await run(
+    parseTarget(`127.0.0.1:${closedPort}`),
+    options({ log: (message) => logged.push(message), probes: { handshake: () => Promise.reject(new Error('handshake exploded')) } }),
+  );
+  assert.equal(report.diagnosis.cause, 'undecided');
+  assert.equal(report.diagnosis.stoppedBy, 'engine-error');
+  assert.match(report.diagnosis.stopDetail ?? '', /the ssh-handshake probe failed: handshake exploded/);
+  assert.equal(report.steps.length, 10);
+  assert.ok(logged.some((l) => /handshake exploded/.test(l)));
+});

@@ -278,3 +278,24 @@ test('Slack errors map to the chat layer: cannot-post for conversations the bot 
   assert.equal(toSurfaceError(platform('msg_too_long'), 'posting').kind, 'failed');
   assert.equal(toSurfaceError(new Error('socket hang up'), 'posting').kind, 'failed');
 });
+
+test('a run stopped before its verdict: the parent says so, with no verdict and no healthy mark', () => {
+  const undecided: Diagnosis = {
+    cause: 'undecided',
+    step: null,
+    confidence: 'low',
+    summary: 'Stopped before a verdict: the run ended after 1.0 s because it was interrupted (SIGINT), before the evidence settled; still pending: steps 1 and 3. No cause is named, and this is not "healthy".',
+    next: [],
+    alternatives: [],
+    stoppedBy: 'signal',
+    stopDetail: 'SIGINT',
+    pending: [{ step: 'connectivity', waitingFor: 'waiting for 10.0.0.5:22 to answer…' }],
+  };
+  const steps = STEP_IDS.map((_, i) => step(i + 1, { status: 'skip' }));
+  const view = finishedParent(initialParent(parseTarget('db-3'), 'bastion-eu-1', REQUESTER), { ...report(steps, undecided), outcome: 'undecided' });
+  const message = renderParent(view);
+  assert.match(message.text, /Diagnosis: `?undecided`?: Stopped before a verdict/);
+  const blocks = JSON.stringify(message.blocks);
+  assert.match(blocks, /Stopped before a verdict/);
+  assert.ok(!blocks.includes(STATUS_EMOJI.pass), 'no healthy mark');
+});

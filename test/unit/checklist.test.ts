@@ -245,3 +245,18 @@ test('OpenSSH penalties refusing the bastion are a ban', () => {
   assert.equal(r.diagnosis.cause, 'banned');
   assert.equal(r.diagnosis.confidence, 'high');
 });
+
+test('step 9 times banners only where they are measured: never "banner in 0.00 ms" from ssh -vvv chunk stamps', () => {
+  const verbose = verboseDone('auth-denied');
+  // Two lines of one output chunk share one stamp: their difference is no measurement.
+  verbose.parsed.phases = [
+    { id: 'connected', t: 537, line: 'debug1: Connection established.' },
+    { id: 'ident-received', t: 537, line: 'debug1: Remote protocol version 2.0' },
+  ];
+  const { steps } = judge({ handshakes: [completeHandshake(1, 3.5)], ping: pingReply(), verbose }, 600);
+  const load = steps.find((s) => s.id === 'load');
+  assert.equal(load?.status, 'pass');
+  assert.doesNotMatch(JSON.stringify(load), /0\.00 ms/);
+  assert.match(load?.summary ?? '', /^banner in 2\.5 ms on 1 timed connection/);
+  assert.ok(load?.evidence.some((e) => /ssh -vvv: banner received \(not timed/.test(e.detail)), JSON.stringify(load?.evidence));
+});

@@ -80,3 +80,20 @@ test('formatTarget writes IPv6 in brackets only when a port follows', () => {
   assert.equal(formatTarget(parseTarget('[::1]')), '::1');
   assert.equal(formatTarget(parseTarget('db-3')), 'db-3');
 });
+
+test('an unbracketed IPv6 literal whose last group could be a port is refused, not guessed', () => {
+  for (const [input, hint] of [
+    ['::1:2222', /write \[::1\]:2222 for a port, or \[::1:2222\] for the address/],
+    ['fe80::1:22', /write \[fe80::1\]:22 for a port/],
+    ['ops@2001:db8::5:2200', /write \[2001:db8::5\]:2200 for a port/],
+  ] as const) {
+    assert.throws(() => parseTarget(input), (err: unknown) => err instanceof SshcheckError && err.code === 'E_TARGET_IPV6' && hint.test(err.message), input);
+  }
+  // Not ambiguous: no address before the last group, a full eight groups, an IPv4 tail, brackets.
+  assert.equal(parseTarget('::1').host, '::1');
+  assert.equal(parseTarget('2001:db8::1').host, '2001:db8::1');
+  assert.equal(parseTarget('2001:db8:0:0:0:0:0:22').port, 22);
+  assert.equal(parseTarget('::ffff:10.0.0.1').kind, 'ipv6');
+  assert.equal(parseTarget('[::1]:2222').port, 2222);
+  assert.equal(parseTarget('[::1:2222]').host, '::1:2222');
+});

@@ -249,9 +249,12 @@ function describeSocketError(err: NodeJS.ErrnoException, server: string, port: n
     case 'ECONNREFUSED':
       return `ICMP port unreachable from ${server}: nothing listens on UDP port ${port}`;
     case 'EHOSTUNREACH':
-      return `${server} is unreachable (EHOSTUNREACH)`;
+      return `resolver unreachable: ${server} is unreachable (EHOSTUNREACH)`;
     case 'ENETUNREACH':
-      return `no route to ${server} (ENETUNREACH)`;
+      return `resolver unreachable: this bastion has no route to ${server} (ENETUNREACH)`;
+    case 'EADDRNOTAVAIL':
+    case 'EAFNOSUPPORT':
+      return `resolver unreachable: this bastion has no ${isIP(server) === 6 ? 'IPv6' : 'IPv4'} address or route to reach ${server} (${err.code})`;
     default:
       return `${err.code ?? 'socket error'}: ${err.message}`;
   }
@@ -340,13 +343,24 @@ export function queryUdp(opts: QueryOptions): Promise<DnsQueryObs | undefined> {
     });
 
     const send = (): void => {
-      socket.send(query, (err) => {
-        if (err) finish(result('error', { detail: describeSocketError(err, server, port) }));
-      });
+      if (done) return;
+      try {
+        socket.send(query, (err) => {
+          if (err) finish(result('error', { detail: describeSocketError(err, server, port) }));
+        });
+      } catch (err) {
+        finish(result('error', { detail: describeSocketError(err as NodeJS.ErrnoException, server, port) }));
+      }
     };
     try {
-      socket.connect(port, server, () => {
+      // Node hands a failed connect (no route: ENETUNREACH, an IPv6 server without IPv6)
+      // to this callback; sending on the unconnected socket would throw.
+      socket.connect(port, server, (err?: Error) => {
         if (done) return;
+        if (err) {
+          finish(result('error', { detail: describeSocketError(err, server, port) }));
+          return;
+        }
         send();
         retransmitTimer = setTimeout(() => {
           retransmitted = true;

@@ -29,6 +29,17 @@ export function dnsAddresses(dns: DnsObs | undefined): Map<string, string[]> {
   return byServer;
 }
 
+/** Resolvers every query to which failed locally as unreachable (no route, no address family). */
+function unreachableResolvers(dns: DnsObs): Array<{ server: string; detail: string }> {
+  const out: Array<{ server: string; detail: string }> = [];
+  for (const server of dns.resolvers) {
+    const qs = dns.queries.filter((q) => q.server === server);
+    const first = qs[0];
+    if (first?.detail !== undefined && qs.every((q) => q.outcome === 'error' && q.detail?.startsWith('resolver unreachable') === true)) out.push({ server, detail: first.detail });
+  }
+  return out;
+}
+
 /** Servers that answered anything at all (even an error code): they are alive. */
 function aliveServers(obs: Observations): Set<string> {
   const alive = new Set<string>();
@@ -138,11 +149,25 @@ export function assessDns(input: AssessInput): StepAssessment {
   const step = (status: 'pass' | 'warn' | 'fail' | 'running', summary: string, findings: Finding[] = [], settled = status !== 'running'): StepAssessment =>
     makeStep(input, 'dns', { settled, status, summary, evidence, findings });
 
+  /** Every resolver failed locally (no route, no IPv6): not silence, and the report says so. */
+  const noneReachable = (): StepAssessment | undefined => {
+    if (!dns || dns.resolvers.length === 0) return undefined;
+    const unreachable = unreachableResolvers(dns);
+    if (unreachable.length !== dns.resolvers.length) return undefined;
+    const why = unreachable.map((u) => u.detail).join('; ');
+    return step('fail', `no resolver can be reached: ${why}`, [
+      { cause: 'dns-timeout', confidence: 'high', summary: `no resolver in /etc/resolv.conf can be reached from this bastion (${why}); ssh's lookups fail the same way before it even connects` },
+    ]);
+  };
+
   // getaddrinfo has not answered yet: decide from the direct queries when they are conclusive.
   if (resolved === undefined) {
     const resolversDead = dns !== undefined && dns.resolvers.length > 0 && alive.size === 0;
     if (resolversDead && (elapsed >= th.dnsDeadAfterMs || final)) {
       const servers = listing(dns.resolvers);
+      // A resolver this bastion cannot even send to (no route, no IPv6) was not silent: say so.
+      const cannotReach = noneReachable();
+      if (cannotReach) return cannotReach;
       return step('fail', `no resolver answers: ${servers} did not reply in ${duration(elapsed)}`, [
         { cause: 'dns-timeout', confidence: 'high', summary: `no resolver answers (${servers}); ssh waits for each in turn before it even connects` },
       ]);
@@ -169,7 +194,7 @@ export function assessDns(input: AssessInput): StepAssessment {
         return step('fail', `the resolver fails for ${target.host} (SERVFAIL/REFUSED)`, [{ cause: 'dns-servfail', confidence: 'high', summary: `the resolver answers SERVFAIL/REFUSED for ${target.host}` }]);
       case 'timeout':
       case 'pending':
-        return step('fail', `no resolver answered for ${target.host}`, [{ cause: 'dns-timeout', confidence: 'high', summary: `no resolver answered for ${target.host} in time` }]);
+        return noneReachable() ?? step('fail', `no resolver answered for ${target.host}`, [{ cause: 'dns-timeout', confidence: 'high', summary: `no resolver answered for ${target.host} in time` }]);
       case 'nxdomain':
       case 'none':
         return step('fail', `${target.host} does not exist`, [

@@ -72,9 +72,10 @@ function samples(input: AssessInput): Sample[] {
   const v = input.obs.verbose;
   if (v && !v.unavailable) {
     const at = (id: string): number | undefined => v.parsed.phases.find((p) => p.id === id)?.t;
-    const connected = at('connected');
-    const ident = at('ident-received');
-    if (connected !== undefined && ident !== undefined) out.push({ source: 'ssh -vvv', outcome: 'banner', latencyMs: ident - connected });
+    // ssh -vvv's lines carry no time of their own: they are stamped when its output chunks
+    // arrive, often several lines at once, so the gap between two of them is no measurement.
+    // Its banner counts as served; only the in-process handshake times it.
+    if (at('ident-received') !== undefined) out.push({ source: 'ssh -vvv', outcome: 'banner' });
     else if (v.parsed.stop?.kind === 'closed-before-banner' || v.parsed.stop?.kind === 'reset-before-banner') out.push({ source: 'ssh -vvv', outcome: 'dropped' });
   }
   return out;
@@ -94,7 +95,7 @@ export function assessLoad(input: AssessInput): StepAssessment {
   const all = samples(input);
   const outside = all.map((s) => ({
     probe: s.source === 'ssh -vvv' ? ('openssh-verbose' as const) : ('ssh-handshake' as const),
-    detail: `${s.source}: ${s.outcome === 'banner' ? `banner after ${duration(s.latencyMs ?? 0)}` : s.outcome === 'dropped' ? 'dropped before the banner' : 'no banner'}`,
+    detail: `${s.source}: ${s.outcome === 'banner' ? (s.latencyMs !== undefined ? `banner after ${duration(s.latencyMs)}` : 'banner received (not timed: ssh -vvv output has no timestamps)') : s.outcome === 'dropped' ? 'dropped before the banner' : 'no banner'}`,
   }));
   const struggling = all.some((s) => s.outcome !== 'banner' || (s.latencyMs ?? 0) >= th.bannerSlowMs);
   const fromInside = inside.kind === 'facts' ? insideLoad(inside.facts, struggling) : undefined;
@@ -132,7 +133,8 @@ export function assessLoad(input: AssessInput): StepAssessment {
       findings: [{ cause: 'server-overloaded', confidence: 'medium', summary: `sshd drops some connections before the banner and serves others (MaxStartups throttling or an overloaded server)` }],
     });
   }
-  const latencies = banners.map((s) => s.latencyMs ?? 0);
+  const latencies = banners.flatMap((s) => (s.latencyMs !== undefined ? [s.latencyMs] : []));
+  const timed = latencies.length;
   const fastest = latencies.length > 0 ? Math.min(...latencies) : undefined;
   if (fastest !== undefined && fastest >= th.bannerSlowMs) {
     return makeStep(input, 'load', {
@@ -155,7 +157,7 @@ export function assessLoad(input: AssessInput): StepAssessment {
   return makeStep(input, 'load', {
     settled: true,
     status: 'pass',
-    summary: insideHint[0] ? `banner in ${duration(fastest ?? 0)} on ${plural(banners.length, 'connection')}; ${insideHint[0].summary}` : `banner in ${duration(fastest ?? 0)} on ${plural(banners.length, 'connection')}: no sign of overload${fromInside ? '' : ' from outside (load, memory and MaxStartups need the server console)'}`,
+    summary: `${fastest !== undefined ? `banner in ${duration(fastest)} on ${plural(timed, 'timed connection')}` : `a banner on ${plural(banners.length, 'connection')} (none timed)`}${insideHint[0] ? `; ${insideHint[0].summary}` : `: no sign of overload${fromInside ? '' : ' from outside (load, memory and MaxStartups need the server console)'}`}`,
     evidence,
     findings: insideHint,
   });
