@@ -4,7 +4,9 @@
 // Measures, at the fake (where Slack would see them): each command's ack, the parent carrying
 // the diagnosis, every thread complete (parent, ten step replies, the final parent), none lost,
 // and the recorded timestamps against the per-channel pace (burst, then ~1 message/s).
-// Usage: node dist/bench/chat-load.js [--commands 200] [--channels 20]
+// Then the same with a gate that takes 10 s (a cold usergroups.list): Slack's ack and Discord's
+// deferral must still arrive within ACK_BOUND_MS, before the gate answers, on both platforms.
+// Usage: node dist/bench/chat-load.js [--commands 200] [--channels 20] [--slow-gate-only]
 import { parseArgs } from 'node:util';
 import { SLACK_PACE } from '../adapters/slack/index.js';
 import type { PacerOptions } from '../src/chat/pacer.js';
@@ -14,6 +16,8 @@ import type { Harness } from '../test/slack/harness.js';
 import { closedPort, hostileSshServer, sshdUnavailable, startSshd } from '../test/slack/targets.js';
 import type { TcpTarget } from '../test/slack/targets.js';
 import { isMain, median, quantile, worst } from './stats.js';
+import { heldGate, openGate } from '../test/support/open-gate.js';
+import { startHarness as startDiscordHarness } from '../test/discord/harness.js';
 
 export interface ChatLoadOptions {
   commands?: number;
@@ -165,8 +169,76 @@ export async function chatLoad(options: ChatLoadOptions): Promise<ChatLoadResult
   }
 }
 
+/** Acknowledgement with a gate that takes 10 s: Slack's ack and Discord's deferral must not wait for it. */
+export const SLOW_GATE_MS = 10_000;
+/** The bound the issue sets for both: well inside Discord's and Slack's 3 s. */
+export const ACK_BOUND_MS = 100;
+
+export interface SlowGateResult {
+  gateMs: number;
+  commands: number;
+  slackAckMs: { p50: number; worst: number };
+  discordDeferMs: { p50: number; worst: number };
+  /** Every ack and deferral arrived before the gate answered. */
+  beforeGate: boolean;
+  withinBound: boolean;
+}
+
+/**
+ * `commands` /sshcheck commands on each platform, one after another, through a gate that
+ * answers after 10 s, measured at the fakes (where Slack and Discord see them): the ack, and the type 5 deferral.
+ */
+export async function slowGateAck(commands = 5): Promise<SlowGateResult> {
+  const slackGate = heldGate(openGate(), SLOW_GATE_MS);
+  const discordGate = heldGate(openGate(), SLOW_GATE_MS);
+  const slack = await startHarness({ gate: slackGate });
+  const discord = await startDiscordHarness({ gate: discordGate });
+  try {
+    const port = await closedPort();
+    // One of each first, not counted: the first request of a process pays for loading code.
+    await slack.fake.sendSlashCommand({ text: `127.0.0.1 ${port}`, channel_id: 'C0WARMUP', user_id: 'U0WARMUP' }).ack;
+    const warm = discord.fake.dispatchInteraction({ target: `127.0.0.1:${port}` });
+    await discord.fake.waitFor((c) => c.method === 'POST' && c.path === `/interactions/${warm.id}/${warm.token}/callback`, SLOW_GATE_MS * 2);
+    // One at a time: the latency of one request, not of a queue (the load run measures that).
+    const acks: Array<{ at: number; ms: number }> = [];
+    for (let i = 0; i < commands; i++) {
+      const d = slack.fake.sendSlashCommand({ text: `127.0.0.1 ${port}`, channel_id: `C0SLOWGATE${i}`, user_id: `U0SLOW${i}` });
+      const ack = await d.ack;
+      acks.push({ at: ack.at, ms: ack.at - d.sentAt });
+    }
+    const defers: Array<{ at: number; ms: number; type: number | undefined }> = [];
+    for (let n = 0; n < commands; n++) {
+      const i = discord.fake.dispatchInteraction({ target: `127.0.0.1:${port}` });
+      const call = await discord.fake.waitFor((c) => c.method === 'POST' && c.path === `/interactions/${i.id}/${i.token}/callback`, SLOW_GATE_MS * 2);
+      defers.push({ at: call.at, ms: call.at - i.dispatchedAt, type: (call.body as { type?: number }).type });
+    }
+    const beforeGate = slackGate.answeredAt.length === 0 && discordGate.answeredAt.length === 0 && defers.every((d) => d.type === 5);
+    slackGate.release();
+    discordGate.release();
+    const slackMs = acks.map((a) => a.ms);
+    const discordMs = defers.map((d) => d.ms);
+    return {
+      gateMs: SLOW_GATE_MS,
+      commands,
+      slackAckMs: { p50: median(slackMs), worst: worst(slackMs) },
+      discordDeferMs: { p50: median(discordMs), worst: worst(discordMs) },
+      beforeGate,
+      withinBound: worst(slackMs) <= ACK_BOUND_MS && worst(discordMs) <= ACK_BOUND_MS,
+    };
+  } finally {
+    slackGate.release();
+    discordGate.release();
+    await slack.close();
+    await discord.stop();
+  }
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { commands: { type: 'string', default: '200' }, channels: { type: 'string', default: '20' } } });
+  const { values } = parseArgs({ options: { commands: { type: 'string', default: '200' }, channels: { type: 'string', default: '20' }, 'slow-gate-only': { type: 'boolean', default: false } } });
+  const slow = await slowGateAck();
+  process.stdout.write(`${JSON.stringify({ slowGate: slow }, null, 2)}\n`);
+  if (!slow.withinBound || !slow.beforeGate) process.exitCode = 1;
+  if (values['slow-gate-only']) return;
   const commands = Number(values.commands);
   const channels = Number(values.channels);
   if (!Number.isInteger(commands) || commands < 1 || commands > 1000) throw new Error('--commands must be 1-1000');

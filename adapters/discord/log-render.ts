@@ -7,19 +7,16 @@ import type { APIEmbed, APIEmbedField } from 'discord.js';
 import type { Explanation } from '../../src/explain/explain.js';
 import { formatBytes, MAX_ATTACHMENT_BYTES } from '../../src/chat/log-reply.js';
 import { STATUS_EMOJI } from '../../src/chat/views.js';
+import { explanationIcon, logCauseText } from '../../src/chat/log-views.js';
+import type { LogSource } from '../../src/chat/log-views.js';
 import { stepNumber } from '../../src/engine/report.js';
 import { EMBED_LIMITS, codeBlockWithin, inlineWithin } from './render.js';
 import { EXPLAIN_USAGE } from './explain-command.js';
 
 const COLOR = { works: 0x57f287, problem: 0xed4245, unsure: 0xfee75c } as const;
 
-export type LogSource = { kind: 'paste' } | { kind: 'file'; name: string };
-
 function causeText(e: Explanation): string {
-  // A log where the connection works still carries a cause (auth-denied, post-auth, healthy).
-  if (e.connectionWorks) return `the connection itself works${e.cause !== undefined ? ` (${inlineWithin(e.cause, 60)})` : ''}`;
-  if (e.cause !== undefined) return `${inlineWithin(e.cause, 60)} (${inlineWithin(e.confidence, 20)} confidence)`;
-  return 'no checklist cause fits';
+  return logCauseText(e, { cause: (c) => inlineWithin(c, 60), text: inlineWithin });
 }
 
 function bullets(items: readonly string[], max: number): string {
@@ -35,7 +32,7 @@ function bullets(items: readonly string[], max: number): string {
 }
 
 export function renderLogExplanation(e: Explanation, source: LogSource): APIEmbed {
-  const icon = e.connectionWorks ? STATUS_EMOJI.pass : e.cause !== undefined && e.confidence === 'high' ? STATUS_EMOJI.fail : STATUS_EMOJI.warn;
+  const icon = explanationIcon(e);
   const reached = inlineWithin(`"${e.reached}"`, 300);
   const stop = e.stopLine !== undefined ? `: ${inlineWithin(e.stopLine, 600)}` : ' (no further output)';
   const fields: APIEmbedField[] = [

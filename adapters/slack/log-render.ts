@@ -5,35 +5,22 @@
 import type { Explanation } from '../../src/explain/explain.js';
 import { MAX_ATTACHMENT_BYTES, formatBytes } from '../../src/chat/log-reply.js';
 import { STATUS_EMOJI } from '../../src/chat/views.js';
-import { CAUSES, stepNumber } from '../../src/engine/report.js';
+import { explanationIcon, logCauseText } from '../../src/chat/log-views.js';
+import type { LogSource } from '../../src/chat/log-views.js';
+import { stepNumber } from '../../src/engine/report.js';
 import { SLACK_LIMITS, fitCodeBlock, fitInline, fitMessageText } from './limits.js';
-import { capBlocks } from './render.js';
+import { capBlocks, causeCode, context, section } from './render.js';
 import type { SlackBlock, SlackMessage } from './render.js';
 
 const SECTION = SLACK_LIMITS.sectionText;
 
-const section = (text: string): SlackBlock => ({ type: 'section', text: { type: 'mrkdwn', text } });
-const context = (text: string): SlackBlock => ({ type: 'context', elements: [{ type: 'mrkdwn', text }] });
-
-/** Where the log came from, in words: `the log above` or `the attached file <name>`. */
-export type LogSource = { kind: 'paste' } | { kind: 'file'; name: string };
 
 function sourceText(source: LogSource): string {
   return source.kind === 'paste' ? 'the log above' : `the attached file ${fitInline(source.name, 200)}`;
 }
 
-function icon(e: Explanation): string {
-  if (e.connectionWorks) return STATUS_EMOJI.pass;
-  return e.cause !== undefined && e.confidence === 'high' ? STATUS_EMOJI.fail : STATUS_EMOJI.warn;
-}
-
-/** A cause is one of ours (a known code, shown as code); anything else is treated as text. */
 function causeText(e: Explanation): string {
-  const code = e.cause === undefined ? undefined : (CAUSES as readonly string[]).includes(e.cause) ? `\`${e.cause}\`` : fitInline(e.cause, 60);
-  // A log where the connection works still carries a cause (auth-denied, post-auth, healthy).
-  if (e.connectionWorks) return `the connection itself works${code !== undefined ? ` (${code})` : ''}`;
-  if (code !== undefined) return `${code} (${fitInline(e.confidence, 20)} confidence)`;
-  return 'no checklist cause fits';
+  return logCauseText(e, { cause: causeCode, text: fitInline });
 }
 
 function stopText(e: Explanation, max: number): string {
@@ -45,7 +32,7 @@ function stopText(e: Explanation, max: number): string {
 export function renderLogExplanation(e: Explanation, source: LogSource): SlackMessage {
   const n = stepNumber(e.step);
   const where = `🔎 *Where the ssh log stopped:* ${stopText(e, 1500)}`;
-  const stepHead = `${icon(e)} *Step ${n}, ${fitInline(e.stepTitle, 100)}:* ${causeText(e)}`;
+  const stepHead = `${explanationIcon(e)} *Step ${n}, ${fitInline(e.stepTitle, 100)}:* ${causeText(e)}`;
   const blocks: SlackBlock[] = [section(where), section(`${stepHead}\n${fitInline(e.summary, SECTION - stepHead.length - 1)}`)];
   if (e.next.length > 0) {
     const items = e.next.slice(0, 8).map((item) => `• ${fitInline(item, 600)}`);

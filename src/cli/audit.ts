@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { SshcheckError, isSshcheckError } from '../engine/errors.js';
 import { printable } from '../engine/target.js';
+import { duration } from '../engine/checklist/format.js';
 import type { AuditRow } from '../store/store.js';
 import type { CommandIo } from './history.js';
 import { terminalSafe } from './history.js';
@@ -37,8 +38,7 @@ export function parseSince(text: string, now: number): number {
 }
 
 function seconds(ms: number | null): string {
-  if (ms === null) return '-';
-  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+  return ms === null ? '-' : duration(ms);
 }
 
 /** One line per row, for a terminal. */

@@ -3,6 +3,7 @@
 // (hosts by cause, counted), then one compact line per host that is not healthy; `--json`
 // prints one `sshcheck/fleet@1` document. Exit 0 only when every host is healthy.
 import { findEngineConfig } from '../engine/config.js';
+import { duration } from '../engine/checklist/format.js';
 import type { Report } from '../engine/report.js';
 import type { Target } from '../engine/target.js';
 import { hostname } from 'node:os';
@@ -50,9 +51,7 @@ export function requestTargets(request: FleetRequest): Target[] {
   });
 }
 
-function seconds(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
-}
+const seconds = duration;
 
 /** The terminal text: summary first, then a line per host that is not healthy. */
 export function renderFleet(result: FleetResult, options: { color?: boolean } = {}): string {

@@ -4,6 +4,7 @@
 // a clock in, plain text lines out. The CLI prints them; the chat adapters put them in a code
 // block (rows may hold text a server sent, so they are never shown as markup).
 import type { RunRow } from './store.js';
+import { duration } from '../engine/checklist/format.js';
 
 export type TimeZoneMode = 'utc' | 'local';
 
@@ -51,9 +52,7 @@ export function age(ms: number, now: number): string {
   return `${Math.floor(s / 86_400)} days ago`;
 }
 
-function seconds(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
-}
+const seconds = duration;
 
 /** The summary line of one bastion's runs, newest first. */
 export function summarize(all: readonly RunRow[], now: number, tz: TimeZoneMode): string {

@@ -140,7 +140,7 @@ test('an attachment on another host is refused with a clear reply, and nothing i
     const before = h.fake.fileDownloads.length;
     await h.fake.sendEvent(threadMessage(channel, '', { subtype: 'file_share', files: [file] })).ack;
     const text = allText((await oneReply(channel)).args);
-    assert.match(text, /I did not read `ssh\.log`: its download link is not on `files\.slack\.com,` 127\.0\.0\.1:\d+, so it was not fetched/);
+    assert.match(text, /I did not read `ssh\.log`: its download link is not on `files\.slack\.com`, 127\.0\.0\.1:\d+, so it was not fetched/);
     assert.match(text, /Paste the output of `ssh -vvv user@host`/);
     assert.deepEqual(hits, [], 'the other host got no request (and no token)');
     assert.equal(h.fake.fileDownloads.length, before);
