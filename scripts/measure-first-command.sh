@@ -43,6 +43,7 @@ one() { # prints the wall time of one run in seconds
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (times scale with it)"
 runs=()
 for _ in 1 2 3 4 5; do runs+=("$(one)"); done
 echo "five runs (the first with an empty HOME): ${runs[*]} s; median $(printf '%s\n' "${runs[@]}" | median) s"

@@ -60,14 +60,21 @@ set -e
 [ "$status" = 2 ] || fail "sshcheck bot without credentials exited $status (want 2): $out"
 grep -q 'SLACK_BOT_TOKEN' <<<"$out" || fail "sshcheck bot did not list the credentials: $out"
 if grep -qi 'EACCES\|nonexistent' <<<"$out"; then fail "sshcheck bot touched the missing home: $out"; fi
-as_user "$BINDIR/sshcheck" audit >/dev/null || fail "sshcheck audit as $user (store in $state) failed"
-[ -f "$state/sshcheck.db" ] || fail "the store was not created in $state"
+# A check the target policy refuses probes nothing but is recorded: the store is written.
+printf 'policy:\n  allow: [203.0.113.0/24]\n' >"$root/policy.yml" && chmod 0644 "$root/policy.yml"
+set +e
+out=$(as_user "$BINDIR/sshcheck" --policy "$root/policy.yml" -q 169.254.169.254 2>&1)
+status=$?
+set -e
+[ "$status" = 2 ] || fail "a refused check as $user exited $status (want 2): $out"
+[ -f "$state/sshcheck.db" ] || fail "the store was not created in $state: $out"
+as_user "$BINDIR/sshcheck" audit | grep -q '169.254.169.254' || fail "sshcheck audit as $user does not show the refused check"
 [ "$home_before" = "$(ls -ld /nonexistent 2>&1 || true)" ] || fail "/nonexistent was created or changed"
-echo "test-install: as $user (HOME=/nonexistent): --version, bot (exit 2, lists credentials), audit (store in the state directory)"
+echo "test-install: as $user (HOME=/nonexistent): --version, bot (exit 2, lists credentials), a refused check recorded in the state directory's store, audit"
 
 for unit in "$UNITDIR"/*.service; do
   grep -q "^ExecStart=$BINDIR/sshcheck " "$unit" || fail "$unit does not run the installed binary"
-  if grep -q 'npx' "$unit"; then fail "$unit uses npx"; fi
+  if grep -v '^#' "$unit" | grep -q 'npx'; then fail "$unit uses npx"; fi
 done
 out=$(systemd-analyze verify --man=no "$UNITDIR"/sshcheck-bot.service "$UNITDIR"/sshcheck-engine.service 2>&1) || fail "systemd-analyze verify: $out"
 if [ -n "$out" ]; then echo "$out"; fail "systemd-analyze verify printed warnings"; fi

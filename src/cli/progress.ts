@@ -51,6 +51,17 @@ function clipVisible(text: string, width: number): string {
   return clip(text.replace(/\u001b\[[0-9;]*m/g, ''), width);
 }
 
+/**
+ * Erases the `drawn` lines above the cursor line by line and leaves the cursor on the first.
+ * Not ED (ESC[J) from the block's top: when the block starts at the pane's top-left corner,
+ * tmux treats that as clearing the screen and keeps a copy in the scrollback (scroll-on-clear).
+ */
+function eraseBlock(drawn: number): string {
+  if (drawn === 0) return '';
+  const down = Array.from({ length: drawn }, () => '\u001b[2K').join('\u001b[1E');
+  return `\u001b[${drawn}F${down}${drawn > 1 ? `\u001b[${drawn - 1}F` : '\u001b[1G'}`;
+}
+
 export function liveProgress(sink: ProgressSink, style: Style, options: LiveOptions = {}): Progress & { tick(): void } {
   const now = options.now ?? (() => performance.now());
   const started = now();
@@ -80,20 +91,22 @@ export function liveProgress(sink: ProgressSink, style: Style, options: LiveOpti
     if (verdict) block.push(clip(verdict, width()));
     const spin = spinnerLine();
     if (spin) block.push(clip(spin, width()));
-    // Leave a row for the cursor below the block; one row less than the pane is the most that
-    // can be redrawn without the top scrolling away.
+    // Leave a row for the cursor below the block: the live checklist needs LIVE_BLOCK_ROWS + 1
+    // rows (14) and otherwise uses lines.
     if (sink.rows !== undefined && Math.max(block.length, LIVE_BLOCK_ROWS) > sink.rows - 1) {
       fallBack();
       return;
     }
     const up = drawn > 0 ? `\u001b[${drawn}F` : '';
-    const clearRest = block.length < drawn ? '\u001b[0J' : '';
+    // A shorter block (the spinner line gone) leaves lines below it: erase them too.
+    const rest = drawn - block.length;
+    const clearRest = rest > 0 ? `${Array.from({ length: rest }, () => '\u001b[2K').join('\u001b[1E')}${rest > 1 ? `\u001b[${rest - 1}F` : ''}` : '';
     sink.write(`${up}${block.map((l) => `\u001b[2K${l}`).join('\n')}\n${clearRest}`);
     drawn = block.length;
   };
   const fallBack = (): void => {
     // Erase what is on screen (it all still is: the block fitted when drawn), then print lines.
-    if (drawn > 0) sink.write(`\u001b[${drawn}F\u001b[0J`);
+    sink.write(eraseBlock(drawn));
     drawn = 0;
     stopTimer();
     lines = plainProgress(sink);
@@ -138,7 +151,7 @@ export function liveProgress(sink: ProgressSink, style: Style, options: LiveOpti
     close() {
       stopTimer();
       finished = true;
-      if (drawn > 0) sink.write(`\u001b[${drawn}F\u001b[0J`);
+      sink.write(eraseBlock(drawn));
       drawn = 0;
     },
   };

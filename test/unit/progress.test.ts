@@ -26,7 +26,8 @@ test('the live checklist redraws its block in place and removes it at the end', 
   live.close();
   // Header + 10 steps + verdict = 12 lines; each redraw moves back up over the previous block.
   assert.match(out, /\u001b\[12F/);
-  assert.ok(out.endsWith('\u001b[12F\u001b[0J'), 'the block is erased before the report');
+  assert.ok(out.endsWith(`\u001b[12F${Array.from({ length: 12 }, () => '\u001b[2K').join('\u001b[1E')}\u001b[11F`), 'the block is erased line by line before the report');
+  assert.doesNotMatch(out, /\u001b\[0?J/, 'never an erase-display (tmux keeps a copy of a screen erased from its corner)');
   assert.match(out, /=> port-closed after 20 ms: nothing listens/);
   assert.doesNotMatch(out, /\u0007|\u001b\[31m/, 'a server string cannot carry escape sequences into the terminal');
   for (const line of out.split('\n')) assert.ok(line.replace(/\u001b\[[0-9;]*[A-Za-z]/g, '').length <= 80);
@@ -63,6 +64,11 @@ function screen(out: string, rows: number): { visible: string[]; scrollback: str
     } else if (m[2] === 'F') {
       // Cursor up to the start of a line, never above the screen's top row.
       cursor = Math.max(top, cursor - Number(m[1] || 1));
+    } else if (m[2] === 'E') {
+      // Cursor down to the start of a line, never below the last line written.
+      cursor = Math.min(lines.length - 1, cursor + Number(m[1] || 1));
+    } else if (m[2] === 'G') {
+      // column 1: lines are written whole, nothing to do
     } else if (m[2] === 'K') {
       lines[cursor] = '';
     } else if (m[2] === 'J') {
@@ -78,7 +84,7 @@ function screen(out: string, rows: number): { visible: string[]; scrollback: str
 }
 
 test('a pane too short for the checklist gets line mode: no copy of the block smears into the scrollback', () => {
-  for (const rows of [5, 8, 13, 14, 24]) {
+  for (const rows of [5, 8, 13, 14, 15, 24]) {
     let out = '';
     const live = liveProgress({ write: (t) => (out += t), columns: 80, rows }, { color: false }, { tickMs: 0 });
     for (const e of events) {
