@@ -35,11 +35,16 @@ const SENTENCE_END = /^([^:].*?)([:,;.])$/;
 
 function safeWord(word: string, dialect: Dialect): string {
   if (!RISKY.test(word)) return entities(word, dialect);
-  const split = SENTENCE_END.exec(word);
-  const [core, tail] = split ? [split[1] ?? word, split[2] ?? ''] : [word, ''];
-  // The span ends before the tail: what is left outside is one punctuation mark, which can
-  // neither start nor end an emoji, a mention or a link on its own.
-  return `\`${entities(defuseBackticks(core), dialect)}\`${tail}`;
+  // An opening parenthesis of the sentence stays outside too ("(`a.example`,"); a masked
+  // link's "](" keeps its brackets inside.
+  const lead = word.startsWith('(') && word.length > 1 && !word.includes('](') ? '(' : '';
+  const rest = word.slice(lead.length);
+  const split = SENTENCE_END.exec(rest);
+  let [core, tail] = split ? [split[1] ?? rest, split[2] ?? ''] : [rest, ''];
+  if (lead && core.endsWith(')') && core.length > 1) [core, tail] = [core.slice(0, -1), `)${tail}`];
+  // What is left outside is punctuation alone, which can neither start nor end an emoji, a
+  // mention or a link on its own; the core stays code even when it no longer looks risky.
+  return `${lead}\`${entities(defuseBackticks(core), dialect)}\`${tail}`;
 }
 
 export function safeInline(text: string, dialect: Dialect): string {

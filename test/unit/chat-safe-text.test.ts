@@ -53,3 +53,10 @@ test('clip marks the cut and never splits a surrogate pair', () => {
   assert.equal(clip('a😀😀😀', 4), 'a😀…');
   assert.equal(clip('a😀😀😀', 3), 'a…', 'a pair that does not fit is left out whole');
 });
+
+test('an opening parenthesis of the sentence stays outside the code span, a masked link keeps its brackets', () => {
+  assert.equal(safeInline('hosts (cdn.example, media.example, 127.0.0.1:80)', 'slack'), 'hosts (`cdn.example`, `media.example`, 127.0.0.1:80)');
+  assert.equal(safeInline('see (evil.example)', 'slack'), 'see (`evil.example`)');
+  assert.equal(safeInline('a:smile:', 'slack'), '`a:smile`:');
+  assert.match(safeInline('[x](http://evil.example)', 'discord'), /^`\[x\]\(http:\/\/evil\.example\)`$/);
+});
