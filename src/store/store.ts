@@ -9,7 +9,8 @@
 // Nothing here is written anywhere but the database file and SQLite's own -wal/-shm files.
 import { closeSync, existsSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from './sqlite.js';
+import type { SqliteDatabase } from './sqlite.js';
 import { SshcheckError } from '../engine/errors.js';
 import type { Report } from '../engine/report.js';
 import { DEFAULT_RETENTION_DAYS } from './config.js';
@@ -237,7 +238,7 @@ function makeDirs(dir: string): void {
 }
 
 /** Applies the migrations a database lacks. Exported for tests that build older versions. */
-export function migrate(db: Database.Database, upTo: number = SCHEMA_VERSION, file = 'the store'): number {
+export function migrate(db: SqliteDatabase, upTo: number = SCHEMA_VERSION, file = 'the store'): number {
   // A read first: a file that is up to date needs no write lock (another process may hold it).
   const before = Number(db.pragma('user_version', { simple: true }));
   if (before > SCHEMA_VERSION) throw newerSchema(file, before);
@@ -269,7 +270,7 @@ export class Store {
 
   private constructor(
     readonly path: string,
-    private readonly db: Database.Database,
+    private readonly db: SqliteDatabase,
     options: StoreOptions,
   ) {
     this.now = options.now ?? (() => Date.now());
@@ -282,7 +283,7 @@ export class Store {
    * SshcheckError E_STORE with the path and what to do.
    */
   static open(path: string, options: StoreOptions = {}): Store {
-    let db: Database.Database | undefined;
+    let db: SqliteDatabase | undefined;
     const busyMs = Math.round(options.busyTimeoutMs ?? 5000);
     try {
       if (options.readonly) {

@@ -3,7 +3,7 @@
 // Opens the database, runs BEGIN EXCLUSIVE, prints "locked" and holds the lock until its
 // stdin closes or it gets SIGTERM; then it rolls back and exits. The tests start it and end
 // it by its pid.
-import Database from 'better-sqlite3';
+import Database from '../../src/store/sqlite.js';
 
 const path = process.argv[2] ?? '';
 const db = new Database(path, { fileMustExist: true, timeout: 10_000 });

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
+import Database from '../../src/store/sqlite.js';
 import { SshcheckError } from '../../src/engine/errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/migrations.js';
 import { storePath } from '../../src/store/paths.js';
