@@ -60,7 +60,8 @@ describe('NATS: bot engine client and real agents on a real nats-server', { skip
   let closedPort: number;
   const silentSockets = new Set<Socket>();
   const agents: AgentProcess[] = [];
-  const passwords = { bot: randomUUID(), eu: randomUUID(), us: randomUUID() };
+  // A letter first: nats-server parses a $VARIABLE's value as a config value, and one that starts with a digit as a number.
+  const passwords = { bot: `p${randomUUID()}`, eu: `p${randomUUID()}`, us: `p${randomUUID()}` };
 
   const passwordFile = (name: string, value: string): string => {
     const path = join(dir, `${name}.pass`);

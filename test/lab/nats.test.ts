@@ -44,7 +44,8 @@ describe('lab: agents of two segments and a client meet on a real nats-server', 
   let broker: TestBroker;
   let net: Record<string, Segment>;
   const agents = new Map<string, LabProcess>();
-  const passwords = { bot: randomUUID(), eu: randomUUID(), us: randomUUID() };
+  // A letter first: nats-server parses a $VARIABLE's value as a config value, and one that starts with a digit as a number.
+  const passwords = { bot: `p${randomUUID()}`, eu: `p${randomUUID()}`, us: `p${randomUUID()}` };
 
   const brokerUrl = (): string => `nats://${net.broker?.address ?? ''}:${BROKER_PORT}`;
   const runCli = (args: string[], onLine?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<CliResult> =>

@@ -24,7 +24,7 @@ describe('lab: the real CLI JSON matches docs/schemas', { skip: unavailable ?? f
       await lab.startSshd({ listenAll: true });
       await lab.iptables(lab.target, '-A', 'INPUT', '-p', 'tcp', '--dport', '2222', '-j', 'DROP');
 
-      const healthy = await lab.runCli(['--json', '-q', ADDR.target], 30_000);
+      const healthy = await lab.runCli(['--json', '-q', ADDR.target], 30_000, 'healthy');
       assert.equal(healthy.code, 0, healthy.stderr);
       const h = JSON.parse(healthy.stdout) as Report;
       assert.deepEqual(schemaErrors('report', h), []);
@@ -37,7 +37,7 @@ describe('lab: the real CLI JSON matches docs/schemas', { skip: unavailable ?? f
       const ping = h.measurements?.ping;
       if (ping && ping.received > 0) assert.equal(ping.rttsMs.length, ping.received);
 
-      const closed = await lab.runCli(['--json', '-q', '-p', '2200', ADDR.target], 30_000);
+      const closed = await lab.runCli(['--json', '-q', '-p', '2200', ADDR.target], 30_000, 'closed');
       assert.equal(closed.code, 1, closed.stderr);
       const c = JSON.parse(closed.stdout) as Report;
       assert.equal(c.diagnosis.cause, 'port-closed');
@@ -45,18 +45,18 @@ describe('lab: the real CLI JSON matches docs/schemas', { skip: unavailable ?? f
       assert.equal(c.measurements?.ssh[0]?.tcp, 'refused');
       assert.equal(c.measurements?.ssh[0]?.banner, null);
 
-      const dropped = await lab.runCli(['--json', '-q', '-p', '2222', ADDR.target], 30_000);
+      const dropped = await lab.runCli(['--json', '-q', '-p', '2222', ADDR.target], 30_000, 'dropped');
       assert.equal(dropped.code, 1, dropped.stderr);
       const d = JSON.parse(dropped.stdout) as Report;
       assert.equal(d.diagnosis.cause, 'port-filtered');
       assert.deepEqual(schemaErrors('report', d), []);
 
       // --brief: exactly one line; --events: NDJSON, the last event carries a valid report.
-      const brief = await lab.runCli(['--brief', '-p', '2200', ADDR.target], 30_000);
+      const brief = await lab.runCli(['--brief', '-p', '2200', ADDR.target], 30_000, 'brief');
       assert.equal(brief.code, 1);
       assert.equal(brief.stderr, '', '--brief prints no progress');
       assert.match(brief.stdout, new RegExp(`^sshcheck@${ADDR.target.replace(/\./g, '\\.')}:2200 port-closed \\(high\\): nothing listens[^\n]*\n$`));
-      const events = await lab.runCli(['--events', '-q', '-p', '2200', ADDR.target], 30_000);
+      const events = await lab.runCli(['--events', '-q', '-p', '2200', ADDR.target], 30_000, 'events');
       assert.equal(events.code, 1);
       const parsed = events.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; report?: Report });
       assert.equal(parsed[0]?.type, 'run-started');
@@ -64,7 +64,7 @@ describe('lab: the real CLI JSON matches docs/schemas', { skip: unavailable ?? f
       assert.equal(parsed.at(-1)?.type, 'run-finished');
       assert.deepEqual(schemaErrors('report', parsed.at(-1)?.report), []);
 
-      const fleet = await lab.runCli(['--json', '-q', ...addresses, fleetAddress(200)], 60_000);
+      const fleet = await lab.runCli(['--json', '-q', ...addresses, fleetAddress(200)], 60_000, 'fleet');
       const f = JSON.parse(fleet.stdout) as FleetResult;
       assert.deepEqual(schemaErrors('fleet', f), []);
       assert.equal(f.reports.length, 3);
