@@ -78,11 +78,15 @@ test('sshcheck explain --json matches docs/schemas/explain.schema.json', () => {
   const logs = [
     'OpenSSH_9.2p1 Debian-2+deb12u3, OpenSSL 3.0.15 3 Sep 2024\ndebug1: Connecting to db-3 [10.0.0.5] port 22.\nssh: connect to host db-3 port 22: Connection timed out\n',
     'debug1: Connecting to db-3 [10.0.0.5] port 22.\ndebug1: Connection established.\ndebug1: Remote protocol version 2.0, remote software version OpenSSH_9.2p1\ndebug1: Authenticating to db-3:22 as \'alice\'\ndebug1: Authentications that can continue: publickey\nalice@db-3: Permission denied (publickey).\n',
-    'nothing that ssh would print\n',
   ];
   for (const log of logs) {
     const r = spawnSync(process.execPath, [CLI, 'explain', '--json'], { input: log, encoding: 'utf8', timeout: 10_000, env: { PATH: process.env.PATH ?? '' } });
     assert.ok(r.status === 0 || r.status === 1, r.stderr);
     assert.deepEqual(schemaErrors('explain', JSON.parse(r.stdout)), [], log);
   }
+  // Text that is not ssh output is a usage error: no JSON at all, exit 2, and why on stderr.
+  const junk = spawnSync(process.execPath, [CLI, 'explain', '--json'], { input: 'nothing that ssh would print\n', encoding: 'utf8', timeout: 10_000, env: { PATH: process.env.PATH ?? '' } });
+  assert.equal(junk.status, 2, junk.stderr);
+  assert.equal(junk.stdout, '');
+  assert.match(junk.stderr, /not ssh debug output/);
 });

@@ -23,7 +23,9 @@ let nextPort = 2300;
 const figures: string[] = [];
 
 async function check(port: number): Promise<Report> {
-  const run = await lab.runCli(['--json', '-q', `${ADDR.target}:${port}`]);
+  // A store per check: the connection budget counts checks of one target, and this lab checks
+  // 10.77.2.2 once per server mode.
+  const run = await lab.runCli(['--json', '-q', `${ADDR.target}:${port}`], 30_000, `port-${port}`);
   let report: Report;
   try {
     report = JSON.parse(run.stdout) as Report;
@@ -109,7 +111,7 @@ describe('lab: every failure after the TCP connect gets its own name', { skip: u
     writeFileSync(knownHosts, `[${ADDR.target}]:${port} ssh-ed25519 ${blob.toString('base64')}\n`);
     const config = join(lab.workDir, 'engine.yml');
     writeFileSync(config, `known_hosts: ${knownHosts}\n`);
-    const run = await lab.runCli(['--json', '-q', '--config', config, `${ADDR.target}:${port}`]);
+    const run = await lab.runCli(['--json', '-q', '--config', config, `${ADDR.target}:${port}`], 30_000, `known-hosts-${port}`);
     const report = JSON.parse(run.stdout) as Report;
     assert.equal(report.diagnosis.cause, 'host-key-changed', explained(report));
     assert.equal(report.diagnosis.confidence, 'high');
