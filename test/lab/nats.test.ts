@@ -152,8 +152,10 @@ describe('lab: agents of two segments and a client meet on a real nats-server', 
     assert.equal(usReport.diagnosis.cause, 'port-closed');
     assert.equal(runsOf('eua') + runsOf('eub'), before.eu + 1);
     assert.equal(runsOf('usa') + runsOf('usb'), before.us + 1);
-    // Live: the progress lines arrived over the run, not all at once with the report.
-    for (const run of [eu, us]) {
+    // Live: the progress lines arrived over the run, not all at once with the report. Only the
+    // healthy run spans long enough to tell (its pings alone take 0.4 s); a TCP reset settles in
+    // a few ms, so its lines may all arrive together without anything being held back.
+    for (const run of [eu]) {
       const progress = run.lines.filter((l) => /^\[.*\] (checking|step|diagnosis)/.test(l.text));
       assert.ok(progress.length >= 10, run.stderr);
       const spread = (progress.at(-1)?.at ?? 0) - (progress[0]?.at ?? 0);
