@@ -11,7 +11,7 @@ import type { Runner } from '../../src/service/runs.js';
 import type { Service } from '../../src/service/server.js';
 import { Store } from '../../src/store/store.js';
 import { parsePrometheusText, sampleValue } from '../lab/prom-text.js';
-import { auth, postCheck, scriptedRunner, startLoopbackService } from './service-support.js';
+import { auth, postCheck, scriptedEvents, scriptedRunner, startLoopbackService } from './service-support.js';
 
 async function withService(runner: Runner, body: (url: string, store: Store, service: Service) => Promise<void>, maxRuns = 4): Promise<void> {
   const store = Store.open(':memory:');
@@ -153,5 +153,21 @@ test('an engine failure: 500 with the engine\'s message, not a made-up verdict',
     const res = await probe(url, '?target=10.0.0.5');
     assert.equal(res.status, 500);
     assert.deepEqual([errorOf(res.text).code, errorOf(res.text).message], ['engine', 'the engine failed: scripted engine failure']);
+  });
+});
+
+test('an undecided run: 200 with success 0 and the diagnosis series saying undecided, not an HTTP error', async () => {
+  const undecided: Runner = (target) => {
+    const last = scriptedEvents(target, 'test-bastion', '00000000-0000-4000-8000-000000000009').at(-1);
+    if (last?.type !== 'run-finished') throw new Error('script without report');
+    const report = { ...last.report, outcome: 'undecided' as const, diagnosis: { ...last.report.diagnosis, cause: 'undecided' as const, step: null, confidence: 'low' as const, stoppedBy: 'budget' as const } };
+    return Promise.resolve(report);
+  };
+  await withService(undecided, async (url) => {
+    const res = await probe(url, '?target=10.0.0.5');
+    assert.equal(res.status, 200, res.text);
+    const families = parsePrometheusText(res.text);
+    assert.equal(sampleValue(families, 'sshcheck_probe_success'), 0);
+    assert.deepEqual(families.get('sshcheck_probe_diagnosis')?.samples.map((s) => s.labels), [{ cause: 'undecided', step: 'none', confidence: 'low' }]);
   });
 });
