@@ -86,7 +86,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (argv[0] === 'serve') {
     const { runServe } = await import('../service/serve.js');
-    return runServe(argv.slice(1), process.env, { stderr: (t) => process.stderr.write(t), stopSignal: stopSignal(), onReload: (handler) => process.on('SIGHUP', handler) });
+    return runServe(argv.slice(1), process.env, { version: version(), stderr: (t) => process.stderr.write(t), stopSignal: stopSignal(), onReload: (handler) => process.on('SIGHUP', handler) });
   }
   if (argv[0] === 'agent') {
     const { runAgent } = await import('./agent.js');

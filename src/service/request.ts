@@ -50,6 +50,29 @@ export function parseCheckBody(text: string, contentType: string | undefined): C
   for (const key of Object.keys(record)) {
     if (!FIELDS.has(key)) throw new RequestError(400, printable(key, 40), `${printable(key, 40)}: unknown field; the fields are target, port, user and from`);
   }
+  return checkFields(record);
+}
+
+export const PROBE_QUERY_HELP = 'ask GET /probe?target=db-3 (and optionally &port=2222); Prometheus sets target by relabelling (docs/deploy.md)';
+const PROBE_PARAMS = new Set(['target', 'port']);
+
+/**
+ * GET /probe's query, validated with the same rules as a POST body. Each parameter at most
+ * once: a scrape config that sends two targets is wrong, not a choice to make here.
+ */
+export function parseProbeQuery(query: URLSearchParams): CheckBody {
+  const record: Record<string, string> = {};
+  for (const [key, value] of query) {
+    const name = printable(key, 40);
+    if (!PROBE_PARAMS.has(key)) throw new RequestError(400, name, `${name}: unknown parameter; the parameters are target and port: ${PROBE_QUERY_HELP}`);
+    if (key in record) throw new RequestError(400, name, `${name}: given more than once; give it once`);
+    record[key] = value;
+  }
+  if (record.target === undefined || record.target === '') throw new RequestError(400, 'target', `target: required: ${PROBE_QUERY_HELP}`);
+  return checkFields(record);
+}
+
+function checkFields(record: Record<string, unknown>): CheckBody {
   const { target, port, user, from } = record;
   let fromAddress: string | undefined;
   if (from !== undefined) {

@@ -52,6 +52,8 @@ export interface ServeIo {
   onReload?: (handler: () => void) => void;
   /** Tests run engines with other options (a fake runner, a short budget). */
   runner?: Runner;
+  /** sshcheck's version, for /healthz and /probe's sshcheck_build_info. */
+  version?: string;
   /** Called once the service listens, with the address it listens on. */
   onListening?: (address: string) => void;
 }
@@ -161,7 +163,7 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   const threaded = new ThreadedEngine();
   const runner = engineRunner({ store, vantage, budgetMs, policy, engineConfig, logger, probe: (target, o) => threaded.run(target, o), ...(io.runner ? { engine: io.runner } : {}) });
   const admit = serviceAdmission({ store, policy, vantage, logger, registry: () => service.registry });
-  const service = createService({ runner, tokens, logger, vantage, admit, registry: { maxRuns: options.maxRuns, reuseMs: options.reuseMs } });
+  const service = createService({ runner, tokens, logger, vantage, admit, registry: { maxRuns: options.maxRuns, reuseMs: options.reuseMs }, ...(io.version !== undefined ? { version: io.version } : {}) });
 
   const tokenFile = source.file;
   io.onReload?.(() => {

@@ -1,8 +1,9 @@
-// `sshcheck serve`'s HTTP surface on node:http, no framework: five routes, SSE is plain
+// `sshcheck serve`'s HTTP surface on node:http, no framework: six routes, SSE is plain
 // text, and the dependency list stays short.
 //   POST /v1/checks              start a check, or join/reuse one          (bearer token)
 //   GET  /v1/checks/:id          its state, and the report once finished   (bearer token)
 //   GET  /v1/checks/:id/events   its progress events as SSE, from the start or after Last-Event-ID
+//   GET  /probe?target=db-3      one check, answered as Prometheus text    (bearer token)
 //   GET  /healthz                liveness                                  (no token)
 //   GET  /metrics                Prometheus text                           (no token)
 // Every /v1 request is authenticated before anything else happens: no body is read, no
@@ -12,9 +13,11 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import { METRICS_CONTENT_TYPE, ServiceMetrics } from './metrics.js';
 import type { RejectReason } from './metrics.js';
-import { MAX_BODY_BYTES, parseCheckBody, RequestError } from './request.js';
+import { renderProbe } from './probe-metrics.js';
+import type { ProbeBuild } from './probe-metrics.js';
+import { MAX_BODY_BYTES, parseCheckBody, parseProbeQuery, RequestError } from './request.js';
 import { BusyError, DEFAULT_REGISTRY_OPTIONS, RunRegistry } from './runs.js';
-import type { Runner, RunRegistryOptions, ServiceRun } from './runs.js';
+import type { Runner, RunRegistryOptions, ServiceRun, StartResult } from './runs.js';
 import type { CheckBody } from './request.js';
 import { encodeSse, encodeSseComment, encodeSseRetry, parseLastEventId } from './sse.js';
 import type { TokenSet } from './tokens.js';
@@ -151,6 +154,7 @@ export function createService(options: ServiceOptions): Service {
   const maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS;
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const streams = new Set<ServerResponse>();
+  const build: ProbeBuild = { version: options.version ?? 'unknown', node: process.versions.node };
   let closing = false;
 
   const reject = (res: ServerResponse, reason: RejectReason, status: number, body: ErrorBody, headers: Record<string, string> = {}): void => {
@@ -158,19 +162,13 @@ export function createService(options: ServiceOptions): Service {
     json(res, status, body, headers);
   };
 
-  const postCheck = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    let request;
-    try {
-      request = parseCheckBody(await readBody(req, MAX_BODY_BYTES), req.headers['content-type']);
-    } catch (err) {
-      if (err instanceof RequestError) {
-        const reason: RejectReason = err.status === 413 ? 'too_large' : 'invalid';
-        // After a 413 the rest of the body is unread: the connection cannot be reused.
-        reject(res, reason, err.status, errorBody(reason, err.message, err.field), err.status === 413 ? { Connection: 'close' } : {});
-        return;
-      }
-      throw err;
-    }
+  /**
+   * A valid request's way to a run, shared by POST /v1/checks and GET /probe: the policy
+   * (403), a full service (429), the audit row (503), then the registry's single flight.
+   * Answers the refusals itself; `then` gets the run at once (in the same tick as the start:
+   * an answer that says "running" must not race the run's end).
+   */
+  const admitAndStart = async (request: CheckBody, res: ServerResponse, then: (started: StartResult) => void | Promise<void>): Promise<void> => {
     if (closing) {
       json(res, 503, errorBody('stopping', 'this service is shutting down: try again in a moment'), { 'Retry-After': '2' });
       return;
@@ -202,11 +200,29 @@ export function createService(options: ServiceOptions): Service {
       admission?.deny(err instanceof Error ? err.message : String(err));
       throw err;
     }
-    const { run, outcome } = started;
-    admission?.follow(run);
-    // The report itself is fetched or streamed; this answer says which check to follow.
-    const body = { ...runView(run, Date.now(), false), outcome, ...(started.ageMs !== undefined ? { ageMs: started.ageMs } : {}) };
-    json(res, run.state === 'running' ? 202 : 200, body, { Location: `/v1/checks/${run.id}` });
+    admission?.follow(started.run);
+    return then(started);
+  };
+
+  const postCheck = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    let request;
+    try {
+      request = parseCheckBody(await readBody(req, MAX_BODY_BYTES), req.headers['content-type']);
+    } catch (err) {
+      if (err instanceof RequestError) {
+        const reason: RejectReason = err.status === 413 ? 'too_large' : 'invalid';
+        // After a 413 the rest of the body is unread: the connection cannot be reused.
+        reject(res, reason, err.status, errorBody(reason, err.message, err.field), err.status === 413 ? { Connection: 'close' } : {});
+        return;
+      }
+      throw err;
+    }
+    await admitAndStart(request, res, (started) => {
+      const { run, outcome } = started;
+      // The report itself is fetched or streamed; this answer says which check to follow.
+      const body = { ...runView(run, Date.now(), false), outcome, ...(started.ageMs !== undefined ? { ageMs: started.ageMs } : {}) };
+      json(res, run.state === 'running' ? 202 : 200, body, { Location: `/v1/checks/${run.id}` });
+    });
   };
 
   const streamEvents = (req: IncomingMessage, res: ServerResponse, run: ServiceRun): void => {
@@ -251,16 +267,53 @@ export function createService(options: ServiceOptions): Service {
     });
   };
 
-  const handleV1 = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
-    if (!tokens.verify(req.headers.authorization)) {
-      const missing = req.headers.authorization === undefined;
-      reject(res, 'unauthorized', 401, errorBody('unauthorized', missing ? 'send Authorization: Bearer <token>' : 'the token is not valid here (wrong, or rotated out)'), {
-        'WWW-Authenticate': 'Bearer realm="sshcheck"',
-        // The body of a rejected POST is never read: do not reuse the connection.
-        ...(req.method === 'POST' ? { Connection: 'close' } : {}),
-      });
-      return;
+  /** Answers 401 and returns false unless the request carries a valid bearer token. */
+  const authorized = (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (tokens.verify(req.headers.authorization)) return true;
+    const missing = req.headers.authorization === undefined;
+    reject(res, 'unauthorized', 401, errorBody('unauthorized', missing ? 'send Authorization: Bearer <token>' : 'the token is not valid here (wrong, or rotated out)'), {
+      'WWW-Authenticate': 'Bearer realm="sshcheck"',
+      // The body of a rejected POST is never read: do not reuse the connection.
+      ...(req.method === 'POST' ? { Connection: 'close' } : {}),
+    });
+    return false;
+  };
+
+  /**
+   * GET /probe?target=…: blackbox_exporter's contract. One check, through the same policy,
+   * limits, audit row and single flight as POST /v1/checks; the answer waits for the report
+   * and is the report as Prometheus text. A run that ends without a verdict is a probe
+   * failure (success 0, cause "undecided"), not an HTTP error.
+   */
+  const probe = async (req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> => {
+    if (!authorized(req, res)) return;
+    if (req.method !== 'GET') return json(res, 405, errorBody('method', 'use GET /probe?target=db-3'), { Allow: 'GET' });
+    let request;
+    try {
+      request = parseProbeQuery(query);
+    } catch (err) {
+      if (err instanceof RequestError) return reject(res, 'invalid', err.status, errorBody('invalid', err.message, err.field));
+      throw err;
     }
+    await admitAndStart(request, res, (started) => answerProbe(res, started));
+  };
+
+  const answerProbe = async (res: ServerResponse, started: StartResult): Promise<void> => {
+    const { run } = started;
+    await run.done;
+    // The scraper gave up (its scrape_timeout is shorter than the run): the run still finished for the others.
+    if (res.destroyed) return;
+    if (!run.report) {
+      if (run.errorCode === 'E_POLICY') return reject(res, 'policy', 403, errorBody('policy', run.error ?? 'the target policy refused the target', 'target'));
+      return json(res, 500, errorBody('engine', `the engine failed: ${run.error ?? 'unknown error'}`));
+    }
+    const text = renderProbe(run.report, build, started.ageMs ?? 0);
+    res.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+    res.end(text);
+  };
+
+  const handleV1 = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
+    if (!authorized(req, res)) return;
     if (path === '/v1/checks') {
       if (req.method !== 'POST') return json(res, 405, errorBody('method', 'use POST /v1/checks to start a check'), { Allow: 'POST' });
       return postCheck(req, res);
@@ -275,7 +328,8 @@ export function createService(options: ServiceOptions): Service {
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = new URL(req.url ?? '/', 'http://service.invalid').pathname;
+    const url = new URL(req.url ?? '/', 'http://service.invalid');
+    const path = url.pathname;
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       return json(res, closing ? 503 : 200, { status: closing ? 'stopping' : 'ok', vantage: options.vantage, runsInFlight: registry.inFlight, ...(options.version ? { version: options.version } : {}) });
     }
@@ -285,8 +339,9 @@ export function createService(options: ServiceOptions): Service {
       res.end(text);
       return;
     }
+    if (path === '/probe') return probe(req, res, url.searchParams);
     if (path === '/v1' || path.startsWith('/v1/')) return handleV1(req, res, path);
-    json(res, 404, errorBody('not_found', 'no such endpoint: POST /v1/checks, GET /v1/checks/:id[/events], GET /healthz, GET /metrics'));
+    json(res, 404, errorBody('not_found', 'no such endpoint: POST /v1/checks, GET /v1/checks/:id[/events], GET /probe?target=, GET /healthz, GET /metrics'));
   };
 
   const headersTimeoutMs = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
