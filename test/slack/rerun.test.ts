@@ -5,42 +5,12 @@
 // refused before the gate is even asked.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChatGate } from '../../src/chat/admission.js';
-import type { GateActor } from '../../src/chat/gate.js';
 import { RERUN_ACTION } from '../../src/chat/rerun.js';
-import { openGate } from '../support/open-gate.js';
+import { recordingGate } from '../support/recording-gate.js';
 import type { RecordedCall } from './fake-slack.js';
 import { allText, answerTo, settled, startHarness, threadIn } from './harness.js';
 import type { Harness } from './harness.js';
 import { closedPort } from './targets.js';
-
-/** The open gate, except that it refuses `refused` and holds every answer while `held` is set. */
-function recordingGate(refused: string): ChatGate & { actors: GateActor[]; hold(): void; release(): void; answered: number } {
-  const inner = openGate();
-  let gate: Promise<void> = Promise.resolve();
-  let open: () => void = () => undefined;
-  const state = {
-    actors: [] as GateActor[],
-    answered: 0,
-    hold() {
-      gate = new Promise<void>((resolve) => {
-        open = resolve;
-      });
-    },
-    release() {
-      open();
-    },
-    admit: async (request: Parameters<ChatGate['admit']>[0]) => {
-      state.actors.push(request.actor);
-      await gate;
-      state.answered += 1;
-      if (request.actor.user === refused) return { kind: 'denied' as const, reason: 'permission' as const, message: 'You may not run checks in this channel (nothing was checked)' };
-      return inner.admit(request);
-    },
-    admitFleet: (request: Parameters<ChatGate['admitFleet']>[0]) => inner.admitFleet(request),
-  };
-  return state;
-}
 
 interface Button {
   action_id: string;
