@@ -219,7 +219,7 @@ describe('B. a request delivered twice over HTTP runs once', () => {
 
 // ---- C. command texts ---------------------------------------------------------------------
 
-const ALLOWED_CHARS = String.raw`only letters, digits, "\.", "-", \`"_",\` ":", \`"@"\` and \[ \] are accepted`;
+const ALLOWED_CHARS = String.raw`only letters, digits, "\.", "-", \`"_"\`, ":", \`"@"\` and \[ \] are accepted`;
 const refused = (reason: string): RegExp => new RegExp(`^⚠️ ${reason}(?:: ${ALLOWED_CHARS})? \\(nothing was checked\\)$`);
 const LT = refused(String.raw`target contains \`"&lt;"\` \(U\+003C\)`);
 
@@ -236,7 +236,7 @@ const texts: Array<[string, string, RegExp]> = [
   ['a bidi override', 'db\u202e3', refused(String.raw`target contains a bidirectional-text control \(U\+202E\)`)],
   ['a bad port', 'db-3 99999', refused(String.raw`invalid port \(the second word\) 99999: use a number from 1 to 65535`)],
   ['an unknown bastion', 'db-3 via unknown-bastion', refused('unknown bastion "unknown-bastion": no bastions are configured: this bot probes from its own machine')],
-  ['a mention as "from"', 'db-3 from <!channel>', refused(String.raw`"from" takes your IP address, e.g. from 203\.0\.113\.7 \`\("&lt;!channel&gt;"\` is not one\)`)],
+  ['a mention as "from"', 'db-3 from <!channel>', refused(String.raw`"from" takes your IP address, e.g. from 203\.0\.113\.7 \(\`"&lt;!channel&gt;"\` is not one\)`)],
   ['history of a mention', 'history <!channel>', LT],
   ['NUL and control characters', 'db-3\u0000\u0007\u001b[31m', refused(String.raw`target contains a control character \(U\+0000\)`)],
 ];
