@@ -2,6 +2,7 @@
 // thread; /sshcheck-explain explains an ssh -v log given as a file or text (issue 5).
 // `sshcheck bot` loads it when DISCORD_TOKEN and DISCORD_APPLICATION_ID are set;
 // `sshcheck discord register` calls registerCommands. See docs/discord.md.
+import { handleRerunClick, isRerunClick } from './rerun.js';
 import type { Client, Interaction } from 'discord.js';
 import { Events } from 'discord.js';
 import type { AdapterContext, ChatAdapter } from '../../src/chat/adapter.js';
@@ -52,7 +53,11 @@ class DiscordAdapter implements ChatAdapter {
     const explainDeps = { logger: this.ctx.logger, seen: deps.seen, allowed: discordFileOrigins(this.config.apiUrl) };
     this.client.on(Events.InteractionCreate, (interaction: Interaction) => {
       if (this.stopping) return;
-      const handled = isExplainCommand(interaction) ? handleExplainInteraction(interaction, explainDeps) : handleInteraction(interaction, deps);
+      const handled = isExplainCommand(interaction)
+        ? handleExplainInteraction(interaction, explainDeps)
+        : isRerunClick(interaction)
+          ? handleRerunClick(interaction, deps)
+          : handleInteraction(interaction, deps);
       const task = handled.catch((err: unknown) => {
         this.ctx.logger.error('discord interaction failed', { interaction: interaction.id, ...errorFields(err, [this.config.token, interaction.token ?? '']) });
       });

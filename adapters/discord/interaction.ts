@@ -13,6 +13,7 @@ import type { FleetCommand } from '../../src/chat/fleet-grammar.js';
 import { parseFleetCommand } from '../../src/chat/fleet-grammar.js';
 import type { Ticket } from '../../src/chat/gate.js';
 import type { Pacer } from '../../src/chat/pacer.js';
+import { rerunCustomId } from '../../src/chat/rerun.js';
 import { targetLabel } from '../../src/chat/views.js';
 import { isSshcheckError } from '../../src/engine/errors.js';
 import type { Target } from '../../src/engine/target.js';
@@ -21,7 +22,7 @@ import type { ParsedCommand } from './command.js';
 import { errorFields } from './errors.js';
 import { discordActor, renderDecision, renderNotice } from './gate.js';
 import { handleDiscordFleet } from './fleet.js';
-import { DISCORD_USAGE, renderUsageError } from './render.js';
+import { DISCORD_USAGE, renderRerunRow, renderUsageError } from './render.js';
 import { InteractionResponder } from './responder.js';
 import { DiscordSurface } from './surface.js';
 import { threadContextOf, whyNoThread } from './thread-policy.js';
@@ -127,7 +128,15 @@ export async function runDiscordCheck(interaction: RepliableInteraction, respond
   const { logger } = deps;
   const noThread = whyNoThread(threadContextOf(interaction));
   const label = targetLabel(check.target);
-  const surface = new DiscordSurface({ interaction, responder, logger, threadName: `sshcheck ${label}`, ...(noThread !== undefined ? { noThread } : {}) });
+  const rerun = rerunCustomId(check);
+  const surface = new DiscordSurface({
+    interaction,
+    responder,
+    logger,
+    threadName: `sshcheck ${label}`,
+    ...(noThread !== undefined ? { noThread } : {}),
+    components: (view) => renderRerunRow(view, rerun),
+  });
   logger.info('discord check requested', { interaction: interaction.id, user: interaction.user.id, guild: interaction.guildId, channel: interaction.channelId, target: label, ...(noThread ? { noThread } : {}) });
   try {
     const report = await runCheckFlow({

@@ -7,7 +7,8 @@
 //  * Discord's limits are met by clipping the *plain* text before it is marked up: cutting
 //    marked-up text could leave a code span open, and the rest of the message would then
 //    be live markup again.
-import type { APIEmbed, APIEmbedField } from 'discord.js';
+import type { APIActionRowComponent, APIComponentInMessageActionRow, APIEmbed, APIEmbedField } from 'discord.js';
+import { ButtonStyle, ComponentType } from 'discord.js';
 import { duration } from '../../src/engine/checklist/format.js';
 import type { Diagnosis, Evidence, ManualCheck, ProbeId, StepReport, StepStatus } from '../../src/engine/report.js';
 import { clip, codeBlock, safeText } from '../../src/chat/safe-text.js';
@@ -259,3 +260,12 @@ export const DISCORD_USAGE = [
   'sshcheck probes the host from the bastion, steps through the 10-step SSH checklist in a thread and puts the most likely cause in the first message.',
   '`/sshcheck target:<host> history:True` shows its recent runs instead (worked at 10:02, broken since 10:05), only to you.',
 ].join('\n');
+
+/**
+ * The Re-run button under a finished parent (`customId` from src/chat/rerun.ts); none while the
+ * check runs (a click then would only queue a twin) or when the check does not fit a custom_id.
+ */
+export function renderRerunRow(view: ParentView, customId: string | undefined): Array<APIActionRowComponent<APIComponentInMessageActionRow>> | undefined {
+  if (customId === undefined || (view.phase !== 'finished' && view.phase !== 'failed')) return undefined;
+  return [{ type: ComponentType.ActionRow, components: [{ type: ComponentType.Button, style: ButtonStyle.Secondary, label: 'Re-run', custom_id: customId }] }];
+}

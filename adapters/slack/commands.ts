@@ -5,6 +5,8 @@
 // queue notice. Then the check posts to the channel.
 import type { App, RespondFn } from '@slack/bolt';
 import { gateCommand } from '../../src/chat/admission.js';
+import type { ChatCommand } from '../../src/chat/grammar.js';
+import { encodeRerun } from '../../src/chat/rerun.js';
 import { targetLabel } from '../../src/chat/views.js';
 import { deliveryIds, isRepeat } from './deliveries.js';
 import { errorText } from './errors.js';
@@ -54,32 +56,54 @@ export function registerSlashCommand(app: App, deps: ListenerDeps): void {
       startSlackFleet(deps, parsed, { ...who, requester, answer, respond });
       return;
     }
-    // Who, what, how often, when.
-    const decision = await gateCommand(deps.gate, parsed, slackActor(who, deps.userGroups));
-    if (decision.kind !== 'run') return answer(renderDecision(decision));
-    if (parsed.kind !== 'check') {
-      decision.ticket.cancel('not a check');
-      return;
-    }
-    void answer(renderAck(targetLabel(parsed.target), parsed.via ?? deps.vantage, decision.notice));
-    deps.runner.start({
-      target: parsed.target,
-      ...(parsed.via !== undefined ? { via: parsed.via } : {}),
-      ...(parsed.from !== undefined ? { from: parsed.from } : {}),
-      requester,
-      origin,
-      ticket: decision.ticket,
-      surface: () =>
-        new SlackSurface({
-          client: deps.client,
-          channel: command.channel_id,
-          respond,
-          requesterId: command.user_id,
-          directMessage: isDirectConversation(command.channel_id, command.channel_name),
-          botName: deps.botName() ?? 'sshcheck',
-          pacer: deps.pacer,
-          logger: deps.logger,
-        }),
-    });
+    await runSlackCheck(deps, parsed, { ...who, channelName: command.channel_name, requester, origin, answer, respond });
+  });
+}
+
+export interface SlackCheckAsker {
+  team?: string | undefined;
+  channel: string;
+  channelName?: string | undefined;
+  user: string;
+  /** The requester as Slack shows them: a user mention the adapter built. */
+  requester: string;
+  origin: Record<string, string>;
+  /** Private answers to the requester (refusal, history, "Checking…"). */
+  answer: (message: SlackMessage) => Promise<void>;
+  respond: RespondFn;
+}
+
+/**
+ * One check asked for after Slack was acknowledged (a slash command, a Re-run click): the gate
+ * as the asker (who, what, how often, when), the private answer, then the thread in the channel.
+ */
+export async function runSlackCheck(deps: ListenerDeps, parsed: Extract<ChatCommand, { kind: 'check' | 'history' }>, asker: SlackCheckAsker): Promise<void> {
+  const { answer } = asker;
+  const decision = await gateCommand(deps.gate, parsed, slackActor(asker, deps.userGroups));
+  if (decision.kind !== 'run') return answer(renderDecision(decision));
+  if (parsed.kind !== 'check') {
+    decision.ticket.cancel('not a check');
+    return;
+  }
+  void answer(renderAck(targetLabel(parsed.target), parsed.via ?? deps.vantage, decision.notice));
+  deps.runner.start({
+    target: parsed.target,
+    ...(parsed.via !== undefined ? { via: parsed.via } : {}),
+    ...(parsed.from !== undefined ? { from: parsed.from } : {}),
+    requester: asker.requester,
+    origin: asker.origin,
+    ticket: decision.ticket,
+    surface: () =>
+      new SlackSurface({
+        client: deps.client,
+        channel: asker.channel,
+        respond: asker.respond,
+        requesterId: asker.user,
+        directMessage: isDirectConversation(asker.channel, asker.channelName),
+        botName: deps.botName() ?? 'sshcheck',
+        pacer: deps.pacer,
+        logger: deps.logger,
+        rerun: encodeRerun(parsed),
+      }),
   });
 }

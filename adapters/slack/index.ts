@@ -14,6 +14,7 @@ import type { ListenerDeps } from './listeners.js';
 import { SlackLogReplies } from './log-replies.js';
 import { slackFileOrigins } from './log-message.js';
 import { registerMentions } from './mentions.js';
+import { registerRerunButton } from './rerun.js';
 import { SlackUserGroups } from './gate.js';
 
 /** Slack lets a bot post about one message per second per channel, with short bursts. */
@@ -72,6 +73,7 @@ export function createSlackAdapter(config: SlackConfig, ctx: AdapterContext, opt
       const started = await handle.start((app) => {
         registerSlashCommand(app, deps);
         registerMentions(app, deps);
+        registerRerunButton(app, deps);
         logs.register(app);
         // Bolt's last resort: whatever a listener threw is logged, never lost.
         app.error((err) => {

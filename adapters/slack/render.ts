@@ -7,6 +7,7 @@ import type { Report, StepReport } from '../../src/engine/report.js';
 import { CAUSES, STEP_IDS, STEP_TITLES } from '../../src/engine/report.js';
 import { duration } from '../../src/engine/checklist/format.js';
 import { CHAT_USAGE } from '../../src/chat/grammar.js';
+import { RERUN_ACTION } from '../../src/chat/rerun.js';
 import { codeBlock } from '../../src/chat/safe-text.js';
 import type { ParentView } from '../../src/chat/views.js';
 import { STATUS_EMOJI, statusLine } from '../../src/chat/views.js';
@@ -17,7 +18,15 @@ export interface MrkdwnText {
   text: string;
 }
 
-export type SlackBlock = { type: 'section'; text: MrkdwnText } | { type: 'context'; elements: MrkdwnText[] } | { type: 'divider' };
+/** A Block Kit button: its click comes back as a block_actions payload with `action_id` and `value`. */
+export interface SlackButton {
+  type: 'button';
+  action_id: string;
+  text: { type: 'plain_text'; text: string };
+  value: string;
+}
+
+export type SlackBlock = { type: 'section'; text: MrkdwnText } | { type: 'context'; elements: MrkdwnText[] } | { type: 'divider' } | { type: 'actions'; elements: SlackButton[] };
 
 /** What chat.postMessage / chat.update / response_url take: blocks, and the text fallback. */
 export interface SlackMessage {
@@ -114,9 +123,21 @@ function parentText(view: ParentView): string[] {
   return lines;
 }
 
-/** The channel message: what is checked, from where, for whom; the diagnosis once known. */
-export function renderParent(view: ParentView, notes: readonly string[] = []): SlackMessage {
-  return { text: fitMessageText(parentText(view)), blocks: capBlocks(parentBlocks(view, notes)) };
+/** Slack's limit on a button value; a longer check gets no button (the grammar caps commands at 500). */
+const BUTTON_VALUE_MAX = 2000;
+
+/** The Re-run button, once the check has ended (a click while it runs would only queue a twin). */
+function rerunBlocks(view: ParentView, rerun: string | undefined): SlackBlock[] {
+  if (rerun === undefined || rerun.length > BUTTON_VALUE_MAX || (view.phase !== 'finished' && view.phase !== 'failed')) return [];
+  return [{ type: 'actions', elements: [{ type: 'button', action_id: RERUN_ACTION, text: { type: 'plain_text', text: 'Re-run' }, value: rerun }] }];
+}
+
+/**
+ * The channel message: what is checked, from where, for whom; the diagnosis once known.
+ * `rerun`: the Re-run button's value (src/chat/rerun.ts), shown once the check has ended.
+ */
+export function renderParent(view: ParentView, notes: readonly string[] = [], rerun?: string): SlackMessage {
+  return { text: fitMessageText(parentText(view)), blocks: capBlocks(parentBlocks(view, notes, rerunBlocks(view, rerun))) };
 }
 
 function stepHead(step: StepReport): string {

@@ -28,6 +28,8 @@ export interface SlackSurfaceOptions {
   botName?: string;
   /** For showing a failed reply on the parent when no other update of it is due. */
   pacer?: Pacer;
+  /** The Re-run button's value (src/chat/rerun.ts): the parent shows the button once the check ends. */
+  rerun?: string;
   logger?: Logger;
 }
 
@@ -67,7 +69,7 @@ export class SlackSurface implements ChatSurface {
   async postParent(view: ParentView): Promise<void> {
     const thread = this.options.threadTs;
     const res = await this.call('posting the first message', () =>
-      this.options.client.chat.postMessage({ channel: this.channel, ...renderParent(view), ...NO_UNFURL, ...(thread !== undefined ? { thread_ts: thread } : {}) }),
+      this.options.client.chat.postMessage({ channel: this.channel, ...renderParent(view, [], this.options.rerun), ...NO_UNFURL, ...(thread !== undefined ? { thread_ts: thread } : {}) }),
     );
     if (typeof res.ts !== 'string') throw new SurfaceError('failed', 'chat.postMessage answered without a message ts');
     // Updates need the conversation id Slack posted to.
@@ -80,7 +82,7 @@ export class SlackSurface implements ChatSurface {
     const ts = this.parentTs;
     if (ts === undefined) throw new SurfaceError('failed', 'the first message was never posted');
     this.lastView = view;
-    await this.call('updating the first message', () => this.options.client.chat.update({ channel: this.channel, ts, ...renderParent(view, this.notes) }));
+    await this.call('updating the first message', () => this.options.client.chat.update({ channel: this.channel, ts, ...renderParent(view, this.notes, this.options.rerun) }));
   }
 
   async postStep(step: StepReport): Promise<void> {

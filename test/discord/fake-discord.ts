@@ -471,7 +471,15 @@ export class FakeDiscord {
     return id;
   }
 
-  private dispatchCommand(command: { name: string; commandId: string; options: Json[]; resolved?: JsonObject }, options: CommandPlace): DispatchedInteraction {
+  /**
+   * Sends INTERACTION_CREATE for a click on a button of `message` (type 3, MESSAGE_COMPONENT):
+   * `data.custom_id` is whatever the caller gives, as a forged click could carry anything.
+   */
+  dispatchComponent(customId: string, message: StoredMessage, options: Omit<CommandPlace, 'where' | 'threadId'> = {}): DispatchedInteraction {
+    return this.dispatchCommand({ name: '', commandId: '', options: [] }, options, { customId, message });
+  }
+
+  private dispatchCommand(command: { name: string; commandId: string; options: Json[]; resolved?: JsonObject }, options: CommandPlace, component?: { customId: string; message: StoredMessage }): DispatchedInteraction {
     const id = snowflake();
     const token = `aW50ZXJhY3Rpb246${id}${randomBytes(96).toString('base64url')}`;
     const where = options.where ?? 'text';
@@ -507,8 +515,12 @@ export class FakeDiscord {
     const d: JsonObject = {
       id,
       application_id: this.applicationId,
-      type: 2,
-      data: { id: command.commandId, name: command.name, type: 1, options: command.options, ...(command.resolved ? { resolved: command.resolved } : {}), ...(where === 'dm' ? {} : { guild_id: this.guildId }) },
+      ...(component
+        ? { type: 3, data: { custom_id: component.customId, component_type: 2 }, message: component.message }
+        : {
+            type: 2,
+            data: { id: command.commandId, name: command.name, type: 1, options: command.options, ...(command.resolved ? { resolved: command.resolved } : {}), ...(where === 'dm' ? {} : { guild_id: this.guildId }) },
+          }),
       token,
       version: 1,
       app_permissions: permissions,

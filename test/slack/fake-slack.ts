@@ -210,6 +210,33 @@ export class FakeSlack {
     return { ...this.deliver('slash_commands', payload, fields.envelope_id, true), responseUrl: payload.response_url, triggerId };
   }
 
+  /**
+   * A click on a Block Kit button, as Socket Mode delivers it: an `interactive` envelope whose
+   * payload is a `block_actions` payload (user, channel, container, response_url, actions).
+   */
+  sendBlockAction(fields: { action_id: string; value: unknown; channel_id: string; message_ts: string; user_id?: string; envelope_id?: string }): Delivery & { responseUrl: string; triggerId: string } {
+    const responseId = randomUUID();
+    const triggerId = `${Date.now()}.${++this.seq}.${randomUUID().slice(0, 8)}`;
+    const userId = fields.user_id ?? 'U0REQUESTER';
+    const payload = {
+      type: 'block_actions',
+      user: { id: userId, username: 'alice', name: 'alice', team_id: TEAM_ID },
+      api_app_id: 'A0FAKEAPP',
+      token: 'legacy-verification-token',
+      container: { type: 'message', message_ts: fields.message_ts, channel_id: fields.channel_id, is_ephemeral: false },
+      trigger_id: triggerId,
+      team: { id: TEAM_ID, domain: 'fake' },
+      enterprise: null,
+      is_enterprise_install: false,
+      channel: { id: fields.channel_id, name: 'incident' },
+      message: { type: 'message', ts: fields.message_ts, bot_id: BOT_ID, user: BOT_USER_ID, text: 'sshcheck' },
+      state: { values: {} },
+      response_url: `http://127.0.0.1:${this.port}/respond/${responseId}`,
+      actions: [{ action_id: fields.action_id, block_id: 'rerun', text: { type: 'plain_text', text: 'Re-run', emoji: true }, value: fields.value, type: 'button', action_ts: `${Date.now() / 1000}` }],
+    };
+    return { ...this.deliver('interactive', payload, fields.envelope_id, false), responseUrl: payload.response_url, triggerId };
+  }
+
   /** An Events API envelope (app_mention and the like); retry_attempt > 0 marks Slack's retries. */
   sendEvent(event: Record<string, unknown>, options: { eventId?: string; retryAttempt?: number; envelopeId?: string } = {}): Delivery & { eventId: string } {
     const eventId = options.eventId ?? `Ev${Date.now()}${++this.seq}`;

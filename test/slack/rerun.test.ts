@@ -1,0 +1,117 @@
+// The Re-run button, end to end through the real Bolt app over Socket Mode: the finished
+// parent carries the button; a click (a block_actions envelope) is acknowledged before the gate
+// answers, then runs the same check again through the same gate, as the person who clicked, in
+// a new thread. A refused clicker hears why privately and nothing is probed; a forged value is
+// refused before the gate is even asked.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RERUN_ACTION } from '../../src/chat/rerun.js';
+import { recordingGate } from '../support/recording-gate.js';
+import type { RecordedCall } from './fake-slack.js';
+import { allText, answerTo, settled, startHarness, threadIn } from './harness.js';
+import type { Harness } from './harness.js';
+import { closedPort } from './targets.js';
+
+interface Button {
+  action_id: string;
+  value: string;
+}
+
+function buttonsOf(call: RecordedCall | undefined): Button[] {
+  const blocks = (call?.args['blocks'] ?? []) as Array<{ type: string; elements?: Array<{ type: string; action_id?: string; value?: string }> }>;
+  return blocks.filter((b) => b.type === 'actions').flatMap((b) => (b.elements ?? []).filter((e): e is Button & { type: string } => e.type === 'button' && typeof e.value === 'string'));
+}
+
+/** A first check in `channel`, finished: its parent's ts and the Re-run button it ended with. */
+async function firstCheck(h: Harness, channel: string, text: string): Promise<{ ts: string; button: Button }> {
+  h.fake.sendSlashCommand({ text, channel_id: channel });
+  await settled(h, 1);
+  const { parent, parentUpdates } = threadIn(h.fake, channel);
+  assert.deepEqual(buttonsOf(parent), [], 'no button while the check runs');
+  const buttons = buttonsOf(parentUpdates.at(-1));
+  assert.equal(buttons.length, 1, 'the finished parent carries one button');
+  const button = buttons[0];
+  assert.ok(button);
+  return { ts: String(parent.response['ts']), button };
+}
+
+test('the finished parent has a Re-run button; a click is acked first and runs the same check again as the clicker', async () => {
+  const gate = recordingGate('U0MALLORY');
+  const h = await startHarness({ gate });
+  try {
+    const port = await closedPort();
+    const { ts, button } = await firstCheck(h, 'C0RERUN', `127.0.0.1 ${port} ops`);
+    assert.equal(button.action_id, RERUN_ACTION);
+    assert.equal(button.value, `127.0.0.1 ${port} ops`);
+
+    gate.hold();
+    const click = h.fake.sendBlockAction({ action_id: button.action_id, value: button.value, channel_id: 'C0RERUN', message_ts: ts, user_id: 'U0BOB' });
+    await click.ack;
+    await h.fake.waitFor(() => gate.actors.length === 2, 5000, 'the gate to be asked about the click');
+    assert.equal(gate.answered, 1, 'the click was acknowledged while the gate was still deciding');
+    assert.equal(h.checks.length, 1, 'nothing probed before the gate answered');
+    assert.equal(gate.actors[1]?.user, 'U0BOB', 'the gate sees the person who clicked');
+    assert.equal(gate.actors[1]?.channel, 'C0RERUN');
+    gate.release();
+
+    const answer = await answerTo(h.fake, click);
+    assert.equal(answer['response_type'], 'ephemeral');
+    assert.match(String(answer['text']), new RegExp(`^Checking \`ops@127\\.0\\.0\\.1:${port}\` from test-bastion…$`));
+    await settled(h, 2);
+    assert.equal(h.checks.length, 2, 'a new run');
+    assert.equal(h.checks[1]?.target, `127.0.0.1:${port}`);
+    const parents = h.fake.callsOf('chat.postMessage', 'C0RERUN').filter((c) => c.args['thread_ts'] === undefined);
+    assert.equal(parents.length, 2, 'the re-run posts a new parent');
+    const second = parents[1];
+    assert.ok(second);
+    assert.match(allText(second.args), /asked by <@U0BOB>/);
+    const secondTs = second.response['ts'];
+    const replies = h.fake.callsOf('chat.postMessage', 'C0RERUN').filter((c) => c.args['thread_ts'] === secondTs);
+    assert.equal(replies.length, 10, 'a whole thread under it');
+    const updates = h.fake.callsOf('chat.update', 'C0RERUN').filter((c) => c.args['ts'] === secondTs);
+    assert.match(allText(updates.at(-1)?.args ?? {}), /`port-closed`/);
+    assert.deepEqual(buttonsOf(updates.at(-1)), [button], 'and it can be re-run again');
+  } finally {
+    gate.release();
+    await h.close();
+  }
+});
+
+test('a clicker the gate refuses hears why privately; nothing is probed or posted', async () => {
+  const gate = recordingGate('U0MALLORY');
+  const h = await startHarness({ gate });
+  try {
+    const port = await closedPort();
+    const { ts, button } = await firstCheck(h, 'C0RERUNNO', `127.0.0.1 ${port}`);
+    const posted = h.fake.callsOf('chat.postMessage', 'C0RERUNNO').length;
+    const click = h.fake.sendBlockAction({ action_id: button.action_id, value: button.value, channel_id: 'C0RERUNNO', message_ts: ts, user_id: 'U0MALLORY' });
+    const answer = await answerTo(h.fake, click);
+    assert.equal(answer['response_type'], 'ephemeral');
+    assert.match(allText(answer), /You may not run checks in this channel \(nothing was checked\)/);
+    assert.equal(gate.actors.at(-1)?.user, 'U0MALLORY');
+    await h.fake.waitFor(() => h.adapter.running === 0, 5000, 'nothing running');
+    assert.equal(h.checks.length, 1, 'nothing probed');
+    assert.equal(h.fake.callsOf('chat.postMessage', 'C0RERUNNO').length, posted, 'nothing posted');
+  } finally {
+    await h.close();
+  }
+});
+
+test('a forged or garbled button value is refused privately before the gate; nothing is probed', async () => {
+  const gate = recordingGate('U0MALLORY');
+  const h = await startHarness({ gate });
+  try {
+    const forged: unknown[] = ['help', 'history 127.0.0.1', '127.0.0.1', '127.0.0.1 22 sshcheck extra', '-oProxyCommand=x 22 sshcheck', '<!channel> 22 sshcheck', '127.0.0.1 22 $(id)', 42, null];
+    for (const value of forged) {
+      const click = h.fake.sendBlockAction({ action_id: RERUN_ACTION, value, channel_id: 'C0FORGED', message_ts: '1700000000.000100' });
+      const answer = await answerTo(h.fake, click);
+      assert.equal(answer['response_type'], 'ephemeral', JSON.stringify(value));
+      assert.match(allText(answer), /not one sshcheck made, so nothing was checked/, JSON.stringify(value));
+    }
+    assert.equal(gate.actors.length, 0, 'the gate was never asked');
+    assert.equal(h.checks.length, 0, 'nothing probed');
+    assert.equal(h.fake.callsOf('chat.postMessage', 'C0FORGED').length, 0, 'nothing posted');
+  } finally {
+    await h.close();
+  }
+});
