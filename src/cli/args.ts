@@ -7,7 +7,7 @@ import { SshcheckError } from '../engine/errors.js';
 import type { Target } from '../engine/target.js';
 import { parseTarget, printable } from '../engine/target.js';
 import type { FleetRequest } from './fleet.js';
-import { hasRange } from '../fleet/range.js';
+import { namesSeveral } from '../fleet/range.js';
 
 export interface CheckRequest {
   command: 'check';
@@ -71,6 +71,10 @@ Options:
 
 Several hosts (a fleet check: a summary by cause, then a line per host that is not healthy):
   sshcheck [options] host host …    ranges too: db-[1-40], db-[01-12], 10.0.0.[1-50]
+                                    comma lists: db-1,db-2,db-7
+                                    CIDR blocks: 10.0.3.0/28 (its host addresses; /31
+                                    and /32 as RFC 3021), [2001:db8::/124] (IPv6, small)
+                                    at most 1024 hosts in all
       --file <path>     hosts from a file, one per line, # comments
       --group <name>    hosts of a group in the engine config (repeatable)
       --concurrency <n> hosts checked at once (default 32, 1-256)
@@ -132,7 +136,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   const { values, positionals } = parsed;
   if (values.help) return { command: 'help' };
   if (values.version) return { command: 'version' };
-  const fleet = positionals.length > 1 || positionals.some(hasRange) || values.file !== undefined || (values.group?.length ?? 0) > 0;
+  const fleet = positionals.length > 1 || positionals.some(namesSeveral) || values.file !== undefined || (values.group?.length ?? 0) > 0;
   if (positionals.length === 0 && !fleet) throw usage('no host given: sshcheck [options] [user@]host[:port]');
 
   let budgetMs: number | undefined;

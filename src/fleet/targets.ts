@@ -5,13 +5,13 @@ import { readFileSync, statSync } from 'node:fs';
 import { SshcheckError, isSshcheckError } from '../engine/errors.js';
 import type { Target, TargetOverrides } from '../engine/target.js';
 import { parseTarget, printable } from '../engine/target.js';
-import { GROUP_NAME, MAX_EXPANSION, expandPattern } from './range.js';
+import { GROUP_NAME, MAX_EXPANSION, expandTargetWord } from './range.js';
 
 /** A hosts file larger than this is refused (a 1024-host fleet fits in a few KiB). */
 const MAX_FILE_BYTES = 256 * 1024;
 
 export interface FleetSources {
-  /** Targets or patterns as typed (`db-1`, `db-[1-40]`, `ops@10.0.0.[1-50]:2222`). */
+  /** Targets or patterns as typed (`db-1`, `db-[1-40]`, `ops@10.0.0.[1-50]:2222`, `db-1,db-2`, `10.0.3.0/28`). */
   patterns: readonly string[];
   /** Lines of a hosts file, already read (see readHostsFile). */
   fileLines?: readonly string[];
@@ -61,7 +61,7 @@ export function fleetTargets(sources: FleetSources): Target[] {
   const add = (source: string, pattern: string): void => {
     let names: string[];
     try {
-      names = expandPattern(pattern, max);
+      names = expandTargetWord(pattern, max);
     } catch (err) {
       throw where(source, pattern, err);
     }
