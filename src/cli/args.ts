@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { SshcheckError } from '../engine/errors.js';
 import type { Target } from '../engine/target.js';
-import { parseTarget, printable } from '../engine/target.js';
+import { parsePort, parseTarget, printable } from '../engine/target.js';
 import type { FleetRequest } from './fleet.js';
 import { namesSeveral } from '../fleet/range.js';
 
@@ -44,7 +44,8 @@ Runs the 10-step SSH troubleshooting checklist against host from this machine
 (the bastion) and names the most likely reason why ssh hangs or fails.
 
 Options:
-  -p, --port <n>        SSH port (default 22)
+  -p, --port <n>        SSH port (default 22); a list (-p 22,2222) checks each host on
+                        each port, as a fleet
   -l, --user <name>     an account that exists on host: the handshake sends it to time
                         the authentication phase (default: no user name is sent)
       --json            print exactly one JSON report on stdout, nothing else there
@@ -136,7 +137,8 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   const { values, positionals } = parsed;
   if (values.help) return { command: 'help' };
   if (values.version) return { command: 'version' };
-  const fleet = positionals.length > 1 || positionals.some(namesSeveral) || values.file !== undefined || (values.group?.length ?? 0) > 0;
+  const ports = values.port?.includes(',') === true ? portList(values.port) : undefined;
+  const fleet = ports !== undefined || positionals.length > 1 || positionals.some(namesSeveral) || values.file !== undefined || (values.group?.length ?? 0) > 0;
   if (positionals.length === 0 && !fleet) throw usage('no host given: sshcheck [options] [user@]host[:port]');
 
   let budgetMs: number | undefined;
@@ -156,7 +158,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   const configPath = values.config ?? env.SSHCHECK_ENGINE_CONFIG;
   if (configPath !== undefined && !configPath.startsWith('/') && !configPath.startsWith('.')) throw usage(`invalid --config "${printable(configPath, 60)}": give a file path`);
   const overrides: { port?: string; user?: string } = {};
-  if (values.port !== undefined) overrides.port = values.port;
+  if (values.port !== undefined && ports === undefined) overrides.port = values.port;
   if (values.user !== undefined) overrides.user = values.user;
   if (values.via !== undefined && values.nats === undefined && !env.SSHCHECK_NATS_URL) throw usage('--via <bastion> asks a bastion through the broker: give --nats <url> or set SSHCHECK_NATS_URL');
   if (fleet) {
@@ -177,6 +179,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
       file: values.file,
       groups: values.group ?? [],
       overrides,
+      ...(ports !== undefined ? { ports } : {}),
       concurrency,
       json: values.json === true,
       quiet: values.quiet === true,
@@ -208,6 +211,18 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     ...(values.nats !== undefined ? { nats: values.nats } : {}),
     ...(values.via !== undefined ? { via: values.via } : {}),
   };
+}
+
+/** `22,2222`: each a port, each once, no empty entries. */
+function portList(text: string): number[] {
+  const parts = text.split(',');
+  if (parts.some((p) => p.trim() === '')) throw usage(`invalid --port "${printable(text, 40)}": write a list as 22,2222 with no spaces or empty items`);
+  const ports: number[] = [];
+  for (const p of parts) {
+    const port = parsePort(p);
+    if (!ports.includes(port)) ports.push(port);
+  }
+  return ports;
 }
 
 function policyFile(path: string): string {

@@ -21,6 +21,8 @@ export interface FleetSources {
   /** The engine config's groups: name → patterns. */
   knownGroups?: Readonly<Record<string, readonly string[]>>;
   overrides?: TargetOverrides;
+  /** A port list (`-p 22,2222`): every host is checked on each port (overrides.port is then unused). */
+  ports?: readonly number[];
   /** Total cap (default MAX_EXPANSION). */
   max?: number;
 }
@@ -65,18 +67,21 @@ export function fleetTargets(sources: FleetSources): Target[] {
     } catch (err) {
       throw where(source, pattern, err);
     }
+    const ports: ReadonlyArray<number | undefined> = sources.ports ?? [undefined];
     for (const name of names) {
-      let target: Target;
-      try {
-        target = parseTarget(name, sources.overrides ?? {});
-      } catch (err) {
-        throw where(source, name, err);
+      for (const port of ports) {
+        let target: Target;
+        try {
+          target = parseTarget(name, port === undefined ? (sources.overrides ?? {}) : { ...sources.overrides, port });
+        } catch (err) {
+          throw where(source, name, err);
+        }
+        const key = `${target.user}@${target.host}:${target.port}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push(target);
+        if (out.length > max) throw new SshcheckError('E_USAGE', `more than ${max} hosts${ports.length > 1 ? ' and ports' : ''} in one fleet check: check fewer at a time`);
       }
-      const key = `${target.user}@${target.host}:${target.port}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.push(target);
-      if (out.length > max) throw new SshcheckError('E_USAGE', `more than ${max} hosts in one fleet check: check fewer at a time`);
     }
   };
   for (const p of sources.patterns) add('target', p);

@@ -60,3 +60,11 @@ test('a block wider than the host cap exits 2 with the reason, nothing probed', 
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /10\.0\.0\.0\/21 holds 2046 host addresses; a check covers at most 1024/);
 });
+
+test('a port list checks the host on each port', async () => {
+  const [a, b] = [await closedPort(), await closedPort()];
+  const r = await cli(['127.0.0.1', '-p', `${a},${b}`, '--json', '--budget', '10']);
+  assert.equal(r.status, 1, r.stderr);
+  const fleet = JSON.parse(r.stdout) as Fleet;
+  assert.deepEqual(fleet.reports.map((x) => x.target.port).sort(), [a, b].sort());
+});

@@ -260,3 +260,23 @@ describe('CIDR targets and comma lists', () => {
     assert.throws(() => parseCli(['--brief', 'db-1,db-2']), /for a single host/);
   });
 });
+
+describe('port lists', () => {
+  test('-p 22,2222 makes a fleet of every host on every port, each once', () => {
+    const r = parseCli(['-p', '22,2222,22', 'db-1']);
+    assert.ok(r.command === 'fleet');
+    assert.deepEqual(r.ports, [22, 2222]);
+    assert.equal(r.overrides.port, undefined);
+    const t = fleetTargets({ patterns: ['db-1,db-2'], ports: [22, 2222] });
+    assert.deepEqual(t.map((x) => `${x.host}:${x.port}`), ['db-1:22', 'db-1:2222', 'db-2:22', 'db-2:2222']);
+    assert.equal(parseCli(['-p', '2222', 'db-1']).command, 'check');
+  });
+
+  test('a bad or empty port in the list, a conflicting host:port, or more than the cap is a usage error', () => {
+    assert.throws(() => parseCli(['-p', '22,', 'db-1']), /empty items/);
+    assert.throws(() => parseCli(['-p', '22,70000', 'db-1']), /invalid port 70000/);
+    assert.throws(() => fleetTargets({ patterns: ['db-1:2200'], ports: [22, 2222] }), /port given twice/);
+    assert.equal(fleetTargets({ patterns: ['10.0.0.0/24'], ports: [22, 2222] }).length, 508);
+    assert.throws(() => fleetTargets({ patterns: ['10.0.0.0/22'], ports: [22, 2222] }), /more than 1024 hosts and ports/);
+  });
+});
