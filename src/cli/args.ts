@@ -47,7 +47,8 @@ Options:
   -p, --port <n>        SSH port (default 22); a list (-p 22,2222) checks each host on
                         each port, as a fleet
   -l, --user <name>     an account that exists on host: the handshake sends it to time
-                        the authentication phase (default: no user name is sent)
+                        the authentication phase (default: no user name is sent); may hold
+                        @ (alice@corp.example); in user@host the last @ ends the user, as in ssh
       --json            print exactly one JSON report on stdout, nothing else there
       --brief           print one line, the verdict (target, cause, summary); no progress
       --events          progress events as JSON lines on stdout (run-started, step-updated,
