@@ -3,6 +3,7 @@
 // has accepted every argument.
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { SshcheckError } from '../engine/errors.js';
 import type { Target } from '../engine/target.js';
 import { parsePort, parseTarget, printable } from '../engine/target.js';
@@ -82,6 +83,7 @@ Several hosts (a fleet check: a summary by cause, then a line per host that is n
       --concurrency <n> hosts checked at once (default 32, 1-256)
 
 Other commands:
+  sshcheck completion bash|zsh      a shell completion script (source it, or install it)
   sshcheck history <host>           recent runs for host, per bastion (from the store)
   sshcheck audit [--since 24h] [--json]   the audit log of every request
   ssh -vvv user@host 2>&1 | sshcheck explain   where a pasted ssh log stops, and why
@@ -94,6 +96,31 @@ Exit status: 0 nothing wrong from here, 1 a problem was found, 2 bad input or us
 a report with the cause "undecided" (what was still pending and why it stopped) and
 exits 130 (SIGINT, Ctrl-C), 143 (SIGTERM) or 4 (--budget spent); never 0.`;
 
+/** The option table parseCli reads; USAGE documents each (a unit test holds them together). */
+export const CLI_OPTIONS = {
+  port: { type: 'string', short: 'p' },
+  user: { type: 'string', short: 'l' },
+  json: { type: 'boolean' },
+  brief: { type: 'boolean' },
+  events: { type: 'boolean' },
+  budget: { type: 'string' },
+  'wait-all': { type: 'boolean' },
+  vantage: { type: 'string' },
+  from: { type: 'string' },
+  config: { type: 'string' },
+  policy: { type: 'string' },
+  nats: { type: 'string' },
+  via: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+  color: { type: 'boolean' },
+  'no-color': { type: 'boolean' },
+  file: { type: 'string' },
+  group: { type: 'string', multiple: true },
+  concurrency: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const satisfies ParseArgsConfig['options'];
+
 function usage(message: string): SshcheckError {
   return new SshcheckError('E_USAGE', message);
 }
@@ -105,29 +132,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
       args: [...argv],
       allowPositionals: true,
       strict: true,
-      options: {
-        port: { type: 'string', short: 'p' },
-        user: { type: 'string', short: 'l' },
-        json: { type: 'boolean' },
-        brief: { type: 'boolean' },
-        events: { type: 'boolean' },
-        budget: { type: 'string' },
-        'wait-all': { type: 'boolean' },
-        vantage: { type: 'string' },
-        from: { type: 'string' },
-        config: { type: 'string' },
-        policy: { type: 'string' },
-        nats: { type: 'string' },
-        via: { type: 'string' },
-        quiet: { type: 'boolean', short: 'q' },
-        color: { type: 'boolean' },
-        'no-color': { type: 'boolean' },
-        file: { type: 'string' },
-        group: { type: 'string', multiple: true },
-        concurrency: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'V' },
-      },
+      options: CLI_OPTIONS,
     });
   } catch (err) {
     // parseArgs explains over several lines; one line reads better after "sshcheck: ".

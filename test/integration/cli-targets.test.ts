@@ -68,3 +68,14 @@ test('a port list checks the host on each port', async () => {
   const fleet = JSON.parse(r.stdout) as Fleet;
   assert.deepEqual(fleet.reports.map((x) => x.target.port).sort(), [a, b].sort());
 });
+
+test('sshcheck completion bash prints a script bash accepts; a wrong shell is usage', async () => {
+  const r = await cli(['completion', 'bash']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /complete -F _sshcheck sshcheck\n$/);
+  const z = await cli(['completion', 'zsh']);
+  assert.match(z.stdout, /^#compdef sshcheck/);
+  const bad = await cli(['completion', 'fish']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /Usage: sshcheck completion bash\|zsh/);
+});
