@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,4 +78,17 @@ test('sshcheck completion bash prints a script bash accepts; a wrong shell is us
   const bad = await cli(['completion', 'fish']);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /Usage: sshcheck completion bash\|zsh/);
+});
+
+test('every address of a CIDR block passes the policy fence: a fenced run refuses them all, nothing probed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sshcheck-cli-policy-'));
+  try {
+    writeFileSync(join(dir, 'policy.yml'), 'policy:\n  allow: [10.0.0.0/8]\n');
+    const r = await cli(['127.0.0.0/30', '--policy', join(dir, 'policy.yml'), '--json']);
+    assert.equal(r.status, 2);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /2 of the 2 hosts are outside the target policy: The address 127\.0\.0\.1, .*The address 127\.0\.0\.2, /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
