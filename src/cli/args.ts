@@ -3,11 +3,12 @@
 // has accepted every argument.
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { SshcheckError } from '../engine/errors.js';
 import type { Target } from '../engine/target.js';
-import { parseTarget, printable } from '../engine/target.js';
+import { parsePort, parseTarget, printable } from '../engine/target.js';
 import type { FleetRequest } from './fleet.js';
-import { hasRange } from '../fleet/range.js';
+import { namesSeveral } from '../fleet/range.js';
 
 export interface CheckRequest {
   command: 'check';
@@ -44,9 +45,11 @@ Runs the 10-step SSH troubleshooting checklist against host from this machine
 (the bastion) and names the most likely reason why ssh hangs or fails.
 
 Options:
-  -p, --port <n>        SSH port (default 22)
+  -p, --port <n>        SSH port (default 22); a list (-p 22,2222) checks each host on
+                        each port, as a fleet
   -l, --user <name>     an account that exists on host: the handshake sends it to time
-                        the authentication phase (default: no user name is sent)
+                        the authentication phase (default: no user name is sent); may hold
+                        @ (alice@corp.example); in user@host the last @ ends the user, as in ssh
       --json            print exactly one JSON report on stdout, nothing else there
       --brief           print one line, the verdict (target, cause, summary); no progress
       --events          progress events as JSON lines on stdout (run-started, step-updated,
@@ -71,11 +74,16 @@ Options:
 
 Several hosts (a fleet check: a summary by cause, then a line per host that is not healthy):
   sshcheck [options] host host …    ranges too: db-[1-40], db-[01-12], 10.0.0.[1-50]
+                                    comma lists: db-1,db-2,db-7
+                                    CIDR blocks: 10.0.3.0/28 (its host addresses; /31
+                                    and /32 as RFC 3021), [2001:db8::/124] (IPv6, small)
+                                    at most 1024 hosts in all
       --file <path>     hosts from a file, one per line, # comments
       --group <name>    hosts of a group in the engine config (repeatable)
       --concurrency <n> hosts checked at once (default 32, 1-256)
 
 Other commands:
+  sshcheck completion bash|zsh      a shell completion script (source it, or install it)
   sshcheck history <host>           recent runs for host, per bastion (from the store)
   sshcheck audit [--since 24h] [--json]   the audit log of every request
   ssh -vvv user@host 2>&1 | sshcheck explain   where a pasted ssh log stops, and why
@@ -88,6 +96,31 @@ Exit status: 0 nothing wrong from here, 1 a problem was found, 2 bad input or us
 a report with the cause "undecided" (what was still pending and why it stopped) and
 exits 130 (SIGINT, Ctrl-C), 143 (SIGTERM) or 4 (--budget spent); never 0.`;
 
+/** The option table parseCli reads; USAGE documents each (a unit test holds them together). */
+export const CLI_OPTIONS = {
+  port: { type: 'string', short: 'p' },
+  user: { type: 'string', short: 'l' },
+  json: { type: 'boolean' },
+  brief: { type: 'boolean' },
+  events: { type: 'boolean' },
+  budget: { type: 'string' },
+  'wait-all': { type: 'boolean' },
+  vantage: { type: 'string' },
+  from: { type: 'string' },
+  config: { type: 'string' },
+  policy: { type: 'string' },
+  nats: { type: 'string' },
+  via: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+  color: { type: 'boolean' },
+  'no-color': { type: 'boolean' },
+  file: { type: 'string' },
+  group: { type: 'string', multiple: true },
+  concurrency: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const satisfies ParseArgsConfig['options'];
+
 function usage(message: string): SshcheckError {
   return new SshcheckError('E_USAGE', message);
 }
@@ -99,29 +132,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
       args: [...argv],
       allowPositionals: true,
       strict: true,
-      options: {
-        port: { type: 'string', short: 'p' },
-        user: { type: 'string', short: 'l' },
-        json: { type: 'boolean' },
-        brief: { type: 'boolean' },
-        events: { type: 'boolean' },
-        budget: { type: 'string' },
-        'wait-all': { type: 'boolean' },
-        vantage: { type: 'string' },
-        from: { type: 'string' },
-        config: { type: 'string' },
-        policy: { type: 'string' },
-        nats: { type: 'string' },
-        via: { type: 'string' },
-        quiet: { type: 'boolean', short: 'q' },
-        color: { type: 'boolean' },
-        'no-color': { type: 'boolean' },
-        file: { type: 'string' },
-        group: { type: 'string', multiple: true },
-        concurrency: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'V' },
-      },
+      options: CLI_OPTIONS,
     });
   } catch (err) {
     // parseArgs explains over several lines; one line reads better after "sshcheck: ".
@@ -132,7 +143,8 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   const { values, positionals } = parsed;
   if (values.help) return { command: 'help' };
   if (values.version) return { command: 'version' };
-  const fleet = positionals.length > 1 || positionals.some(hasRange) || values.file !== undefined || (values.group?.length ?? 0) > 0;
+  const ports = values.port?.includes(',') === true ? portList(values.port) : undefined;
+  const fleet = ports !== undefined || positionals.length > 1 || positionals.some(namesSeveral) || values.file !== undefined || (values.group?.length ?? 0) > 0;
   if (positionals.length === 0 && !fleet) throw usage('no host given: sshcheck [options] [user@]host[:port]');
 
   let budgetMs: number | undefined;
@@ -152,7 +164,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   const configPath = values.config ?? env.SSHCHECK_ENGINE_CONFIG;
   if (configPath !== undefined && !configPath.startsWith('/') && !configPath.startsWith('.')) throw usage(`invalid --config "${printable(configPath, 60)}": give a file path`);
   const overrides: { port?: string; user?: string } = {};
-  if (values.port !== undefined) overrides.port = values.port;
+  if (values.port !== undefined && ports === undefined) overrides.port = values.port;
   if (values.user !== undefined) overrides.user = values.user;
   if (values.via !== undefined && values.nats === undefined && !env.SSHCHECK_NATS_URL) throw usage('--via <bastion> asks a bastion through the broker: give --nats <url> or set SSHCHECK_NATS_URL');
   if (fleet) {
@@ -173,6 +185,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
       file: values.file,
       groups: values.group ?? [],
       overrides,
+      ...(ports !== undefined ? { ports } : {}),
       concurrency,
       json: values.json === true,
       quiet: values.quiet === true,
@@ -204,6 +217,18 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     ...(values.nats !== undefined ? { nats: values.nats } : {}),
     ...(values.via !== undefined ? { via: values.via } : {}),
   };
+}
+
+/** `22,2222`: each a port, each once, no empty entries. */
+function portList(text: string): number[] {
+  const parts = text.split(',');
+  if (parts.some((p) => p.trim() === '')) throw usage(`invalid --port "${printable(text, 40)}": write a list as 22,2222 with no spaces or empty items`);
+  const ports: number[] = [];
+  for (const p of parts) {
+    const port = parsePort(p);
+    if (!ports.includes(port)) ports.push(port);
+  }
+  return ports;
 }
 
 function policyFile(path: string): string {

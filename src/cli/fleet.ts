@@ -22,6 +22,8 @@ export interface FleetRequest {
   file: string | undefined;
   groups: string[];
   overrides: { port?: string; user?: string };
+  /** -p 22,2222: each host on each port. */
+  ports?: number[];
   concurrency: number | undefined;
   json: boolean;
   quiet: boolean;
@@ -48,6 +50,7 @@ export function requestTargets(request: FleetRequest): Target[] {
     groups: request.groups,
     knownGroups: config?.groups ?? {},
     overrides: request.overrides,
+    ...(request.ports !== undefined ? { ports: request.ports } : {}),
   });
 }
 

@@ -104,6 +104,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     const { runExplain } = await import('./explain.js');
     return runExplain(argv.slice(1));
   }
+  if (argv[0] === 'completion' && argv.length === 2 && (argv[1] === 'bash' || argv[1] === 'zsh')) {
+    const [{ USAGE }, { bashCompletion, zshCompletion }] = await Promise.all([import('./args.js'), import('./usage-doc.js')]);
+    process.stdout.write(argv[1] === 'bash' ? bashCompletion(USAGE) : zshCompletion(USAGE));
+    return 0;
+  }
   if (argv[0] === 'discord' && argv[1] === 'register') {
     const { runDiscordRegister } = await import('./bot.js');
     return runDiscordRegister(argv.slice(2), process.env, { stderr: (t) => process.stderr.write(t), stdout: (t) => process.stdout.write(t) });

@@ -8,6 +8,7 @@ export const SUBCOMMAND_USAGE: Readonly<Record<string, string>> = {
   history: 'Usage: sshcheck history <host>\n  recent runs for host, per bastion',
   audit: 'Usage: sshcheck audit [--since 24h] [--json]\n  the audit log of every request',
   explain: 'Usage: ssh -vvv user@host 2>&1 | sshcheck explain\n  where a pasted ssh log stops, and why',
+  completion: 'Usage: sshcheck completion bash|zsh\n  prints a shell completion script',
   discord: 'Usage: sshcheck discord register [--guild <id>]\n  registers the Discord commands',
 };
 

@@ -21,7 +21,10 @@ export const DEFAULT_USER = 'sshcheck';
 const MAX_INPUT = 320;
 const MAX_NAME = 253;
 const MAX_LABEL = 63;
-const USER_RE = /^[A-Za-z_][A-Za-z0-9._-]{0,31}$/;
+// A login name: a POSIX-style name, optionally followed by `@domain` parts, as directory-backed
+// logins are (`alice@corp.example`, sssd/AD). In a target the last `@` separates the user from
+// the host, as ssh(1) does (strrchr): `alice@corp.example@db-3` is that user on db-3.
+const USER_RE = /^(?=.{1,64}$)[A-Za-z_][A-Za-z0-9._-]{0,31}(?:@[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
 const LABEL_RE = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?$/;
 const ALLOWED_CHARS = /^[A-Za-z0-9._:@[\]-]*$/;
 
@@ -59,7 +62,7 @@ export function parseUser(value: string): string {
   if (!USER_RE.test(value)) {
     throw new SshcheckError(
       'E_TARGET_USER',
-      `invalid user name "${printable(value)}": use letters, digits, ".", "_" or "-", starting with a letter or "_", at most 32 characters`,
+      `invalid user name "${printable(value)}": use letters, digits, ".", "_" or "-", starting with a letter or "_", at most 32 characters (then @domain parts, e.g. alice@corp.example; 64 in all)`,
     );
   }
   return value;

@@ -5,13 +5,13 @@ import { readFileSync, statSync } from 'node:fs';
 import { SshcheckError, isSshcheckError } from '../engine/errors.js';
 import type { Target, TargetOverrides } from '../engine/target.js';
 import { parseTarget, printable } from '../engine/target.js';
-import { GROUP_NAME, MAX_EXPANSION, expandPattern } from './range.js';
+import { GROUP_NAME, MAX_EXPANSION, expandTargetWord } from './range.js';
 
 /** A hosts file larger than this is refused (a 1024-host fleet fits in a few KiB). */
 const MAX_FILE_BYTES = 256 * 1024;
 
 export interface FleetSources {
-  /** Targets or patterns as typed (`db-1`, `db-[1-40]`, `ops@10.0.0.[1-50]:2222`). */
+  /** Targets or patterns as typed (`db-1`, `db-[1-40]`, `ops@10.0.0.[1-50]:2222`, `db-1,db-2`, `10.0.3.0/28`). */
   patterns: readonly string[];
   /** Lines of a hosts file, already read (see readHostsFile). */
   fileLines?: readonly string[];
@@ -21,6 +21,8 @@ export interface FleetSources {
   /** The engine config's groups: name → patterns. */
   knownGroups?: Readonly<Record<string, readonly string[]>>;
   overrides?: TargetOverrides;
+  /** A port list (`-p 22,2222`): every host is checked on each port (overrides.port is then unused). */
+  ports?: readonly number[];
   /** Total cap (default MAX_EXPANSION). */
   max?: number;
 }
@@ -61,22 +63,25 @@ export function fleetTargets(sources: FleetSources): Target[] {
   const add = (source: string, pattern: string): void => {
     let names: string[];
     try {
-      names = expandPattern(pattern, max);
+      names = expandTargetWord(pattern, max);
     } catch (err) {
       throw where(source, pattern, err);
     }
+    const ports: ReadonlyArray<number | undefined> = sources.ports ?? [undefined];
     for (const name of names) {
-      let target: Target;
-      try {
-        target = parseTarget(name, sources.overrides ?? {});
-      } catch (err) {
-        throw where(source, name, err);
+      for (const port of ports) {
+        let target: Target;
+        try {
+          target = parseTarget(name, port === undefined ? (sources.overrides ?? {}) : { ...sources.overrides, port });
+        } catch (err) {
+          throw where(source, name, err);
+        }
+        const key = `${target.user}@${target.host}:${target.port}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push(target);
+        if (out.length > max) throw new SshcheckError('E_USAGE', `more than ${max} hosts${ports.length > 1 ? ' and ports' : ''} in one fleet check: check fewer at a time`);
       }
-      const key = `${target.user}@${target.host}:${target.port}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.push(target);
-      if (out.length > max) throw new SshcheckError('E_USAGE', `more than ${max} hosts in one fleet check: check fewer at a time`);
     }
   };
   for (const p of sources.patterns) add('target', p);

@@ -83,11 +83,12 @@ export function parseCidrBlock(text: string, options: { requirePrefix?: boolean 
   if (prefix > bits) return { error: `is not a CIDR: the prefix length must be 0-${bits} for IPv${family}` };
   const hostBits = BigInt(bits - prefix);
   const network = (value >> hostBits) << hostBits;
-  if (network !== value) return { error: `has host bits set: did you mean ${format(family, network)}/${prefix}?` };
+  if (network !== value) return { error: `has host bits set: did you mean ${formatIp(family, network)}/${prefix}?` };
   return { family, network, prefix, text: m[2] === undefined ? `${address.toLowerCase()}/${prefix}` : trimmed.toLowerCase() };
 }
 
-function format(family: 4 | 6, n: bigint): string {
+/** An address from its number (IPv6 with its first run of zero groups as ::). */
+export function formatIp(family: 4 | 6, n: bigint): string {
   if (family === 4) return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 0xffn)).join('.');
   const parts = [112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((s) => ((n >> s) & 0xffffn).toString(16));
   return parts.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');

@@ -52,3 +52,19 @@ test('--brief and --events: one output choice, single host only; --brief implies
   assert.throws(() => parseCli(['--brief', 'db-1', 'db-2']), /--brief is for a single host/);
   assert.throws(() => parseCli(['--events', 'db-[1-3]']), /--events is for a single host/);
 });
+
+test('logins with @: -l alice@corp.example is the user; in a target the last @ separates user from host (ssh(1))', () => {
+  const a = parseCli(['-l', 'alice@corp.example', 'db-3']);
+  assert.ok(a.command === 'check' && a.target.user === 'alice@corp.example' && a.target.host === 'db-3' && a.probeUser === 'alice@corp.example');
+  const b = parseCli(['alice@corp.example@db-3:2222']);
+  assert.ok(b.command === 'check' && b.target.user === 'alice@corp.example' && b.target.host === 'db-3' && b.target.port === 2222);
+  const c = parseCli(['-l', 'alice@corp.example', 'alice@corp.example@db-3']);
+  assert.ok(c.command === 'check' && c.target.user === 'alice@corp.example');
+  assert.throws(() => parseCli(['-l', 'bob@corp.example', 'alice@corp.example@db-3']), /user given twice/);
+  const f = parseCli(['-l', 'alice@corp.example', 'db-1,db-2']);
+  assert.ok(f.command === 'fleet');
+  for (const bad of ['@corp.example', 'alice@', 'alice@@corp', 'alice@-x', `alice@${'a'.repeat(60)}`, 'alice@corp example']) {
+    assert.throws(() => parseCli(['-l', bad, 'db-3']), /invalid user name|whitespace/, bad);
+  }
+  assert.throws(() => parseCli(['@db-3']), /empty user name/);
+});

@@ -8,7 +8,7 @@ import { parseEngineConfig } from '../../src/engine/config.js';
 import type { Cause, Report } from '../../src/engine/report.js';
 import { STEP_IDS, STEP_TITLES, stepNumber } from '../../src/engine/report.js';
 import type { Target } from '../../src/engine/target.js';
-import { expandPattern, hasRange } from '../../src/fleet/range.js';
+import { expandPattern, expandTargetWord, hasRange, namesSeveral } from '../../src/fleet/range.js';
 import { runFleet } from '../../src/fleet/run.js';
 import { fleetTargets, hostsFileLines } from '../../src/fleet/targets.js';
 import { isFleetText, parseFleetCommand } from '../../src/chat/fleet-grammar.js';
@@ -206,5 +206,77 @@ describe('fleet checks in chat', () => {
     assert.equal(final?.notShown, 30 - MAX_HOST_REPLIES);
     assert.ok(hosts.every((h) => h.cause !== 'healthy'));
     assert.deepEqual([...new Set(hosts.map((h) => h.cause))], ['dns-nxdomain', 'port-closed'], 'grouped by cause, in the order of the summary');
+  });
+});
+
+describe('CIDR targets and comma lists', () => {
+  test('an IPv4 block expands to its host addresses; /31 and /32 as RFC 3021 says', () => {
+    assert.deepEqual(expandTargetWord('10.0.3.0/30'), ['10.0.3.1', '10.0.3.2']);
+    assert.equal(expandTargetWord('10.0.3.0/28').length, 14);
+    assert.deepEqual(expandTargetWord('10.0.3.0/28').slice(0, 1), ['10.0.3.1']);
+    assert.deepEqual(expandTargetWord('10.0.3.0/28').slice(-1), ['10.0.3.14']);
+    assert.deepEqual(expandTargetWord('10.0.3.4/31'), ['10.0.3.4', '10.0.3.5']);
+    assert.deepEqual(expandTargetWord('10.0.3.9/32'), ['10.0.3.9']);
+    assert.deepEqual(expandTargetWord('ops@127.0.0.0/30:2222'), ['ops@127.0.0.1:2222', 'ops@127.0.0.2:2222']);
+  });
+
+  test('an IPv6 block expands only when small, without its subnet-router anycast address', () => {
+    assert.deepEqual(expandTargetWord('[2001:db8::/126]:22'), ['[2001:db8::1]:22', '[2001:db8::2]:22', '[2001:db8::3]:22']);
+    assert.deepEqual(expandTargetWord('2001:db8::/127'), ['[2001:db8::]', '[2001:db8::1]']);
+    assert.deepEqual(expandTargetWord('2001:db8::5/128'), ['[2001:db8::5]']);
+    assert.equal(expandTargetWord('2001:db8::/118').length, 1023);
+    assert.throws(() => expandTargetWord('2001:db8::/64'), (e: Error & { code?: string }) => e.code === 'E_USAGE' && /at most 1024/.test(e.message) && /\/118 or longer/.test(e.message));
+  });
+
+  test('a block wider than the cap, a malformed one, or host bits set is a usage error before anything runs', () => {
+    assert.throws(() => expandTargetWord('10.0.0.0/21'), (e: Error & { code?: string }) => e.code === 'E_USAGE' && /2046 host addresses/.test(e.message));
+    assert.equal(expandTargetWord('10.0.0.0/22').length, 1022);
+    assert.throws(() => expandTargetWord('10.0.3.1/28'), /host bits set: did you mean 10\.0\.3\.0\/28/);
+    assert.throws(() => expandTargetWord('10.0.3.0/33'), /prefix length must be 0-32/);
+    assert.throws(() => expandTargetWord('10.0.300.0/24'), /not an IPv4 or IPv6 address/);
+  });
+
+  test('comma lists expand each part (ranges and blocks too) and refuse empty entries', () => {
+    assert.deepEqual(expandTargetWord('db-1,db-2,db-7'), ['db-1', 'db-2', 'db-7']);
+    assert.deepEqual(expandTargetWord('db-[1-2],10.0.0.0/31'), ['db-1', 'db-2', '10.0.0.0', '10.0.0.1']);
+    assert.throws(() => expandTargetWord('db-1,,db-2'), /empty entry/);
+    assert.throws(() => expandTargetWord('db-1,'), /empty entry/);
+    assert.ok(namesSeveral('db-1,db-2') && namesSeveral('10.0.3.0/28') && !namesSeveral('db-1') && !namesSeveral('[2001:db8::1]:22'));
+  });
+
+  test('the whole command stays within the 1024-host cap; every address still passes target validation', () => {
+    assert.equal(fleetTargets({ patterns: ['10.0.0.0/22', '10.0.4.1,10.0.4.2'] }).length, 1024);
+    assert.throws(() => fleetTargets({ patterns: ['10.0.0.0/22', '10.0.4.1,10.0.4.2,10.0.4.3'] }), /more than 1024 hosts/);
+    assert.throws(() => fleetTargets({ patterns: ['db-1,db 2'] }), /whitespace/);
+    const t = fleetTargets({ patterns: ['127.0.0.0/30'], overrides: { port: '2222' } });
+    assert.deepEqual(t.map((x) => `${x.host}:${x.port}:${x.kind}`), ['127.0.0.1:2222:ipv4', '127.0.0.2:2222:ipv4']);
+  });
+
+  test('the CLI takes a comma list or a CIDR block as a fleet, and an oversized one exits as usage', () => {
+    const r = parseCli(['db-1,db-2,db-7']);
+    assert.equal(r.command, 'fleet');
+    assert.equal(parseCli(['10.0.3.0/28']).command, 'fleet');
+    assert.equal(parseCli(['db-1']).command, 'check');
+    assert.throws(() => parseCli(['--brief', 'db-1,db-2']), /for a single host/);
+  });
+});
+
+describe('port lists', () => {
+  test('-p 22,2222 makes a fleet of every host on every port, each once', () => {
+    const r = parseCli(['-p', '22,2222,22', 'db-1']);
+    assert.ok(r.command === 'fleet');
+    assert.deepEqual(r.ports, [22, 2222]);
+    assert.equal(r.overrides.port, undefined);
+    const t = fleetTargets({ patterns: ['db-1,db-2'], ports: [22, 2222] });
+    assert.deepEqual(t.map((x) => `${x.host}:${x.port}`), ['db-1:22', 'db-1:2222', 'db-2:22', 'db-2:2222']);
+    assert.equal(parseCli(['-p', '2222', 'db-1']).command, 'check');
+  });
+
+  test('a bad or empty port in the list, a conflicting host:port, or more than the cap is a usage error', () => {
+    assert.throws(() => parseCli(['-p', '22,', 'db-1']), /empty items/);
+    assert.throws(() => parseCli(['-p', '22,70000', 'db-1']), /invalid port 70000/);
+    assert.throws(() => fleetTargets({ patterns: ['db-1:2200'], ports: [22, 2222] }), /port given twice/);
+    assert.equal(fleetTargets({ patterns: ['10.0.0.0/24'], ports: [22, 2222] }).length, 508);
+    assert.throws(() => fleetTargets({ patterns: ['10.0.0.0/22'], ports: [22, 2222] }), /more than 1024 hosts and ports/);
   });
 });
