@@ -175,7 +175,9 @@ describe('lab: what a check costs the target', { skip: unavailable ?? false }, (
       assert.match(status, /Total failed:\s+0/);
       assert.match(status, /Currently banned:\s+0/);
       assert.doesNotMatch(status, new RegExp(ADDR.bastion.replace(/\./g, '\\.')));
-      assert.ok(connected >= 5 && seen.count >= connected, `checks connected: ${connected}, connections: ${seen.count}`);
+      // At least the first check and the last (after the window) connected; how many in between
+      // depends on how many windows 30 checks span, which is the machine's speed, not the budget's.
+      assert.ok(connected >= 2 && seen.count >= connected, `checks connected: ${connected}, connections: ${seen.count}`);
       assert.ok(seen.count <= Math.ceil(spanS / windowS + 1) * 4, 'the budget held');
       assert.deepEqual(userLines(seen.text), []);
 
