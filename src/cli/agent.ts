@@ -17,6 +17,7 @@ import type { NatsSettings } from '../nats/options.js';
 import { NAME_RE } from '../nats/protocol.js';
 import { serviceAdmission } from '../service/audit.js';
 import { engineRunner } from '../service/engine-runner.js';
+import { intOption } from '../service/serve.js';
 import { ServiceMetrics } from '../service/metrics.js';
 import { DEFAULT_REGISTRY_OPTIONS, RunRegistry } from '../service/runs.js';
 import { defaultPolicy } from '../policy/target-policy.js';
@@ -54,12 +55,6 @@ export interface AgentArgs {
   reuseMs: number;
   budgetMs: number;
   logLevel: LogLevel;
-}
-
-function intOption(value: string | undefined, name: string, min: number, max: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!/^[0-9]{1,4}$/.test(value) || Number(value) < min || Number(value) > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}, not "${value.slice(0, 20)}"`);
-  return Number(value);
 }
 
 export function parseAgentArgs(argv: readonly string[], env: Env, readFile: (path: string) => string): AgentArgs | 'help' {

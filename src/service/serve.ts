@@ -67,7 +67,8 @@ interface ServeOptions {
   logLevel: LogLevel;
 }
 
-function intOption(value: string | undefined, name: string, min: number, max: number, fallback: number): number {
+/** A whole-number option of a long-running command (serve, agent), bounded. */
+export function intOption(value: string | undefined, name: string, min: number, max: number, fallback: number): number {
   if (value === undefined) return fallback;
   if (!/^[0-9]{1,4}$/.test(value) || Number(value) < min || Number(value) > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}, not "${value.slice(0, 20)}"`);
   return Number(value);
