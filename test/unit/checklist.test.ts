@@ -85,6 +85,21 @@ test('"host unreachable" after the ARP timeout is host-unreachable', () => {
   assert.equal(r.diagnosis.step, 'connectivity');
 });
 
+test('the control port\'s late "host unreachable" names an address nobody owns when the SSH port\'s answer was rate-limited away', () => {
+  // A router sends a burst of 6 "host unreachable" after a failed ARP; with ping, ssh -vvv and
+  // the path trace queued too, the one for our SSH-port SYN may be the one it did not send.
+  const ctl = control('host-unreachable', 3100);
+  const obs = { handshakes: [handshake()], ping: pingSilent('done'), control: ctl };
+  const r = judge(obs, 3300);
+  assert.equal(r.settled, true);
+  assert.equal(r.diagnosis.cause, 'host-unreachable');
+  assert.match(r.diagnosis.summary, /port 1 got "host unreachable" after 3\.1 s/);
+  // An immediate unreachable on the control port is a REJECT rule there, not an ARP failure:
+  // it says nothing about the SSH port, which stays silent.
+  const quick = judge({ ...obs, control: control('host-unreachable', 2) }, 3700);
+  assert.equal(quick.diagnosis.cause, 'no-response');
+});
+
 test('a connection closed 5 s after the connect without a banner is TCP wrappers', () => {
   const h = handshake({ state: 'done', tcp: { outcome: 'connected', atMs: 1 }, end: { kind: 'reset', phase: 'banner', atMs: 5003, detail: 'ECONNRESET' } });
   const r = judge({ handshakes: [h], ping: pingReply(), verbose: verboseDone('connected', { kind: 'reset-before-banner', line: 'kex_exchange_identification: read: Connection reset by peer', t: 5002 }) }, 5004);

@@ -34,6 +34,22 @@ export function hostAnswers(obs: Observations, address: string): string | undefi
   return undefined;
 }
 
+/**
+ * The run's plain connect to the control port of `address` ended with an ICMP unreachable as
+ * late as a router's ARP give-up. A router answers "host unreachable" for a failed ARP only
+ * at a limited rate (Linux: a burst of 6, then 1 per second per source), so when ping, ssh -vvv
+ * and the path trace queued packets too, the one for our SSH-port SYN can be the one dropped:
+ * the control port's answer is then the evidence that the address is not on its link.
+ */
+export function controlUnreachable(obs: Observations, address: string, th: { arpFailureAfterMs: number }): { scope: 'host' | 'net'; afterMs: number; port: number } | undefined {
+  const control = obs.control;
+  if (!control || control.address !== address || control.atMs === undefined) return undefined;
+  if (control.outcome !== 'host-unreachable' && control.outcome !== 'net-unreachable') return undefined;
+  const afterMs = control.atMs - control.startedMs;
+  if (afterMs < th.arpFailureAfterMs) return undefined;
+  return { scope: control.outcome === 'net-unreachable' ? 'net' : 'host', afterMs, port: control.port };
+}
+
 /** ICMP unreachable errors from a router (not from the host itself), as ping saw them. */
 export function routerUnreachable(ping: PingObs | undefined, address: string): { from: string; text: string } | undefined {
   if (!ping || ping.address !== address) return undefined;
@@ -105,6 +121,15 @@ export function classifyReach(input: AssessInput, h: HandshakeObs | undefined): 
       const router = routerUnreachable(obs.ping, h.address);
       if (router && tcp.outcome === undefined) {
         return { kind: 'unreachable', afterMs: waitedMs, scope: 'host', basis: `${router.from} reports "${router.text}"` };
+      }
+      const sibling = controlUnreachable(obs, h.address, th);
+      if (sibling) {
+        return {
+          kind: 'unreachable',
+          afterMs: waitedMs,
+          scope: sibling.scope,
+          basis: `the SYN to port ${sibling.port} got "${sibling.scope} unreachable" after ${duration(sibling.afterMs)}, the time a router takes to give up on ARP (none came back for the SSH port's own SYN: routers send only a few of these at a time)`,
+        };
       }
       const alive = hostAnswers(obs, h.address);
       if (alive && (waitedMs >= th.filteredAfterMs || (final && waitedMs >= th.filteredAfterMs / 2))) {
