@@ -4,8 +4,8 @@
 // and one last reply listing the rest. Hosts are checked a few at a time through the same
 // engine client as single checks (single flight, routing and reuse apply per host).
 import type { Report } from '../engine/report.js';
-import type { Target } from '../engine/target.js';
-import { formatTarget } from '../engine/target.js';
+import type { Target } from '../target.js';
+import { formatTarget } from '../target.js';
 import { summarize } from '../fleet/run.js';
 import type { Logger } from '../log.js';
 import type { EngineClient } from './engine-client.js';

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Pacer } from '../../src/chat/pacer.js';
 import type { CheckOptions, CheckResult, EngineClient } from '../../src/chat/engine-client.js';
 import { STEP_TITLES, STEP_IDS } from '../../src/engine/report.js';
-import type { Target } from '../../src/engine/target.js';
+import type { Target } from '../../src/target.js';
 import { createDiscordAdapter } from '../../adapters/discord/index.js';
 import { BOT_PERMISSIONS, FakeDiscord, PERMISSION_BITS, apiError, rateLimited } from './fake-discord.js';
 import type { DispatchedInteraction, JsonObject, RecordedCall } from './fake-discord.js';

@@ -7,8 +7,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseEngineConfig } from '../../src/engine/config.js';
-import type { EngineConfig } from '../../src/engine/config.js';
+import { parseEngineConfig } from '../../src/config/engine-config.js';
+import type { EngineConfig } from '../../src/config/engine-config.js';
 import { LOOPBACK, closedPort } from './targets.js';
 
 export interface DiagnosticsSshd {

@@ -1,7 +1,7 @@
 // The cause codes of the report contract: which step owns each, and what a person should do
 // next. Advice follows the source article's checklist; commands use the validated target.
 import type { Cause, ProblemCause, StepId } from '../report.js';
-import type { Target } from '../target.js';
+import type { Target } from '../../target.js';
 
 export const CAUSE_STEP: Readonly<Record<ProblemCause, StepId>> = {
   'dns-nxdomain': 'dns',
