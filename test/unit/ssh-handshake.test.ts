@@ -19,16 +19,15 @@ import type { KexInitLists, Negotiated } from '../../src/engine/probes/ssh-wire.
 import { MSG, PacketReader, PacketWriter, SshReader, SshWriter, buildKexInit, negotiate, parseKexInit } from '../../src/engine/probes/ssh-wire.js';
 import {
   answerKeyAgreement,
-  buildKexReply,
   clientKexInitLists,
   createOpener,
   createSealer,
   deriveTransportKeys,
   exchangeHash,
   isAeadCipher,
-  parseKexInitRequest,
   startKeyAgreement,
 } from '../../src/engine/probes/ssh-kex.js';
+import { buildKexReply, parseKexInitRequest } from '../support/ssh-kex-server.js';
 import type { TransportKeys } from '../../src/engine/probes/ssh-kex.js';
 import { testContext } from '../support/context.js';
 
