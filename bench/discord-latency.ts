@@ -7,7 +7,7 @@
 // Each run waits for the previous check to finish, so runs do not share anything but the
 // process. Usage: node dist/bench/discord-latency.js [--runs 20]
 import type { CheckOptions, CheckResult, EngineClient } from '../src/chat/engine-client.js';
-import type { Target } from '../src/engine/target.js';
+import type { Target } from '../src/target.js';
 import { callsSince, checkDone, startHarness } from '../test/discord/harness.js';
 import { median } from './stats.js';
 

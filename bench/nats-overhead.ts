@@ -11,9 +11,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseEngineConfig } from '../src/engine/config.js';
+import { parseEngineConfig } from '../src/config/engine-config.js';
 import { run } from '../src/engine/run.js';
-import { parseTarget } from '../src/engine/target.js';
+import { parseTarget } from '../src/target.js';
 import { NatsEngine } from '../src/nats/engine.js';
 import { openBroker } from '../src/nats/connect.js';
 import { natsSettings } from '../src/nats/options.js';

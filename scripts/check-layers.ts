@@ -1,45 +1,41 @@
 // Fails the lint when an import points up the layer picture or closes a cycle, so the folder
 // tree keeps telling the truth about the design: adapters and CLI on top, chat and service
-// below them, the engine under those, the target policy at the bottom. Imports are read from
-// the TypeScript sources (type-only imports count: a type cycle still ties two files together).
+// below them, the engine.yml loader under those, then store, fleet and explain, the engine
+// under those, the target policy below it, and three leaf files at the bottom. Imports are
+// read from the TypeScript sources (type-only imports count: a type cycle still ties two
+// files together).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Higher may import lower; equal ranks only without a cycle between their folders. */
 export const LAYERS: Readonly<Record<string, number>> = {
+  // Leaves every layer may use: the log line, the error with a code, the validated target.
   'src/log.ts': 0,
-  'src/policy': 0,
-  'src/engine': 1,
-  'src/explain': 2,
-  'src/store': 2,
-  'src/fleet': 2,
-  'src/chat': 3,
-  'src/service': 3,
-  'src/agent': 3,
-  'src/nats': 4,
-  'adapters/slack': 4,
-  'adapters/discord': 4,
-  'adapters/shared': 4,
-  'src/cli': 5,
+  'src/errors.ts': 0,
+  'src/target.ts': 0,
+  'src/policy': 1,
+  'src/engine': 2,
+  'src/explain': 3,
+  'src/store': 3,
+  'src/fleet': 3,
+  // The engine.yml loader: it reads sections for the engine, the policy, the store and fleet groups.
+  'src/config': 4,
+  'src/chat': 5,
+  'src/service': 5,
+  'src/agent': 5,
+  'src/nats': 6,
+  'adapters/slack': 6,
+  'adapters/discord': 6,
+  'adapters/shared': 6,
+  'src/cli': 7,
 };
 
 /**
- * Arrows that were known to be wrong when this check was written (issue 18 removes them).
+ * Arrows that were known to be wrong when this check was written (issue 18 removed the last).
  * A listed arrow that no longer exists fails the check too, so the list only ever shrinks.
  */
-export const KNOWN_VIOLATIONS: readonly string[] = [
-  'file cycle: adapters/discord/fleet.ts <-> adapters/discord/interaction.ts',
-  'file cycle: adapters/slack/listeners.ts <-> adapters/slack/log-replies.ts',
-  'folder cycle: src/chat <-> src/service',
-  'folder cycle: src/engine <-> src/fleet <-> src/policy <-> src/store',
-  'upward import: src/engine/config.ts -> src/fleet/range.ts (src/engine sits below src/fleet)',
-  'upward import: src/engine/config.ts -> src/store/config.ts (src/engine sits below src/store)',
-  'upward import: src/policy/target-policy.ts -> src/engine/errors.ts (src/policy sits below src/engine)',
-  'upward import: src/policy/target-policy.ts -> src/engine/target.ts (src/policy sits below src/engine)',
-  'upward import: src/policy/yaml-section.ts -> src/engine/config-file.ts (src/policy sits below src/engine)',
-  'upward import: src/policy/yaml-section.ts -> src/engine/errors.ts (src/policy sits below src/engine)',
-];
+export const KNOWN_VIOLATIONS: readonly string[] = [];
 
 export interface Edge {
   from: string;
@@ -174,7 +170,7 @@ function main(): void {
   for (const p of fresh) process.stderr.write(`check-layers: ${p}\n`);
   for (const p of gone) process.stderr.write(`check-layers: fixed, remove from KNOWN_VIOLATIONS: ${p}\n`);
   if (fresh.length > 0 || gone.length > 0) {
-    process.stderr.write('check-layers: imports must point down: cli -> adapters/nats -> chat/service -> store/fleet/explain -> engine -> policy\n');
+    process.stderr.write('check-layers: imports must point down: cli -> adapters/nats -> chat/service/agent -> config -> store/fleet/explain -> engine -> policy -> log/errors/target\n');
     process.exitCode = 1;
     return;
   }

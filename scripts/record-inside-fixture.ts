@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { Lab, ADDR } from '../test/lab/lab.js';
 import { addClient, diagnosticsLogin, getClientBanned, installFail2banConfig, sshdLogPath, startFail2ban } from '../test/lab/inside-lab.js';
 import { insideArgs } from '../src/engine/probes/inside.js';
-import { loadEngineConfig } from '../src/engine/config.js';
+import { loadEngineConfig } from '../src/config/engine-config.js';
 
 const out = process.argv[2] ?? 'test/fixtures/inside/lab.txt';
 const lab = await Lab.create();

@@ -1,6 +1,6 @@
 // The /sshcheck application command: its definition (what `sshcheck discord register`
 // uploads) and how an invocation's typed options become a validated Target. Validation is
-// the CLI's and Slack's (src/engine/target.ts); Discord's own option checks (required,
+// the CLI's and Slack's (src/target.ts); Discord's own option checks (required,
 // integer range) are a convenience, never trusted on their own.
 import {
   ApplicationIntegrationType,
@@ -8,9 +8,9 @@ import {
   SlashCommandBuilder,
 } from 'discord.js';
 import type { RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
-import { SshcheckError } from '../../src/engine/errors.js';
-import type { Target } from '../../src/engine/target.js';
-import { parsePort, parseTarget, parseUser } from '../../src/engine/target.js';
+import { SshcheckError } from '../../src/errors.js';
+import type { Target } from '../../src/target.js';
+import { parsePort, parseTarget, parseUser } from '../../src/target.js';
 import { parseFrom, parseVia } from '../../src/chat/grammar.js';
 
 export const COMMAND_NAME = 'sshcheck';

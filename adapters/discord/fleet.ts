@@ -15,7 +15,7 @@ import { duration } from '../../src/engine/checklist/format.js';
 import type { Logger } from '../../src/log.js';
 import { describeError, errorFields, isChannelRefusal } from './errors.js';
 import { discordActor, renderNotice, renderRefusal } from './gate.js';
-import type { InteractionDeps } from './interaction.js';
+import type { InteractionDeps } from './deps.js';
 import { noMentions } from './responder.js';
 import type { InteractionResponder } from './responder.js';
 import { paceKeys } from './surface.js';

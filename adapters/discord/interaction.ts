@@ -4,20 +4,17 @@
 // runs with a Discord surface. Everything else that arrives as an interaction is ignored.
 import type { ChatInputCommandInteraction, Interaction, RepliableInteraction } from 'discord.js';
 import type { Logger } from '../../src/log.js';
-import type { ChatGate } from '../../src/chat/admission.js';
 import { gateCommand } from '../../src/chat/admission.js';
 import { runCheckFlow } from '../../src/chat/check-flow.js';
-import type { RecentIds } from '../../src/chat/dedupe.js';
-import type { EngineClient } from '../../src/chat/engine-client.js';
 import type { FleetCommand } from '../../src/chat/fleet-grammar.js';
 import { parseFleetCommand } from '../../src/chat/fleet-grammar.js';
 import type { Ticket } from '../../src/chat/gate.js';
-import type { Pacer } from '../../src/chat/pacer.js';
 import { rerunCustomId } from '../../src/chat/rerun.js';
-import { targetLabel } from '../../src/chat/views.js';
-import { isSshcheckError } from '../../src/engine/errors.js';
-import type { Target } from '../../src/engine/target.js';
+import { targetLabel } from '../../src/target.js';
+import { isSshcheckError } from '../../src/errors.js';
+import type { Target } from '../../src/target.js';
 import { COMMAND_NAME, parseCommandOptions } from './command.js';
+import type { InteractionDeps } from './deps.js';
 import type { ParsedCommand } from './command.js';
 import { errorFields } from './errors.js';
 import { discordActor, renderDecision, renderNotice } from './gate.js';
@@ -26,16 +23,6 @@ import { DISCORD_USAGE, renderRerunRow, renderUsageError } from './render.js';
 import { InteractionResponder } from './responder.js';
 import { DiscordSurface } from './surface.js';
 import { threadContextOf, whyNoThread } from './thread-policy.js';
-
-export interface InteractionDeps {
-  engine: EngineClient;
-  logger: Logger;
-  vantage: string;
-  pacer: Pacer;
-  seen: RecentIds;
-  /** Permissions, policy pre-check, limits, queue and audit (src/chat/gate.ts). */
-  gate: ChatGate;
-}
 
 type Request = ParsedCommand | FleetCommand | { kind: 'error'; message: string };
 

@@ -9,7 +9,7 @@ import { gateCommand } from '../../src/chat/admission.js';
 import { decodeRerunCustomId, RERUN_ACTION } from '../../src/chat/rerun.js';
 import { errorFields } from './errors.js';
 import { discordActor, renderDecision, renderNotice } from './gate.js';
-import type { InteractionDeps } from './interaction.js';
+import type { InteractionDeps } from './deps.js';
 import { responderFor, runDiscordCheck } from './interaction.js';
 
 export function isRerunClick(interaction: Interaction): interaction is ButtonInteraction {

@@ -6,8 +6,8 @@ import { runCheckFlow } from '../../src/chat/check-flow.js';
 import type { ChatSurface } from '../../src/chat/check-flow.js';
 import type { Ticket } from '../../src/chat/gate.js';
 import type { Pacer } from '../../src/chat/pacer.js';
-import { targetLabel } from '../../src/chat/views.js';
-import type { Target } from '../../src/engine/target.js';
+import { targetLabel } from '../../src/target.js';
+import type { Target } from '../../src/target.js';
 
 export interface CheckRequest {
   target: Target;

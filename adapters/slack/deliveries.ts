@@ -17,3 +17,9 @@ export function isRepeat(recent: RecentIds, ids: readonly string[]): boolean {
   for (const id of ids) if (!recent.first(id)) repeat = true;
   return repeat;
 }
+
+/** Bolt's context is loosely typed; the envelope id is what our receiver put there. */
+export function envelopeIdOf(context: Readonly<Record<string, unknown>>): string | undefined {
+  const id = context['envelopeId'];
+  return typeof id === 'string' ? id : undefined;
+}

@@ -28,8 +28,6 @@ export function renderFleetParent(view: FleetParentView): SlackMessage {
   if (view.phase === 'finished') {
     blocks.push(section(`*${s.healthy} of ${view.hosts} healthy*, ${s.problems} with a problem${s.failed > 0 ? `, ${s.failed} not checked` : ''}, in ${duration(s.durationMs)}:\n${counts.slice(0, 40).join('\n')}`));
     if (s.problems > 0) blocks.push(context(`One reply per host that is not healthy follows in the thread${view.notShown > 0 ? ` (the last ${view.notShown} listed in one reply)` : ''}.`));
-  } else if (view.phase === 'failed') {
-    blocks.push(section(`${STATUS_EMOJI.fail} The fleet check failed: ${fitInline(view.error ?? 'unknown error', 1000)}`));
   } else {
     blocks.push(context(`${STATUS_EMOJI.running} Checking… ${view.checked}/${view.hosts} done${counts.length > 0 ? `: ${counts.slice(0, 10).join(', ')}` : ''}`));
   }

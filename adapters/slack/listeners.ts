@@ -7,7 +7,7 @@ import type { ChatCommand } from '../../src/chat/grammar.js';
 import type { FleetCommand } from '../../src/chat/fleet-grammar.js';
 import { parseFleetCommand } from '../../src/chat/fleet-grammar.js';
 import type { Pacer } from '../../src/chat/pacer.js';
-import { isSshcheckError } from '../../src/engine/errors.js';
+import { isSshcheckError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { CheckRunner } from './checks.js';
 import type { SlackGateDeps } from './gate.js';
@@ -51,10 +51,4 @@ export function parseSlashRequest(text: string, bastions: readonly string[]): Pa
     if (isSshcheckError(err)) return { kind: 'error', message: err.message };
     throw err;
   }
-}
-
-/** Bolt's context is loosely typed; the envelope id is what our receiver put there. */
-export function envelopeIdOf(context: Readonly<Record<string, unknown>>): string | undefined {
-  const id = context['envelopeId'];
-  return typeof id === 'string' ? id : undefined;
 }

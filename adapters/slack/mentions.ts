@@ -2,10 +2,10 @@
 // is mentioned instead and answers in that thread (its "parent" is a reply there). Outside a
 // thread it behaves like the slash command. Help and usage errors go to the requester only.
 import type { App } from '@slack/bolt';
-import { deliveryIds, isRepeat } from './deliveries.js';
+import { deliveryIds, envelopeIdOf, isRepeat } from './deliveries.js';
 import { errorText } from './errors.js';
 import type { ListenerDeps } from './listeners.js';
-import { envelopeIdOf, parseRequest } from './listeners.js';
+import { parseRequest } from './listeners.js';
 import { renderUsage, renderUsageError } from './render.js';
 import type { SlackMessage } from './render.js';
 import { isDirectConversation, isUserId, requesterMention } from './requester.js';

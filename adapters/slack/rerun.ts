@@ -6,10 +6,9 @@
 import type { App, BlockButtonAction } from '@slack/bolt';
 import { decodeRerun, RERUN_ACTION } from '../../src/chat/rerun.js';
 import { runSlackCheck, privately } from './commands.js';
-import { deliveryIds, isRepeat } from './deliveries.js';
+import { deliveryIds, envelopeIdOf, isRepeat } from './deliveries.js';
 import { renderRefusal } from './gate.js';
 import type { ListenerDeps } from './listeners.js';
-import { envelopeIdOf } from './listeners.js';
 import { requesterMention } from './requester.js';
 
 export function registerRerunButton(app: App, deps: ListenerDeps): void {

@@ -17,7 +17,7 @@ import type { LimitsConfig } from './limits.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import type { PermissionsConfig, Platform, PlatformPermissions } from './permissions.js';
 import { configDocument, RoutingConfigError } from './routing-config.js';
-import { safeKey } from '../engine/config-file.js';
+import { safeKey } from '../config/config-file.js';
 
 export interface AccessConfig {
   /** Undefined: no permissions section, everyone may run checks. */

@@ -1,7 +1,7 @@
 // Which chat adapters to start, from the environment. Pure: env in, configs or a message
 // that says exactly what to set. Secrets come only from the environment (or files it
 // names), never from chat, and are never logged.
-import { MAX_SECRET_FILE_BYTES, readConfigFile } from '../engine/config-file.js';
+import { MAX_SECRET_FILE_BYTES, readConfigFile } from '../config/config-file.js';
 
 export interface SlackConfig {
   botToken: string;

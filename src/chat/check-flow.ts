@@ -3,10 +3,10 @@
 // order, the parent updated with the diagnosis as soon as it is known — paced per channel.
 // When the thread cannot be used, everything goes into one fallback message that says why.
 import { randomUUID } from 'node:crypto';
-import { SshcheckError } from '../engine/errors.js';
+import { SshcheckError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Report, StepReport } from '../engine/report.js';
-import type { Target } from '../engine/target.js';
+import type { Target } from '../target.js';
 import type { EngineClient } from './engine-client.js';
 import type { Pacer } from './pacer.js';
 import { ThreadPlan } from './thread-plan.js';

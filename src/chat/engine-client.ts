@@ -5,7 +5,7 @@ import type { ProgressEvent, Report } from '../engine/report.js';
 import type { RunHistory } from '../engine/checklist/assessment.js';
 import type { RunOptions } from '../engine/run.js';
 import { run } from '../engine/run.js';
-import type { Target } from '../engine/target.js';
+import type { Target } from '../target.js';
 
 export interface CheckResult {
   report: Report;

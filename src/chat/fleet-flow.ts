@@ -4,8 +4,8 @@
 // and one last reply listing the rest. Hosts are checked a few at a time through the same
 // engine client as single checks (single flight, routing and reuse apply per host).
 import type { Report } from '../engine/report.js';
-import type { Target } from '../engine/target.js';
-import { formatTarget } from '../engine/target.js';
+import type { Target } from '../target.js';
+import { formatTarget } from '../target.js';
 import { summarize } from '../fleet/run.js';
 import type { Logger } from '../log.js';
 import type { EngineClient } from './engine-client.js';
@@ -43,7 +43,6 @@ export interface FleetFlowOptions {
   vantage: string;
   requester: string;
   concurrency?: number;
-  signal?: AbortSignal;
 }
 
 export interface FleetFlowResult {
@@ -78,11 +77,10 @@ export async function runFleetFlow(options: FleetFlowOptions): Promise<FleetFlow
   const concurrency = Math.max(1, Math.min(options.concurrency ?? CHAT_FLEET_CONCURRENCY, targets.length));
   const worker = async (): Promise<void> => {
     for (;;) {
-      if (options.signal?.aborted) return;
       const target = targets[next++];
       if (target === undefined) return;
       try {
-        const { report } = await options.engine.check(target, options.signal ? { signal: options.signal } : {});
+        const { report } = await options.engine.check(target);
         reports.push(report);
       } catch (err) {
         failed += 1;

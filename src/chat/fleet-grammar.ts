@@ -1,9 +1,9 @@
 // Fleet checks in chat: `/sshcheck db-[1-40]`, `/sshcheck db-1,db-2,db-7 [port] [user]`. A
 // command is a fleet check when its first word holds a range or a comma; everything else is
 // the single-host grammar (grammar.ts), unchanged. Every host goes through parseTarget.
-import { SshcheckError } from '../engine/errors.js';
-import type { Target } from '../engine/target.js';
-import { parsePort, parseUser } from '../engine/target.js';
+import { SshcheckError } from '../errors.js';
+import type { Target } from '../target.js';
+import { parsePort, parseUser } from '../target.js';
 import { hasRange } from '../fleet/range.js';
 import { fleetTargets } from '../fleet/targets.js';
 import { unwrapSlackLinks } from './grammar.js';

@@ -11,13 +11,12 @@ export interface FleetParentView {
   hosts: number;
   vantage: string;
   requester: string;
-  phase: 'running' | 'finished' | 'failed';
+  phase: 'running' | 'finished';
   checked: number;
   /** Hosts by cause so far (final once finished). */
   summary: FleetSummary;
   /** Hosts not healthy whose reply was left out (over the per-thread cap): they are listed in one last reply. */
   notShown: number;
-  error?: string;
 }
 
 export interface FleetHostView {

@@ -9,7 +9,7 @@ import { isPolicyError } from '../policy/target-policy.js';
 import type { TargetPolicy } from '../policy/target-policy.js';
 import { checkTyped } from '../policy/target-policy.js';
 import type { Report } from '../engine/report.js';
-import type { Target } from '../engine/target.js';
+import type { Target } from '../target.js';
 import type { AuditPatch, DenialReason, RunRow, Store } from '../store/store.js';
 import type { CheckOptions, CheckResult, EngineClient } from './engine-client.js';
 import type { Acquired, LimitsConfig, RateVerdict, Slot } from './limits.js';
@@ -18,7 +18,7 @@ import type { PermissionsConfig, Platform } from './permissions.js';
 import { checkPermission, needsGroups } from './permissions.js';
 import { RemoteEngineError } from './remote-engine.js';
 import { targetKey } from './shared-runs.js';
-import { targetLabel } from './views.js';
+import { targetLabel } from '../target.js';
 import { verdictOf } from '../engine/report.js';
 
 export type GateStore = Pick<Store, 'addAudit' | 'updateAudit' | 'recordRun' | 'runsFor'>;

@@ -6,9 +6,9 @@
 //   /sshcheck help                        explain the grammar
 // Pure: text in, a validated command or an SshcheckError whose message is shown to the user.
 import { isIP } from 'node:net';
-import { SshcheckError } from '../engine/errors.js';
-import type { Target } from '../engine/target.js';
-import { parsePort, parseTarget, parseUser, printable } from '../engine/target.js';
+import { SshcheckError } from '../errors.js';
+import type { Target } from '../target.js';
+import { parsePort, parseTarget, parseUser, printable } from '../target.js';
 
 export type ChatCommand = { kind: 'help' } | { kind: 'check'; target: Target; via?: string; from?: string } | { kind: 'history'; target: Target; via?: never; from?: never };
 

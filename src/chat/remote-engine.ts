@@ -5,8 +5,8 @@
 // lost or seen twice. Every failure becomes an error a person in the thread can act on:
 // which bastion, at which URL, and what went wrong.
 import type { ProgressEvent, Report } from '../engine/report.js';
-import type { Target } from '../engine/target.js';
-import { formatTarget } from '../engine/target.js';
+import type { Target } from '../target.js';
+import { formatTarget } from '../target.js';
 import { SseDecoder } from '../service/sse.js';
 import type { CheckOptions, CheckResult, EngineClient } from './engine-client.js';
 

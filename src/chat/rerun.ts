@@ -4,8 +4,8 @@
 // is untrusted input: it is parsed with the chat grammar like a typed command, must be a single
 // check, and must be exactly the canonical form this module writes (nothing added, nothing
 // garbled). Pure.
-import type { Target } from '../engine/target.js';
-import { isSshcheckError } from '../engine/errors.js';
+import type { Target } from '../target.js';
+import { isSshcheckError } from '../errors.js';
 import { parseChatCommand } from './grammar.js';
 
 /** Slack's action_id of the button; Discord's custom_id starts with it. */

@@ -6,7 +6,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Node, Pair } from 'yaml';
 import type { CidrBlock } from '../policy/ip.js';
 import { parseCidrBlock } from '../policy/ip.js';
-import { quoteValue, safeKey, yamlProblem } from '../engine/config-file.js';
+import { quoteValue, safeKey, yamlProblem } from '../config/config-file.js';
 
 export interface BastionConfig {
   name: string;

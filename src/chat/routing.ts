@@ -3,9 +3,9 @@
 // name by the longest matching domain suffix; anything else to the default. Each bastion's
 // RemoteEngine is wrapped in SharedRuns, so the bot itself also sends one request per
 // target at a time and reuses a fresh result (the service does the same for all its bots).
-import { SshcheckError } from '../engine/errors.js';
-import type { Target } from '../engine/target.js';
-import { formatTarget } from '../engine/target.js';
+import { SshcheckError } from '../errors.js';
+import type { Target } from '../target.js';
+import { formatTarget } from '../target.js';
 import { blockContainsAddress } from '../policy/ip.js';
 import type { CheckOptions, CheckResult, EngineClient } from './engine-client.js';
 import { parseVia } from './grammar.js';

@@ -3,7 +3,7 @@
 // so far), and a result a few seconds old is replayed with its age instead of probing the
 // target again — which also keeps the bastion from tripping fail2ban or sshd penalties.
 import type { ProgressEvent, Report } from '../engine/report.js';
-import type { Target } from '../engine/target.js';
+import type { Target } from '../target.js';
 import type { CheckOptions, CheckResult, EngineClient } from './engine-client.js';
 
 interface Flight {

@@ -2,8 +2,8 @@
 // state and the step replies. Adapters render these to Block Kit or embeds.
 import type { Diagnosis, ProgressEvent, Report, StepId, StepReport, StepStatus } from '../engine/report.js';
 import { STEP_IDS, STEP_TITLES, stepNumber } from '../engine/report.js';
-import { formatTarget } from '../engine/target.js';
-import type { Target } from '../engine/target.js';
+import { targetLabel } from '../target.js';
+import type { Target } from '../target.js';
 
 export type ParentPhase = 'running' | 'diagnosed' | 'finished' | 'failed';
 
@@ -32,10 +32,6 @@ export const STATUS_EMOJI: Readonly<Record<StepStatus | 'running', string>> = {
   skip: '⏭️',
   running: '⏳',
 };
-
-export function targetLabel(target: Target): string {
-  return `${target.user}@${formatTarget(target, true)}`;
-}
 
 export function initialParent(target: Target, vantage: string, requester: string): ParentView {
   return {

@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { findEngineConfig } from '../engine/config.js';
-import type { EngineConfig } from '../engine/config.js';
+import { findEngineConfig } from '../config/engine-config.js';
+import type { EngineConfig } from '../config/engine-config.js';
 import { createLogger } from '../log.js';
 import type { LogLevel } from '../log.js';
 import { Agent, pacedRunner } from '../nats/agent.js';

@@ -4,9 +4,9 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { SshcheckError } from '../engine/errors.js';
-import type { Target } from '../engine/target.js';
-import { parsePort, parseTarget, printable } from '../engine/target.js';
+import { SshcheckError } from '../errors.js';
+import type { Target } from '../target.js';
+import { parsePort, parseTarget, printable } from '../target.js';
 import type { FleetRequest } from './fleet.js';
 import { namesSeveral } from '../fleet/range.js';
 

@@ -2,8 +2,8 @@
 // which target from where, what was resolved and probed, and how it ended (or why it was
 // refused). --json exports JSON lines, one row per line, for a SIEM or jq.
 import { parseArgs } from 'node:util';
-import { SshcheckError, isSshcheckError } from '../engine/errors.js';
-import { printable } from '../engine/target.js';
+import { SshcheckError, isSshcheckError } from '../errors.js';
+import { printable } from '../target.js';
 import { duration } from '../engine/checklist/format.js';
 import type { AuditRow } from '../store/store.js';
 import type { CommandIo } from './history.js';

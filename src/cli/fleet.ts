@@ -2,15 +2,15 @@
 // the checklist against many hosts from this bastion. The terminal shows the summary first
 // (hosts by cause, counted), then one compact line per host that is not healthy; `--json`
 // prints one `sshcheck/fleet@1` document. Exit 0 only when every host is healthy.
-import { findEngineConfig } from '../engine/config.js';
+import { findEngineConfig } from '../config/engine-config.js';
 import { duration } from '../engine/checklist/format.js';
 import type { Report } from '../engine/report.js';
-import type { Target } from '../engine/target.js';
+import type { Target } from '../target.js';
 import { hostname } from 'node:os';
 import { compactLine, runFleet } from '../fleet/run.js';
 import type { FleetResult } from '../fleet/run.js';
 import { fleetTargets, readHostsFile } from '../fleet/targets.js';
-import { SshcheckError } from '../engine/errors.js';
+import { SshcheckError } from '../errors.js';
 import { checkTyped } from '../policy/target-policy.js';
 import { cliPolicy } from './record.js';
 import { EXIT } from './exit.js';

@@ -2,8 +2,8 @@
 // broken since 10:05" per bastion, then the runs (times in local time). --json prints the
 // rows, one JSON object per line.
 import { parseArgs } from 'node:util';
-import { isSshcheckError } from '../engine/errors.js';
-import { parseTarget, printable } from '../engine/target.js';
+import { isSshcheckError } from '../errors.js';
+import { parseTarget, printable } from '../target.js';
 import { renderHistory } from '../store/history-view.js';
 import { openStoreForReading, spoolNote } from './store-open.js';
 

@@ -2,8 +2,8 @@
 // 1 a problem was found, 2 bad input or usage (nothing probed), 3 the engine failed; a run
 // stopped before its verdict: 130 (SIGINT), 143 (SIGTERM), 4 (budget spent) — see exit.ts.
 import { readFileSync } from 'node:fs';
-import { findEngineConfig } from '../engine/config.js';
-import { isSshcheckError } from '../engine/errors.js';
+import { findEngineConfig } from '../config/engine-config.js';
+import { isSshcheckError } from '../errors.js';
 import { run } from '../engine/run.js';
 import type { CheckRequest } from './args.js';
 import { parseCli, USAGE } from './args.js';

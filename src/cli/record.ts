@@ -6,16 +6,16 @@
 // next process that opens the store (src/store/spool.ts); when it cannot be opened at all,
 // stderr says why and the check goes on unrecorded.
 import { hostname, userInfo } from 'node:os';
-import type { EngineConfig } from '../engine/config.js';
-import { loadEngineConfig } from '../engine/config.js';
+import type { EngineConfig } from '../config/engine-config.js';
+import { loadEngineConfig } from '../config/engine-config.js';
 import type { Report } from '../engine/report.js';
 import type { RunOptions } from '../engine/run.js';
-import type { Target } from '../engine/target.js';
+import type { Target } from '../target.js';
 import type { AuditEntry, AuditPatch, Store } from '../store/store.js';
 import { isPolicyError } from '../policy/target-policy.js';
 import type { TargetPolicy } from '../policy/target-policy.js';
 import { defaultPolicy } from '../policy/target-policy.js';
-import { targetLabel } from '../chat/views.js';
+import { targetLabel } from '../target.js';
 import { verdictOf } from '../engine/report.js';
 
 type Env = Readonly<Record<string, string | undefined>>;

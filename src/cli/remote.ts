@@ -2,7 +2,7 @@
 // this terminal shows its live progress and prints the same report (its vantage is the
 // bastion's). The agent records the run in its own store; nothing is probed from here.
 import { readFileSync } from 'node:fs';
-import { SshcheckError } from '../engine/errors.js';
+import { SshcheckError } from '../errors.js';
 import { NatsEngine } from '../nats/engine.js';
 import { openBroker } from '../nats/connect.js';
 import { natsSettings } from '../nats/options.js';

@@ -4,9 +4,9 @@
 // no pragma, migration or pruning is written, so a store another process holds locked is
 // still read at once (WAL).
 import { existsSync, readdirSync } from 'node:fs';
-import { findEngineConfig } from '../engine/config.js';
-import type { EngineConfig } from '../engine/config.js';
-import { SshcheckError } from '../engine/errors.js';
+import { findEngineConfig } from '../config/engine-config.js';
+import type { EngineConfig } from '../config/engine-config.js';
+import { SshcheckError } from '../errors.js';
 import { storePath } from '../store/paths.js';
 import { Store } from '../store/store.js';
 import { spoolDir } from '../store/spool.js';

@@ -5,11 +5,11 @@
 // in-process runs (run.ts), with events and the outcome posted back; threaded.ts is the
 // other side.
 import { parentPort } from 'node:worker_threads';
-import { isSshcheckError } from './errors.js';
+import { isSshcheckError } from '../errors.js';
 import type { ProgressEvent, Report } from './report.js';
 import { run } from './run.js';
 import type { RunOptions } from './run.js';
-import type { Target } from './target.js';
+import type { Target } from '../target.js';
 
 /** What a run is given across threads: RunOptions without the callbacks and the signal. */
 export type WireRunOptions = Omit<RunOptions, 'onEvent' | 'signal'>;

@@ -3,10 +3,10 @@
 // PolicyError). Used by `sshcheck serve`, so that child processes' fork/exec never stops
 // its HTTP thread; any long-lived caller (an agent) can use it the same way.
 import { Worker } from 'node:worker_threads';
-import { SshcheckError } from './errors.js';
-import type { ErrorCode } from './errors.js';
+import { SshcheckError } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
 import type { ProgressEvent, Report } from './report.js';
-import type { Target } from './target.js';
+import type { Target } from '../target.js';
 import { PolicyError } from '../policy/target-policy.js';
 import type { PolicyDenial } from '../policy/target-policy.js';
 import type { FromRunWorker, ToRunWorker, WireRunError, WireRunOptions } from './run-worker.js';

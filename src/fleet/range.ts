@@ -5,8 +5,8 @@
 // Pure and bounded: a pattern expands to at most MAX_EXPANSION targets.
 // A target may also be a comma list (`db-1,db-2`, as chat accepts) or a CIDR block
 // (`10.0.3.0/28`, `ops@10.0.3.0/28:2222`, `[2001:db8::/124]:22`): its host addresses.
-import { SshcheckError } from '../engine/errors.js';
-import { printable } from '../engine/target.js';
+import { SshcheckError } from '../errors.js';
+import { printable } from '../target.js';
 import type { CidrBlock } from '../policy/ip.js';
 import { formatIp, parseCidrBlock } from '../policy/ip.js';
 

@@ -5,8 +5,8 @@
 import type { Cause, Report } from '../engine/report.js';
 import type { RunOptions } from '../engine/run.js';
 import { run } from '../engine/run.js';
-import type { Target } from '../engine/target.js';
-import { formatTarget } from '../engine/target.js';
+import type { Target } from '../target.js';
+import { formatTarget } from '../target.js';
 
 export const FLEET_SCHEMA = 'sshcheck/fleet@1';
 export const DEFAULT_CONCURRENCY = 32;

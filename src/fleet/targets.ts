@@ -2,9 +2,9 @@
 // target per line, `#` comments) and groups from the bastion's engine config, expanded,
 // validated one by one with parseTarget, de-duplicated, and capped as a whole.
 import { readFileSync, statSync } from 'node:fs';
-import { SshcheckError, isSshcheckError } from '../engine/errors.js';
-import type { Target, TargetOverrides } from '../engine/target.js';
-import { parseTarget, printable } from '../engine/target.js';
+import { SshcheckError, isSshcheckError } from '../errors.js';
+import type { Target, TargetOverrides } from '../target.js';
+import { parseTarget, printable } from '../target.js';
 import { GROUP_NAME, MAX_EXPANSION, expandTargetWord } from './range.js';
 
 /** A hosts file larger than this is refused (a 1024-host fleet fits in a few KiB). */

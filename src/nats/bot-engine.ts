@@ -7,7 +7,7 @@ import type { CheckOptions, CheckResult, EngineClient } from '../chat/engine-cli
 import type { Route } from '../chat/routing.js';
 import type { RoutingConfig } from '../chat/routing-config.js';
 import { SharedRuns } from '../chat/shared-runs.js';
-import type { Target } from '../engine/target.js';
+import type { Target } from '../target.js';
 import { openBroker } from './connect.js';
 import { NatsEngine } from './engine.js';
 import type { NatsSettings } from './options.js';

@@ -3,14 +3,14 @@
 // target policy). Routing: `via` wins, then the static rules of the bot's config, then the
 // declared coverage (most specific first), then the config's default. Pure: declarations
 // in, routes out; the clock is injected.
-import { SshcheckError } from '../engine/errors.js';
-import type { Target } from '../engine/target.js';
-import { formatTarget } from '../engine/target.js';
+import { SshcheckError } from '../errors.js';
+import type { Target } from '../target.js';
+import { formatTarget } from '../target.js';
 import { parseVia } from '../chat/grammar.js';
 import type { Route } from '../chat/routing.js';
 import { matchRule } from '../chat/routing.js';
 import type { RouteRule } from '../chat/routing-config.js';
-import { parseEntry } from '../policy/config.js';
+import { parseEntry } from '../policy/entries.js';
 import type { TargetPolicy } from '../policy/target-policy.js';
 import type { Declaration } from './protocol.js';
 import { ANNOUNCE_MS } from './protocol.js';

@@ -6,10 +6,10 @@
 // failure is an engine failure that names the bastion and the broker — never a verdict.
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { createInbox } from '@nats-io/transport-node';
-import { SshcheckError } from '../engine/errors.js';
+import { SshcheckError } from '../errors.js';
 import type { Report } from '../engine/report.js';
-import type { Target } from '../engine/target.js';
-import { formatTarget } from '../engine/target.js';
+import type { Target } from '../target.js';
+import { formatTarget } from '../target.js';
 import type { CheckOptions, CheckResult, EngineClient } from '../chat/engine-client.js';
 import type { Route } from '../chat/routing.js';
 import { AgentDirectory } from './directory.js';

@@ -8,9 +8,9 @@
 // Built-in entries allow the private ranges and deny loopback, link-local (cloud metadata
 // included), multicast and unspecified addresses; an operator's entries widen or narrow
 // them by being more specific. Pure: no I/O.
-import { SshcheckError } from '../engine/errors.js';
-import type { Target } from '../engine/target.js';
-import { formatTarget } from '../engine/target.js';
+import { SshcheckError } from '../errors.js';
+import type { Target } from '../target.js';
+import { formatTarget } from '../target.js';
 import type { CidrBlock } from './ip.js';
 import { blockContains, canonicalIp, parseCidrBlock, parseIp } from './ip.js';
 

@@ -9,7 +9,7 @@
 import type { Logger } from '../log.js';
 import type { TargetPolicy } from '../policy/target-policy.js';
 import { checkTyped } from '../policy/target-policy.js';
-import { targetLabel } from '../chat/views.js';
+import { targetLabel } from '../target.js';
 import type { CallHooks } from '../store/client.js';
 import type { AuditEntry, AuditPatch, DenialReason } from '../store/store.js';
 import type { CheckBody } from './request.js';

@@ -4,8 +4,8 @@
 import { run } from '../engine/run.js';
 import type { RunOptions } from '../engine/run.js';
 import type { Report } from '../engine/report.js';
-import type { Target } from '../engine/target.js';
-import type { EngineConfig } from '../engine/config.js';
+import type { Target } from '../target.js';
+import type { EngineConfig } from '../config/engine-config.js';
 import type { Logger } from '../log.js';
 import type { TargetPolicy } from '../policy/target-policy.js';
 import { recentHistoryAsync } from '../store/run-history.js';

@@ -12,7 +12,6 @@ export type RejectReason = (typeof REJECT_REASONS)[number];
 
 /** How a POST /v1/checks was answered (the `outcome` label). */
 export const CHECK_OUTCOMES = ['started', 'joined', 'reused'] as const;
-export type CheckOutcome = (typeof CHECK_OUTCOMES)[number];
 
 /** Run durations from a TCP reset (~20 ms) to a full budget (15 s and more). */
 export const DURATION_BUCKETS_S = [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 15, 30] as const;

@@ -2,9 +2,9 @@
 // port and user parsing from the engine). Pure: JSON text in, a Target or an error naming
 // the field out.
 import { isIP } from 'node:net';
-import { isSshcheckError } from '../engine/errors.js';
-import type { Target } from '../engine/target.js';
-import { parsePort, parseTarget, parseUser, printable } from '../engine/target.js';
+import { isSshcheckError } from '../errors.js';
+import type { Target } from '../target.js';
+import { parsePort, parseTarget, parseUser, printable } from '../target.js';
 
 /** Request bodies are tiny ({"target":"db-3"}); anything much bigger is not ours. */
 export const MAX_BODY_BYTES = 4096;

@@ -5,9 +5,9 @@
 // in count, then are forgotten.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
-import { isSshcheckError } from '../engine/errors.js';
+import { isSshcheckError } from '../errors.js';
 import type { ProgressEvent, Report } from '../engine/report.js';
-import type { Target } from '../engine/target.js';
+import type { Target } from '../target.js';
 import type { ServiceMetrics } from './metrics.js';
 
 export type Runner = (target: Target, options: { onEvent: (event: ProgressEvent) => void; signal: AbortSignal; from?: string }) => Promise<Report>;

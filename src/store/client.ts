@@ -5,7 +5,7 @@
 // probing unrecorded). Every Store method is callable through `call`, so a method added to
 // Store needs nothing here.
 import { Worker } from 'node:worker_threads';
-import { SshcheckError } from '../engine/errors.js';
+import { SshcheckError } from '../errors.js';
 import type { AuditEntry, AuditPatch, AuditRow, Recovery, RunRow, Store, StoreOptions } from './store.js';
 import type { Report } from '../engine/report.js';
 import type { AuditSource } from './store.js';

@@ -6,7 +6,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { SshcheckError } from '../engine/errors.js';
+import { SshcheckError } from '../errors.js';
 import type { StoreConfig } from './config.js';
 
 export const SYSTEM_STORE_DIR = '/var/lib/sshcheck';

@@ -2,7 +2,7 @@
 // healthy run of the same host and port from the same vantage within the window. Advisory:
 // a store that cannot answer (in time) gives no history, never a failed or delayed check.
 import type { RunHistory } from '../engine/checklist/assessment.js';
-import type { Target } from '../engine/target.js';
+import type { Target } from '../target.js';
 import { DEFAULT_HEALTHY_WINDOW_MINUTES } from './config.js';
 import type { RunRow, Store } from './store.js';
 

@@ -11,7 +11,7 @@ import { closeSync, existsSync, mkdirSync, openSync, unlinkSync } from 'node:fs'
 import { dirname } from 'node:path';
 import Database from './sqlite.js';
 import type { SqliteDatabase } from './sqlite.js';
-import { SshcheckError } from '../engine/errors.js';
+import { SshcheckError } from '../errors.js';
 import type { Report } from '../engine/report.js';
 import { DEFAULT_RETENTION_DAYS } from './config.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';

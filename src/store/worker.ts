@@ -5,7 +5,7 @@
 // because the store is locked is spooled to disk (spool.ts), answered as `spooled` at
 // once, and retried here until it is written; reads go on meanwhile (WAL).
 import { parentPort, workerData } from 'node:worker_threads';
-import { SshcheckError } from '../engine/errors.js';
+import { SshcheckError } from '../errors.js';
 import { appendSpool, clearSpool, isSpooledMethod } from './spool.js';
 import { isBusyError, Store } from './store.js';
 import type { Recovery, StoreOptions } from './store.js';

@@ -3,23 +3,19 @@
 // probe engine checking loopback targets (no DNS or anything else leaves the machine).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pacer } from '../../src/chat/pacer.js';
 import type { CheckOptions, CheckResult, EngineClient } from '../../src/chat/engine-client.js';
 import { STEP_TITLES, STEP_IDS } from '../../src/engine/report.js';
-import type { Target } from '../../src/engine/target.js';
+import type { Target } from '../../src/target.js';
 import { createDiscordAdapter } from '../../adapters/discord/index.js';
 import { BOT_PERMISSIONS, FakeDiscord, PERMISSION_BITS, apiError, rateLimited } from './fake-discord.js';
 import type { DispatchedInteraction, JsonObject, RecordedCall } from './fake-discord.js';
-import { MemoryLogger, callsSince, checkDone, closedPort, embedsOf, messageRequests, parentMessage, startHarness, talker, threadMessages } from './harness.js';
+import { MemoryLogger, callsSince, checkDone, embedsOf, messageRequests, parentMessage, startHarness, talker, threadMessages } from './harness.js';
 import type { EmbedJson, Harness } from './harness.js';
 import { liveMarkup, strings } from './markup.js';
 import { openGate } from '../support/open-gate.js';
+import { sshdUnavailable, startSshd } from '../support/openssh-server.js';
 
 /** Fast enough that a check's thread is written in well under a second. */
 const fastPacer = (): Pacer => new Pacer({ burst: 100, perSecond: 200 });
@@ -268,29 +264,17 @@ describe('errors, fallbacks and hostile text', () => {
   });
 
   test('a healthy sshd on loopback: the parent says healthy (root only)', async (t) => {
-    if (process.getuid?.() !== 0) return t.skip('starting sshd needs root');
-    if (!existsSync('/usr/sbin/sshd')) return t.skip('/usr/sbin/sshd is not installed');
-    const dir = mkdtempSync(join(tmpdir(), 'sshcheck-discord-sshd-'));
-    const children: ChildProcess[] = [];
+    const why = sshdUnavailable();
+    if (why !== undefined) return t.skip(why);
+    const sshd = await startSshd();
     try {
-      assert.equal(spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'hostkey')]).status, 0);
-      const port = await closedPort();
-      const log = join(dir, 'sshd.log');
-      writeFileSync(log, '');
-      writeFileSync(
-        join(dir, 'sshd_config'),
-        [`ListenAddress 127.0.0.1`, `Port ${port}`, `HostKey ${join(dir, 'hostkey')}`, `PidFile ${join(dir, 'sshd.pid')}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'UsePAM no', 'StrictModes no', ''].join('\n'),
-      );
-      children.push(spawn('/usr/sbin/sshd', ['-D', '-f', join(dir, 'sshd_config'), '-E', log], { stdio: 'ignore' }));
-      for (let n = 0; n < 60 && !readFileSync(log, 'utf8').includes('Server listening on'); n++) await sleep(50);
-      const i = dispatch({ target: `127.0.0.1:${port}` });
+      const i = dispatch({ target: `127.0.0.1:${sshd.port}` });
       await checkDone(h, i);
       const parent = embedsOf(parentMessage(h, i))[0];
       assert.match(parent?.description ?? '', /^✅ healthy/);
       assert.equal(threadMessages(h, i).length, 10);
     } finally {
-      for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
+      await sshd.stop();
     }
   });
 

@@ -7,7 +7,7 @@ import { commandDefinition, parseCommandOptions } from '../../adapters/discord/c
 import { describeError, isChannelRefusal, isTokenGone } from '../../adapters/discord/errors.js';
 import { invitePermissions, whyNoThread } from '../../adapters/discord/thread-policy.js';
 import type { ThreadContext } from '../../adapters/discord/thread-policy.js';
-import { isSshcheckError } from '../../src/engine/errors.js';
+import { isSshcheckError } from '../../src/errors.js';
 
 test('commandDefinition: /sshcheck with target (required string), port (integer 1-65535), user, via, from, history', () => {
   const def = commandDefinition();

@@ -13,7 +13,7 @@ import { Gate } from '../../src/chat/gate.js';
 import type { GateOptions } from '../../src/chat/gate.js';
 import { DEFAULT_LIMITS } from '../../src/chat/limits.js';
 import { Pacer } from '../../src/chat/pacer.js';
-import { parseEngineConfig } from '../../src/engine/config.js';
+import { parseEngineConfig } from '../../src/config/engine-config.js';
 import type { TargetPolicy } from '../../src/policy/target-policy.js';
 import { Store } from '../../src/store/store.js';
 import type { DispatchedInteraction, JsonObject, RecordedCall } from './fake-discord.js';

@@ -12,7 +12,7 @@ import type { DiscordConfig } from '../../src/chat/bot-config.js';
 import type { EngineClient } from '../../src/chat/engine-client.js';
 import { InProcessEngine } from '../../src/chat/engine-client.js';
 import { SharedRuns } from '../../src/chat/shared-runs.js';
-import type { EngineConfig } from '../../src/engine/config.js';
+import type { EngineConfig } from '../../src/config/engine-config.js';
 import type { Logger } from '../../src/log.js';
 import { createDiscordAdapter } from '../../adapters/discord/index.js';
 import type { DiscordAdapterOptions } from '../../adapters/discord/index.js';

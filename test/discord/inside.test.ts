@@ -3,7 +3,7 @@
 // it saw inside — the login and sshd's listeners — as inert text. Needs root.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { diagnosticsUnavailable, startDiagnosticsSshd } from '../slack/diagnostics-sshd.js';
+import { diagnosticsUnavailable, startDiagnosticsSshd } from '../support/diagnostics-sshd.js';
 import { callsSince, checkDone, embedsOf, messageRequests, startHarness, threadMessages } from './harness.js';
 import { liveMarkup, strings } from './markup.js';
 
@@ -31,6 +31,6 @@ test('a diagnostics login: step 4 shows the login and the listeners from inside,
     }
   } finally {
     await h.stop();
-    sshd.stop();
+    await sshd.stop();
   }
 });

@@ -19,7 +19,7 @@ import { STEP_IDS, STEP_TITLES, stepNumber } from '../../src/engine/report.js';
 import type { Diagnosis, Evidence, StepReport } from '../../src/engine/report.js';
 import { initialParent } from '../../src/chat/views.js';
 import type { ParentView } from '../../src/chat/views.js';
-import { parseTarget } from '../../src/engine/target.js';
+import { parseTarget } from '../../src/target.js';
 import { messageProblems } from './fake-discord.js';
 import type { Json, JsonObject } from './fake-discord.js';
 import { liveMarkup, strings } from './markup.js';

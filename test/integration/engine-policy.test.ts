@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { run } from '../../src/engine/run.js';
 import type { RunOptions } from '../../src/engine/run.js';
 import type { ProgressEvent } from '../../src/engine/report.js';
-import { parseTarget } from '../../src/engine/target.js';
-import { parseEngineConfig } from '../../src/engine/config.js';
+import { parseTarget } from '../../src/target.js';
+import { parseEngineConfig } from '../../src/config/engine-config.js';
 import { defaultPolicy, PolicyError } from '../../src/policy/target-policy.js';
 import type { TargetPolicy } from '../../src/policy/target-policy.js';
 

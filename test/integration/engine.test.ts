@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/engine/run.js';
 import type { RunOptions } from '../../src/engine/run.js';
-import { parseTarget } from '../../src/engine/target.js';
+import { parseTarget } from '../../src/target.js';
 import type { ProgressEvent } from '../../src/engine/report.js';
 import { STEP_IDS } from '../../src/engine/report.js';
 

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../src/engine/run.js';
-import { parseTarget } from '../../src/engine/target.js';
+import { parseTarget } from '../../src/target.js';
 import type { Cause, Report } from '../../src/engine/report.js';
 import { renderReport } from '../../src/cli/render-text.js';
 import { finishedParent, initialParent } from '../../src/chat/views.js';

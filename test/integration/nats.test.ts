@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ProgressEvent } from '../../src/engine/report.js';
-import { parseTarget } from '../../src/engine/target.js';
+import { parseTarget } from '../../src/target.js';
 import { NatsEngine, NatsEngineError } from '../../src/nats/engine.js';
 import { openBroker } from '../../src/nats/connect.js';
 import { natsSettings } from '../../src/nats/options.js';

@@ -17,7 +17,7 @@ import { loadRoutingConfig } from '../../src/chat/routing-config.js';
 import type { RoutingConfig } from '../../src/chat/routing-config.js';
 import type { ParentView } from '../../src/chat/views.js';
 import type { ProgressEvent, StepReport } from '../../src/engine/report.js';
-import { parseTarget } from '../../src/engine/target.js';
+import { parseTarget } from '../../src/target.js';
 import { createLogger } from '../../src/log.js';
 import { SseDecoder } from '../../src/service/sse.js';
 

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SSHD, keygen, sshdConfig } from '../support/openssh-server.js';
 
 export const ADDR = {
   bastion: '10.77.1.2',
@@ -57,7 +58,7 @@ export function sh(cmd: string, args: readonly string[], opts: { allowFail?: boo
 export function labUnavailable(): string | undefined {
   if (process.platform !== 'linux') return 'the network lab needs Linux network namespaces';
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'the network lab needs root (ip netns, iptables)';
-  for (const tool of ['/usr/sbin/ip', '/usr/sbin/sshd', '/usr/sbin/iptables']) {
+  for (const tool of ['/usr/sbin/ip', SSHD, '/usr/sbin/iptables']) {
     if (!existsSync(tool) && !existsSync(tool.replace('/usr/sbin/', '/sbin/'))) return `the network lab needs ${tool} (apt-get install iproute2 openssh-server iptables)`;
   }
   return undefined;
@@ -278,15 +279,12 @@ export class Lab {
   /** A real sshd in the target namespace, listening on the target address. */
   async startSshd(opts: SshdOptions = {}): Promise<{ stop(): Promise<void>; log: string }> {
     const key = join(this.dir, 'hostkey');
-    if (!existsSync(key)) await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    if (!existsSync(key)) keygen(key);
     const port = opts.port ?? 22;
     const cfg = join(this.dir, `sshd_config_${port}`);
     const log = join(this.dir, `sshd_${port}.log`);
-    writeFileSync(
-      cfg,
-      // sshd keeps the first value it reads for a keyword: the scenario's lines go first.
-      [...(opts.config ?? []), `Port ${port}`, `ListenAddress ${opts.listenAll ? '0.0.0.0' : ADDR.target}`, `HostKey ${key}`, `PidFile ${join(this.dir, `sshd_${port}.pid`)}`, `AuthorizedKeysFile ${join(this.dir, 'authorized_keys')}`, 'UsePAM no', 'StrictModes no'].join('\n') + '\n',
-    );
+    // sshd keeps the first value it reads for a keyword: the scenario's lines go first.
+    writeFileSync(cfg, sshdConfig({ listen: opts.listenAll ? '0.0.0.0' : ADDR.target, port, hostKeys: [key], dir: this.dir, ...(opts.config ? { settings: opts.config } : {}) }));
     mkdirSync('/run/sshd', { recursive: true });
     if (opts.hostsDeny !== undefined) this.writeEtc(this.target, 'hosts.deny', opts.hostsDeny);
     if (opts.systemConfig) {
@@ -295,7 +293,7 @@ export class Lab {
     }
     const logArgs = opts.logFile ? ['-E', opts.logFile] : ['-e'];
     if (opts.logFile) writeFileSync(opts.logFile, '');
-    const child = await this.startChild(this.target, '/usr/sbin/sshd', ['-D', ...logArgs, '-f', cfg], opts.logFile ? undefined : /Server listening on/);
+    const child = await this.startChild(this.target, SSHD, ['-D', ...logArgs, '-f', cfg], opts.logFile ? undefined : /Server listening on/);
     if (opts.logFile) await waitForText(opts.logFile, /Server listening on/, 5000);
     // The bind mount stays in force for the running sshd (lab.md); later processes get a clean /etc.
     if (opts.hostsDeny !== undefined) this.removeEtc(this.target, 'hosts.deny');

@@ -14,6 +14,7 @@ import type { SshServerMode } from '../support/ssh-server.js';
 import { fingerprintOf } from '../../src/engine/probes/ssh-hostkey.js';
 import { SshWriter } from '../../src/engine/probes/ssh-wire.js';
 import { ADDR, Lab, labUnavailable, sh } from './lab.js';
+import { keygen } from '../support/openssh-server.js';
 
 const unavailable = labUnavailable();
 const SERVER_MAIN = fileURLToPath(new URL('../support/ssh-server-main.js', import.meta.url));
@@ -159,7 +160,7 @@ describe('lab: every failure after the TCP connect gets its own name', { skip: u
   test('OpenSSH with a hardened set (aes256-gcm, hmac-sha2-512-etm, rsa-sha2-512)', async () => {
     await realServerCase(async (port) => {
       const rsa = join(lab.workDir, `rsa_${port}`);
-      await sh('ssh-keygen', ['-q', '-t', 'rsa', '-b', '3072', '-N', '', '-f', rsa]);
+      keygen(rsa, { type: 'rsa', bits: 3072 });
       await lab.startSshd({ port, config: [`HostKey ${rsa}`, 'HostKeyAlgorithms rsa-sha2-512', 'Ciphers aes256-gcm@openssh.com', 'MACs hmac-sha2-512-etm@openssh.com', 'KexAlgorithms curve25519-sha256'] });
     });
   });

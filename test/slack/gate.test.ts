@@ -11,7 +11,7 @@ import type { EngineClient } from '../../src/chat/engine-client.js';
 import { Gate } from '../../src/chat/gate.js';
 import type { GateOptions } from '../../src/chat/gate.js';
 import { DEFAULT_LIMITS } from '../../src/chat/limits.js';
-import { parseEngineConfig } from '../../src/engine/config.js';
+import { parseEngineConfig } from '../../src/config/engine-config.js';
 import type { TargetPolicy } from '../../src/policy/target-policy.js';
 import { Store } from '../../src/store/store.js';
 import { TEAM_ID } from './fake-slack.js';

@@ -10,7 +10,7 @@ import type { EngineClient } from '../../src/chat/engine-client.js';
 import { InProcessEngine } from '../../src/chat/engine-client.js';
 import type { PacerOptions } from '../../src/chat/pacer.js';
 import { SharedRuns } from '../../src/chat/shared-runs.js';
-import type { EngineConfig } from '../../src/engine/config.js';
+import type { EngineConfig } from '../../src/config/engine-config.js';
 import type { Logger } from '../../src/log.js';
 import { createSlackAdapter } from '../../adapters/slack/index.js';
 import type { SlackAdapter } from '../../adapters/slack/index.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { RecordedCall } from './fake-slack.js';
 import { allText, settled, startHarness, threadIn } from './harness.js';
 import { findUnsafeMarkup } from './markup-check.js';
-import { diagnosticsUnavailable, startDiagnosticsSshd } from './diagnostics-sshd.js';
+import { diagnosticsUnavailable, startDiagnosticsSshd } from '../support/diagnostics-sshd.js';
 
 const unavailable = diagnosticsUnavailable();
 if (unavailable !== undefined) console.log(`skipping the Slack inside-view test: ${unavailable}`);
@@ -35,6 +35,6 @@ test('a diagnostics login: step 4 shows the login and the listeners from inside,
     assert.deepEqual(all.flatMap((c) => findUnsafeMarkup(c.args, ['<@U0REQUESTER>'])), []);
   } finally {
     await h.close();
-    sshd.stop();
+    await sshd.stop();
   }
 });

@@ -16,7 +16,7 @@ import { finishedParent, initialParent, nextParent, STATUS_EMOJI } from '../../s
 import type { ParentView } from '../../src/chat/views.js';
 import { REPORT_SCHEMA, STEP_IDS, STEP_TITLES } from '../../src/engine/report.js';
 import type { Diagnosis, Report, StepReport } from '../../src/engine/report.js';
-import { parseTarget } from '../../src/engine/target.js';
+import { parseTarget } from '../../src/target.js';
 import { findUnsafeMarkup, outsideCode } from './markup-check.js';
 import { HOSTILE } from './targets.js';
 

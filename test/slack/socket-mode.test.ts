@@ -10,7 +10,8 @@ import type { EngineClient } from '../../src/chat/engine-client.js';
 import { APP_TOKEN, BOT_TOKEN, FakeSlack } from './fake-slack.js';
 import type { RecordedCall } from './fake-slack.js';
 import { allText, settled, startHarness, threadIn, VANTAGE, answerTo } from './harness.js';
-import { closedPort, sshdUnavailable, startSshd } from './targets.js';
+import { closedPort } from './targets.js';
+import { sshdUnavailable, startSshd } from '../support/openssh-server.js';
 
 const REQUESTER = 'U0REQUESTER';
 
@@ -204,6 +205,6 @@ test('a healthy loopback sshd: the parent ends with "healthy" and ten statuses',
     assert.match(allText(last.args), /finished in/);
   } finally {
     await h.close();
-    sshd.stop();
+    await sshd.stop();
   }
 });

@@ -1,12 +1,8 @@
 // Loopback targets for the real probe engine: a closed port (port-closed, fast), peers whose
-// banner or greeting tries to smuggle Slack markup into the report, and a real sshd (root).
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// banner or greeting tries to smuggle Slack markup into the report (a real sshd:
+// test/support/openssh-server.ts).
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 export const LOOPBACK = '127.0.0.1';
 
@@ -60,42 +56,4 @@ export function hostileSshServer(): Promise<TcpTarget> {
 /** Not SSH at all: every line it sends is hostile. */
 export function hostileGreeter(): Promise<TcpTarget> {
   return tcpTarget((socket) => socket.end(`220 ${HOSTILE}\r\n*bold* @everyone <!here>\r\n`));
-}
-
-export interface Sshd {
-  port: number;
-  stop(): void;
-}
-
-/** Why a real sshd cannot be started here, or undefined when it can. */
-export function sshdUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return 'starting sshd needs root';
-  if (!existsSync('/usr/sbin/sshd')) return '/usr/sbin/sshd is not installed';
-  if (spawnSync('ssh', ['-V']).error !== undefined) return 'ssh is not installed';
-  return undefined;
-}
-
-/** A real sshd on loopback with a throwaway host key (as test/unit/openssh-verbose.test.ts). */
-export async function startSshd(): Promise<Sshd> {
-  const dir = mkdtempSync(join(tmpdir(), 'sshcheck-slack-sshd-'));
-  const keygen = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'hostkey')]);
-  if (keygen.status !== 0) throw new Error('ssh-keygen failed');
-  const port = await closedPort();
-  const log = join(dir, 'sshd.log');
-  writeFileSync(log, '');
-  writeFileSync(
-    join(dir, 'sshd_config'),
-    [`ListenAddress ${LOOPBACK}`, `Port ${port}`, `HostKey ${join(dir, 'hostkey')}`, `PidFile ${join(dir, 'sshd.pid')}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'UsePAM no', 'StrictModes no', ''].join('\n'),
-  );
-  const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-f', join(dir, 'sshd_config'), '-E', log], { stdio: 'ignore' });
-  const stop = (): void => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  };
-  for (let i = 0; i < 60 && !readFileSync(log, 'utf8').includes('Server listening on'); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!readFileSync(log, 'utf8').includes('Server listening on')) {
-    stop();
-    throw new Error('sshd did not start');
-  }
-  return { port, stop };
 }

@@ -2,7 +2,7 @@
 import type { HandshakeObs, Observations, PingObs, TcpObs, VerboseObs } from '../../src/engine/observations.js';
 import type { AssessInput } from '../../src/engine/checklist/assessment.js';
 import { DEFAULT_THRESHOLDS } from '../../src/engine/checklist/thresholds.js';
-import { parseTarget } from '../../src/engine/target.js';
+import { parseTarget } from '../../src/target.js';
 
 export const ADDRESS = '10.0.0.5';
 

@@ -13,16 +13,15 @@ import type { AddressInfo, Server, Socket } from 'node:net';
 import type { KexInitLists, Negotiated } from '../../src/engine/probes/ssh-wire.js';
 import { MSG, PacketReader, PacketWriter, SshReader, SshWriter, buildKexInit, negotiate, parseKexInit } from '../../src/engine/probes/ssh-wire.js';
 import type { TransportKeys } from '../../src/engine/probes/ssh-kex.js';
+import { buildKexReply, parseKexInitRequest } from './ssh-kex-server.js';
 import {
   answerKeyAgreement,
-  buildKexReply,
   clientKexInitLists,
   createOpener,
   createSealer,
   deriveTransportKeys,
   exchangeHash,
   isAeadCipher,
-  parseKexInitRequest,
   startKeyAgreement,
 } from '../../src/engine/probes/ssh-kex.js';
 

@@ -13,7 +13,7 @@ import { RecentIds } from '../../src/chat/dedupe.js';
 import { runCheckFlow, SurfaceError } from '../../src/chat/check-flow.js';
 import type { ChatSurface } from '../../src/chat/check-flow.js';
 import { createLogger } from '../../src/log.js';
-import { parseTarget } from '../../src/engine/target.js';
+import { parseTarget } from '../../src/target.js';
 import type { ProgressEvent, Report, StepId, StepReport } from '../../src/engine/report.js';
 import { STEP_IDS, STEP_TITLES, stepNumber } from '../../src/engine/report.js';
 

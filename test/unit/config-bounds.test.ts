@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBot } from '../../src/cli/bot.js';
-import { loadEngineConfig, parseEngineConfig } from '../../src/engine/config.js';
-import { MAX_CONFIG_BYTES, overIndented, quoteValue, readConfigFile } from '../../src/engine/config-file.js';
+import { loadEngineConfig, parseEngineConfig } from '../../src/config/engine-config.js';
+import { MAX_CONFIG_BYTES, overIndented, quoteValue, readConfigFile } from '../../src/config/config-file.js';
 import { loadRoutingConfig } from '../../src/chat/routing-config.js';
 
 function tempDir(): { dir: string; done: () => void } {

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { inCidr, loginFor, parseEngineConfig } from '../../src/engine/config.js';
-import { parseTarget } from '../../src/engine/target.js';
+import { parseEngineConfig } from '../../src/config/engine-config.js';
+import { inCidr, loginFor } from '../../src/engine/run-config.js';
+import { parseTarget } from '../../src/target.js';
 
 const good = `# diagnostics logins
 diagnostics:

@@ -2,12 +2,12 @@
 // declared coverage, and broker settings from the environment.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTarget } from '../../src/engine/target.js';
+import { parseTarget } from '../../src/target.js';
 import { loadRoutingConfig } from '../../src/chat/routing-config.js';
 import { AgentDirectory, coverageOf } from '../../src/nats/directory.js';
 import { natsSettings, NatsConfigError, parseNatsUrl } from '../../src/nats/options.js';
 import { checkSubject, encodeDeclaration, parseAgentMessage, parseDeclaration, ProtocolError } from '../../src/nats/protocol.js';
-import { parseEngineConfig } from '../../src/engine/config.js';
+import { parseEngineConfig } from '../../src/config/engine-config.js';
 import { AGENT_USAGE, parseAgentArgs } from '../../src/cli/agent.js';
 import { parseCli } from '../../src/cli/args.js';
 import { RoutedNatsEngine } from '../../src/nats/bot-engine.js';

@@ -2,16 +2,13 @@
 // closed loopback port, and a silent loopback TCP server for the abort behaviour.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { probeVerbose, verboseArgs } from '../../src/engine/probes/openssh-verbose.js';
 import type { VerboseObs } from '../../src/engine/observations.js';
 import { testContext } from '../support/context.js';
+import { sshdUnavailable, startSshd } from '../support/openssh-server.js';
 
 const LOOPBACK = '127.0.0.1';
 const sshInstalled = spawnSync('ssh', ['-V']).error === undefined;
@@ -95,42 +92,14 @@ test('a real sshd on loopback: every phase through the key exchange, and no user
     t.skip('ssh is not installed');
     return;
   }
-  if (process.getuid?.() !== 0) {
-    t.skip('starting sshd needs root');
+  const why = sshdUnavailable();
+  if (why !== undefined) {
+    t.skip(why);
     return;
   }
-  if (!existsSync('/usr/sbin/sshd')) {
-    t.skip('/usr/sbin/sshd is not installed');
-    return;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'sshcheck-verbose-test-'));
-  const children: ChildProcess[] = [];
-  t.after(() => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const keygen = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'hostkey')]);
-  assert.equal(keygen.status, 0, 'ssh-keygen');
-  const port = await freePort();
-  const log = join(dir, 'sshd.log');
-  writeFileSync(log, '');
-  writeFileSync(
-    join(dir, 'sshd_config'),
-    [
-      `ListenAddress ${LOOPBACK}`,
-      `Port ${port}`,
-      `HostKey ${join(dir, 'hostkey')}`,
-      `PidFile ${join(dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-      'UsePAM no',
-      'StrictModes no',
-      '',
-    ].join('\n'),
-  );
-  // -D: stays in the foreground, so the test holds its pid; sshd needs an absolute path.
-  children.push(spawn('/usr/sbin/sshd', ['-D', '-f', join(dir, 'sshd_config'), '-E', log], { stdio: 'ignore' }));
-  for (let i = 0; i < 60 && !readFileSync(log, 'utf8').includes('Server listening on'); i++) await sleep(50);
-  assert.match(readFileSync(log, 'utf8'), /Server listening on/, 'sshd did not start');
+  const sshd = await startSshd();
+  t.after(() => sshd.stop());
+  const { port } = sshd;
 
   const updates: VerboseObs[] = [];
   const obs = await probeVerbose({ host: LOOPBACK, port, user: 'sshcheck', connectTimeoutS: 3 }, testContext(15_000), (s) => updates.push(s));
@@ -142,7 +111,7 @@ test('a real sshd on loopback: every phase through the key exchange, and no user
   assert.match(obs.parsed.hostKey ?? '', /SHA256:/);
   // ssh stopped before authentication, so sshd has nothing for fail2ban's default filter.
   await sleep(100);
-  const sshdLog = readFileSync(log, 'utf8');
+  const sshdLog = sshd.log();
   assert.doesNotMatch(sshdLog, /Invalid user|Failed none|authenticating user/);
   assert.match(sshdLog, /Connection closed by 127\.0\.0\.1 port \d+ \[preauth\]/);
   // No key was ever offered: the bastion's identities stay out of it.

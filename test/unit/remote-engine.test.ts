@@ -14,7 +14,7 @@ import { Pacer } from '../../src/chat/pacer.js';
 import { InProcessEngine } from '../../src/chat/engine-client.js';
 import { SharedRuns } from '../../src/chat/shared-runs.js';
 import { createLogger } from '../../src/log.js';
-import { parseTarget } from '../../src/engine/target.js';
+import { parseTarget } from '../../src/target.js';
 import type { ProgressEvent } from '../../src/engine/report.js';
 import { encodeSse } from '../../src/service/sse.js';
 import { scriptedEvents, scriptedRunner, startLoopbackService, TOKEN_A } from './service-support.js';

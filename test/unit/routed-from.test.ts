@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RoutedEngine } from '../../src/chat/routing.js';
 import { loadRoutingConfig } from '../../src/chat/routing-config.js';
-import { parseTarget } from '../../src/engine/target.js';
+import { parseTarget } from '../../src/target.js';
 import type { Runner } from '../../src/service/runs.js';
 import { scriptedRunner, startLoopbackService, TOKEN_A } from './service-support.js';
 

@@ -7,8 +7,8 @@ const parseCidr = (text: string): ReturnType<typeof parseCidrBlock> => parseCidr
 import { selectBastion } from '../../src/chat/routing.js';
 import type { RouteRule } from '../../src/chat/routing-config.js';
 import { parseChatCommand, CHAT_USAGE } from '../../src/chat/grammar.js';
-import { isSshcheckError } from '../../src/engine/errors.js';
-import { parseTarget } from '../../src/engine/target.js';
+import { isSshcheckError } from '../../src/errors.js';
+import { parseTarget } from '../../src/target.js';
 
 function cidr(text: string): Cidr {
   const c = parseCidr(text);

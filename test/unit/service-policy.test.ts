@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RemoteEngine, RemoteEngineError } from '../../src/chat/remote-engine.js';
-import { parseTarget } from '../../src/engine/target.js';
+import { parseTarget } from '../../src/target.js';
 import { createLogger } from '../../src/log.js';
 import { checkAddresses, defaultPolicy, PolicyError } from '../../src/policy/target-policy.js';
 import { serviceAdmission } from '../../src/service/audit.js';

@@ -3,7 +3,7 @@
 // input 400, a policy refusal 403, a full service 429, an engine failure 500.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTarget } from '../../src/engine/target.js';
+import { parseTarget } from '../../src/target.js';
 import { createLogger } from '../../src/log.js';
 import { checkAddresses, defaultPolicy, PolicyError } from '../../src/policy/target-policy.js';
 import { serviceAdmission } from '../../src/service/audit.js';

@@ -5,7 +5,7 @@ import type { SseMessage } from '../../src/service/sse.js';
 import { RunRegistry, DEFAULT_REGISTRY_OPTIONS } from '../../src/service/runs.js';
 import { ServiceMetrics } from '../../src/service/metrics.js';
 import { createLogger } from '../../src/log.js';
-import { parseTarget } from '../../src/engine/target.js';
+import { parseTarget } from '../../src/target.js';
 import type { ProgressEvent } from '../../src/engine/report.js';
 import { scriptedRunner } from './service-support.js';
 

@@ -3,7 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import type { ProgressEvent, Report, StepId, StepReport } from '../../src/engine/report.js';
 import { STEP_IDS, STEP_TITLES, stepNumber } from '../../src/engine/report.js';
-import type { Target } from '../../src/engine/target.js';
+import type { Target } from '../../src/target.js';
 import { createLogger } from '../../src/log.js';
 import type { Runner } from '../../src/service/runs.js';
 import { createService } from '../../src/service/server.js';

@@ -4,10 +4,9 @@
 // paths sshd will not show (a `none` login accepted, a corrupted MAC, a stalled kex).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,18 +18,18 @@ import type { KexInitLists, Negotiated } from '../../src/engine/probes/ssh-wire.
 import { MSG, PacketReader, PacketWriter, SshReader, SshWriter, buildKexInit, negotiate, parseKexInit } from '../../src/engine/probes/ssh-wire.js';
 import {
   answerKeyAgreement,
-  buildKexReply,
   clientKexInitLists,
   createOpener,
   createSealer,
   deriveTransportKeys,
   exchangeHash,
   isAeadCipher,
-  parseKexInitRequest,
   startKeyAgreement,
 } from '../../src/engine/probes/ssh-kex.js';
+import { buildKexReply, parseKexInitRequest } from '../support/ssh-kex-server.js';
 import type { TransportKeys } from '../../src/engine/probes/ssh-kex.js';
 import { testContext } from '../support/context.js';
+import { keygen, sshKeygen, sshdUnavailable, startSshd } from '../support/openssh-server.js';
 
 const LOOPBACK = '127.0.0.1';
 /** Boundedness, not speed: a probe must resolve by its deadline plus this. */
@@ -702,27 +701,7 @@ describe('probeHandshake against a fake SSH server (real key exchange)', () => {
 // ---------------------------------------------------------------------------------------
 // A real OpenSSH sshd on loopback
 
-const SSHD = '/usr/sbin/sshd';
-
-function sshdSkipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root: sshd with privilege separation will not start otherwise';
-  if (!existsSync(SSHD)) return `${SSHD} is not installed`;
-  if (spawnSync('ssh-keygen', ['-?']).error) return 'ssh-keygen is not installed';
-  return undefined;
-}
-
-interface Sshd {
-  port: number;
-  stop(): Promise<void>;
-}
-
-const running = new Set<ChildProcess>();
 let dir = '';
-
-function keygen(args: string[]): void {
-  const result = spawnSync('ssh-keygen', ['-q', ...args], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`ssh-keygen ${args.join(' ')}: ${result.stderr}`);
-}
 
 function fingerprint(pubFile: string): string {
   const out = spawnSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', pubFile], { encoding: 'utf8' }).stdout;
@@ -731,48 +710,8 @@ function fingerprint(pubFile: string): string {
   return match[1];
 }
 
-async function startSshd(settings: Record<string, string>, hostKeys = ['ed25519']): Promise<Sshd> {
-  const port = await freePort();
-  const config = join(dir, `sshd_config.${port}`);
-  const lines = [
-    ...hostKeys.map((k) => `HostKey ${join(dir, `host_${k}`)}`),
-    `PidFile ${join(dir, `sshd.${port}.pid`)}`,
-    'UsePAM no',
-    'StrictModes no',
-    `ListenAddress ${LOOPBACK}`,
-    `Port ${port}`,
-    ...Object.entries(settings).map(([k, v]) => `${k} ${v}`),
-  ];
-  writeFileSync(config, `${lines.join('\n')}\n`);
-  const child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  running.add(child);
-  let log = '';
-  await within(
-    new Promise<void>((resolve, reject) => {
-      child.stderr.setEncoding('utf8');
-      child.stderr.on('data', (text: string) => {
-        log += text;
-        if (log.includes('Server listening on')) resolve();
-      });
-      child.on('exit', (code) => reject(new Error(`sshd exited with ${code}: ${log}`)));
-      child.on('error', reject);
-    }),
-    5000,
-    'sshd listening',
-  );
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      await exited;
-    }
-    running.delete(child);
-  };
-  return { port, stop };
-}
-
 async function withSshd(settings: Record<string, string>, hostKeys: string[], fn: (port: number) => Promise<void>): Promise<void> {
-  const sshd = await startSshd(settings, hostKeys);
+  const sshd = await startSshd({ settings: Object.entries(settings).map(([k, v]) => `${k} ${v}`), hostKeys: hostKeys.map((k) => join(dir, `host_${k}`)) });
   try {
     await fn(sshd.port);
   } finally {
@@ -791,29 +730,20 @@ function assertHealthy(obs: HandshakeObs): void {
   assert.match(obs.banner?.software ?? '', /^OpenSSH_/);
 }
 
-const skipReason = sshdSkipReason();
+const skipReason = sshdUnavailable();
 
 describe('probeHandshake against a real OpenSSH sshd on 127.0.0.1', { skip: skipReason ?? false }, () => {
   before(() => {
-    mkdirSync('/run/sshd', { recursive: true });
-    dir = mkdtempSync(join(tmpdir(), 'sshcheck-sshd-'));
-    keygen(['-t', 'ed25519', '-N', '', '-f', join(dir, 'host_ed25519')]);
-    for (const bits of ['256', '384', '521']) keygen(['-t', 'ecdsa', '-b', bits, '-N', '', '-f', join(dir, `host_ecdsa${bits}`)]);
-    keygen(['-t', 'rsa', '-b', '2048', '-N', '', '-f', join(dir, 'host_rsa')]);
-    keygen(['-t', 'ed25519', '-N', '', '-f', join(dir, 'ca')]);
-    keygen(['-s', join(dir, 'ca'), '-I', 'sshcheck-test-host', '-h', '-n', LOOPBACK, join(dir, 'host_ed25519.pub')]);
+    dir = mkdtempSync(join(tmpdir(), 'sshcheck-sshd-keys-'));
+    keygen(join(dir, 'host_ed25519'));
+    for (const bits of [256, 384, 521]) keygen(join(dir, `host_ecdsa${bits}`), { type: 'ecdsa', bits });
+    keygen(join(dir, 'host_rsa'), { type: 'rsa', bits: 2048 });
+    keygen(join(dir, 'ca'));
+    sshKeygen(['-s', join(dir, 'ca'), '-I', 'sshcheck-test-host', '-h', '-n', LOOPBACK, join(dir, 'host_ed25519.pub')]);
     writeFileSync(join(dir, 'banner.txt'), 'Authorized use only. <!channel>\n');
   });
 
-  after(async () => {
-    for (const child of running) {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-        child.kill('SIGKILL');
-        await exited;
-      }
-    }
-    running.clear();
+  after(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

@@ -30,7 +30,6 @@ import {
   OPENSSH_ONLY,
   answerKeyAgreement,
   buildKexInitRequest,
-  buildKexReply,
   clientKexInitLists,
   createOpener,
   createSealer,
@@ -39,11 +38,11 @@ import {
   exchangeHash,
   hostKeyInfo,
   isAeadCipher,
-  parseKexInitRequest,
   parseKexReply,
   startKeyAgreement,
   unimplementedChoice,
 } from '../../src/engine/probes/ssh-kex.js';
+import { buildKexReply, parseKexInitRequest } from '../support/ssh-kex-server.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 

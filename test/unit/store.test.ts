@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from '../../src/store/sqlite.js';
-import { SshcheckError } from '../../src/engine/errors.js';
+import { SshcheckError } from '../../src/errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/migrations.js';
 import { storePath } from '../../src/store/paths.js';
 import { recentHistory } from '../../src/store/run-history.js';

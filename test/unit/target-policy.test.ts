@@ -3,10 +3,10 @@
 // the engine config with its line-numbered errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseEngineConfig } from '../../src/engine/config.js';
-import { parseTarget } from '../../src/engine/target.js';
-import { SshcheckError } from '../../src/engine/errors.js';
-import { parseEntry } from '../../src/policy/config.js';
+import { parseEngineConfig } from '../../src/config/engine-config.js';
+import { parseTarget } from '../../src/target.js';
+import { SshcheckError } from '../../src/errors.js';
+import { parseEntry } from '../../src/policy/entries.js';
 import { canonicalIp, parseCidrBlock, parseIp } from '../../src/policy/ip.js';
 import type { TargetPolicy } from '../../src/policy/target-policy.js';
 import { checkAddresses, checkTyped, defaultPolicy, isPolicyError, judgeAddress, judgeName, PolicyError } from '../../src/policy/target-policy.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatTarget, parseTarget } from '../../src/engine/target.js';
-import { SshcheckError } from '../../src/engine/errors.js';
+import { formatTarget, parseTarget } from '../../src/target.js';
+import { SshcheckError } from '../../src/errors.js';
 
 test('accepts names, IPv4, bracketed IPv6, users and ports', () => {
   assert.deepEqual(parseTarget('db-3'), { input: 'db-3', host: 'db-3', kind: 'name', port: 22, user: 'sshcheck' });

@@ -2,7 +2,7 @@
 // returned: TCP wrappers (hosts.allow / hosts.deny, which DenyHosts also writes), fail2ban's
 // ban list and firewall rules that name the address. Pure.
 import { isIP } from 'node:net';
-import { inCidr } from '../config.js';
+import { inCidr } from '../run-config.js';
 import type { InsideFacts } from '../observations.js';
 
 export interface WrapperVerdict {

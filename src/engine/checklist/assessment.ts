@@ -1,7 +1,7 @@
 // The internal shape of a step while a run is going on. A step is a pure function of the
 // observations and the run's clock; it says whether its verdict can still change (`settled`)
 // and which causes it names (`findings`), strongest first.
-import type { Target } from '../target.js';
+import type { Target } from '../../target.js';
 import type { Observations } from '../observations.js';
 import type { Confidence, Evidence, ManualCheck, ProblemCause, StepId, StepStatus } from '../report.js';
 import type { Thresholds } from './thresholds.js';

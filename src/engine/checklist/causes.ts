@@ -1,41 +1,8 @@
-// The cause codes of the report contract: which step owns each, and what a person should do
-// next. Advice follows the source article's checklist; commands use the validated target.
-import type { Cause, ProblemCause, StepId } from '../report.js';
-import type { Target } from '../target.js';
-
-export const CAUSE_STEP: Readonly<Record<ProblemCause, StepId>> = {
-  'dns-nxdomain': 'dns',
-  'dns-servfail': 'dns',
-  'dns-timeout': 'dns',
-  'dns-mismatch': 'dns',
-  'host-unreachable': 'connectivity',
-  'no-response': 'connectivity',
-  'port-filtered': 'firewall',
-  'port-rejected': 'firewall',
-  'port-closed': 'sshd',
-  'banner-timeout': 'sshd',
-  'connection-closed': 'tcp-wrappers',
-  'not-ssh': 'vpn-proxy',
-  'kex-stall': 'vpn-proxy',
-  'kex-failed': 'verbose',
-  'auth-slow': 'auth',
-  'server-overloaded': 'load',
-  banned: 'bans',
-  // The server ends the connection after its banner: sshd's doing (MaxStartups, a crash,
-  // per-source penalties, a wrapper), judged where the daemon is.
-  'server-dropped': 'sshd',
-  // Bytes after the banner that are not SSH, and a host-key signature that does not verify:
-  // something on the path speaks for the host (an intercepting proxy, a middlebox, a MITM).
-  'protocol-violation': 'vpn-proxy',
-  'host-key-forged': 'vpn-proxy',
-  // Where ssh itself stops ("REMOTE HOST IDENTIFICATION HAS CHANGED").
-  'host-key-changed': 'verbose',
-  // Logged in, then hangs or closes: past the handshake (only a pasted log shows it).
-  'post-auth': 'auth',
-  // Only a pasted log shows these: the credentials refused, a ProxyJump hop that failed.
-  'auth-denied': 'auth',
-  'proxy-failed': 'vpn-proxy',
-};
+// The cause codes of the report contract (which step owns each: docs/report-contract.md): the
+// order in which a connection meets them, and what a person should do next. Advice follows
+// the source article's checklist; commands use the validated target.
+import type { Cause, StepId } from '../report.js';
+import type { Target } from '../../target.js';
 
 /**
  * The order in which a connection meets these problems. A problem early in the chain hides
@@ -53,10 +20,6 @@ export const CAUSAL_ORDER: readonly StepId[] = [
   'load',
   'bans',
 ];
-
-export function causeStep(cause: Cause): StepId | null {
-  return cause === 'healthy' || cause === 'undecided' ? null : CAUSE_STEP[cause];
-}
 
 /** What to do next, most useful first. */
 export function nextSteps(cause: Cause, target: Target): string[] {

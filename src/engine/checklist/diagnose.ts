@@ -3,7 +3,7 @@
 // settled once nothing still running could change it.
 import type { Alternative, Diagnosis, PendingStep, StepId, StopReason } from '../report.js';
 import { stepNumber } from '../report.js';
-import type { Target } from '../target.js';
+import type { Target } from '../../target.js';
 import type { Finding, StepAssessment } from './assessment.js';
 import { confidenceRank } from './assessment.js';
 import { CAUSAL_ORDER, nextSteps } from './causes.js';

@@ -291,11 +291,6 @@ export function classifyAuth(input: AssessInput, h: HandshakeObs | undefined): A
   return { kind: 'waiting', waitedMs };
 }
 
-/** True when ssh -vvv has finished (or cannot run) and its outcome is final. */
-export function verboseSettled(verbose: VerboseObs | undefined): boolean {
-  return verbose === undefined ? false : verbose.state === 'done';
-}
-
 /** The name resolved to nothing (and never will in this run): nothing can be probed. */
 export function resolutionFailed(input: AssessInput): boolean {
   const { target, obs, final } = input;

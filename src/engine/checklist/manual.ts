@@ -1,7 +1,7 @@
 // Checks the bastion cannot make from the outside, with the article's commands to run by hand.
 // (A later diagnostics login runs the target-side ones itself.)
 import type { ManualCheck, StepId } from '../report.js';
-import type { Target } from '../target.js';
+import type { Target } from '../../target.js';
 
 export function manualChecks(id: StepId, target: Target): ManualCheck[] {
   const { host, port, user } = target;

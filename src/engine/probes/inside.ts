@@ -3,7 +3,7 @@
 // requester's address (--from) is checked on the bastion against what the script returns.
 // Every section is bounded on the target (timeout, head -c), the whole run here (deadline,
 // byte cap), and the target's host key must be in the configured known_hosts (strict).
-import type { DiagnosticsLogin } from '../config.js';
+import type { DiagnosticsLogin } from '../run-config.js';
 import type { InsideLogin, InsideObs } from '../observations.js';
 import type { ProbeContext } from './context.js';
 import { boundedSpawn, spawnProblem } from './spawn.js';

@@ -3,7 +3,7 @@
 // sanitized and capped.
 import { isIP } from 'node:net';
 import type { InsideFacts, Listener } from '../observations.js';
-import { printable } from '../target.js';
+import { printable } from '../../target.js';
 
 export const SECTION_MARK = '@@sshcheck';
 

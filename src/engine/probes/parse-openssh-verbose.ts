@@ -5,7 +5,7 @@
 // older OpenSSH wordings (`ssh_exchange_identification`), and ignores lines it does not
 // know.
 import type { TimedLine, VerboseParse, VerbosePhase, VerbosePhaseId, VerboseStopKind } from '../observations.js';
-import { printable } from '../target.js';
+import { printable } from '../../target.js';
 
 type Stop = NonNullable<VerboseParse['stop']>;
 

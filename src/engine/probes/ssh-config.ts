@@ -5,7 +5,7 @@
 import type { ProbeContext } from './context.js';
 import type { ProbeBase, SshConfigObs } from '../observations.js';
 import { boundedSpawn } from './spawn.js';
-import { DEFAULT_PORT, printable } from '../target.js';
+import { DEFAULT_PORT, printable } from '../../target.js';
 
 export type SshConfigFields = Omit<SshConfigObs, keyof ProbeBase>;
 

@@ -206,23 +206,10 @@ export function buildKexInitRequest(agreement: KeyAgreement): Buffer {
   return (agreement.encoding === 'mpint' ? w.mpint(agreement.publicKey) : w.string(agreement.publicKey)).toBuffer();
 }
 
-export function parseKexInitRequest(payload: Buffer, encoding: 'mpint' | 'string'): Buffer {
-  const r = new SshReader(payload);
-  if (r.byte() !== MSG.KEX_INIT) throw new WireError('not a KEX init request');
-  return encoding === 'mpint' ? r.mpint() : Buffer.from(r.string());
-}
-
 export interface KexReply {
   hostKey: Buffer;
   serverPublic: Buffer;
   signature: Buffer;
-}
-
-export function buildKexReply(reply: KexReply, encoding: 'mpint' | 'string'): Buffer {
-  const w = new SshWriter().byte(MSG.KEX_REPLY).string(reply.hostKey);
-  if (encoding === 'mpint') w.mpint(reply.serverPublic);
-  else w.string(reply.serverPublic);
-  return w.string(reply.signature).toBuffer();
 }
 
 export function parseKexReply(payload: Buffer, encoding: 'mpint' | 'string'): KexReply {

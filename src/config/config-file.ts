@@ -5,8 +5,8 @@
 // keys only when they are short plain words: a config path pointed (or symlinked) at a
 // secret file must not print that file's lines.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { SshcheckError } from './errors.js';
-import { printable } from './target.js';
+import { SshcheckError } from '../errors.js';
+import { printable } from '../target.js';
 
 /** Every config file is at most this large (the hosts file has the same bound). */
 export const MAX_CONFIG_BYTES = 256 * 1024;

@@ -1,4 +1,5 @@
-// The `policy:` section of the engine config, validated with line-numbered errors:
+// One entry of a target policy as an operator writes it (in the engine config's `policy:`
+// section, src/config/policy-section.ts, or in an agent's directory entry):
 //
 //   policy:
 //     defaults: true          # the built-in entries (private ranges allowed; loopback,
@@ -11,12 +12,8 @@
 // the domain and every name under it ("corp.example", ".corp.example" and "*.corp.example"
 // mean the same).
 import { isIP } from 'node:net';
-import type { Node } from 'yaml';
 import { parseCidrBlock } from './ip.js';
-import type { PolicyAction, PolicyEntry, TargetPolicy } from './target-policy.js';
-import { DEFAULT_ENTRIES } from './target-policy.js';
-import type { SectionContext } from './yaml-section.js';
-import { booleanField, failAt, lineOf, mappingFields, stringList, yaml } from './yaml-section.js';
+import type { PolicyAction, PolicyEntry } from './target-policy.js';
 
 const LABEL = '[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?';
 const SUFFIX_RE = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
@@ -35,27 +32,4 @@ export function parseEntry(text: string, action: PolicyAction, label: string): P
   }
   if (/^[0-9]+$/.test(suffix.split('.').pop() ?? '')) return { error: 'looks like an incomplete IP address: write a CIDR such as 10.1.0.0/16' };
   return { kind: 'suffix', action, suffix, label, origin: 'config' };
-}
-
-/** `policy:` with nothing under it (null) means the built-in defaults. */
-export function parsePolicySection(node: Node | null, file: string, lines: SectionContext['lines']): TargetPolicy {
-  const ctx: SectionContext = { file, lines };
-  const { isScalar } = yaml();
-  if (node === null || (isScalar(node) && node.value === null)) return { entries: DEFAULT_ENTRIES, cli: false };
-  const fields = mappingFields(ctx, node, 'policy', ['defaults', 'allow', 'deny', 'cli']);
-  const defaults = booleanField(ctx, fields.get('defaults'), 'policy.defaults') ?? true;
-  const cli = booleanField(ctx, fields.get('cli'), 'policy.cli') ?? false;
-  const entries: PolicyEntry[] = defaults ? [...DEFAULT_ENTRIES] : [];
-  for (const action of ['allow', 'deny'] as const) {
-    const listNode = fields.get(action);
-    const items = stringList(ctx, listNode, `policy.${action}`);
-    items.forEach(({ value, node: item }, i) => {
-      const field = `policy.${action}[${i}]`;
-      const line = lineOf(ctx, item);
-      const entry = parseEntry(value, action, `${field} (${file}${line !== undefined ? `:${line}` : ''})`);
-      if ('error' in entry) failAt(ctx, item, field, `${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)} ${entry.error}`);
-      entries.push(entry);
-    });
-  }
-  return { entries, cli };
 }

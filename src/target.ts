@@ -230,3 +230,8 @@ export function formatTarget(target: Pick<Target, 'host' | 'kind' | 'port'>, wit
   const host = target.kind === 'ipv6' && withPort ? `[${target.host}]` : target.host;
   return withPort ? `${host}:${target.port}` : host;
 }
+
+/** The target as audit rows and chat messages name it: always with the user and the port. */
+export function targetLabel(target: Pick<Target, 'host' | 'kind' | 'port' | 'user'>): string {
+  return `${target.user}@${formatTarget(target, true)}`;
+}

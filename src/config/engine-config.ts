@@ -1,62 +1,41 @@
-// The engine's own configuration on a bastion: which targets it may log in to for the
-// inside view, with which account, key and host key policy. YAML, validated, with errors
-// that name the file, the line and the field. Nothing in it comes from chat.
+// The bastion's engine config (/etc/sshcheck/engine.yml): which targets the engine may log in
+// to for the inside view, with which account, key and host key policy, and the sections the
+// layers above the engine read (policy:, store:, groups:, connection_budget:). YAML,
+// validated, with errors that name the file, the line and the field. Nothing in it comes
+// from chat. It sits above the engine: a run gets the part it needs as plain data (RunConfig).
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { LineCounter, Node, YAMLMap } from 'yaml';
-import { SshcheckError } from './errors.js';
-import { parsePort, parseTarget, parseUser } from './target.js';
+import { SshcheckError } from '../errors.js';
+import { parsePort, parseTarget, parseUser } from '../target.js';
 import { GROUP_NAME, MAX_EXPANSION, expandPattern } from '../fleet/range.js';
-import type { Target } from './target.js';
 import type { TargetPolicy } from '../policy/target-policy.js';
-import { parsePolicySection } from '../policy/config.js';
+import type { DiagnosticsLogin, RunConfig } from '../engine/run-config.js';
+import { parsePolicySection } from './policy-section.js';
 // The YAML parser is loaded on first use: it costs ~40 ms of process start, and every CLI run
-// imports this module (for loginFor) while only bastions with an engine config parse one.
-import { mappingFields, numberField, yaml } from '../policy/yaml-section.js';
+// imports this module (to find the config) while only bastions with an engine config parse one.
+import { mappingFields, numberField, yaml } from './yaml-section.js';
 import type { StoreConfig } from '../store/config.js';
-import { parseStoreSection } from '../store/config.js';
-import type { BudgetRules } from './ledger.js';
-import { DEFAULT_BUDGET_RULES } from './ledger.js';
+import { parseStoreSection } from './store-section.js';
+import type { BudgetRules } from '../engine/ledger.js';
+import { DEFAULT_BUDGET_RULES } from '../engine/ledger.js';
 import { quoteValue, readConfigFile, safeKey, yamlProblem } from './config-file.js';
 
 /** Problems listed at most in one error. */
 const MAX_PROBLEMS = 20;
 
-export interface DiagnosticsLogin {
-  /** Host globs ("db-*", "*.corp.example") and CIDRs ("10.0.0.0/8") this login applies to. */
-  match: string[];
-  user: string;
-  /** Private key file (read by ssh, never by sshcheck). */
-  key: string;
-  /** known_hosts file the target's host key must be in (strict checking). */
-  knownHosts: string;
-  /** Login port, when it is not the port being diagnosed. */
-  port?: number;
-  /** Run privileged commands through `sudo -n` (never prompts). */
-  sudo: boolean;
-  /** sshd's log file, when it is neither in the journal nor in /var/log/auth.log or secure. */
-  sshdLog?: string;
-}
 
-export interface EngineConfig {
-  diagnostics: DiagnosticsLogin[];
+/** The whole file; the engine's part of it (diagnostics, probe_user, known_hosts) is RunConfig. */
+export interface EngineConfig extends RunConfig {
   /** Named host lists for fleet checks (`sshcheck --group dbs`): targets and ranges (`db-[1-40]`). */
   groups?: Record<string, string[]>;
-  /** Which targets may be probed (`policy:`, src/policy/config.ts); absent: the built-in defaults where a policy applies. */
+  /** Which targets may be probed (`policy:`, policy-section.ts); absent: the built-in defaults where a policy applies. */
   policy?: TargetPolicy;
-  /** Where the audit log and run history live, and for how long (`store:`, src/store/config.ts). */
+  /** Where the audit log and run history live, and for how long (`store:`, store-section.ts). */
   store?: StoreConfig;
-  /**
-   * `probe_user:` an account that exists on the targets, sent in the handshake's `none`
-   * request to time the authentication phase. Absent: no user name is sent (see probeUserFor).
-   */
-  probeUser?: string;
-  /** `connection_budget:` connections to one target from this bastion per window (ledger.ts). */
+  /** `connection_budget:` connections to one target from this bastion per window (engine/ledger.ts). */
   connectionBudget?: BudgetRules;
-  /** A known_hosts file: a host key that differs from it is `host-key-changed` (`known_hosts:`). */
-  knownHosts?: string;
 }
-
 
 export const EMPTY_ENGINE_CONFIG: EngineConfig = { diagnostics: [] };
 
@@ -288,54 +267,3 @@ export function loadEngineConfig(path: string): EngineConfig {
   return parseEngineConfig(readConfigFile(path, 'the engine config'), path);
 }
 
-function globMatch(glob: string, name: string): boolean {
-  const re = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^]*').replace(/\?/g, '.')}$`, 'i');
-  return re.test(name);
-}
-
-function ipToBigInt(address: string): { family: 4 | 6; value: bigint } | undefined {
-  const family = isIP(address);
-  if (family === 4) return { family, value: address.split('.').reduce((acc, part) => (acc << 8n) + BigInt(part), 0n) };
-  if (family !== 6) return undefined;
-  const [head = '', tail] = address.toLowerCase().split('::');
-  const parse = (part: string): string[] => (part === '' ? [] : part.split(':'));
-  const left = parse(head);
-  const right = tail === undefined ? [] : parse(tail);
-  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  if (groups.length !== 8 || groups.some((g) => !/^[0-9a-f]{1,4}$/.test(g))) return undefined;
-  return { family, value: groups.reduce((acc, g) => (acc << 16n) + BigInt(parseInt(g, 16)), 0n) };
-}
-
-/** True when the address is inside the CIDR (or equals the plain address). */
-export function inCidr(address: string, cidr: string): boolean {
-  const [base = '', bitsText] = cidr.split('/');
-  const a = ipToBigInt(address);
-  const b = ipToBigInt(base);
-  if (!a || !b || a.family !== b.family) return false;
-  const width = a.family === 4 ? 32 : 128;
-  const bits = bitsText === undefined ? width : Number(bitsText);
-  const shift = BigInt(width - bits);
-  return a.value >> shift === b.value >> shift;
-}
-
-/** The diagnostics login for a target: the first entry whose pattern matches its name or any address. */
-export function loginFor(config: EngineConfig, target: Target, addresses: readonly string[]): DiagnosticsLogin | undefined {
-  return config.diagnostics.find((d) =>
-    d.match.some((pattern) => {
-      if (pattern.includes('/') || isIP(pattern) !== 0) return [target.host, ...addresses].some((a) => isIP(a) !== 0 && inCidr(a, pattern));
-      return target.kind === 'name' && globMatch(pattern, target.host);
-    }),
-  );
-}
-
-/**
- * The user name the handshake may send in its `none` request, or undefined: none is sent. Only
- * a name known to exist is used — the operator's own (-l, user@), a diagnostics login's
- * account for this target, or the engine config's probe_user — because sshd logs a name it
- * does not know as `Invalid user … from <bastion>`, which fail2ban's default sshd jail counts.
- */
-export function probeUserFor(config: EngineConfig | undefined, target: Target, addresses: readonly string[], operatorUser: string | undefined): string | undefined {
-  if (operatorUser !== undefined) return operatorUser;
-  if (!config) return undefined;
-  return loginFor(config, target, addresses)?.user ?? config.probeUser;
-}

@@ -1,12 +1,12 @@
-// Helpers for sections of the engine config parsed outside engine/config.ts (policy:,
-// store:): the yaml module loaded on first use (every CLI run imports the config module,
+// Helpers for the sections of the engine config parsed in their own modules (policy:,
+// store:, connection_budget:): the yaml module loaded on first use (every CLI run imports the config module,
 // only bastions with a config parse one), and errors in the config's own style,
 // `file:line: field: message`.
 import { createRequire } from 'node:module';
 import type * as Yaml from 'yaml';
 import type { LineCounter, Node } from 'yaml';
-import { SshcheckError } from '../engine/errors.js';
-import { safeKey } from '../engine/config-file.js';
+import { SshcheckError } from '../errors.js';
+import { safeKey } from './config-file.js';
 
 let loaded: typeof Yaml | undefined;
 
