@@ -2,6 +2,7 @@
 // next. Advice follows the source article's checklist; commands use the validated target.
 import type { Cause, ProblemCause, StepId } from '../report.js';
 import type { Target } from '../target.js';
+import { isLoopbackTarget, loopbackHealthyNext } from '../loopback.js';
 
 export const CAUSE_STEP: Readonly<Record<ProblemCause, StepId>> = {
   'dns-nxdomain': 'dns',
@@ -65,6 +66,7 @@ export function nextSteps(cause: Cause, target: Target): string[] {
   const sshPort = port === 22 ? '' : ` -p ${port}`;
   switch (cause) {
     case 'healthy':
+      if (isLoopbackTarget(target)) return loopbackHealthyNext(target);
       return [
         `SSH to ${host} works from this bastion, so look at the requester's side: their VPN or split tunnel must route ${host} (check \`ip route get\` for its address on their machine)`,
         `their local firewall must allow outgoing TCP port ${port}; try \`nc -zv ${host} ${port}\` from their machine`,
