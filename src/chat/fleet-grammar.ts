@@ -1,10 +1,11 @@
-// Fleet checks in chat: `/sshcheck db-[1-40]`, `/sshcheck db-1,db-2,db-7 [port] [user]`. A
-// command is a fleet check when its first word holds a range or a comma; everything else is
-// the single-host grammar (grammar.ts), unchanged. Every host goes through parseTarget.
+// Fleet checks in chat: `/sshcheck db-[1-40]`, `/sshcheck db-1,db-2,db-7 [port] [user]`,
+// `/sshcheck 10.0.3.0/28`. A command is a fleet check when its first word holds a range, a
+// comma or a CIDR block; everything else is the single-host grammar (grammar.ts), unchanged.
+// Every host goes through parseTarget, and the whole command stays within MAX_CHAT_FLEET.
 import { SshcheckError } from '../errors.js';
 import type { Target } from '../target.js';
 import { parsePort, parseUser } from '../target.js';
-import { hasRange } from '../fleet/range.js';
+import { hasRange, isCidrTarget } from '../fleet/range.js';
 import { fleetTargets } from '../fleet/targets.js';
 import { unwrapSlackLinks } from './grammar.js';
 import { fleetLabel } from './fleet-views.js';
@@ -24,10 +25,10 @@ function words(text: string): string[] {
   return unwrapSlackLinks(text).trim().replace(/\s*,\s*/g, ',').split(/\s+/);
 }
 
-/** True when the text asks for several hosts (its first word has a range or a comma). */
+/** True when the text asks for several hosts (its first word has a range, a comma or a CIDR block). */
 export function isFleetText(text: string): boolean {
   const first = words(text)[0] ?? '';
-  return hasRange(first) || (first.includes(',') && first.split(',').filter((p) => p !== '').length > 1);
+  return hasRange(first) || isCidrTarget(first) || (first.includes(',') && first.split(',').filter((p) => p !== '').length > 1);
 }
 
 export interface FleetGrammarOptions {
@@ -47,7 +48,7 @@ export interface FleetGrammarOptions {
 export function parseFleetCommand(text: string, options: FleetGrammarOptions = {}): FleetCommand | undefined {
   if (text.length > 500 || !isFleetText(text)) return undefined;
   const [first = '', portWord, userWord, ...rest] = words(text);
-  if (rest.length > 0) throw new SshcheckError('E_USAGE', 'too many words: /sshcheck <hosts> [port] [user], hosts as db-[1-40] or db-1,db-2 (via and from are for a single host)');
+  if (rest.length > 0) throw new SshcheckError('E_USAGE', 'too many words: /sshcheck <hosts> [port] [user], hosts as db-[1-40], db-1,db-2 or 10.0.3.0/28 (via and from are for a single host)');
   const patterns = first.split(',').filter((p) => p !== '');
   const overrides: { port?: number; user?: string; defaultUser?: string } = {};
   if (options.defaultUser !== undefined) overrides.defaultUser = options.defaultUser;

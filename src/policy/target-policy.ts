@@ -40,7 +40,7 @@ export const DEFAULT_ENTRIES: readonly PolicyEntry[] = [
   builtIn('allow', '100.64.0.0/10', 'carrier-grade NAT (RFC 6598)'),
   builtIn('allow', 'fc00::/7', 'unique local IPv6 (ULA)'),
   builtIn('deny', '0.0.0.0/8', 'unspecified ("this network")'),
-  builtIn('deny', '127.0.0.0/8', 'loopback: the bastion itself'),
+  builtIn('deny', '127.0.0.0/8', 'loopback, the bastion itself'),
   builtIn('deny', '169.254.0.0/16', 'link-local'),
   builtIn('deny', '169.254.169.254/32', 'cloud instance metadata'),
   // Inside an allowed range, so denied one by one: metadata services answer there too.
@@ -49,7 +49,7 @@ export const DEFAULT_ENTRIES: readonly PolicyEntry[] = [
   builtIn('deny', '224.0.0.0/4', 'multicast'),
   builtIn('deny', '255.255.255.255/32', 'broadcast'),
   builtIn('deny', '::/128', 'unspecified'),
-  builtIn('deny', '::1/128', 'loopback: the bastion itself'),
+  builtIn('deny', '::1/128', 'loopback, the bastion itself'),
   builtIn('deny', 'fe80::/10', 'link-local'),
   builtIn('deny', 'ff00::/8', 'multicast'),
 ];
@@ -87,7 +87,7 @@ export function judgeAddress(policy: TargetPolicy, address: string): PolicyVerdi
     return { allowed: false, entry: undefined, why: `it is outside every range the policy allows${list}` };
   }
   if (best.action === 'allow') return { allowed: true, entry: best };
-  return { allowed: false, entry: best, why: `${best.origin === 'built-in' ? best.label : 'the operator denies it'} (${describeEntry(best)})` };
+  return { allowed: false, entry: best, why: best.origin === 'built-in' ? `${best.label} (${describeEntry(best)})` : `${best.label} denies ${best.block.text}` };
 }
 
 function underSuffix(name: string, suffix: string): boolean {
@@ -105,7 +105,7 @@ export function judgeName(policy: TargetPolicy, name: string): PolicyVerdict {
     suffixes.filter((e) => underSuffix(host, e.suffix)),
     (e) => e.suffix.length,
   );
-  if (best?.action === 'deny') return { allowed: false, entry: best, why: `the operator denies names under ${best.suffix} (${describeEntry(best)})` };
+  if (best?.action === 'deny') return { allowed: false, entry: best, why: `${best.label} denies names under ${best.suffix}` };
   if (best) return { allowed: true, entry: best };
   const allowed = suffixes.filter((e) => e.action === 'allow').map((e) => e.suffix);
   if (allowed.length > 0) return { allowed: false, entry: undefined, why: `it is not under a domain the policy allows (${allowed.slice(0, 6).join(', ')}${allowed.length > 6 ? ', …' : ''})` };
@@ -137,10 +137,15 @@ export function isPolicyError(err: unknown): err is PolicyError {
   return err instanceof PolicyError || (err instanceof SshcheckError && err.code === 'E_POLICY');
 }
 
-const HINT = 'an admin can change this under policy: in the engine config (docs/security.md)';
+const HINT = 'If it should be checked, an admin can allow it under policy: in the engine config (docs/security.md).';
 
+/**
+ * One sentence a person can act on: what was refused, by which rule (or that no rule allows
+ * it), that nothing was probed, and who can change it. `subject` is "the address …", "the
+ * name …" or "<name>, which resolves to …".
+ */
 function denyMessage(subject: string, verdict: Extract<PolicyVerdict, { allowed: false }>): string {
-  return `${subject}, which the target policy does not allow: ${verdict.why}. Nothing was probed; ${HINT}`;
+  return `The target policy refuses ${subject}: ${verdict.why}. Nothing was probed. ${HINT}`;
 }
 
 /**
@@ -152,7 +157,7 @@ export function checkTyped(policy: TargetPolicy, target: Pick<Target, 'host' | '
   if (target.kind === 'name') {
     const verdict = judgeName(policy, target.host);
     if (verdict.allowed) return undefined;
-    return { target: label, name: target.host, addresses: [], ...(verdict.entry ? { rule: describeEntry(verdict.entry) } : {}), message: denyMessage(`The name ${target.host} is refused`, verdict) };
+    return { target: label, name: target.host, addresses: [], ...(verdict.entry ? { rule: describeEntry(verdict.entry) } : {}), message: denyMessage(`the name ${target.host}`, verdict) };
   }
   return checkAddresses(policy, target, [target.host]);
 }
@@ -166,7 +171,7 @@ export function checkAddresses(policy: TargetPolicy, target: Pick<Target, 'host'
     if (verdict.allowed) continue;
     const shown = canonicalIp(address) ?? address;
     const mapped = shown !== address.toLowerCase() ? ` (${address})` : '';
-    const subject = target.kind === 'name' ? `${target.host} resolves to ${shown}${mapped}` : `The address ${shown}${mapped}`;
+    const subject = target.kind === 'name' ? `${target.host}, which resolves to ${shown}${mapped}` : `the address ${shown}${mapped}`;
     return { target: label, address: shown, addresses: checked, ...(verdict.entry ? { rule: describeEntry(verdict.entry) } : {}), message: denyMessage(subject, verdict) };
   }
   return undefined;

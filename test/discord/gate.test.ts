@@ -125,7 +125,7 @@ test('a server not on the list, and a typed metadata address: ephemeral refusals
   const open = await gated();
   try {
     const i = open.h.fake.dispatchInteraction({ target: '169.254.169.254' });
-    assertPrivate(await privateAnswer(open.h, i), /The address 169\.254\.169\.254, which the target policy does not allow: cloud instance metadata/);
+    assertPrivate(await privateAnswer(open.h, i), /The target policy refuses the address 169\.254\.169\.254: cloud instance metadata/);
     await sleep(100);
     assert.equal(open.h.engine.counts.runs, 0);
     assert.deepEqual(open.store.audit().map((r) => [r.verdict, r.denial]), [['denied', 'policy']]);

@@ -38,7 +38,7 @@ test('--policy: a refused address exits 2 with the reason, probes nothing, and i
   const r = cli(['--policy', policy, '-q', '169.254.169.254']);
   assert.equal(r.status, 2, r.stderr);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, /^sshcheck: The address 169\.254\.169\.254, which the target policy does not allow: cloud instance metadata \(built-in rule deny 169\.254\.169\.254\/32\)\. Nothing was probed/);
+  assert.match(r.stderr, /^sshcheck: The target policy refuses the address 169\.254\.169\.254: cloud instance metadata \(built-in rule deny 169\.254\.169\.254\/32\)\. Nothing was probed/);
   const rows = auditRows();
   assert.equal(rows.length, 1);
   assert.deepEqual([rows[0]?.source, rows[0]?.action, rows[0]?.target, rows[0]?.verdict, rows[0]?.denial, rows[0]?.addresses], ['cli', 'check', 'sshcheck@169.254.169.254:22', 'denied', 'policy', ['169.254.169.254']]);
@@ -61,7 +61,7 @@ test('policy.cli: true in the engine config fences the CLI without --policy; wit
   writeFileSync(config, 'policy:\n  cli: true\n');
   const fenced = cli(['-q', '127.0.0.1'], { SSHCHECK_ENGINE_CONFIG: config });
   assert.equal(fenced.status, 2);
-  assert.match(fenced.stderr, /The address 127\.0\.0\.1, which the target policy does not allow: loopback/);
+  assert.match(fenced.stderr, /The target policy refuses the address 127\.0\.0\.1: loopback/);
 });
 
 test('sshcheck audit: text lines, --since, JSON lines, bad input', () => {

@@ -89,7 +89,7 @@ test('an allowed name answered with loopback: refused, nothing probed; without t
   await zero();
   const fenced = await cli(['--policy', policyFile, 'loop.lab.test']);
   assert.equal(fenced.code, 2, fenced.stderr);
-  assert.match(fenced.stderr, /^sshcheck: loop\.lab\.test resolves to 127\.0\.0\.1, which the target policy does not allow: loopback: the bastion itself \(built-in rule deny 127\.0\.0\.0\/8\)\. Nothing was probed/);
+  assert.match(fenced.stderr, /^sshcheck: The target policy refuses loop\.lab\.test, which resolves to 127\.0\.0\.1: loopback, the bastion itself \(built-in rule deny 127\.0\.0\.0\/8\)\. Nothing was probed\. If it should be checked, an admin can allow it/);
   assert.deepEqual(await touched(), NOTHING);
   // The control: the operator's own, unfenced CLI probes what the name says, so the counters do see it.
   const open = await cli(['--json', 'loop.lab.test']);
@@ -102,7 +102,7 @@ test('an allowed name answered with the cloud metadata address: refused, nothing
   await zero();
   const r = await cli(['--policy', policyFile, 'meta.lab.test']);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /meta\.lab\.test resolves to 169\.254\.169\.254, which the target policy does not allow: cloud instance metadata \(built-in rule deny 169\.254\.169\.254\/32\)/);
+  assert.match(r.stderr, /The target policy refuses meta\.lab\.test, which resolves to 169\.254\.169\.254: cloud instance metadata \(built-in rule deny 169\.254\.169\.254\/32\)/);
   assert.deepEqual(await touched(), NOTHING);
 });
 
@@ -110,7 +110,7 @@ test('one good address and one denied: refused as a whole; not even the good one
   await zero();
   const r = await cli(['--policy', policyFile, 'mixed.lab.test']);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /mixed\.lab\.test resolves to 127\.0\.0\.1/);
+  assert.match(r.stderr, /The target policy refuses mixed\.lab\.test, which resolves to 127\.0\.0\.1:/);
   assert.deepEqual(await touched(), NOTHING);
 });
 
@@ -118,7 +118,7 @@ test('rebinding between the two lookups: the second answer is checked too, and r
   await zero();
   const r = await cli(['--policy', policyFile, 'flip.lab.test']);
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /flip\.lab\.test resolves to 127\.0\.0\.1, which the target policy does not allow/);
+  assert.match(r.stderr, /The target policy refuses flip\.lab\.test, which resolves to 127\.0\.0\.1:/);
   assert.deepEqual(await touched(), NOTHING);
 });
 

@@ -37,6 +37,27 @@ describe('slack: fleet checks', () => {
     assert.ok((final.at ?? 0) <= Math.min(...replies.map((r) => r.at)), 'the summary comes before the replies');
   });
 
+  test('a CIDR block: each host address of it checked, within the chat cap; a wider block is a usage error', async () => {
+    const port = await closedPort();
+    // 127.0.0.0/30 holds 127.0.0.1 and 127.0.0.2: both loopback, both reset on a closed port.
+    const sent = h.fake.sendSlashCommand({ text: `127.0.0.0/30 ${port}`, channel_id: 'C0CIDR' });
+    const ack = await answerTo(h.fake, sent);
+    assert.match(JSON.stringify(ack), /Checking 2 hosts/);
+    await h.fake.waitFor(() => h.fake.callsOf('chat.postMessage', 'C0CIDR').filter((c) => c.args['thread_ts'] !== undefined).length >= 2 && h.adapter.running === 0, 20_000, 'the CIDR fleet thread');
+    const posts = h.fake.callsOf('chat.postMessage', 'C0CIDR');
+    const parent = posts.find((c) => c.args['thread_ts'] === undefined);
+    assert.ok(parent);
+    const replies = posts.filter((c) => c.args['thread_ts'] === parent.response['ts']).map((r) => allText(r.args));
+    assert.equal(replies.length, 2);
+    assert.ok(replies.some((r) => r.includes(`127.0.0.1:${port}`)) && replies.some((r) => r.includes(`127.0.0.2:${port}`)), replies.join('\n'));
+    assert.ok(replies.every((r) => /port-closed/.test(r)));
+
+    const wide = h.fake.sendSlashCommand({ text: '10.0.0.0/23', channel_id: 'C0CIDRWIDE' });
+    const refused = await wide.ack;
+    assert.match(JSON.stringify(refused.payload), /510 host addresses; a check covers at most 256: give a longer prefix \(\/24 or longer\)/);
+    assert.equal(h.fake.callsOf('chat.postMessage', 'C0CIDRWIDE').length, 0);
+  });
+
   test('a bad host in a range is a usage error: nothing is posted', async () => {
     const sent = h.fake.sendSlashCommand({ text: 'db-[1-3]x;y', channel_id: 'C0FLEETBAD' });
     const ack = await sent.ack;

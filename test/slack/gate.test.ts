@@ -121,14 +121,14 @@ test('the policy: a typed metadata address is refused in the ack; a name resolvi
   try {
     const ack = await answerTo(h.fake, h.fake.sendSlashCommand({ text: '169.254.169.254', channel_id: 'C0INCIDENT', user_id: REQUESTER }));
     assert.equal(ack['response_type'], 'ephemeral');
-    assert.match(allText(ack), /The address 169\.254\.169\.254, which the target policy does not allow: cloud instance metadata/);
+    assert.match(allText(ack), /The target policy refuses the address 169\.254\.169\.254: cloud instance metadata/);
     assert.equal(h.checks.length, 0);
     // "localhost" passes the typed check (a name) and resolves to 127.0.0.1: the engine refuses it.
     const port = await closedPort();
     await answerTo(h.fake, h.fake.sendSlashCommand({ text: `localhost ${port}`, channel_id: 'C0INCIDENT', user_id: REQUESTER }));
     await settled(h, 1);
     const texts = [...h.fake.callsOf('chat.postMessage'), ...h.fake.callsOf('chat.update')].map((c) => allText(c.args)).join('\n') + h.fake.responses.map((r) => JSON.stringify(r.body)).join('\n');
-    assert.match(texts, /localhost resolves to 127\.0\.0\.1, which the target policy does not allow: loopback/);
+    assert.match(texts, /The target policy refuses localhost, which resolves to 127\.0\.0\.1: loopback/);
     assert.equal(h.fake.callsOf('chat.postMessage').filter((c) => c.args['thread_ts'] !== undefined).length, 0, 'no checklist: nothing was probed');
     const [metadata, localhost] = store.audit();
     assert.deepEqual([metadata?.verdict, metadata?.denial, metadata?.addresses], ['denied', 'policy', ['169.254.169.254']]);

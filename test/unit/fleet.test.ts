@@ -172,6 +172,26 @@ describe('fleet checks in chat', () => {
     assert.throws(() => parseFleetCommand('db-[1-2] 22 ops via eu-1'), /too many words/);
   });
 
+  test('a CIDR block in the first word is a fleet command, capped at the chat limit with a prefix that fits', () => {
+    assert.equal(isFleetText('10.0.3.0/28'), true);
+    assert.equal(isFleetText('ops@10.0.3.0/30:2222'), true);
+    assert.equal(isFleetText('[2001:db8::/126]:22'), true);
+    assert.equal(isFleetText('10.0.3.7'), false);
+    const cmd = parseFleetCommand('10.0.3.0/28 2222 ops');
+    assert.ok(cmd);
+    assert.equal(cmd.targets.length, 14);
+    assert.deepEqual([cmd.targets[0], cmd.targets.at(-1)].map((t) => `${t?.user}@${t?.host}:${t?.port}`), ['ops@10.0.3.1:2222', 'ops@10.0.3.14:2222']);
+    assert.equal(cmd.label, '10.0.3.0/28');
+    // A comma list may mix blocks with names; the cap counts the whole command.
+    assert.equal(parseFleetCommand('10.0.3.0/30,db-1')?.targets.length, 3);
+    assert.equal(parseFleetCommand('10.0.0.0/24')?.targets.length, 254);
+    assert.throws(() => parseFleetCommand('10.0.0.0/23'), /510 host addresses; a check covers at most 256: give a longer prefix \(\/24 or longer\)/);
+    assert.throws(() => parseFleetCommand('10.0.0.0/24,10.0.1.0/29'), /more than 256 hosts/);
+    assert.throws(() => parseFleetCommand('10.0.3.1/28'), /host bits set: did you mean 10\.0\.3\.0\/28/);
+    assert.throws(() => parseFleetCommand('2001:db8::/64'), /at most 256: give a longer prefix \(\/120 or longer\)/);
+    assert.throws(() => parseFleetCommand('10.0.3.0/28 22 ops via eu-1'), /too many words: .*10\.0\.3\.0\/28/);
+  });
+
   test('the flow: parent first, summary once done, one reply per host that is not healthy, capped', async () => {
     const targets = fleetTargets({ patterns: ['h-[1-40]'] });
     const ops: string[] = [];

@@ -76,7 +76,7 @@ test('traceroute: annotations !X (rejected), !H (host unreachable), !N (no route
   assert.deepEqual(brief(parseTraceroute(text('traceroute-net-unreachable.txt'))), [[1, '10.77.1.1', '!N']]);
 });
 
-test('traceroute: no privileges → no hops (the probe falls back to mtr)', () => {
+test('traceroute: no privileges → no hops (the probe ends there with the reason)', () => {
   assert.deepEqual(parseTraceroute(text('traceroute-no-permission.txt')), []);
 });
 

@@ -126,7 +126,7 @@ test('a target the policy refuses: 403 before anything runs, with an audit row; 
   await withService(() => Promise.reject(new PolicyError(denial)), async (url) => {
     const res = await probe(url, '?target=db-3.lab.test');
     assert.equal(res.status, 403);
-    assert.match(errorOf(res.text).message, /db-3\.lab\.test resolves to 127\.0\.0\.1, which the target policy does not allow/);
+    assert.match(errorOf(res.text).message, /The target policy refuses db-3\.lab\.test, which resolves to 127\.0\.0\.1:/);
   });
 });
 

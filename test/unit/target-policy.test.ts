@@ -108,7 +108,7 @@ test('precedence: the most specific entry wins, a deny wins a tie', () => {
   for (const [address, allowed] of cases) assert.equal(judgeAddress(p, address).allowed, allowed, address);
   const denied = judgeAddress(p, '10.9.1.1');
   assert.ok(!denied.allowed);
-  assert.match(denied.why, /the operator denies it \(policy\.deny\[0\] \(engine\.yml:9\): deny 10\.9\.0\.0\/16\)/);
+  assert.match(denied.why, /^policy\.deny\[0\] \(engine\.yml:9\) denies 10\.9\.0\.0\/16$/);
 });
 
 test('defaults: false leaves only the configured entries (a lab that probes loopback)', () => {
@@ -159,14 +159,14 @@ test('checkTyped: literals as addresses, names by suffix; messages name the addr
   assert.equal(metadata.rule, 'built-in rule deny 169.254.169.254/32');
   assert.equal(
     metadata.message,
-    'The address 169.254.169.254, which the target policy does not allow: cloud instance metadata (built-in rule deny 169.254.169.254/32). Nothing was probed; an admin can change this under policy: in the engine config (docs/security.md)',
+    'The target policy refuses the address 169.254.169.254: cloud instance metadata (built-in rule deny 169.254.169.254/32). Nothing was probed. If it should be checked, an admin can allow it under policy: in the engine config (docs/security.md).',
   );
   const mapped = checkTyped(policy, parseTarget('[::ffff:127.0.0.1]'));
-  assert.match(mapped?.message ?? '', /^The address 127\.0\.0\.1 \(::ffff:127\.0\.0\.1\), which the target policy does not allow: loopback/);
+  assert.match(mapped?.message ?? '', /^The target policy refuses the address 127\.0\.0\.1 \(::ffff:127\.0\.0\.1\): loopback/);
   const p = withConfig('policy:\n  deny: [vault.corp.example]\n');
   const name = checkTyped(p, parseTarget('ops@vault.corp.example:2222'));
   assert.equal(name?.name, 'vault.corp.example');
-  assert.match(name?.message ?? '', /^The name vault\.corp\.example is refused, which the target policy does not allow: the operator denies names under vault\.corp\.example/);
+  assert.match(name?.message ?? '', /^The target policy refuses the name vault\.corp\.example: policy\.deny\[\d+\] \(engine\.yml:\d+\) denies names under vault\.corp\.example\. Nothing was probed/);
 });
 
 test('checkAddresses: every resolved address must be allowed; the first refused one is named, all are kept for the audit log', () => {
@@ -176,7 +176,7 @@ test('checkAddresses: every resolved address must be allowed; the first refused 
   assert.ok(denial);
   assert.equal(denial.address, '127.0.0.1');
   assert.deepEqual(denial.addresses, ['10.77.2.2', '127.0.0.1', '169.254.169.254']);
-  assert.match(denial.message, /^db-3\.lab\.test resolves to 127\.0\.0\.1, which the target policy does not allow: loopback: the bastion itself \(built-in rule deny 127\.0\.0\.0\/8\)\. Nothing was probed/);
+  assert.match(denial.message, /^The target policy refuses db-3\.lab\.test, which resolves to 127\.0\.0\.1: loopback, the bastion itself \(built-in rule deny 127\.0\.0\.0\/8\)\. Nothing was probed/);
   // No address at all (NXDOMAIN): nothing to refuse; nothing will be probed either.
   assert.equal(checkAddresses(policy, target, []), undefined);
   const err = new PolicyError(denial);

@@ -3,6 +3,7 @@
 // the source article's checklist; commands use the validated target.
 import type { Cause, StepId } from '../report.js';
 import type { Target } from '../../target.js';
+import { isLoopbackTarget, loopbackHealthyNext } from '../loopback.js';
 
 /**
  * The order in which a connection meets these problems. A problem early in the chain hides
@@ -28,6 +29,7 @@ export function nextSteps(cause: Cause, target: Target): string[] {
   const sshPort = port === 22 ? '' : ` -p ${port}`;
   switch (cause) {
     case 'healthy':
+      if (isLoopbackTarget(target)) return loopbackHealthyNext(target);
       return [
         `SSH to ${host} works from this bastion, so look at the requester's side: their VPN or split tunnel must route ${host} (check \`ip route get\` for its address on their machine)`,
         `their local firewall must allow outgoing TCP port ${port}; try \`nc -zv ${host} ${port}\` from their machine`,

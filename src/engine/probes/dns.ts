@@ -9,6 +9,7 @@ import dns2 from 'dns2';
 import type { ProbeContext, Updater } from './context.js';
 import { remainingMs } from './context.js';
 import { candidateNames, parseResolvConf } from './resolv-conf.js';
+import { filesBeforeDns, nsswitchHosts, parseHostsFile } from './local-names.js';
 import type { DnsObs, DnsOutcome, DnsQueryObs, DnsRecordType, PtrObs } from '../observations.js';
 
 const { Packet } = dns2;
@@ -16,8 +17,12 @@ type Resource = dns2.Packet.Resource;
 
 export const DNS_PORT = 53;
 const DEFAULT_RESOLV_CONF = '/etc/resolv.conf';
+const DEFAULT_HOSTS = '/etc/hosts';
+const DEFAULT_NSSWITCH = '/etc/nsswitch.conf';
 /** resolv.conf is small; a bigger file is read only this far. */
 const MAX_RESOLV_CONF_BYTES = 64 * 1024;
+/** Hosts files can be long (block lists); past this a name is not looked for there, and DNS is asked as before. */
+const MAX_HOSTS_BYTES = 1024 * 1024;
 /**
  * We send no EDNS record, so a conforming server answers in at most 512 bytes. Some send
  * more and glibc accepts it, so we do too, up to a bound that keeps parsing cheap: anything
@@ -381,10 +386,10 @@ function round(ms: number): number {
 // ---------------------------------------------------------------------------------------
 // The probes
 
-async function readCapped(path: string): Promise<string> {
+async function readCapped(path: string, maxBytes = MAX_RESOLV_CONF_BYTES): Promise<string> {
   const handle = await open(path, 'r');
   try {
-    const buffer = Buffer.alloc(MAX_RESOLV_CONF_BYTES);
+    const buffer = Buffer.alloc(maxBytes);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
     return buffer.subarray(0, bytesRead).toString('utf8');
   } finally {
@@ -392,11 +397,30 @@ async function readCapped(path: string): Promise<string> {
   }
 }
 
+export interface LocalNamesOptions {
+  /** Default /etc/hosts. */
+  hostsPath?: string;
+  /** Default /etc/nsswitch.conf. */
+  nsswitchPath?: string;
+}
+
+/**
+ * The hosts file as getaddrinfo sees it, or undefined when nsswitch.conf asks DNS first (or
+ * the file cannot be read): then the resolvers are asked as before.
+ */
+async function hostsReadFirst(opts: LocalNamesOptions): Promise<{ path: string; byName: Map<string, string[]>; byAddress: Map<string, string[]> } | undefined> {
+  const nsswitch = await readCapped(opts.nsswitchPath ?? DEFAULT_NSSWITCH).catch(() => undefined);
+  if (!filesBeforeDns(nsswitchHosts(nsswitch))) return undefined;
+  const path = opts.hostsPath ?? DEFAULT_HOSTS;
+  const text = await readCapped(path, MAX_HOSTS_BYTES).catch(() => undefined);
+  return text === undefined ? undefined : { path, ...parseHostsFile(text) };
+}
+
 function isNegative(outcome: DnsOutcome): boolean {
   return outcome === 'nxdomain' || outcome === 'nodata';
 }
 
-export interface ProbeDnsOptions {
+export interface ProbeDnsOptions extends LocalNamesOptions {
   name: string;
   /** Default /etc/resolv.conf. */
   resolvConfPath?: string;
@@ -429,6 +453,13 @@ export async function probeDns(opts: ProbeDnsOptions, ctx: ProbeContext, onUpdat
     obs.configNote = `${sanitizeName(opts.name)} is an address literal: getaddrinfo does not ask DNS for it`;
     return finish();
   }
+  // getaddrinfo stops at the hosts file when it answers: the name never reaches DNS.
+  const local = await hostsReadFirst(opts);
+  const fromFile = local?.byName.get(opts.name.toLowerCase().replace(/\.$/, ''));
+  if (local && fromFile) {
+    obs.configNote = `${sanitizeName(opts.name)} → ${fromFile.join(', ')} from ${local.path}, which nsswitch.conf reads before DNS: ssh does not ask DNS for this name, so neither does this check`;
+    return finish();
+  }
   obs.candidates = candidateNames(opts.name, conf);
   if (conf.nameservers.length === 0) {
     // Deliberately no fallback to public servers: they say nothing about what ssh gets here.
@@ -459,13 +490,22 @@ export async function probeDns(opts: ProbeDnsOptions, ctx: ProbeContext, onUpdat
   return finish();
 }
 
-export interface ProbePtrOptions {
+export interface ProbePtrOptions extends LocalNamesOptions {
   address: string;
   role: 'target' | 'bastion';
   resolvers: string[];
   queryTimeoutMs: number;
   /** Default 53. */
   port?: number;
+}
+
+function isLoopback(address: string): boolean {
+  if (isIP(address) === 4) return address.startsWith('127.');
+  const groups = ipv6Groups(address);
+  if (groups === undefined) return false;
+  if (groups.slice(0, 7).every((g) => g === 0) && groups[7] === 1) return true;
+  // ::ffff:127.x.y.z
+  return groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff && (groups[6] ?? 0) >> 8 === 127;
 }
 
 export async function probePtr(opts: ProbePtrOptions, ctx: ProbeContext): Promise<PtrObs> {
@@ -479,6 +519,17 @@ export async function probePtr(opts: ProbePtrOptions, ctx: ProbeContext): Promis
   };
   const name = reverseName(opts.address);
   if (name === undefined) return finish([], `${sanitizeName(opts.address)} is not an IP address`);
+  // The hosts file answers reverse lookups before DNS too. For the bastion's own address it
+  // is the target's sshd that looks it up, in the target's hosts file: only when the target is
+  // this machine (loopback) is that file this one.
+  if (opts.role === 'target' || isLoopback(opts.address)) {
+    const local = await hostsReadFirst(opts);
+    const names = local?.byAddress.get(opts.address);
+    if (local && names) {
+      const detail = `from ${local.path}, which nsswitch.conf reads before DNS: not asked of DNS`;
+      return finish([{ server: local.path, name, type: 'PTR', outcome: 'answer', answers: names.map(sanitizeName), detail }]);
+    }
+  }
   const timeoutMs = Math.min(opts.queryTimeoutMs, remainingMs(ctx));
   if (timeoutMs <= 0) return finish([]);
 

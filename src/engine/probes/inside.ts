@@ -8,6 +8,7 @@ import type { InsideLogin, InsideObs } from '../observations.js';
 import type { ProbeContext } from './context.js';
 import { boundedSpawn, spawnProblem } from './spawn.js';
 import { parseInside } from './parse-inside.js';
+import { loginHostKeyAlias, readKnownHosts } from './known-hosts-file.js';
 
 const TOTAL_TIMEOUT_MS = 12_000;
 const MAX_BYTES = 512 * 1024;
@@ -50,7 +51,10 @@ export interface InsideOptions {
   /** The address to log in to (what the outside probes reached). */
   address: string;
   port: number;
-  /** The name known_hosts lists the key under (the target as typed). */
+  /**
+   * The target as typed: known_hosts lists its key under this name, or as `[name]:port` (as
+   * `ssh-keyscan -p` writes it); probeInside picks the form the file has.
+   */
   hostKeyAlias: string;
   /**
    * Asked before the one retry after a MaxStartups drop: undefined allows it, a reason refuses
@@ -124,7 +128,10 @@ const RETRY_AFTER_MS = 500;
 export async function probeInside(options: InsideOptions, ctx: ProbeContext): Promise<InsideObs> {
   const startedMs = ctx.now();
   const base: InsideObs = { state: 'running', startedMs, user: options.login.user, address: options.address, port: options.port };
-  const attempt = (): ReturnType<typeof boundedSpawn> => boundedSpawn({ command: 'ssh', args: insideArgs(options), ctx, timeoutMs: TOTAL_TIMEOUT_MS, maxBytes: MAX_BYTES });
+  const plan = loginHostKeyAlias(await readKnownHosts(options.login.knownHosts), options.hostKeyAlias, options.port);
+  if ('problem' in plan) return { ...base, state: 'done', endedMs: ctx.now(), login: 'failed', loginDetail: plan.problem };
+  const sshOptions: InsideOptions = { ...options, hostKeyAlias: plan.alias };
+  const attempt = (): ReturnType<typeof boundedSpawn> => boundedSpawn({ command: 'ssh', args: insideArgs(sshOptions), ctx, timeoutMs: TOTAL_TIMEOUT_MS, maxBytes: MAX_BYTES });
   let run = await attempt();
   let noRetry: string | undefined;
   if (!run.aborted && !run.stdout.includes('@@sshcheck end') && droppedBeforeBanner(run.stderr)) {

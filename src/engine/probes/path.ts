@@ -36,7 +36,7 @@ export function tracerouteArguments(opts: ProbePathOptions): string[] {
 }
 
 /**
- * The fallback. Unlike traceroute -T, mtr's TCP mode uses ordinary connect() calls with a
+ * The fallback where traceroute is not installed. Unlike traceroute -T, mtr's TCP mode uses ordinary connect() calls with a
  * small TTL, so at the final hop it completes real TCP connections to sshd (which logs them as
  * connections closed before authentication: fail2ban may count them). -G: wait only waitS for
  * late answers instead of mtr's default 5 s.
@@ -48,6 +48,13 @@ export function mtrArguments(opts: ProbePathOptions): string[] {
 
 type Attempt = { hops: PathHop[] } | { fallback: string } | { failed: string };
 
+/**
+ * Without root or CAP_NET_RAW the path is not traced at all. mtr is no way round it: where
+ * mtr-packet has its file capability it would run, but its TCP probes outlive mtr itself
+ * (up to 10 s after an abort, holding the run open) and complete real connections to sshd.
+ */
+const NO_PRIVILEGE_ADVICE = 'tracing the path needs root or CAP_NET_RAW (docs/deploy.md)';
+
 function firstLine(text: string): string {
   return (text.trim().split('\n')[0] ?? '').replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
 }
@@ -55,7 +62,7 @@ function firstLine(text: string): string {
 function judgeTraceroute(run: BoundedSpawnResult): Attempt {
   const problem = spawnProblem('traceroute', run);
   if (problem !== undefined) return run.spawnError === 'ENOENT' ? { fallback: problem } : { failed: problem };
-  if (NO_PRIVILEGE_RE.test(run.stderr)) return { fallback: `traceroute -T lacks privileges (${firstLine(run.stderr)})` };
+  if (NO_PRIVILEGE_RE.test(run.stderr)) return { failed: `traceroute -T lacks privileges (${firstLine(run.stderr)}): ${NO_PRIVILEGE_ADVICE}` };
   const hops = parseTraceroute(run.stdout);
   if (hops.length === 0 && !run.aborted && !run.timedOut) return { failed: `traceroute: ${firstLine(run.stderr || run.stdout) || `exit ${String(run.exitCode)}`}` };
   return { hops };
