@@ -24,12 +24,11 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pingFactory from 'ping/lib/builder/factory.js';
 import { boundedSpawn } from '../src/engine/probes/spawn.js';
 import type { BoundedSpawnResult } from '../src/engine/probes/spawn.js';
 import { startClock } from '../src/engine/probes/context.js';
 import type { ProbeContext } from '../src/engine/probes/context.js';
-import { pingArguments, probePing } from '../src/engine/probes/ping.js';
+import { echoArguments, pingArguments, probePing } from '../src/engine/probes/ping.js';
 import { mtuPingArguments, probeMtu } from '../src/engine/probes/mtu.js';
 import { mtrArguments, probePath, tracerouteArguments } from '../src/engine/probes/path.js';
 import { probeDns, probePtr } from '../src/engine/probes/dns.js';
@@ -57,8 +56,6 @@ const NOBODY = '65534';
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = resolve(dirname(SCRIPT), '..', '..');
 const FIXTURES = join(ROOT, 'test', 'fixtures');
-const builder = pingFactory.createBuilder('linux');
-
 /** What the lab resolver answers (test/lab/dns-server.ts); names without a rule get NXDOMAIN. */
 const ZONE: DnsRule[] = [
   { name: 'www.lab.test', action: 'answer', a: [TARGET], aaaa: [TARGET6] },
@@ -342,7 +339,7 @@ async function recordPing(ns: Names, nocapDir: string): Promise<void> {
     await record('ping', 'local-no-route.txt', 'bastion: ip route del default', 'ping', ping(TARGET, 2, 0.2, 1));
     show('tcp with no route on the bastion', await probeTcp({ address: TARGET, port: 22 }, context(3000)));
   });
-  const ttl1 = builder.getCommandArguments(TARGET, { numeric: true, timeout: 1, min_reply: 2, extra: ['-4', '-i', '0.2', '-t', '1', '--'] });
+  const ttl1 = echoArguments({ address: TARGET, count: 2, waitS: 1, intervalS: 0.2, flags: ['-t', '1'] });
   await record('ping', 'ttl-exceeded.txt', 'ping -t 1: the router is the first hop', 'ping', ttl1);
 
   // Path MTU: the router's link to the target gets a small MTU. The first DF packet too big

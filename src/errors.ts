@@ -19,7 +19,9 @@ export type ErrorCode =
   /** The audit and history store cannot be opened or written. */
   | 'E_STORE'
   /** The connection budget for the target is spent and no earlier result can be given: nothing was probed. */
-  | 'E_BUDGET';
+  | 'E_BUDGET'
+  /** A probe was given options it does not accept (a ping count, interval, wait or size): it did not start. */
+  | 'E_PROBE_OPTION';
 
 export class SshcheckError extends Error {
   readonly code: ErrorCode;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cycles, importsOf, layerOf, violations } from '../../scripts/check-layers.js';
+import { fileURLToPath } from 'node:url';
+import { KNOWN_VIOLATIONS, collectEdges, cycles, importsOf, layerOf, violations } from '../../scripts/check-layers.js';
 
 test('imports: relative specifiers of static, type-only, re-export and dynamic imports', () => {
   const src = [
@@ -48,4 +49,22 @@ test('a file cycle inside one folder is found, type-only or not', () => {
 test('cycles: only components of more than one node', () => {
   const g = new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']]]);
   assert.deepEqual(cycles(g.keys(), (n) => g.get(n) ?? []), [['a', 'b', 'c']]);
+});
+
+test('the engine.yml loader sits above the engine, the policy below it, the leaf files at the bottom', () => {
+  assert.deepEqual(violations([{ from: 'src/config/engine-config.ts', to: 'src/engine/run-config.ts' }]), []);
+  assert.deepEqual(violations([{ from: 'src/engine/run.ts', to: 'src/config/engine-config.ts' }]), [
+    'upward import: src/engine/run.ts -> src/config/engine-config.ts (src/engine sits below src/config)',
+  ]);
+  assert.deepEqual(violations([{ from: 'src/policy/target-policy.ts', to: 'src/engine/report.ts' }]), [
+    'upward import: src/policy/target-policy.ts -> src/engine/report.ts (src/policy sits below src/engine)',
+  ]);
+  assert.deepEqual(violations([{ from: 'src/errors.ts', to: 'src/policy/ip.ts' }]), ['upward import: src/errors.ts -> src/policy/ip.ts (src/errors.ts sits below src/policy)']);
+  assert.deepEqual(violations([{ from: 'src/policy/target-policy.ts', to: 'src/target.ts' }, { from: 'src/target.ts', to: 'src/errors.ts' }]), []);
+});
+
+test('the tree itself: no arrow up, no cycle, nothing known left over', () => {
+  const root = fileURLToPath(new URL('../../..', import.meta.url));
+  assert.deepEqual(violations(collectEdges(root)), []);
+  assert.deepEqual(KNOWN_VIOLATIONS, []);
 });

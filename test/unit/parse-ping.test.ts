@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { icmpErrorKind, localErrorKind, parsePing } from '../../src/engine/probes/parse-ping.js';
-import { pingArguments, probePing } from '../../src/engine/probes/ping.js';
+import { echoArguments, pingArguments, probePing } from '../../src/engine/probes/ping.js';
+import { SshcheckError } from '../../src/errors.js';
 import { mtuOutcome, mtuPingArguments, parseRouteGet, probeMtu } from '../../src/engine/probes/mtu.js';
 import type { PingObs } from '../../src/engine/observations.js';
 import { testContext } from '../support/context.js';
@@ -20,17 +21,44 @@ interface ManifestEntry {
 }
 const manifest = (JSON.parse(readFileSync(new URL('manifest.json', DIR), 'utf8')) as { entries: ManifestEntry[] }).entries;
 
-test('the argument list: builder options, family flag, interval, and -- before the target', () => {
+test('the argument list: numeric, wait, count, size, family flag, interval, and -- before the target', () => {
   assert.deepEqual(pingArguments({ address: '10.77.2.2', count: 3, intervalS: 0.2, waitS: 1 }), [
     '-n', '-W', '1', '-c', '3', '-s', '56', '-4', '-i', '0.2', '--', '10.77.2.2',
   ]);
+  // -W takes whole seconds: a wait of 1.5 s waits 2.
   assert.deepEqual(pingArguments({ address: 'fd77:2::2', count: 2, intervalS: 1, waitS: 1.5 }), [
     '-n', '-W', '2', '-c', '2', '-s', '56', '-6', '-i', '1', '--', 'fd77:2::2',
   ]);
-  // waitS 0 would become the builder's default of 2; intervals below 0.2 s need privileges.
-  const clamped = pingArguments({ address: '10.0.0.1', count: 500, intervalS: 0.001, waitS: 0 });
-  assert.deepEqual(clamped.slice(0, 5), ['-n', '-W', '1', '-c', '20']);
-  assert.deepEqual(clamped.slice(-4), ['-i', '0.2', '--', '10.0.0.1']);
+  assert.deepEqual(echoArguments({ address: '10.77.2.2', count: 2, waitS: 1, intervalS: 0.2, flags: ['-t', '1'] }), [
+    '-n', '-W', '1', '-c', '2', '-s', '56', '-4', '-i', '0.2', '-t', '1', '--', '10.77.2.2',
+  ]);
+});
+
+test('options ping would refuse or read otherwise are refused with E_PROBE_OPTION, not changed', () => {
+  const ok = { address: '10.0.0.1', count: 3, intervalS: 0.2, waitS: 1 };
+  const refused = (opts: typeof ok, what: RegExp): void => {
+    assert.throws(() => pingArguments(opts), (err: unknown) => err instanceof SshcheckError && err.code === 'E_PROBE_OPTION' && what.test(err.message), JSON.stringify(opts));
+  };
+  refused({ ...ok, count: 500 }, /^ping: count 500 is not a whole number from 1 to 20$/);
+  refused({ ...ok, count: 0 }, /count 0/);
+  refused({ ...ok, count: 2.5 }, /count 2\.5/);
+  refused({ ...ok, count: Number.NaN }, /count NaN/);
+  // Below 0.2 s iputils needs privileges; above 5 s a diagnosis waits for nothing.
+  refused({ ...ok, intervalS: 0.001 }, /interval 0\.001 s is not from 0\.2 to 5/);
+  refused({ ...ok, intervalS: 6 }, /interval 6 s/);
+  refused({ ...ok, waitS: 0 }, /wait 0 s is not more than 0/);
+  refused({ ...ok, waitS: -1 }, /wait -1 s/);
+  refused({ ...ok, waitS: Number.POSITIVE_INFINITY }, /wait Infinity s/);
+  refused({ ...ok, address: 'db-3.corp.example' }, /must be an IP address/);
+  refused({ ...ok, address: '-f' }, /must be an IP address/);
+  assert.throws(() => echoArguments({ address: '10.0.0.1', count: 1, waitS: 1, packetSize: 70_000 }), /packet size 70000 is not a whole number from 0 to 65507/);
+  assert.throws(() => mtuPingArguments('10.0.0.1', 20, 1), /packet size -8/);
+  // The edges themselves are accepted.
+  assert.equal(pingArguments({ ...ok, count: 20, intervalS: 5, waitS: 60 }).length, 12);
+});
+
+test('probePing with options out of range rejects before anything is spawned', async () => {
+  await assert.rejects(probePing({ address: '127.0.0.1', count: 0, intervalS: 0.2, waitS: 1 }, testContext(5_000)), (err: unknown) => err instanceof SshcheckError && err.code === 'E_PROBE_OPTION');
 });
 
 test('the DF sweep arguments: packet size = MTU minus IPv4 (28) or IPv6 (48) headers', () => {
@@ -42,6 +70,7 @@ test('the fixtures were recorded with the arguments the probes build', () => {
   const byFile = new Map(manifest.map((e) => [e.file, e]));
   assert.deepEqual(byFile.get('reply.txt')?.command, ['ping', ...pingArguments({ address: '10.77.2.2', count: 3, intervalS: 0.2, waitS: 1 })]);
   assert.deepEqual(byFile.get('frag-needed.txt')?.command, ['ping', ...mtuPingArguments('10.77.2.2', 1500, 1)]);
+  assert.deepEqual(byFile.get('ttl-exceeded.txt')?.command, ['ping', ...echoArguments({ address: '10.77.2.2', count: 2, waitS: 1, intervalS: 0.2, flags: ['-t', '1'] })]);
 });
 
 test('reply: counts, round-trip times in order, summary', () => {

@@ -3,14 +3,12 @@
 // exchange banners, then stall at key exchange; this shows the size where replies stop.
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import pingFactory from 'ping/lib/builder/factory.js';
 import type { ProbeContext } from './context.js';
 import { parsePing } from './parse-ping.js';
-import { wholeSeconds } from './ping.js';
+import { echoArguments, wholeSeconds } from './ping.js';
 import { boundedSpawn, spawnProblem } from './spawn.js';
 import type { MtuObs } from '../observations.js';
 
-const builder = pingFactory.createBuilder('linux');
 const MAX_OUTPUT_BYTES = 16 * 1024;
 const MAX_SIZES = 12;
 
@@ -23,13 +21,7 @@ export function headerBytes(address: string): number {
 
 /** One don't-fragment echo whose IP packet is exactly `mtu` bytes. */
 export function mtuPingArguments(address: string, mtu: number, waitS: number): string[] {
-  return builder.getCommandArguments(address, {
-    numeric: true,
-    timeout: wholeSeconds(waitS),
-    min_reply: 1,
-    packetSize: mtu - headerBytes(address),
-    extra: [isIP(address) === 6 ? '-6' : '-4', '-M', 'do', '--'],
-  });
+  return echoArguments({ address, count: 1, waitS, packetSize: mtu - headerBytes(address), flags: ['-M', 'do'] });
 }
 
 /** `ip route get` output: the outgoing device, and a route or cached path MTU when shown. */
