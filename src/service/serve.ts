@@ -162,6 +162,7 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   const tokens = new TokenSet(source.tokens);
   // Probes run on their own thread: their children's fork/exec never stops this one (healthz, admission).
   const threaded = new ThreadedEngine();
+  if (!io.runner) threaded.prestart();
   const runner = engineRunner({ store, vantage, budgetMs, policy, engineConfig, logger, probe: (target, o) => threaded.run(target, o), ...(io.runner ? { engine: io.runner } : {}) });
   const admit = serviceAdmission({ store, policy, vantage, logger, registry: () => service.registry });
   const service = createService({ runner, tokens, logger, vantage, admit, registry: { maxRuns: options.maxRuns, reuseMs: options.reuseMs }, ...(io.version !== undefined ? { version: io.version } : {}) });
