@@ -53,14 +53,16 @@ export interface BotIo {
   log?: (line: string) => void;
   /** How long before the first retry of an adapter that could not start (default 5 s; doubles up to 5 min). */
   retryFirstMs?: number;
+  /** How long an adapter's connection may stay lost before it is restarted (default: the adapter's own, 2 min for Slack). */
+  adapterLostMs?: number;
 }
 
-export async function adapterSlots(config: BotConfig, ctx: AdapterContext): Promise<AdapterSlot[]> {
+export async function adapterSlots(config: BotConfig, ctx: AdapterContext, options: { lostMs?: number } = {}): Promise<AdapterSlot[]> {
   const slots: AdapterSlot[] = [];
   if (config.slack) {
     const { createSlackAdapter } = await import('../../adapters/slack/index.js');
     const slack = config.slack;
-    slots.push({ name: 'slack', url: slack.apiUrl ?? 'https://slack.com/api/', create: () => createSlackAdapter(slack, ctx) });
+    slots.push({ name: 'slack', url: slack.apiUrl ?? 'https://slack.com/api/', create: () => createSlackAdapter(slack, ctx, options.lostMs !== undefined ? { lostMs: options.lostMs } : {}) });
   }
   if (config.discord) {
     const { createDiscordAdapter } = await import('../../adapters/discord/index.js');
@@ -184,10 +186,10 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
   }
   // Each adapter on its own: one that cannot start (Slack unreachable) leaves the others
   // running and is retried with backoff; the bot exits only when none can run.
-  const supervisor = new AdapterSupervisor(await adapterSlots(config, { engine, logger, vantage, gate }), logger, { ...(io.retryFirstMs !== undefined ? { retryFirstMs: io.retryFirstMs } : {}), vantage });
-  const outcome = await Promise.race([supervisor.start().then(() => supervisor.hopeless), io.stopSignal.then(() => undefined)]);
+  const supervisor = new AdapterSupervisor(await adapterSlots(config, { engine, logger, vantage, gate }, io.adapterLostMs !== undefined ? { lostMs: io.adapterLostMs } : {}), logger, { ...(io.retryFirstMs !== undefined ? { retryFirstMs: io.retryFirstMs } : {}), vantage });
+  // Until stopped, or until no adapter runs and none will be retried (at start or later).
+  const outcome = await Promise.race([supervisor.start().then(() => supervisor.whenHopeless()), io.stopSignal.then(() => undefined)]);
   if (outcome === undefined) {
-    await io.stopSignal;
     logger.info('stopping');
   } else {
     io.stderr(`sshcheck bot: no chat adapter can run:\n${outcome.map((line) => `  ${line}`).join('\n')}\n`);
