@@ -1,21 +1,32 @@
 // `sshcheck serve` under a burst: 300 distinct check requests at once (127.0.0.1 on 300
-// ports, loopback only) against a real `sshcheck serve` child with its own store, while
-// /healthz is polled every 50 ms. Measures how fast each POST is answered (202 started, or
-// 429 busy: admission) and /healthz's latency. Bounded: one burst, then the service is
-// stopped by its pid. `--root <dir>` runs another checkout's build (the before figures).
-// `--target 127.0.0.2` (refused by the bench's policy: 403, nothing runs) measures the HTTP
-// path alone on the same machine.
-// Usage: node dist/bench/service-burst.js [--requests 300] [--root <dir>] [--json <file>] [--target <ip>]
+// ports, loopback only) against a real `sshcheck serve` child with its own store, while a
+// liveness poller in a process of its own (healthz-poller.ts) asks /healthz every 50 ms.
+// The burst's connections are opened first, then every request is written at once on its
+// own connection, and each answer (202 started, 429 busy: admission) is timed from its
+// write to its status line: raw sockets, so the client's own cost stays out of the figures
+// (fetch() cost this client ~0.8 s per 300 requests against a server that does nothing).
+// After the burst, the service's own event-loop delay is read from /metrics (builds that
+// export it). Bounded: one burst, then the service and the poller are stopped by their pids.
+// `--root <dir>` runs another checkout's build (the before figures). `--target 127.0.0.2`
+// (refused by the bench's policy: 403, nothing runs) measures the HTTP path alone.
+// `--floor` puts a node:http server that answers every POST 429 at once in the service's
+// place: what this machine and this client cost with no service work at all.
+// Usage: node dist/bench/service-burst.js [--requests 300] [--root <dir>] [--json <file>] [--target <ip>] [--floor]
 import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { closedPort } from '../test/support/serve-child.js';
+import { pollOnce } from './healthz-poller.js';
 import { isMain, quantile, secs, worst } from './stats.js';
 
 const TOKEN = 'bench-burst-token-0123456789abcdef';
+const HERE = fileURLToPath(new URL('.', import.meta.url));
 
 export interface BurstResult {
   requests: number;
@@ -23,79 +34,134 @@ export interface BurstResult {
   admission: { p50: number; p99: number; worst: number };
   busy: { count: number; p50: number; p99: number; worst: number };
   healthz: { count: number; errors: number; p50: number; p99: number; worst: number };
+  /** The service's own event-loop delay from /metrics (ms), when its build exports it. */
+  loopDelay?: { p50: number; p99: number; worst: number };
   wallMs: number;
+  /** The 1-minute load average before and after: how busy the shared machine was. */
+  load: [number, number];
 }
 
-async function timed<T>(f: () => Promise<T>): Promise<{ value: T; ms: number }> {
+/** A stand-in service for --floor: reads each body, answers 429 at once; /healthz 200. */
+const FLOOR_SERVER = `
+const { createServer } = require('node:http');
+const s = createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    const ok = req.url === '/healthz';
+    const body = ok ? '{"status":"ok"}\\n' : '{"error":{"code":"busy","message":"full"}}\\n';
+    res.writeHead(ok ? 200 : 429, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Retry-After': '2' });
+    res.end(body);
+  });
+});
+s.listen(Number(process.argv[1]), '127.0.0.1');
+setTimeout(() => process.exit(0), 300000).unref();
+process.once('SIGTERM', () => process.exit(0));
+`;
+
+/** One request per connection, written at once on connections opened beforehand: status and ms from the write to the status line. */
+async function fire(port: number, bodies: readonly string[]): Promise<{ statuses: string[]; ms: number[]; wallMs: number }> {
+  const sockets = await Promise.all(
+    bodies.map(
+      () =>
+        new Promise<Socket>((resolve, reject) => {
+          const s = connect(port, '127.0.0.1', () => resolve(s));
+          s.once('error', reject);
+        }),
+    ),
+  );
   const started = performance.now();
-  const value = await f();
-  return { value, ms: performance.now() - started };
+  const answers = await Promise.all(
+    sockets.map(
+      (socket, i) =>
+        new Promise<{ status: string; ms: number }>((resolve) => {
+          const body = bodies[i] ?? '';
+          const sent = performance.now();
+          let head = '';
+          const done = (status: string): void => {
+            clearTimeout(timer);
+            socket.destroy();
+            resolve({ status, ms: performance.now() - sent });
+          };
+          const timer = setTimeout(() => done('timeout'), 120_000);
+          socket.on('data', (chunk: Buffer) => {
+            head += chunk.toString('latin1');
+            const m = /^HTTP\/1\.1 (\d{3}) /.exec(head);
+            if (m?.[1]) done(m[1]);
+          });
+          socket.once('error', () => done('error'));
+          socket.once('close', () => done('closed'));
+          socket.write(`POST /v1/checks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        }),
+    ),
+  );
+  return { statuses: answers.map((a) => a.status), ms: answers.map((a) => a.ms), wallMs: performance.now() - started };
 }
 
-export async function burst(options: { requests: number; root: string; target?: string }): Promise<BurstResult> {
+/** The service's event-loop delay summary from its /metrics (ms), when exported. */
+async function loopDelayOf(url: string): Promise<BurstResult['loopDelay']> {
+  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text().catch(() => '');
+  const q = (quantileLabel: string): number | undefined => {
+    const m = new RegExp(`^sshcheck_event_loop_delay_seconds\\{quantile="${quantileLabel}"\\} (\\S+)$`, 'm').exec(text);
+    return m?.[1] !== undefined ? Number(m[1]) * 1000 : undefined;
+  };
+  const [p50, p99, max] = [q('0.5'), q('0.99'), q('1')];
+  return p50 !== undefined && p99 !== undefined && max !== undefined ? { p50, p99, worst: max } : undefined;
+}
+
+function exitOf(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+}
+
+export async function burst(options: { requests: number; root: string; target?: string; floor?: boolean }): Promise<BurstResult> {
   const dir = mkdtempSync(join(tmpdir(), 'sshcheck-burst-'));
   const port = await closedPort();
   writeFileSync(join(dir, 'engine.yml'), 'policy:\n  allow: [127.0.0.1]\n');
   const cli = join(options.root, 'bin', 'sshcheck.js');
   const env = { PATH: process.env.PATH ?? '', HOME: dir, SSHCHECK_DB: join(dir, 'sshcheck.db'), SSHCHECK_SERVICE_TOKENS: TOKEN, SSHCHECK_ENGINE_CONFIG: join(dir, 'engine.yml') };
-  const child = spawn(process.execPath, [cli, 'serve', '--listen', `127.0.0.1:${port}`, '--vantage', 'bench', '--log-level', 'warn', '--budget', '5'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const child = options.floor
+    ? spawn(process.execPath, ['-e', FLOOR_SERVER, String(port)], { stdio: ['ignore', 'ignore', 'inherit'] })
+    : spawn(process.execPath, [cli, 'serve', '--listen', `127.0.0.1:${port}`, '--vantage', 'bench', '--log-level', 'warn', '--budget', '5'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const url = `http://127.0.0.1:${port}`;
+  let poller: ChildProcess | undefined;
   try {
     // Up when /healthz answers (at most 15 s).
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).ok) break;
-      } catch {
-        if (i > 150) throw new Error('sshcheck serve did not come up in 15 s');
-        await new Promise((r) => setTimeout(r, 100));
-      }
+    for (let i = 0; !Number.isFinite(await pollOnce(new URL('/healthz', url), 1000)); i++) {
+      if (i > 150) throw new Error('the service did not come up in 15 s');
+      await new Promise((r) => setTimeout(r, 100));
     }
-    const targetPorts = Array.from({ length: options.requests }, (_, i) => 20_000 + i);
-    const health: number[] = [];
-    let healthErrors = 0;
-    let polling = true;
-    const poller = (async () => {
-      while (polling) {
-        // A failed poll (the service died, or did not answer in 60 s) counts as the whole wait.
-        const { ms } = await timed(async () => (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(60_000) })).arrayBuffer().catch(() => undefined)).catch(() => ({ ms: Infinity }));
-        if (ms === Infinity) healthErrors += 1;
-        health.push(ms);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
-    const started = performance.now();
-    const answers = await Promise.all(
-      targetPorts.map((p) =>
-        timed(async () => {
-          try {
-            const res = await fetch(`${url}/v1/checks`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ target: options.target ?? '127.0.0.1', port: p }), signal: AbortSignal.timeout(120_000) });
-            await res.arrayBuffer();
-            return res.status;
-          } catch {
-            return 'error';
-          }
-        }),
-      ),
-    );
-    const wallMs = performance.now() - started;
-    // Keep polling while the admitted runs finish (at most 10 s more).
+    const load0 = loadavg()[0] ?? NaN;
+    poller = spawn(process.execPath, [join(HERE, 'healthz-poller.js'), '--url', url, '--max-seconds', '180'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let polled = '';
+    poller.stdout?.on('data', (chunk: Buffer) => (polled += chunk.toString('utf8')));
+    const pollerExit = exitOf(poller);
+    // Let the poller take a few samples before the burst.
+    await new Promise((r) => setTimeout(r, 500));
+    const bodies = Array.from({ length: options.requests }, (_, i) => JSON.stringify({ target: options.target ?? '127.0.0.1', port: 20_000 + i }));
+    const answers = await fire(port, bodies);
+    // Keep polling while the admitted runs finish.
     await new Promise((r) => setTimeout(r, 5000));
-    polling = false;
-    await poller;
+    poller.kill('SIGTERM');
+    await pollerExit;
+    const health = (JSON.parse(polled || '[]') as Array<number | null>).map((ms) => ms ?? Infinity);
+    const loopDelay = options.floor ? undefined : await loopDelayOf(url);
     const statuses: Record<string, number> = {};
-    for (const a of answers) statuses[a.value] = (statuses[a.value] ?? 0) + 1;
-    const all = answers.map((a) => a.ms);
-    const busy = answers.filter((a) => a.value === 429).map((a) => a.ms);
+    for (const s of answers.statuses) statuses[s] = (statuses[s] ?? 0) + 1;
+    const busy = answers.ms.filter((_, i) => answers.statuses[i] === '429');
+    const healthOk = health.filter((ms) => Number.isFinite(ms));
     return {
       requests: options.requests,
       statuses,
-      admission: { p50: quantile(all, 0.5), p99: quantile(all, 0.99), worst: worst(all) },
+      admission: { p50: quantile(answers.ms, 0.5), p99: quantile(answers.ms, 0.99), worst: worst(answers.ms) },
       busy: { count: busy.length, p50: quantile(busy, 0.5), p99: quantile(busy, 0.99), worst: worst(busy) },
-      healthz: { count: health.length, errors: healthErrors, p50: quantile(health, 0.5), p99: quantile(health, 0.99), worst: worst(health) },
-      wallMs,
+      // A failed poll counts as the worst wait: it is what a liveness probe would have seen.
+      healthz: { count: health.length, errors: health.length - healthOk.length, p50: quantile(health, 0.5), p99: quantile(health, 0.99), worst: worst(health) },
+      ...(loopDelay ? { loopDelay } : {}),
+      wallMs: answers.wallMs,
+      load: [load0, loadavg()[0] ?? NaN],
     };
   } finally {
+    if (poller && poller.exitCode === null) poller.kill('SIGTERM');
+    const exited = exitOf(child);
     if (child.exitCode === null) process.kill(child.pid ?? -1, 'SIGTERM');
     await exited;
     rmSync(dir, { recursive: true, force: true });
@@ -103,14 +169,15 @@ export async function burst(options: { requests: number; root: string; target?: 
 }
 
 export function burstLine(label: string, r: BurstResult): string {
-  return `| ${label} | ${r.requests} | ${Object.entries(r.statuses).map(([s, n]) => `${n}× ${s}`).join(', ')} | ${secs(r.admission.p50)} / ${secs(r.admission.p99)} / ${secs(r.admission.worst)} | ${secs(r.busy.p99)} | ${secs(r.healthz.p50)} / ${secs(r.healthz.p99)} / ${secs(r.healthz.worst)} (${r.healthz.count} polls${r.healthz.errors > 0 ? `, ${r.healthz.errors} failed` : ''}) |`;
+  const loop = r.loopDelay ? `${secs(r.loopDelay.p99)} / ${secs(r.loopDelay.worst)}` : '-';
+  return `| ${label} | ${Object.entries(r.statuses).map(([s, n]) => `${n}× ${s}`).join(', ')} | ${secs(r.admission.p50)} / ${secs(r.admission.p99)} / ${secs(r.admission.worst)} | ${secs(r.busy.p99)} | ${secs(r.healthz.p50)} / ${secs(r.healthz.p99)} / ${secs(r.healthz.worst)} (${r.healthz.count} polls${r.healthz.errors > 0 ? `, ${r.healthz.errors} failed` : ''}) | ${loop} | ${r.load.map((l) => l.toFixed(1)).join(' → ')} |`;
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { requests: { type: 'string' }, root: { type: 'string' }, json: { type: 'string' }, label: { type: 'string' }, target: { type: 'string' } } });
+  const { values } = parseArgs({ options: { requests: { type: 'string' }, root: { type: 'string' }, json: { type: 'string' }, label: { type: 'string' }, target: { type: 'string' }, floor: { type: 'boolean' } } });
   const requests = Math.min(1000, Math.max(1, Number(values.requests ?? '300')));
   const root = values.root ?? fileURLToPath(new URL('../../', import.meta.url));
-  const result = await burst({ requests, root, ...(values.target !== undefined ? { target: values.target } : {}) });
-  process.stdout.write(`${burstLine(values.label ?? root, result)}\n`);
-  if (values.json) writeFileSync(values.json, `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, node: process.version, root, ...result }, null, 2)}\n`);
+  const result = await burst({ requests, root, ...(values.target !== undefined ? { target: values.target } : {}), ...(values.floor ? { floor: true } : {}) });
+  process.stdout.write(`${burstLine(values.label ?? (values.floor ? 'floor' : root), result)}\n`);
+  if (values.json) writeFileSync(values.json, `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, node: process.version, root, floor: values.floor ?? false, ...result }, null, 2)}\n`);
 }

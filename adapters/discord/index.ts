@@ -31,6 +31,7 @@ class DiscordAdapter implements ChatAdapter {
   private readonly client: Client;
   private readonly inFlight = new Set<Promise<void>>();
   private stopping = false;
+  private readonly lostListeners: Array<(err: Error) => void> = [];
 
   constructor(
     private readonly config: DiscordConfig,
@@ -39,6 +40,20 @@ class DiscordAdapter implements ChatAdapter {
   ) {
     this.client = createClient(config);
     logClientEvents(this.client, ctx.logger, () => this.stopping);
+    // discord.js reconnects and resumes by itself, except after these: the gateway closed
+    // with a code it does not retry (authentication failed, intents refused), or the
+    // session was invalidated. The bot then restarts the adapter.
+    this.client.on(Events.ShardDisconnect, (event) => this.lost(new Error(`the Discord gateway closed with code ${event.code} and discord.js does not reconnect after it`)));
+    this.client.on(Events.Invalidated, () => this.lost(new Error('the Discord session was invalidated')));
+  }
+
+  onLost(listener: (err: Error) => void): void {
+    this.lostListeners.push(listener);
+  }
+
+  private lost(err: Error): void {
+    if (this.stopping) return;
+    for (const l of this.lostListeners) l(err);
   }
 
   async start(): Promise<void> {

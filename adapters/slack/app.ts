@@ -3,6 +3,7 @@
 // deadlines apply to every call, apps.connections.open included.
 import type { RequestListener, Server } from 'node:http';
 import { App, HTTPModuleFunctions, HTTPReceiver, SocketModeReceiver, webApi } from '@slack/bolt';
+import { DEFAULT_LOST_MS, watchSocket } from './socket-watch.js';
 import type { SlackConfig } from '../../src/chat/bot-config.js';
 import type { Logger } from '../../src/log.js';
 import { boltLogger } from './bolt-logger.js';
@@ -90,11 +91,15 @@ export interface AppHandle {
   /** Checks the token, builds the Bolt app, lets `register` add listeners, connects. */
   start(register: (app: App) => void): Promise<Started>;
   stop(): Promise<void>;
+  /** Tells `listener` when the Socket Mode connection is gone for good after start (socket-watch.ts). */
+  onLost(listener: (err: Error) => void): void;
 }
 
 export interface AppOptions {
   /** The HTTP receiver's listen address (default: every interface, since Slack must reach it). */
   listenHost?: string;
+  /** How long a lost Socket Mode connection may stay lost before the app counts as failed (default DEFAULT_LOST_MS). */
+  lostMs?: number;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -122,6 +127,8 @@ export function createApp(config: SlackConfig, logger: Logger, options: AppOptio
   let socket: SocketModeReceiver | undefined;
   let http: HTTPReceiver | undefined;
   let server: Server | undefined;
+  let unwatch: (() => void) | undefined;
+  const lostListeners: Array<(err: Error) => void> = [];
 
   const connect = async (): Promise<number | undefined> => {
     if (http) {
@@ -137,6 +144,12 @@ export function createApp(config: SlackConfig, logger: Logger, options: AppOptio
       socket = undefined;
       await failed?.client.disconnect();
       throw new Error(`connecting to Slack in Socket Mode failed (SLACK_APP_TOKEN must be an app-level token with connections:write): ${errorText(err)}`, { cause: err });
+    }
+    if (socket) {
+      unwatch = watchSocket(socket.client, options.lostMs ?? DEFAULT_LOST_MS, (err) => {
+        logger.error('slack socket mode connection lost for good', { error: errorText(err) });
+        for (const l of lostListeners) l(err);
+      });
     }
     return undefined;
   };
@@ -196,7 +209,12 @@ export function createApp(config: SlackConfig, logger: Logger, options: AppOptio
       const port = await connect();
       return { ...(port !== undefined ? { port } : {}), ...(typeof auth.user === 'string' ? { botName: auth.user } : {}), botUserId: auth.user_id };
     },
+    onLost(listener) {
+      lostListeners.push(listener);
+    },
     async stop() {
+      unwatch?.();
+      unwatch = undefined;
       // Idempotent: a second disconnect() would wait for a "disconnected" that never comes.
       const connected = socket;
       socket = undefined;

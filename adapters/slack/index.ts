@@ -28,6 +28,8 @@ export interface SlackAdapterOptions {
   /** Posting pace per channel (default SLACK_PACE). */
   pace?: PacerOptions;
   drainMs?: number;
+  /** How long a lost Socket Mode connection may stay lost before the adapter reports itself lost. */
+  lostMs?: number;
 }
 
 export interface SlackAdapter extends ChatAdapter {
@@ -38,7 +40,7 @@ export interface SlackAdapter extends ChatAdapter {
 }
 
 export function createSlackAdapter(config: SlackConfig, ctx: AdapterContext, options: SlackAdapterOptions = {}): SlackAdapter {
-  const handle = createApp(config, ctx.logger, options.listenHost !== undefined ? { listenHost: options.listenHost } : {});
+  const handle = createApp(config, ctx.logger, { ...(options.listenHost !== undefined ? { listenHost: options.listenHost } : {}), ...(options.lostMs !== undefined ? { lostMs: options.lostMs } : {}) });
   // One pacer for the whole adapter: a channel's pace holds across every check posting to it.
   const pacer = new Pacer(options.pace ?? SLACK_PACE);
   const runner = new CheckRunner(ctx, pacer);
@@ -84,6 +86,9 @@ export function createSlackAdapter(config: SlackConfig, ctx: AdapterContext, opt
       botName = started.botName;
       httpPort = started.port;
       ctx.logger.info('slack connected', { mode: config.mode.kind, bot: started.botUserId, ...(httpPort !== undefined ? { port: httpPort } : {}) });
+    },
+    onLost(listener) {
+      handle.onLost(listener);
     },
     async stop() {
       // Stop taking requests first; checks already running may still post their results.

@@ -20,4 +20,10 @@ export interface ChatAdapter {
   readonly name: string;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * Registers who to tell when the adapter stops working after start() and will not come
+   * back by itself (its connection closed for good, or lost for too long): the bot then
+   * stops it and starts a new one with backoff, while the other adapters keep running.
+   */
+  onLost?(listener: (err: Error) => void): void;
 }

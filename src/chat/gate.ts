@@ -10,7 +10,8 @@ import type { TargetPolicy } from '../policy/target-policy.js';
 import { checkTyped } from '../policy/target-policy.js';
 import type { Report } from '../engine/report.js';
 import type { Target } from '../target.js';
-import type { AuditPatch, DenialReason, RunRow, Store } from '../store/store.js';
+import type { AuditEntry, AuditPatch, AuditSource, DenialReason, RunRow } from '../store/store.js';
+import type { CallHooks } from '../store/client.js';
 import type { CheckOptions, CheckResult, EngineClient } from './engine-client.js';
 import type { Acquired, LimitsConfig, RateVerdict, Slot } from './limits.js';
 import { CheckQueue, DEFAULT_LIMITS, RateLimiter, retryText } from './limits.js';
@@ -21,7 +22,20 @@ import { targetKey } from './shared-runs.js';
 import { targetLabel } from '../target.js';
 import { verdictOf } from '../engine/report.js';
 
-export type GateStore = Pick<Store, 'addAudit' | 'updateAudit' | 'recordRun' | 'runsFor'>;
+/**
+ * The store calls the gate makes: the bot's store thread (StoreClient), so that a lock held
+ * by another process never stops the bot's event loop; a synchronous Store fits as well
+ * (tests, tools).
+ */
+export interface GateStore {
+  addAudit(entry: AuditEntry, hooks?: CallHooks): number | Promise<number>;
+  updateAudit(id: number, patch: AuditPatch): void | Promise<void>;
+  recordRun(report: Report, source: AuditSource): void | Promise<void>;
+  runsFor(host: string, options?: { port?: number; limit?: number; sinceMs?: number }): RunRow[] | Promise<RunRow[]>;
+}
+
+/** How long a check waits for its first audit row before it is refused (nothing probed). */
+export const DEFAULT_AUDIT_WAIT_MS = 2000;
 
 export interface GateActor {
   platform: Platform;
@@ -83,6 +97,14 @@ export interface GateOptions {
   groupsTimeoutMs?: number;
   /** History rows shown per request. */
   historyLimit?: number;
+  /** How long a check's first audit row (and a history read) may take before the request is refused (default DEFAULT_AUDIT_WAIT_MS). */
+  auditWaitMs?: number;
+}
+
+/** Why a check's first row is not written: a refusal, with `busy` when another process holds the lock (it passes). */
+interface RowRefused {
+  reason: string;
+  busy: boolean;
 }
 
 const NOTHING = 'Nothing was checked.';
@@ -144,9 +166,18 @@ export class Gate {
     // History reads the store only: no probing, no limits.
     if (request.action === 'history') {
       const store = this.options.store;
-      const runs = store ? store.runsFor(target.host, { limit: this.options.historyLimit ?? 50 }) : [];
+      let runs: RunRow[] = [];
+      let available = store !== undefined;
+      if (store) {
+        try {
+          runs = await withTimeout(Promise.resolve(store.runsFor(target.host, { limit: this.options.historyLimit ?? 50 })), this.auditWaitMs);
+        } catch (err) {
+          available = false;
+          this.options.logger?.error('history read failed', { error: errorText(err) });
+        }
+      }
       this.record(() => store?.addAudit({ ...row, verdict: 'shown', durationMs: this.now() - started }));
-      return { kind: 'history', runs, available: store !== undefined };
+      return { kind: 'history', runs, available };
     }
 
     // 2. What they ask for: the typed target (an IP literal, or a name's domain).
@@ -165,16 +196,14 @@ export class Gate {
       return deny('queue-full', queueFullRefusal(acquired), acquired.retryAfterMs);
     }
     const { slot, position, joined } = acquired;
-    let auditId: number | undefined;
-    try {
-      auditId = this.options.store?.addAudit({ ...row, verdict: position > 0 ? 'queued' : 'running' });
-    } catch (err) {
-      // An audit log that cannot be written means an unrecorded probe: refuse instead.
+    // An audit log that cannot be written (now) means an unrecorded probe: refuse instead.
+    const first = await this.firstRow({ ...row, verdict: position > 0 ? 'queued' : 'running' }, started);
+    if (typeof first !== 'number' && first !== undefined) {
       slot.release();
       this.rate.refund(rateKey);
-      this.options.logger?.error('audit log write failed; request refused', { error: errorText(err) });
-      return { kind: 'denied', reason: 'audit', message: `The audit log cannot be written (${errorText(err)}), and sshcheck runs no check it cannot record: tell the bot's admin. ${NOTHING}` };
+      return { kind: 'denied', reason: 'audit', message: auditRefusal(first) };
     }
+    const auditId = first;
     const queueMessage =
       position === 0
         ? undefined
@@ -219,9 +248,7 @@ export class Gate {
     const started = this.now();
     const rowFor = (target: Target) => auditRow(actor, target, 'check', undefined, started);
     const deny = (reason: DenialReason, message: string, retryAfterMs?: number): FleetDecision => {
-      this.record(() => {
-        for (const t of targets) this.options.store?.addAudit({ ...rowFor(t), verdict: 'denied', denial: reason, reason: message, durationMs: this.now() - started });
-      });
+      for (const t of targets) this.record(() => this.options.store?.addAudit({ ...rowFor(t), verdict: 'denied', denial: reason, reason: message, durationMs: this.now() - started }));
       this.options.logger?.info('chat fleet request refused', { platform: actor.platform, user: actor.user, channel: actor.channel, hosts: targets.length, reason });
       return { kind: 'denied', reason, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
     };
@@ -264,7 +291,8 @@ export class Gate {
             await slot.ready;
             const hostStarted = this.now();
             // As for a single check: no audit row, no probe.
-            const auditId = this.options.store?.addAudit({ ...rowFor(target), verdict: 'running' });
+            const auditId = await this.firstRow({ ...rowFor(target), verdict: 'running' }, hostStarted);
+            if (typeof auditId !== 'number' && auditId !== undefined) throw new Error(auditRefusal(auditId));
             try {
               const result = await engine.check(target, options);
               this.finished(auditId, { report: result.report }, hostStarted, actor.platform);
@@ -347,12 +375,55 @@ export class Gate {
     };
   }
 
-  /** A store write that fails is logged; only the first row of a check is a precondition. */
+  private get auditWaitMs(): number {
+    return this.options.auditWaitMs ?? DEFAULT_AUDIT_WAIT_MS;
+  }
+
+  /**
+   * A check's first audit row: its id once written (undefined without a store), or why it
+   * cannot be written now: the store failed, another process holds its lock (the row is
+   * spooled and lands later), or it took longer than auditWaitMs. A row that lands after
+   * its request was refused is corrected to say so.
+   */
+  private firstRow(entry: AuditEntry, started: number): Promise<number | RowRefused | undefined> {
+    const store = this.options.store;
+    if (!store) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      let outcome: number | RowRefused | undefined;
+      const settle = (value: number | RowRefused): void => {
+        if (outcome !== undefined) return;
+        outcome = value;
+        clearTimeout(timer);
+        if (typeof value !== 'number') this.options.logger?.error('audit log write failed; request refused', { target: entry.target, error: value.reason });
+        resolve(value);
+      };
+      const timer = setTimeout(() => settle({ reason: `the audit log did not answer within ${this.auditWaitMs} ms`, busy: true }), this.auditWaitMs);
+      let written: Promise<number>;
+      try {
+        written = Promise.resolve(store.addAudit(entry, { spooled: () => settle({ reason: 'the audit log is locked by another process', busy: true }) }));
+      } catch (err) {
+        written = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+      written.then(
+        (id) => {
+          const refused = outcome !== undefined && typeof outcome !== 'number' ? outcome : undefined;
+          settle(id);
+          // Written after all, late: the row must say the request was refused.
+          if (refused) this.record(() => store.updateAudit(id, { verdict: 'denied', denial: 'audit', reason: refused.reason, durationMs: this.now() - started }));
+        },
+        (err: unknown) => settle({ reason: errorText(err), busy: (err as { busy?: unknown }).busy === true }),
+      );
+    });
+  }
+
+  /** A store write that fails (now or later) is logged; only the first row of a check is a precondition. */
   private record(write: () => unknown): void {
+    const failed = (err: unknown): void => this.options.logger?.error('audit log write failed', { error: errorText(err) });
     try {
-      write();
+      const written = write();
+      if (written instanceof Promise) written.catch(failed);
     } catch (err) {
-      this.options.logger?.error('audit log write failed', { error: errorText(err) });
+      failed(err);
     }
   }
 }
@@ -371,6 +442,13 @@ function auditRow(actor: GateActor, target: Target, action: GateRequest['action'
     port: target.port,
     bastion: via ?? null,
   } as const;
+}
+
+/** What a requester is told when their check's audit row cannot be written. */
+function auditRefusal(refused: RowRefused): string {
+  return refused.busy
+    ? `The audit log cannot be written now (${refused.reason}), and sshcheck runs no check it cannot record: try again in a moment; if it keeps happening, tell the bot's admin. ${NOTHING}`
+    : `The audit log cannot be written (${refused.reason}), and sshcheck runs no check it cannot record: tell the bot's admin. ${NOTHING}`;
 }
 
 function queueFullRefusal(full: Extract<Acquired, { kind: 'full' }>): string {

@@ -25,12 +25,18 @@ import { defaultPolicy } from '../policy/target-policy.js';
 import { storePath } from '../store/paths.js';
 import { recentHistory } from '../store/run-history.js';
 import { Store } from '../store/store.js';
+import { StoreClient } from '../store/client.js';
 import { StoreConnectionLedger } from '../store/connection-ledger.js';
 import { natsSettings } from '../nats/options.js';
 import type { NatsSettings } from '../nats/options.js';
 import type { Recovery } from '../store/store.js';
 import { AdapterSupervisor } from './adapter-supervisor.js';
 import type { AdapterSlot } from './adapter-supervisor.js';
+
+/** How long the bot's store connections wait for another process's lock before a row is spooled (or a ledger call gives up). */
+const STORE_BUSY_MS = 200;
+/** The same for the engine's ledger and history, on this thread: as short as the CLI's wait. */
+const LEDGER_BUSY_MS = 50;
 
 /** A result this young is reused instead of probing again. */
 export const REUSE_MS = 10_000;
@@ -47,14 +53,16 @@ export interface BotIo {
   log?: (line: string) => void;
   /** How long before the first retry of an adapter that could not start (default 5 s; doubles up to 5 min). */
   retryFirstMs?: number;
+  /** How long an adapter's connection may stay lost before it is restarted (default: the adapter's own, 2 min for Slack). */
+  adapterLostMs?: number;
 }
 
-export async function adapterSlots(config: BotConfig, ctx: AdapterContext): Promise<AdapterSlot[]> {
+export async function adapterSlots(config: BotConfig, ctx: AdapterContext, options: { lostMs?: number } = {}): Promise<AdapterSlot[]> {
   const slots: AdapterSlot[] = [];
   if (config.slack) {
     const { createSlackAdapter } = await import('../../adapters/slack/index.js');
     const slack = config.slack;
-    slots.push({ name: 'slack', url: slack.apiUrl ?? 'https://slack.com/api/', create: () => createSlackAdapter(slack, ctx) });
+    slots.push({ name: 'slack', url: slack.apiUrl ?? 'https://slack.com/api/', create: () => createSlackAdapter(slack, ctx, options.lostMs !== undefined ? { lostMs: options.lostMs } : {}) });
   }
   if (config.discord) {
     const { createDiscordAdapter } = await import('../../adapters/discord/index.js');
@@ -102,26 +110,34 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
   }
   // The engine config (diagnostics logins, the target policy, the store) and the store: the
   // bot runs no check it cannot record, so a store that cannot be opened stops it here.
+  // The audit log is written from the store's own thread (a lock another process holds
+  // never stops this event loop; rows it cannot take now are spooled); rows a crashed bot
+  // (or CLI run) left unfinished are closed. The engine's connection ledger and history use
+  // a connection of their own here, which waits at most LEDGER_BUSY_MS for a lock: a ledger
+  // that cannot answer leaves the run its own per-run limit, history is only advisory.
   let engineConfig: EngineConfig | undefined;
   let store: Store;
+  let auditStore: StoreClient;
   try {
     engineConfig = findEngineConfig(undefined, env);
-    store = Store.open(storePath(engineConfig?.store, { env }).path, { ...(engineConfig?.store?.retentionDays !== undefined ? { retentionDays: engineConfig.store.retentionDays } : {}) });
+    const path = storePath(engineConfig?.store, { env }).path;
+    const retention = engineConfig?.store?.retentionDays !== undefined ? { retentionDays: engineConfig.store.retentionDays } : {};
+    auditStore = await StoreClient.open(path, { recover: true, busyTimeoutMs: STORE_BUSY_MS, ...retention });
+    try {
+      store = Store.open(path, { busyTimeoutMs: LEDGER_BUSY_MS, ...retention });
+    } catch (err) {
+      await auditStore.close();
+      throw err;
+    }
   } catch (err) {
     io.stderr(`sshcheck bot: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   }
-  let recovery: Recovery | undefined;
-  try {
-    // Rows a crashed bot (or CLI run) left unfinished are closed; a locked store is recovered next time.
-    recovery = store.recover();
-  } catch {
-    recovery = undefined;
-  }
+  const recovery: Recovery | undefined = auditStore.recovery;
   const logger = createLogger({ secrets: [...config.secrets, ...(routing?.secrets ?? []), ...(nats?.secrets ?? [])], name: 'sshcheck-bot', ...(io.log ? { write: io.log } : {}) });
   // Chat requests are always fenced: the engine config's policy: widens or narrows the defaults.
   const policy = engineConfig?.policy ?? defaultPolicy();
-  const gate = new Gate({ policy, limits: access.limits, store, logger, ...(access.permissions ? { permissions: access.permissions } : {}) });
+  const gate = new Gate({ policy, limits: access.limits, store: auditStore, logger, ...(access.permissions ? { permissions: access.permissions } : {}) });
   logger.info('audit log and history', { store: store.path });
   if (recovery && (recovery.interrupted > 0 || recovery.replayed > 0)) logger.warn('a process that stopped uncleanly left rows: closed as interrupted, spooled rows written', { ...recovery });
   if (!access.permissions) logger.warn('no permissions: section in SSHCHECK_CONFIG: anyone who can use /sshcheck may run checks (docs/security.md)');
@@ -134,6 +150,7 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
     if (!connected) {
       gate.close();
       store.close();
+      await closeAuditStore(auditStore, logger);
       return 0;
     }
     broker = connected;
@@ -169,10 +186,10 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
   }
   // Each adapter on its own: one that cannot start (Slack unreachable) leaves the others
   // running and is retried with backoff; the bot exits only when none can run.
-  const supervisor = new AdapterSupervisor(await adapterSlots(config, { engine, logger, vantage, gate }), logger, { ...(io.retryFirstMs !== undefined ? { retryFirstMs: io.retryFirstMs } : {}), vantage });
-  const outcome = await Promise.race([supervisor.start().then(() => supervisor.hopeless), io.stopSignal.then(() => undefined)]);
+  const supervisor = new AdapterSupervisor(await adapterSlots(config, { engine, logger, vantage, gate }, io.adapterLostMs !== undefined ? { lostMs: io.adapterLostMs } : {}), logger, { ...(io.retryFirstMs !== undefined ? { retryFirstMs: io.retryFirstMs } : {}), vantage });
+  // Until stopped, or until no adapter runs and none will be retried (at start or later).
+  const outcome = await Promise.race([supervisor.start().then(() => supervisor.whenHopeless()), io.stopSignal.then(() => undefined)]);
   if (outcome === undefined) {
-    await io.stopSignal;
     logger.info('stopping');
   } else {
     io.stderr(`sshcheck bot: no chat adapter can run:\n${outcome.map((line) => `  ${line}`).join('\n')}\n`);
@@ -182,7 +199,14 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
   await supervisor.stop();
   await broker?.close();
   store.close();
+  await closeAuditStore(auditStore, logger);
   return outcome === undefined ? 0 : 3;
+}
+
+/** Ends the audit log's thread; rows a lock kept out stay spooled for the next process. */
+async function closeAuditStore(store: StoreClient, logger: { warn: (msg: string, fields?: Record<string, unknown>) => void }): Promise<void> {
+  const unwritten = await store.close();
+  if (unwritten > 0) logger.warn('the store was still locked at exit: rows stay in the spool and are written by the next process that opens it', { rows: unwritten, spool: `${store.path}-spool` });
 }
 
 export async function runDiscordRegister(argv: readonly string[], env: Env, io: Pick<BotIo, 'stderr'> & { stdout: (t: string) => void }): Promise<number> {

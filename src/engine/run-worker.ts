@@ -1,9 +1,9 @@
-// The probe engine on its own thread (node:worker_threads), for long-lived processes that
-// must stay responsive while checks run: every child process a probe starts costs its
-// thread tens of milliseconds of synchronous fork/exec, which on the service's main thread
-// delayed /healthz by seconds and 429s by tens of seconds under a burst. Runs here are as
-// in-process runs (run.ts), with events and the outcome posted back; threaded.ts is the
-// other side.
+// The probe engine on its own thread (node:worker_threads) or in a process of its own
+// (child_process.fork), for long-lived processes that must stay responsive while checks
+// run: every child process a probe starts costs tens of milliseconds of synchronous
+// fork/exec, which on the service's main thread delayed /healthz by seconds and 429s by tens
+// of seconds under a burst. Runs here are as in-process runs (run.ts), with events and the
+// outcome posted back; threaded.ts is the other side.
 import { parentPort } from 'node:worker_threads';
 import { isSshcheckError } from '../errors.js';
 import type { ProgressEvent, Report } from './report.js';
@@ -25,10 +25,16 @@ export interface WireRunError {
 
 export type FromRunWorker = { type: 'event'; id: number; event: ProgressEvent } | { type: 'done'; id: number; report: Report } | { type: 'error'; id: number; error: WireRunError };
 
-function serve(port: NonNullable<typeof parentPort>): void {
+/** Where the runs come from and their events go: a worker thread's port, or a forked process's IPC channel. */
+interface Channel {
+  post(message: FromRunWorker): void;
+  onMessage(handler: (message: ToRunWorker) => void): void;
+}
+
+function serve(channel: Channel): void {
   const controllers = new Map<number, AbortController>();
-  const post = (message: FromRunWorker): void => port.postMessage(message);
-  port.on('message', (message: ToRunWorker) => {
+  const post = (message: FromRunWorker): void => channel.post(message);
+  channel.onMessage((message: ToRunWorker) => {
     if (message.type === 'abort') {
       controllers.get(message.id)?.abort();
       return;
@@ -45,4 +51,12 @@ function serve(port: NonNullable<typeof parentPort>): void {
   });
 }
 
-if (parentPort) serve(parentPort);
+if (parentPort) {
+  const port = parentPort;
+  serve({ post: (m) => port.postMessage(m), onMessage: (h) => port.on('message', h) });
+} else if (process.send) {
+  // A process of its own (threaded.ts, `process: true`): it lives as long as its parent's channel.
+  const send = process.send.bind(process);
+  serve({ post: (m) => void send(m), onMessage: (h) => process.on('message', h) });
+  process.on('disconnect', () => process.exit(0));
+}

@@ -1,7 +1,14 @@
-// Runs the engine on its own thread (run-worker.ts) with the same shape as run(): a target,
-// options, progress events as they happen, a report or an error (a policy refusal stays a
-// PolicyError). Used by `sshcheck serve`, so that child processes' fork/exec never stops
-// its HTTP thread; any long-lived caller (an agent) can use it the same way.
+// Runs the engine on its own thread, or in a process of its own (run-worker.ts), with the
+// same shape as run(): a target, options, progress events as they happen, a report or an
+// error (a policy refusal stays a PolicyError). Used by `sshcheck serve`, so that child
+// processes' fork/exec never stops its HTTP thread; any long-lived caller (an agent) can use
+// it the same way. A thread still shares its process's memory map: each fork() a probe makes
+// copies the page tables of the whole process and holds its memory lock meanwhile, which
+// stalls the HTTP thread too (a burst's 429s took seconds longer while runs spawned). In a
+// process of its own (`process: true`) the probes' forks copy only that small process.
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SshcheckError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
@@ -23,10 +30,55 @@ function rebuild(error: WireRunError): Error {
   return new Error(error.message);
 }
 
+/** The other side of run-worker.ts: a worker thread or a forked process, the same messages. */
+interface Runner {
+  send(message: ToRunWorker): void;
+  end(): Promise<void>;
+}
+
+interface RunnerEvents {
+  message: (message: FromRunWorker) => void;
+  /** The thread or process failed or ended. */
+  failed: (err: Error) => void;
+}
+
+function threadRunner(events: RunnerEvents): Runner {
+  const worker = new Worker(new URL('./run-worker.js', import.meta.url));
+  worker.on('message', events.message);
+  worker.on('error', events.failed);
+  worker.on('exit', (code) => events.failed(new Error(`exit code ${code}`)));
+  return {
+    send: (m) => worker.postMessage(m),
+    end: async () => void (await worker.terminate()),
+  };
+}
+
+function processRunner(events: RunnerEvents): Runner {
+  // Structured clone across the channel, as between threads: a Report arrives as it was sent.
+  const child: ChildProcess = fork(fileURLToPath(new URL('./run-worker.js', import.meta.url)), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+  child.on('message', (m) => events.message(m as FromRunWorker));
+  child.on('error', events.failed);
+  child.on('exit', (code, signal) => events.failed(new Error(`the engine process exited (${signal ?? `code ${code}`})`)));
+  return {
+    send: (m) => {
+      if (child.connected) child.send(m);
+    },
+    end: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
 export class ThreadedEngine {
-  private worker: Worker | undefined;
+  private worker: Runner | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+
+  /** `process`: run the engine in a child process instead of a thread (see the top of this file). */
+  constructor(private readonly options: { process?: boolean } = {}) {}
 
   /** One run on the engine's thread; `signal` aborts it there. */
   run(target: Target, options: WireRunOptions & { onEvent?: (event: ProgressEvent) => void; signal?: AbortSignal }): Promise<Report> {
@@ -35,40 +87,47 @@ export class ThreadedEngine {
     const id = this.nextId++;
     return new Promise<Report>((resolve, reject) => {
       this.pending.set(id, { ...(onEvent ? { onEvent } : {}), resolve, reject });
-      const abort = (): void => worker.postMessage({ type: 'abort', id } satisfies ToRunWorker);
+      const abort = (): void => worker.send({ type: 'abort', id });
       if (signal?.aborted) abort();
       else signal?.addEventListener('abort', abort, { once: true });
-      worker.postMessage({ type: 'run', id, target, options: wire } satisfies ToRunWorker);
+      worker.send({ type: 'run', id, target, options: wire });
     });
+  }
+
+  /**
+   * Starts the thread now rather than at the first run: loading the engine there costs
+   * hundreds of milliseconds of CPU, which a long-lived caller pays at start-up instead of
+   * in the middle of its first burst of requests.
+   */
+  prestart(): void {
+    this.thread();
   }
 
   /** Ends the thread; runs still going are rejected. */
   async close(): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;
-    if (worker) await worker.terminate();
+    if (worker) await worker.end();
   }
 
-  private thread(): Worker {
+  private thread(): Runner {
     if (this.worker) return this.worker;
-    const worker = new Worker(new URL('./run-worker.js', import.meta.url));
-    worker.on('message', (message: FromRunWorker) => {
+    const message = (message: FromRunWorker): void => {
       const pending = this.pending.get(message.id);
       if (!pending) return;
       if (message.type === 'event') return pending.onEvent?.(message.event);
       this.pending.delete(message.id);
       if (message.type === 'done') pending.resolve(message.report);
       else pending.reject(rebuild(message.error));
-    });
-    const failAll = (err: Error): void => {
+    };
+    const failed = (err: Error): void => {
       for (const [id, p] of this.pending) {
         this.pending.delete(id);
         p.reject(new SshcheckError('E_ENGINE', `the engine thread stopped: ${err.message}`, { cause: err }));
       }
       if (this.worker === worker) this.worker = undefined;
     };
-    worker.on('error', failAll);
-    worker.on('exit', (code) => failAll(new Error(`exit code ${code}`)));
+    const worker = this.options.process ? processRunner({ message, failed }) : threadRunner({ message, failed });
     this.worker = worker;
     return worker;
   }

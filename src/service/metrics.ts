@@ -73,6 +73,28 @@ class Histogram {
   }
 }
 
+/** What the event loop's delay looked like since the start (perf_hooks' IntervalHistogram, in ns). */
+export interface LoopDelaySource {
+  percentile(p: number): number;
+  readonly max: number;
+  readonly mean: number;
+  readonly count: number;
+}
+
+/** The delay summary's quantiles: the median, the tail, and the worst (1). */
+const LOOP_DELAY_QUANTILES = [0.5, 0.99, 1] as const;
+
+/** Summary lines of the event loop's delay, in seconds: how long a request or /healthz could wait for this thread. */
+export function loopDelayLines(name: string, source: LoopDelaySource): string[] {
+  const s = (ns: number): string => number(Number.isFinite(ns) ? Math.round(ns / 1e3) / 1e6 : 0);
+  const count = Number.isFinite(source.count) ? source.count : 0;
+  return [
+    ...LOOP_DELAY_QUANTILES.map((q) => `${name}{quantile="${q}"} ${count === 0 ? 0 : s(q === 1 ? source.max : source.percentile(q * 100))}`),
+    `${name}_sum ${count === 0 ? 0 : s(source.mean * count)}`,
+    `${name}_count ${count}`,
+  ];
+}
+
 export class ServiceMetrics {
   /** Finished runs by diagnosis cause; "engine-error" when the engine itself failed, "policy-refused" when the target policy refused a resolved address. */
   readonly runs = new LabeledCounter([...CAUSES, 'engine-error', 'policy-refused']);
@@ -82,6 +104,8 @@ export class ServiceMetrics {
   private readonly diagnosed = new Histogram(DURATION_BUCKETS_S);
   inFlight = 0;
   streams = 0;
+  /** The service's event loop, when it is monitored (serve): what a burst costs /healthz and admission. */
+  loopDelay: LoopDelaySource | undefined;
 
   runFinished(cause: string, durationMs: number, diagnosedMs?: number): void {
     this.runs.inc(cause);
@@ -101,6 +125,7 @@ export class ServiceMetrics {
     family('sshcheck_runs_in_flight', 'gauge', 'Probe runs going on now.', [`sshcheck_runs_in_flight ${this.inFlight}`]);
     family('sshcheck_event_streams', 'gauge', 'Event streams (SSE) open now.', [`sshcheck_event_streams ${this.streams}`]);
     family('sshcheck_requests_rejected_total', 'counter', 'Requests turned away, by reason.', this.rejected.entries().map(([k, v]) => `sshcheck_requests_rejected_total{reason="${escapeLabel(k)}"} ${v}`));
+    if (this.loopDelay) family('sshcheck_event_loop_delay_seconds', 'summary', 'How late the service thread ran its timers since the start: the wait any request or /healthz could meet.', loopDelayLines('sshcheck_event_loop_delay_seconds', this.loopDelay));
     return `${lines.join('\n')}\n`;
   }
 }

@@ -81,6 +81,8 @@ export function runKey(target: Target, from?: string): string {
 export class RunRegistry {
   private readonly runs = new Map<string, ServiceRun>();
   private readonly running = new Map<string, ServiceRun>();
+  /** Keys admitted and waiting for their audit row, each holding a slot (reserve()). */
+  private readonly reserved = new Map<string, number>();
   /** The newest finished run of each key, for reuse. */
   private readonly latest = new Map<string, ServiceRun>();
   private readonly now: () => number;
@@ -102,11 +104,39 @@ export class RunRegistry {
     return this.runs.get(id);
   }
 
-  /** The BusyError start() would throw now (a new run while full), without starting anything. */
+  /**
+   * The BusyError start() would throw now (a new run while full), without starting anything.
+   * Slots reserved by admissions still writing their audit row count as taken.
+   */
   wouldRefuse(target: Target, from?: string): BusyError | undefined {
     const key = runKey(target, from);
-    if (this.reusable(key) || this.running.has(key)) return undefined;
-    return this.running.size >= this.options.maxRuns ? new BusyError(this.running.size, this.options.retryAfterS) : undefined;
+    if (this.reusable(key) || this.running.has(key) || this.reserved.has(key)) return undefined;
+    const taken = this.running.size + this.reserved.size;
+    return taken >= this.options.maxRuns ? new BusyError(taken, this.options.retryAfterS) : undefined;
+  }
+
+  /**
+   * Admits a request before its asynchronous steps (the audit row): refuses at once when
+   * full (slots being admitted count), else holds a slot for its key until `release`, which
+   * the caller calls just before start(). Without it every request of a burst passed the
+   * check while the first ones waited for the store, and the rest were refused only after
+   * their own store round trip (seconds, under a burst of 300).
+   */
+  reserve(target: Target, from?: string): { busy: BusyError } | { release: () => void } {
+    const busy = this.wouldRefuse(target, from);
+    if (busy) return { busy };
+    const key = runKey(target, from);
+    this.reserved.set(key, (this.reserved.get(key) ?? 0) + 1);
+    let held = true;
+    return {
+      release: () => {
+        if (!held) return;
+        held = false;
+        const left = (this.reserved.get(key) ?? 1) - 1;
+        if (left > 0) this.reserved.set(key, left);
+        else this.reserved.delete(key);
+      },
+    };
   }
 
   /** Starts a run for the target, joins the one in flight, or reuses a fresh result. Throws BusyError when full. */

@@ -160,8 +160,9 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   const logger = createLogger({ name: 'sshcheck-serve', level: options.logLevel, secrets });
   if (store.recovery && (store.recovery.interrupted > 0 || store.recovery.replayed > 0)) logger.warn('a process that stopped uncleanly left rows: closed as interrupted, spooled rows written', { ...store.recovery });
   const tokens = new TokenSet(source.tokens);
-  // Probes run on their own thread: their children's fork/exec never stops this one (healthz, admission).
-  const threaded = new ThreadedEngine();
+  // Probes run in a process of their own: their children's fork/exec never stops this one (healthz, admission).
+  const threaded = new ThreadedEngine({ process: true });
+  if (!io.runner) threaded.prestart();
   const runner = engineRunner({ store, vantage, budgetMs, policy, engineConfig, logger, probe: (target, o) => threaded.run(target, o), ...(io.runner ? { engine: io.runner } : {}) });
   const admit = serviceAdmission({ store, policy, vantage, logger, registry: () => service.registry });
   const service = createService({ runner, tokens, logger, vantage, admit, registry: { maxRuns: options.maxRuns, reuseMs: options.reuseMs }, ...(io.version !== undefined ? { version: io.version } : {}) });

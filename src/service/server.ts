@@ -9,6 +9,7 @@
 // Every /v1 request is authenticated before anything else happens: no body is read, no
 // run is looked up or started for a caller without a valid token.
 import { createServer } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import { METRICS_CONTENT_TYPE, ServiceMetrics } from './metrics.js';
@@ -150,6 +151,10 @@ export function runView(run: ServiceRun, now: number, withReport = true): Record
 export function createService(options: ServiceOptions): Service {
   const { logger, tokens } = options;
   const metrics = new ServiceMetrics();
+  // The loop's own delay, in /metrics: a stall shows there, apart from any client's own.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  metrics.loopDelay = loopDelay;
   const registry = new RunRegistry(options.runner, { ...DEFAULT_REGISTRY_OPTIONS, ...options.registry }, metrics, logger);
   const maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS;
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
@@ -182,15 +187,20 @@ export function createService(options: ServiceOptions): Service {
       admission?.deny(err.message);
       reject(res, 'busy', 429, errorBody('busy', err.message), { 'Retry-After': String(err.retryAfterS) });
     };
-    // A full service answers at once, before the store is asked anything.
-    const full = registry.wouldRefuse(request.target, request.from);
-    if (full) return busy(full);
-    if (admission) {
-      const recorded = await admission.record();
-      if (!recorded.ok) {
-        reject(res, 'audit', 503, errorBody('audit', `${recorded.reason}, and this service runs no check it cannot record: nothing was probed; try again shortly`), { 'Retry-After': '5' });
-        return;
-      }
+    // A full service answers at once, before the store is asked anything; an admitted request
+    // holds its slot while its audit row is written, so a burst is refused here, not after.
+    const slot = registry.reserve(request.target, request.from);
+    if ('busy' in slot) return busy(slot.busy);
+    let recorded;
+    try {
+      recorded = await admission?.record();
+    } finally {
+      // Released right before start(), in the same tick: nobody else can take the slot between.
+      slot.release();
+    }
+    if (recorded && !recorded.ok) {
+      reject(res, 'audit', 503, errorBody('audit', `${recorded.reason}, and this service runs no check it cannot record: nothing was probed; try again shortly`), { 'Retry-After': '5' });
+      return;
     }
     let started;
     try {
@@ -371,6 +381,7 @@ export function createService(options: ServiceOptions): Service {
     metrics,
     close: async () => {
       closing = true;
+      loopDelay.disable();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await registry.stopAll();
       for (const res of streams) res.end();

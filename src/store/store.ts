@@ -263,6 +263,7 @@ function newerSchema(file: string, version: number): SshcheckError {
 
 export class Store {
   private lastPrune = 0;
+  private insertAudit: ReturnType<SqliteDatabase['prepare']> | undefined;
   private readonly now: () => number;
   private readonly retentionMs: number;
   /** Written into every audit row, so that a crash's unfinished rows can be told apart (owner.ts). */
@@ -337,12 +338,12 @@ export class Store {
 
   addAudit(entry: AuditEntry): number {
     this.maybePrune();
-    const result = this.db
-      .prepare(
-        `INSERT INTO audit (at_ms, source, action, workspace, channel, user, target, host, port, addresses, bastion, verdict, denial, reason, cause, duration_ms, report_id, owner)
-         VALUES (@at_ms, @source, @action, @workspace, @channel, @user, @target, @host, @port, @addresses, @bastion, @verdict, @denial, @reason, @cause, @duration_ms, @report_id, @owner)`,
-      )
-      .run({
+    // Prepared once: a burst writes hundreds of these rows, and preparing costs more than inserting.
+    this.insertAudit ??= this.db.prepare(
+      `INSERT INTO audit (at_ms, source, action, workspace, channel, user, target, host, port, addresses, bastion, verdict, denial, reason, cause, duration_ms, report_id, owner)
+       VALUES (@at_ms, @source, @action, @workspace, @channel, @user, @target, @host, @port, @addresses, @bastion, @verdict, @denial, @reason, @cause, @duration_ms, @report_id, @owner)`,
+    );
+    const result = this.insertAudit.run({
         at_ms: Math.round(entry.atMs ?? this.now()),
         source: entry.source,
         action: entry.action,

@@ -55,3 +55,23 @@ test('the parser rejects what a scraper would', () => {
   ];
   for (const [text, message] of bad) assert.throws(() => parsePrometheusText(text), message, JSON.stringify(text));
 });
+
+test('the event loop delay is a summary in seconds: median, tail and worst from the monitor, none before a sample', () => {
+  const m = new ServiceMetrics();
+  assert.equal(parsePrometheusText(m.render()).get('sshcheck_event_loop_delay_seconds'), undefined, 'no monitor, no family');
+  // A monitor's figures are nanoseconds: 10 ms median, 250 ms p99, 1.5 s worst over 400 samples of mean 20 ms.
+  const byPercentile: Record<number, number> = { 50: 10e6, 99: 250e6 };
+  m.loopDelay = { percentile: (p) => byPercentile[p] ?? NaN, max: 1.5e9, mean: 20e6, count: 400 };
+  const families = parsePrometheusText(m.render());
+  assert.equal(families.get('sshcheck_event_loop_delay_seconds')?.type, 'summary');
+  assert.equal(sampleValue(families, 'sshcheck_event_loop_delay_seconds', { quantile: '0.5' }), 0.01);
+  assert.equal(sampleValue(families, 'sshcheck_event_loop_delay_seconds', { quantile: '0.99' }), 0.25);
+  assert.equal(sampleValue(families, 'sshcheck_event_loop_delay_seconds', { quantile: '1' }), 1.5);
+  assert.equal(sampleValue(families, 'sshcheck_event_loop_delay_seconds_count'), 400);
+  assert.equal(sampleValue(families, 'sshcheck_event_loop_delay_seconds_sum'), 8);
+  // Before its first sample a monitor answers NaN and a huge max: the summary says 0, not garbage.
+  m.loopDelay = { percentile: () => NaN, max: -9223372036854776000, mean: NaN, count: 0 };
+  const empty = parsePrometheusText(m.render());
+  assert.equal(sampleValue(empty, 'sshcheck_event_loop_delay_seconds', { quantile: '1' }), 0);
+  assert.equal(sampleValue(empty, 'sshcheck_event_loop_delay_seconds_count'), 0);
+});
