@@ -59,20 +59,30 @@ async function firstCheck(h: Harness): Promise<{ first: DispatchedInteraction; p
   return { first, parent, customId: customId ?? '' };
 }
 
+/**
+ * A click by someone else while the gate holds its answer: deferred (type 5) before the gate
+ * answers, nothing probed meanwhile, the gate asked about the clicker; then the gate answers.
+ */
+async function clickWhileGateHeld(h: Harness, gate: ReturnType<typeof recordingGate>, customId: string, parent: StoredMessage, runs: () => number): Promise<DispatchedInteraction> {
+  const before = runs();
+  gate.hold();
+  const click = h.fake.dispatchComponent(customId, parent, { userId: '222222222222222222' });
+  const deferral = await h.fake.waitFor(callbackOf(click));
+  assert.equal((deferral.body as { type: number }).type, 5, 'deferred');
+  await h.logger.waitFor(() => gate.actors.length === 2, 5000);
+  assert.equal(gate.answered, 1, 'deferred while the gate was still deciding');
+  assert.equal(runs(), before, 'nothing probed before the gate answered');
+  assert.equal(gate.actors[1]?.user, '222222222222222222', 'the gate sees the person who clicked');
+  gate.release();
+  return click;
+}
+
 test('the finished parent has a Re-run button; a click is deferred first and runs the same check again as the clicker', async () => {
   const { h, runs, gate } = await withRuns('111111111111111111');
   try {
     const { parent, customId } = await firstCheck(h);
     assert.equal(runs(), 1);
-    gate.hold();
-    const click = h.fake.dispatchComponent(customId, parent, { userId: '222222222222222222' });
-    const deferral = await h.fake.waitFor(callbackOf(click));
-    assert.equal((deferral.body as { type: number }).type, 5, 'deferred');
-    await h.logger.waitFor(() => gate.actors.length === 2, 5000);
-    assert.equal(gate.answered, 1, 'deferred while the gate was still deciding');
-    assert.equal(runs(), 1, 'nothing probed before the gate answered');
-    assert.equal(gate.actors[1]?.user, '222222222222222222', 'the gate sees the person who clicked');
-    gate.release();
+    const click = await clickWhileGateHeld(h, gate, customId, parent, runs);
     await checkDone(h, click);
     assert.equal(runs(), 2, 'a new run');
     const second = parentMessage(h, click);
@@ -139,15 +149,7 @@ test('a fleet parent has the button once finished; a click is deferred first and
     // The user option is kept: the hosts share it (not the port), so each host carries it.
     assert.equal(customId, `${RERUN_ACTION}:ops@127.0.0.1:${h.closedPort},ops@127.0.0.1:${other}`);
 
-    gate.hold();
-    const click = h.fake.dispatchComponent(customId, parent, { userId: '222222222222222222' });
-    const deferral = await h.fake.waitFor(callbackOf(click));
-    assert.equal((deferral.body as { type: number }).type, 5, 'deferred');
-    await h.logger.waitFor(() => gate.actors.length === 2, 5000);
-    assert.equal(gate.answered, 1, 'deferred while the gate was still deciding');
-    assert.equal(runs(), 2, 'nothing probed before the gate answered');
-    assert.equal(gate.actors[1]?.user, '222222222222222222', 'the gate sees the person who clicked');
-    gate.release();
+    const click = await clickWhileGateHeld(h, gate, customId, parent, runs);
     await fleetDone(click);
     assert.equal(runs(), 4, 'the same two hosts again');
     const second = parentMessage(h, click);

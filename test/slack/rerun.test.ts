@@ -38,6 +38,31 @@ async function firstCheck(h: Harness, channel: string, text: string): Promise<{ 
   return { ts: String(parent.response['ts']), button };
 }
 
+/**
+ * A click by U0BOB while the gate holds its answer: acknowledged before the gate answers,
+ * nothing probed meanwhile, the gate asked about the clicker in that channel; then it answers.
+ */
+async function clickWhileGateHeld(h: Harness, gate: ReturnType<typeof recordingGate>, button: Button, where: { channel: string; ts: string; thread?: string }): Promise<ReturnType<Harness['fake']['sendBlockAction']>> {
+  const checks = h.checks.length;
+  gate.hold();
+  const click = h.fake.sendBlockAction({ action_id: button.action_id, value: button.value, channel_id: where.channel, message_ts: where.ts, ...(where.thread !== undefined ? { thread_ts: where.thread } : {}), user_id: 'U0BOB' });
+  await click.ack;
+  await h.fake.waitFor(() => gate.actors.length === 2, 5000, 'the gate to be asked about the click');
+  assert.equal(gate.answered, 1, 'the click was acknowledged while the gate was still deciding');
+  assert.equal(h.checks.length, checks, 'nothing probed before the gate answered');
+  assert.equal(gate.actors[1]?.user, 'U0BOB', 'the gate sees the person who clicked');
+  assert.equal(gate.actors[1]?.channel, where.channel);
+  gate.release();
+  return click;
+}
+
+/** The re-run's parent ended with the diagnosis and the same button (it can be re-run again). */
+function finishedWithButton(h: Harness, channel: string, ts: unknown, button: Button): void {
+  const final = h.fake.callsOf('chat.update', channel).filter((c) => c.args['ts'] === ts).at(-1);
+  assert.match(allText(final?.args ?? {}), /`port-closed`/);
+  assert.deepEqual(buttonsOf(final), [button], 'and it can be re-run again');
+}
+
 test('the finished parent has a Re-run button; a click is acked first and runs the same check again as the clicker', async () => {
   const gate = recordingGate('U0MALLORY');
   const h = await startHarness({ gate });
@@ -47,15 +72,7 @@ test('the finished parent has a Re-run button; a click is acked first and runs t
     assert.equal(button.action_id, RERUN_ACTION);
     assert.equal(button.value, `127.0.0.1 ${port} ops`);
 
-    gate.hold();
-    const click = h.fake.sendBlockAction({ action_id: button.action_id, value: button.value, channel_id: 'C0RERUN', message_ts: ts, user_id: 'U0BOB' });
-    await click.ack;
-    await h.fake.waitFor(() => gate.actors.length === 2, 5000, 'the gate to be asked about the click');
-    assert.equal(gate.answered, 1, 'the click was acknowledged while the gate was still deciding');
-    assert.equal(h.checks.length, 1, 'nothing probed before the gate answered');
-    assert.equal(gate.actors[1]?.user, 'U0BOB', 'the gate sees the person who clicked');
-    assert.equal(gate.actors[1]?.channel, 'C0RERUN');
-    gate.release();
+    const click = await clickWhileGateHeld(h, gate, button, { channel: 'C0RERUN', ts });
 
     const answer = await answerTo(h.fake, click);
     assert.equal(answer['response_type'], 'ephemeral');
@@ -71,9 +88,7 @@ test('the finished parent has a Re-run button; a click is acked first and runs t
     const secondTs = second.response['ts'];
     const replies = h.fake.callsOf('chat.postMessage', 'C0RERUN').filter((c) => c.args['thread_ts'] === secondTs);
     assert.equal(replies.length, 10, 'a whole thread under it');
-    const updates = h.fake.callsOf('chat.update', 'C0RERUN').filter((c) => c.args['ts'] === secondTs);
-    assert.match(allText(updates.at(-1)?.args ?? {}), /`port-closed`/);
-    assert.deepEqual(buttonsOf(updates.at(-1)), [button], 'and it can be re-run again');
+    finishedWithButton(h, 'C0RERUN', secondTs, button);
   } finally {
     gate.release();
     await h.close();
@@ -138,15 +153,8 @@ test('an @mention in an incident thread: its parent reply has the button; a clic
     assert.deepEqual(button, { type: 'button', action_id: RERUN_ACTION, text: { type: 'plain_text', text: 'Re-run' }, value: `127.0.0.1 ${port} sshcheck` });
     assert.ok(button);
 
-    gate.hold();
     // A reply in a thread: Slack's payload carries the thread's ts, not the message's own.
-    const click = h.fake.sendBlockAction({ action_id: button.action_id, value: button.value, channel_id: 'C0MENTIONRR', message_ts: String(parent.response['ts']), thread_ts: incident, user_id: 'U0BOB' });
-    await click.ack;
-    await h.fake.waitFor(() => gate.actors.length === 2, 5000, 'the gate to be asked about the click');
-    assert.equal(gate.answered, 1, 'the click was acknowledged while the gate was still deciding');
-    assert.equal(h.checks.length, 1, 'nothing probed before the gate answered');
-    assert.equal(gate.actors[1]?.user, 'U0BOB', 'the gate sees the person who clicked');
-    gate.release();
+    const click = await clickWhileGateHeld(h, gate, button, { channel: 'C0MENTIONRR', ts: String(parent.response['ts']), thread: incident });
     assert.match(String((await answerTo(h.fake, click))['text']), new RegExp(`^Checking \`sshcheck@127\\.0\\.0\\.1:${port}\` from test-bastion…$`));
     await settled(h, 2);
 
@@ -159,9 +167,7 @@ test('an @mention in an incident thread: its parent reply has the button; a clic
     assert.equal(second.args['thread_ts'], incident, 'in the incident thread');
     assert.match(allText(second.args), /asked by <@U0BOB>/);
     assert.equal(posts.filter((c) => c.args['thread_ts'] === incident).length, 22, 'two parents and ten steps each, all in the thread');
-    const final = h.fake.callsOf('chat.update', 'C0MENTIONRR').filter((c) => c.args['ts'] === second.response['ts']).at(-1);
-    assert.match(allText(final?.args ?? {}), /`port-closed`/);
-    assert.deepEqual(buttonsOf(final), [button], 'and it can be re-run again');
+    finishedWithButton(h, 'C0MENTIONRR', second.response['ts'], button);
   } finally {
     gate.release();
     await h.close();
@@ -208,14 +214,7 @@ test('a fleet parent has the button once finished; a click is acked first, re-ru
     assert.equal(button.value, `127.0.0.1:${a},127.0.0.1:${b}`, 'the hosts as typed, canonical');
     const ts = String(parent.response['ts']);
 
-    gate.hold();
-    const click = h.fake.sendBlockAction({ action_id: button.action_id, value: button.value, channel_id: 'C0FLEETRR', message_ts: ts, thread_ts: ts, user_id: 'U0BOB' });
-    await click.ack;
-    await h.fake.waitFor(() => gate.actors.length === 2, 5000, 'the fleet gate to be asked about the click');
-    assert.equal(gate.answered, 1, 'acknowledged while the gate was still deciding');
-    assert.equal(h.checks.length, 2, 'nothing probed before the gate answered');
-    assert.equal(gate.actors[1]?.user, 'U0BOB');
-    gate.release();
+    const click = await clickWhileGateHeld(h, gate, button, { channel: 'C0FLEETRR', ts, thread: ts });
     assert.match(allText(await answerTo(h.fake, click)), /Checking 2 hosts \(127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+\) from test-bastion/);
     await h.fake.waitFor(() => replies() === 4 && h.adapter.running === 0, 30_000, 'the second fleet thread');
     assert.deepEqual(h.checks.slice(2).map((c) => c.target).sort(), [`127.0.0.1:${a}`, `127.0.0.1:${b}`].sort(), 'the same hosts again');
