@@ -3,12 +3,13 @@
 // host that is not healthy gets a message in a thread started from it (follow-ups where a
 // thread cannot be used). Report text is clipped and made chat-safe; no mention is ever parsed.
 import { ThreadAutoArchiveDuration } from 'discord.js';
-import type { AnyThreadChannel, ChatInputCommandInteraction } from 'discord.js';
+import type { AnyThreadChannel, ButtonInteraction, ChatInputCommandInteraction, RepliableInteraction } from 'discord.js';
 import { admitAndRunFleet } from '../../src/chat/admission.js';
 import { SurfaceError } from '../../src/chat/check-flow.js';
 import type { FleetSurface } from '../../src/chat/fleet-flow.js';
 import type { FleetCommand } from '../../src/chat/fleet-grammar.js';
 import type { FleetHostView, FleetParentView } from '../../src/chat/fleet-views.js';
+import { fleetRerunCustomId } from '../../src/chat/rerun.js';
 import { clip, safeText } from '../../src/chat/safe-text.js';
 import { STATUS_EMOJI } from '../../src/chat/views.js';
 import { duration } from '../../src/engine/checklist/format.js';
@@ -16,8 +17,9 @@ import type { Logger } from '../../src/log.js';
 import { describeError, errorFields, isChannelRefusal } from './errors.js';
 import { discordActor, renderNotice, renderRefusal } from './gate.js';
 import type { InteractionDeps } from './deps.js';
+import { renderRerunRow } from './render.js';
 import { noMentions } from './responder.js';
-import type { InteractionResponder } from './responder.js';
+import type { InteractionResponder, ReplyBody } from './responder.js';
 import { paceKeys } from './surface.js';
 import { threadContextOf, whyNoThread } from './thread-policy.js';
 
@@ -52,10 +54,12 @@ class DiscordFleetSurface implements FleetSurface {
   private readonly fields: Record<string, unknown>;
 
   constructor(
-    private readonly interaction: ChatInputCommandInteraction,
+    private readonly interaction: RepliableInteraction,
     private readonly responder: InteractionResponder,
     private readonly noThread: string | undefined,
     private readonly logger: Logger,
+    /** The Re-run button's custom_id; none when the command does not fit in one. */
+    private readonly rerun: string | undefined,
   ) {
     // The same pace as a single check's thread: the interaction's webhook, then the thread.
     ({ channelKey: this.channelKey, replyChannelKey: this.replyChannelKey } = paceKeys(interaction.id));
@@ -63,7 +67,7 @@ class DiscordFleetSurface implements FleetSurface {
   }
 
   async postParent(view: FleetParentView): Promise<void> {
-    const message = await this.responder.show({ content: renderDiscordFleetParent(view) });
+    const message = await this.responder.show(this.parentBody(view));
     if (message === undefined) throw new SurfaceError('cannot-post', 'the interaction token is no longer valid');
     if (this.noThread !== undefined) return;
     try {
@@ -74,7 +78,12 @@ class DiscordFleetSurface implements FleetSurface {
   }
 
   async updateParent(view: FleetParentView): Promise<void> {
-    await this.responder.show({ content: renderDiscordFleetParent(view) });
+    await this.responder.show(this.parentBody(view));
+  }
+
+  private parentBody(view: FleetParentView): ReplyBody {
+    const components = renderRerunRow(view, this.rerun);
+    return { content: renderDiscordFleetParent(view), ...(components !== undefined ? { components } : {}) };
   }
 
   async postHost(host: FleetHostView): Promise<void> {
@@ -97,10 +106,11 @@ class DiscordFleetSurface implements FleetSurface {
 }
 
 /**
- * The fleet check for an interaction whose target names several hosts (already deferred):
- * the shared admission flow, with Discord's private answers and a Discord thread.
+ * The fleet check for an interaction whose target names several hosts, or for a click on a
+ * fleet's Re-run button (already deferred): the shared admission flow, with Discord's private
+ * answers and a Discord thread.
  */
-export async function handleDiscordFleet(interaction: ChatInputCommandInteraction, responder: InteractionResponder, fleet: FleetCommand, deps: InteractionDeps): Promise<void> {
+export async function handleDiscordFleet(interaction: ChatInputCommandInteraction | ButtonInteraction, responder: InteractionResponder, fleet: FleetCommand, deps: InteractionDeps): Promise<void> {
   const noThread = whyNoThread(threadContextOf(interaction));
   await admitAndRunFleet({
     gate: deps.gate,
@@ -116,6 +126,6 @@ export async function handleDiscordFleet(interaction: ChatInputCommandInteractio
     accept: async (notice) => {
       if (notice !== undefined) await responder.followUpPrivately(renderNotice(notice));
     },
-    surface: () => new DiscordFleetSurface(interaction, responder, noThread, deps.logger),
+    surface: () => new DiscordFleetSurface(interaction, responder, noThread, deps.logger, fleetRerunCustomId(fleet)),
   });
 }

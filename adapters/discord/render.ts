@@ -262,10 +262,11 @@ export const DISCORD_USAGE = [
 ].join('\n');
 
 /**
- * The Re-run button under a finished parent (`customId` from src/chat/rerun.ts); none while the
- * check runs (a click then would only queue a twin) or when the check does not fit a custom_id.
+ * The Re-run button under a finished check's or fleet's parent (`customId` from
+ * src/chat/rerun.ts); none while it runs (a click then would only queue a twin) or when the
+ * command does not fit a custom_id.
  */
-export function renderRerunRow(view: ParentView, customId: string | undefined): Array<APIActionRowComponent<APIComponentInMessageActionRow>> | undefined {
+export function renderRerunRow(view: { phase: string }, customId: string | undefined): Array<APIActionRowComponent<APIComponentInMessageActionRow>> | undefined {
   if (customId === undefined || (view.phase !== 'finished' && view.phase !== 'failed')) return undefined;
   return [{ type: ComponentType.ActionRow, components: [{ type: ComponentType.Button, style: ButtonStyle.Secondary, label: 'Re-run', custom_id: customId }] }];
 }

@@ -12,7 +12,7 @@ import { deliveryIds, envelopeIdOf, isRepeat } from './deliveries.js';
 import { errorText } from './errors.js';
 import type { ListenerDeps, ParsedRequest } from './listeners.js';
 import { parseSlashRequest } from './listeners.js';
-import { renderAck, renderUsage, renderUsageError } from './render.js';
+import { renderAck, renderNotice, renderUsage, renderUsageError } from './render.js';
 import type { SlackMessage } from './render.js';
 import { isDirectConversation, requesterMention } from './requester.js';
 import { SlackSurface } from './surface.js';
@@ -70,22 +70,37 @@ export interface SlackCheckAsker {
   origin: Record<string, string>;
   /** Private answers to the requester (refusal, history, "Checking…"). */
   answer: (message: SlackMessage) => Promise<void>;
-  respond: RespondFn;
+  /** The response_url of a slash command or a click; an @mention has none. */
+  respond?: RespondFn;
+  /** Set when asked inside a thread (an @mention there, or a click on a parent in one): the check goes into that thread. */
+  threadTs?: string | undefined;
+  /**
+   * An @mention: its parent appears right where the person wrote, so only the queue notice, if
+   * any, is said privately (no "Checking…").
+   */
+  quiet?: boolean;
 }
 
 /**
- * One check asked for after Slack was acknowledged (a slash command, a Re-run click): the gate
- * as the asker (who, what, how often, when), the private answer, then the thread in the channel.
+ * One check asked for after Slack was acknowledged (a slash command, an @mention, a Re-run
+ * click): the gate as the asker (who, what, how often, when), the private answer, then the
+ * thread in the channel (or in the thread it was asked in). Its parent carries the Re-run button.
+ * True when the check started.
  */
-export async function runSlackCheck(deps: ListenerDeps, parsed: Extract<ChatCommand, { kind: 'check' | 'history' }>, asker: SlackCheckAsker): Promise<void> {
+export async function runSlackCheck(deps: ListenerDeps, parsed: Extract<ChatCommand, { kind: 'check' | 'history' }>, asker: SlackCheckAsker): Promise<boolean> {
   const { answer } = asker;
   const decision = await gateCommand(deps.gate, parsed, slackActor(asker, deps.userGroups));
-  if (decision.kind !== 'run') return answer(renderDecision(decision));
+  if (decision.kind !== 'run') {
+    await answer(renderDecision(decision));
+    return false;
+  }
   if (parsed.kind !== 'check') {
     decision.ticket.cancel('not a check');
-    return;
+    return false;
   }
-  void answer(renderAck(targetLabel(parsed.target), parsed.via ?? deps.vantage, decision.notice));
+  if (!asker.quiet) void answer(renderAck(targetLabel(parsed.target), parsed.via ?? deps.vantage, decision.notice));
+  else if (decision.notice !== undefined) void answer(renderNotice(decision.notice));
+  const { respond, threadTs } = asker;
   deps.runner.start({
     target: parsed.target,
     ...(parsed.via !== undefined ? { via: parsed.via } : {}),
@@ -97,7 +112,8 @@ export async function runSlackCheck(deps: ListenerDeps, parsed: Extract<ChatComm
       new SlackSurface({
         client: deps.client,
         channel: asker.channel,
-        respond: asker.respond,
+        ...(respond !== undefined ? { respond } : {}),
+        ...(threadTs !== undefined ? { threadTs } : {}),
         requesterId: asker.user,
         directMessage: isDirectConversation(asker.channel, asker.channelName),
         botName: deps.botName() ?? 'sshcheck',
@@ -106,4 +122,5 @@ export async function runSlackCheck(deps: ListenerDeps, parsed: Extract<ChatComm
         rerun: encodeRerun(parsed),
       }),
   });
+  return true;
 }

@@ -9,17 +9,19 @@ import type { FleetSurface } from '../../src/chat/fleet-flow.js';
 import type { FleetCommand } from '../../src/chat/fleet-grammar.js';
 import type { FleetHostView, FleetParentView } from '../../src/chat/fleet-views.js';
 import { fleetAckText } from '../../src/chat/fleet-views.js';
+import { encodeFleetRerun } from '../../src/chat/rerun.js';
 import { STATUS_EMOJI } from '../../src/chat/views.js';
 import { duration } from '../../src/engine/checklist/format.js';
 import { toSurfaceError } from './errors.js';
 import { fitInline, fitMessageText } from './limits.js';
 import type { ListenerDeps } from './listeners.js';
 import type { SlackBlock, SlackMessage } from './render.js';
-import { capBlocks, causeCode as code, context, section } from './render.js';
+import { capBlocks, causeCode as code, context, rerunBlocks, section } from './render.js';
 import { NO_UNFURL, channelKey } from './surface.js';
 import { renderRefusal, slackActor } from './gate.js';
 
-export function renderFleetParent(view: FleetParentView): SlackMessage {
+/** `rerun`: the Re-run button's value (src/chat/rerun.ts), shown once the fleet has ended. */
+export function renderFleetParent(view: FleetParentView, rerun?: string): SlackMessage {
   const s = view.summary;
   const head = `*sshcheck* ${view.hosts} hosts (${fitInline(view.label, 300)}) from ${fitInline(view.vantage, 200)}, asked by ${view.requester.length <= 100 ? view.requester : fitInline(view.requester, 100)}`;
   const counts = s.byCause.map((c) => `${c.cause === 'healthy' ? STATUS_EMOJI.pass : STATUS_EMOJI.fail} *${c.hosts}* ${code(c.cause)}`);
@@ -31,7 +33,7 @@ export function renderFleetParent(view: FleetParentView): SlackMessage {
   } else {
     blocks.push(context(`${STATUS_EMOJI.running} Checking… ${view.checked}/${view.hosts} done${counts.length > 0 ? `: ${counts.slice(0, 10).join(', ')}` : ''}`));
   }
-  blocks.push(context(`Probed from ${fitInline(view.vantage, 200)}, not from the requester's machine: what works here can still fail there.`));
+  blocks.push(...rerunBlocks(view, rerun), context(`Probed from ${fitInline(view.vantage, 200)}, not from the requester's machine: what works here can still fail there.`));
   const text = view.phase === 'finished' ? `sshcheck ${view.hosts} hosts: ${s.healthy} healthy, ${s.problems} with a problem` : `sshcheck ${view.hosts} hosts: checking…`;
   return { text: fitMessageText([text]), blocks: capBlocks(blocks) };
 }
@@ -68,13 +70,15 @@ class SlackFleetSurface implements FleetSurface {
     private readonly client: webApi.WebClient,
     channel: string,
     private readonly respond: RespondFn | undefined,
+    /** The Re-run button's value; none when no command text names exactly these hosts. */
+    private readonly rerun: string | undefined,
   ) {
     this.channel = channel;
     this.channelKey = channelKey(channel);
   }
 
   async postParent(view: FleetParentView): Promise<void> {
-    const res = await this.call('posting the first message', () => this.client.chat.postMessage({ channel: this.channel, ...renderFleetParent(view), ...NO_UNFURL }));
+    const res = await this.call('posting the first message', () => this.client.chat.postMessage({ channel: this.channel, ...renderFleetParent(view, this.rerun), ...NO_UNFURL }));
     if (typeof res.ts !== 'string') throw new SurfaceError('failed', 'chat.postMessage answered without a message ts');
     if (typeof res.channel === 'string' && res.channel !== '') this.channel = res.channel;
     this.parentTs = res.ts;
@@ -83,7 +87,7 @@ class SlackFleetSurface implements FleetSurface {
   async updateParent(view: FleetParentView): Promise<void> {
     const ts = this.parentTs;
     if (ts === undefined) throw new SurfaceError('failed', 'the first message was never posted');
-    await this.call('updating the first message', () => this.client.chat.update({ channel: this.channel, ts, ...renderFleetParent(view) }));
+    await this.call('updating the first message', () => this.client.chat.update({ channel: this.channel, ts, ...renderFleetParent(view, this.rerun) }));
   }
 
   async postHost(host: FleetHostView): Promise<void> {
@@ -118,7 +122,7 @@ class SlackFleetSurface implements FleetSurface {
 }
 
 /**
- * Runs a fleet command from /sshcheck (Slack was acknowledged already): the shared admission
+ * Runs a fleet command from /sshcheck or its Re-run button (Slack was acknowledged already): the shared admission
  * flow (src/chat/admission.ts) with Slack's private answers and a Slack thread.
  */
 export function startSlackFleet(
@@ -143,7 +147,7 @@ export function startSlackFleet(
         const text = fitInline(fleetAckText(fleet, deps.vantage, notice), 1500);
         return request.answer({ text, blocks: [section(text)] });
       },
-      surface: () => new SlackFleetSurface(deps.client, request.channel, request.respond),
+      surface: () => new SlackFleetSurface(deps.client, request.channel, request.respond, encodeFleetRerun(fleet)),
     }).then(() => undefined),
   );
 }

@@ -8,11 +8,9 @@ import type { ListenerDeps } from './listeners.js';
 import { parseRequest } from './listeners.js';
 import { renderUsage, renderUsageError } from './render.js';
 import type { SlackMessage } from './render.js';
-import { isDirectConversation, isUserId, requesterMention } from './requester.js';
-import { SlackSurface, channelKey } from './surface.js';
-import { gateCommand } from '../../src/chat/admission.js';
-import { renderDecision, slackActor } from './gate.js';
-import { fitInline } from './limits.js';
+import { isUserId, requesterMention } from './requester.js';
+import { channelKey } from './surface.js';
+import { runSlackCheck } from './commands.js';
 
 /** The mention text without the bot's own mention(s). */
 export function stripBotMention(text: string, botUserId: string | undefined): string {
@@ -46,38 +44,12 @@ export function registerMentions(app: App, deps: ListenerDeps): void {
     if ((parsed.kind === 'error' || text.trim() === '') && deps.logs?.fromMention(event, text)) return;
     if (parsed.kind === 'error') return await answer(renderUsageError(parsed.message));
     if (parsed.kind === 'help') return await answer(renderUsage());
-    // Who, what, how often, when: a refusal, a history answer or the queue notice go to the requester only.
+    // Who, what, how often, when (src/chat/admission.ts), then the thread: the same path as the
+    // slash command's, so the parent carries the same Re-run button. A refusal, a history
+    // answer or the queue notice go to the requester only.
     const team = typeof context.teamId === 'string' ? context.teamId : typeof body.team_id === 'string' ? body.team_id : undefined;
-    const decision = await gateCommand(deps.gate, parsed, slackActor({ channel: event.channel, user, ...(team !== undefined ? { team } : {}) }, deps.userGroups));
-    if (decision.kind !== 'run') return await answer(renderDecision(decision));
-    if (parsed.kind !== 'check') {
-      decision.ticket.cancel('not a check');
-      return;
-    }
-    if (decision.notice !== undefined) {
-      const notice = fitInline(decision.notice, 500);
-      void answer({ text: notice, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: notice } }] });
-    }
-    deps.runner.start({
-      target: parsed.target,
-      ...(parsed.via !== undefined ? { via: parsed.via } : {}),
-      ...(parsed.from !== undefined ? { from: parsed.from } : {}),
-      requester: requesterMention(user),
-      origin,
-      ticket: decision.ticket,
-      surface: () =>
-        new SlackSurface({
-          client: deps.client,
-          channel: event.channel,
-          ...(thread !== undefined ? { threadTs: thread } : {}),
-          requesterId: user,
-          directMessage: isDirectConversation(event.channel),
-          botName: deps.botName() ?? 'sshcheck',
-          pacer: deps.pacer,
-          logger: deps.logger,
-        }),
-    });
+    const started = await runSlackCheck(deps, parsed, { team, channel: event.channel, user, requester: requesterMention(user), origin, answer, threadTs: thread, quiet: true });
     // Logs pasted later into this thread are explained too.
-    if (thread !== undefined) deps.logs?.rememberThread(event.channel, thread);
+    if (started && thread !== undefined) deps.logs?.rememberThread(event.channel, thread);
   });
 }

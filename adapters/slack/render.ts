@@ -126,8 +126,11 @@ function parentText(view: ParentView): string[] {
 /** Slack's limit on a button value; a longer check gets no button (the grammar caps commands at 500). */
 const BUTTON_VALUE_MAX = 2000;
 
-/** The Re-run button, once the check has ended (a click while it runs would only queue a twin). */
-function rerunBlocks(view: ParentView, rerun: string | undefined): SlackBlock[] {
+/**
+ * The Re-run button of a check's or a fleet's parent, once it has ended (a click while it runs
+ * would only queue a twin). `rerun`: the button's value (src/chat/rerun.ts).
+ */
+export function rerunBlocks(view: { phase: string }, rerun: string | undefined): SlackBlock[] {
   if (rerun === undefined || rerun.length > BUTTON_VALUE_MAX || (view.phase !== 'finished' && view.phase !== 'failed')) return [];
   return [{ type: 'actions', elements: [{ type: 'button', action_id: RERUN_ACTION, text: { type: 'plain_text', text: 'Re-run' }, value: rerun }] }];
 }
@@ -189,6 +192,12 @@ export function renderFallback(view: ParentView, reason: string, hint?: string, 
 /** The requester's private word that the check was taken (and its place in the queue). */
 export function renderAck(target: string, vantage: string, notice?: string): SlackMessage {
   const text = `Checking ${fitInline(target, 400)} from ${fitInline(vantage, 200)}…${notice !== undefined ? `\n${fitInline(notice, 500)}` : ''}`;
+  return { text, blocks: [section(text)] };
+}
+
+/** The queue notice alone, for the requester only (an @mention has no "Checking…"). */
+export function renderNotice(notice: string): SlackMessage {
+  const text = fitInline(notice, 500);
   return { text, blocks: [section(text)] };
 }
 

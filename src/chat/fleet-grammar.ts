@@ -18,6 +18,8 @@ export interface FleetCommand {
   targets: Target[];
   /** How the parent names the hosts (the patterns as typed, bounded). */
   label: string;
+  /** The host patterns as typed, unbounded (the Re-run button writes the command again from them). */
+  patterns: string[];
 }
 
 /** Hosts as people type them: "db-1, db-2" is one list (Discord's target option, Slack text alike). */
@@ -57,5 +59,5 @@ export function parseFleetCommand(text: string, options: FleetGrammarOptions = {
   if (port !== undefined) overrides.port = parsePort(port, portWord !== undefined ? 'port (the second word)' : 'port option');
   if (user !== undefined) overrides.user = parseUser(user);
   const targets = fleetTargets({ patterns, overrides, max: options.max ?? MAX_CHAT_FLEET });
-  return { kind: 'fleet', targets, label: fleetLabel(patterns) };
+  return { kind: 'fleet', targets, label: fleetLabel(patterns), patterns };
 }

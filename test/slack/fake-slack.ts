@@ -213,8 +213,10 @@ export class FakeSlack {
   /**
    * A click on a Block Kit button, as Socket Mode delivers it: an `interactive` envelope whose
    * payload is a `block_actions` payload (user, channel, container, response_url, actions).
+   * `thread_ts`: the clicked message's thread (a reply carries its thread's ts; a message that
+   * starts a thread, its own), in the container and the message as Slack sends them.
    */
-  sendBlockAction(fields: { action_id: string; value: unknown; channel_id: string; message_ts: string; user_id?: string; envelope_id?: string }): Delivery & { responseUrl: string; triggerId: string } {
+  sendBlockAction(fields: { action_id: string; value: unknown; channel_id: string; message_ts: string; thread_ts?: string; user_id?: string; envelope_id?: string }): Delivery & { responseUrl: string; triggerId: string } {
     const responseId = randomUUID();
     const triggerId = `${Date.now()}.${++this.seq}.${randomUUID().slice(0, 8)}`;
     const userId = fields.user_id ?? 'U0REQUESTER';
@@ -223,13 +225,13 @@ export class FakeSlack {
       user: { id: userId, username: 'alice', name: 'alice', team_id: TEAM_ID },
       api_app_id: 'A0FAKEAPP',
       token: 'legacy-verification-token',
-      container: { type: 'message', message_ts: fields.message_ts, channel_id: fields.channel_id, is_ephemeral: false },
+      container: { type: 'message', message_ts: fields.message_ts, channel_id: fields.channel_id, is_ephemeral: false, ...(fields.thread_ts !== undefined ? { thread_ts: fields.thread_ts } : {}) },
       trigger_id: triggerId,
       team: { id: TEAM_ID, domain: 'fake' },
       enterprise: null,
       is_enterprise_install: false,
       channel: { id: fields.channel_id, name: 'incident' },
-      message: { type: 'message', ts: fields.message_ts, bot_id: BOT_ID, user: BOT_USER_ID, text: 'sshcheck' },
+      message: { type: 'message', ts: fields.message_ts, bot_id: BOT_ID, user: BOT_USER_ID, text: 'sshcheck', ...(fields.thread_ts !== undefined ? { thread_ts: fields.thread_ts } : {}) },
       state: { values: {} },
       response_url: `http://127.0.0.1:${this.port}/respond/${responseId}`,
       actions: [{ action_id: fields.action_id, block_id: 'rerun', text: { type: 'plain_text', text: 'Re-run', emoji: true }, value: fields.value, type: 'button', action_ts: `${Date.now() / 1000}` }],
