@@ -37,8 +37,9 @@ export function parseSpan(text: string, what: string): number {
 /** The interval and duration, checked against the limits: too short or too long is refused, never bent. */
 export function watchSpans(every: number | undefined, forMs: number | undefined, limits: WatchLimits): { everyMs: number; forMs: number } {
   const everyMs = every ?? limits.defaultEveryMs;
-  const duration = forMs ?? Math.max(limits.defaultForMs, everyMs);
-  if (everyMs < limits.minEveryMs) throw new SshcheckError('E_USAGE', `a watch checks every ${spanText(limits.minEveryMs)} at the most (asked: every ${spanText(everyMs)})`);
+  // Without "for": the default, but never past the maximum (a lowered one in the lab tests).
+  const duration = forMs ?? Math.min(limits.maxForMs, Math.max(limits.defaultForMs, everyMs));
+  if (everyMs < limits.minEveryMs) throw new SshcheckError('E_USAGE', `a watch checks at most once every ${spanText(limits.minEveryMs)} (asked: every ${spanText(everyMs)})`);
   if (duration > limits.maxForMs) throw new SshcheckError('E_USAGE', `a watch runs for ${spanText(limits.maxForMs)} at the longest (asked: for ${spanText(duration)})`);
   if (duration < everyMs) throw new SshcheckError('E_USAGE', `a watch for ${spanText(duration)} every ${spanText(everyMs)} would check only once: /sshcheck <target> does that`);
   return { everyMs, forMs: duration };

@@ -140,23 +140,26 @@ export function causeText(cause: string): string {
   return `\`${cause}\``;
 }
 
+/** How a cause code is marked: as code in chat (causeText), bare on a terminal. */
+export type CauseMark = (cause: string) => string;
+
 /**
  * The thread message for a change: "recovered at 10:14 UTC after 9 min `port-filtered`",
  * "now `banned` (since 10:05 UTC; was `healthy` for 12 min)".
  */
-export function changeText(change: WatchChange, clock: ClockText): string {
+export function changeText(change: WatchChange, clock: ClockText, mark: CauseMark = causeText): string {
   const { from, to } = change;
   const lasted = from !== undefined ? spanText(change.atMs - from.sinceMs) : undefined;
-  if (to.cause === 'healthy') return from !== undefined ? `recovered at ${clock(change.atMs)} after ${lasted} ${causeText(from.cause)}` : `healthy at ${clock(change.atMs)}`;
-  const was = from !== undefined ? `; was ${causeText(from.cause)} for ${lasted}` : '';
-  return `now ${causeText(to.cause)} (since ${clock(change.atMs)}${was})`;
+  if (to.cause === 'healthy') return from !== undefined ? `recovered at ${clock(change.atMs)} after ${lasted} ${mark(from.cause)}` : `healthy at ${clock(change.atMs)}`;
+  const was = from !== undefined ? `; was ${mark(from.cause)} for ${lasted}` : '';
+  return `now ${mark(to.cause)} (since ${clock(change.atMs)}${was})`;
 }
 
 /** "`port-filtered` since 10:05 UTC (9 min)": the parent's current state. */
-export function stateText(progress: WatchProgress, nowMs: number, clock: ClockText): string {
+export function stateText(progress: WatchProgress, nowMs: number, clock: ClockText, mark: CauseMark = causeText): string {
   const current = progress.current;
-  if (current === undefined) return 'no verdict yet: the first check is running';
-  return `${causeText(current.cause)} since ${clock(current.sinceMs)} (${spanText(nowMs - current.sinceMs)})`;
+  if (current === undefined) return 'no verdict yet';
+  return `${mark(current.cause)} since ${clock(current.sinceMs)} (${spanText(nowMs - current.sinceMs)})`;
 }
 
 export type StopReason =
@@ -172,9 +175,9 @@ export type StopReason =
   | { kind: 'shutdown' };
 
 /** The thread message when a watch ends. */
-export function stopText(reason: StopReason, progress: WatchProgress, nowMs: number, clock: ClockText): string {
+export function stopText(reason: StopReason, progress: WatchProgress, nowMs: number, clock: ClockText, mark: CauseMark = causeText): string {
   const tally = `after ${progress.checks} ${progress.checks === 1 ? 'check' : 'checks'} and ${progress.changes} ${progress.changes === 1 ? 'change' : 'changes'}`;
-  const last = progress.current !== undefined ? `; last state ${stateText(progress, nowMs, clock)}` : '';
+  const last = progress.current !== undefined ? `; last state ${stateText(progress, nowMs, clock, mark)}` : '; no verdict yet';
   switch (reason.kind) {
     case 'expired':
       return `Watch ended at ${clock(nowMs)}: it ran its ${spanText(progress.endsMs - progress.startedMs)} ${tally}${last}.`;

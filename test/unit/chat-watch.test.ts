@@ -37,7 +37,7 @@ test('watch grammar: target, every, for, via and from in any order; defaults fro
 test('watch grammar: what is refused says why and nothing is watched', () => {
   usage(() => parseWatchCommand('watch'), /needs a host.*write watch\./);
   usage(() => parseWatchCommand('unwatch'), /needs a host/);
-  usage(() => parseWatchCommand('watch db-3 every 10s'), /every 30 s at the most/);
+  usage(() => parseWatchCommand('watch db-3 every 10s'), /at most once every 30 s/);
   usage(() => parseWatchCommand('watch db-3 for 9h'), /8 h at the longest/);
   usage(() => parseWatchCommand('watch db-3 every 5m for 2m'), /would check only once/);
   usage(() => parseWatchCommand('watch db-3 every 30'), /"every" takes a time like 30s/);
