@@ -92,10 +92,10 @@ function reusedNote(report: Report): string | undefined {
  * its verdict); a reused result already seen adds nothing; a reused result of another run counts
  * as evidence from when that run started. The first settled cause starts the state.
  */
-export function observe(progress: WatchProgress, report: Report, nowMs: number): Observation {
+export function observe(progress: WatchProgress, report: Report, nowMs: number, sharedAgeMs?: number): Observation {
   const base: WatchProgress = { ...progress, lastCheckMs: nowMs, checks: progress.checks + 1 };
   delete base.lastNote;
-  const note = reusedNote(report);
+  const note = reusedNote(report) ?? (sharedAgeMs !== undefined ? `the last check reused the result of the same check ${spanText(sharedAgeMs)} old (asked again within seconds)` : undefined);
   if (note !== undefined) base.lastNote = note;
   const cause = report.diagnosis.cause;
   if (cause === 'undecided') {
@@ -104,7 +104,8 @@ export function observe(progress: WatchProgress, report: Report, nowMs: number):
   const seenAt = Date.parse(report.startedAt);
   const atMs = Number.isFinite(seenAt) ? Math.min(seenAt, nowMs) : nowMs;
   const current = progress.current;
-  if (current !== undefined && report.reused && report.id === current.reportId) return { kind: 'same', progress: base };
+  // The same report again (a spent connection budget, a result shared within seconds): nothing new.
+  if (current !== undefined && report.id === current.reportId) return { kind: 'same', progress: base };
   const state: WatchedState = { cause, sinceMs: atMs, reportId: report.id, summary: report.diagnosis.summary };
   if (current === undefined) return { kind: 'first', progress: { ...base, current: state } };
   // An older result than the one the state rests on cannot overturn it.
@@ -208,4 +209,26 @@ export function watchRefusal(active: readonly ActiveWatch[], wanted: ActiveWatch
   const onBastion = active.filter((w) => w.bastion === wanted.bastion).length;
   if (onBastion >= limits.perBastion) return `${onBastion} watches already run through ${wanted.bastion}, the most it takes: try again when one ends.`;
   return undefined;
+}
+
+/** What a watch's parent message shows, platform-neutral; adapters mark it up. */
+export interface WatchView {
+  id: string;
+  /** user@host:port as targetLabel() writes it. */
+  target: string;
+  bastion: string;
+  /** The requester as the platform shows them (a mention the adapter built). */
+  requester: string;
+  progress: WatchProgress;
+  /** Set once the watch has ended: the stop message. */
+  stopped?: string;
+}
+
+/** The parent's lines: the current state and since when, the schedule, the last note. Pure. */
+export function watchLines(view: WatchView, nowMs: number, clock: ClockText): { state: string; schedule: string; note?: string } {
+  const p = view.progress;
+  const tally = `${p.checks} ${p.checks === 1 ? 'check' : 'checks'}, ${p.changes} ${p.changes === 1 ? 'change' : 'changes'}`;
+  const last = p.lastCheckMs !== undefined ? `; last check ${clock(p.lastCheckMs)}` : '';
+  const schedule = view.stopped !== undefined ? `Checked every ${spanText(p.everyMs)}: ${tally}${last}` : `Every ${spanText(p.everyMs)} until ${clock(p.endsMs)}: ${tally}${last}`;
+  return { state: `${view.stopped !== undefined ? 'Last state' : 'Now'}: ${stateText(p, nowMs, clock)}`, schedule, ...(p.lastNote !== undefined ? { note: p.lastNote } : {}) };
 }
