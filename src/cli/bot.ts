@@ -30,6 +30,8 @@ import { natsSettings } from '../nats/options.js';
 import type { NatsSettings } from '../nats/options.js';
 import type { Recovery } from '../store/store.js';
 import { AdapterSupervisor } from './adapter-supervisor.js';
+import { WatchRunner } from '../chat/watch-runner.js';
+import { watchStoreOf } from '../store/watch-store.js';
 import type { AdapterSlot } from './adapter-supervisor.js';
 
 /** A result this young is reused instead of probing again. */
@@ -169,7 +171,9 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
   }
   // Each adapter on its own: one that cannot start (Slack unreachable) leaves the others
   // running and is retried with backoff; the bot exits only when none can run.
-  const supervisor = new AdapterSupervisor(await adapterSlots(config, { engine, logger, vantage, gate }), logger, { ...(io.retryFirstMs !== undefined ? { retryFirstMs: io.retryFirstMs } : {}), vantage });
+  // Watches re-check through the same gate and engine as every check, and live in the store.
+  const watches = new WatchRunner({ store: watchStoreOf(store), gate, engine, vantage, logger });
+  const supervisor = new AdapterSupervisor(await adapterSlots(config, { engine, logger, vantage, gate, watches }), logger, { ...(io.retryFirstMs !== undefined ? { retryFirstMs: io.retryFirstMs } : {}), vantage });
   const outcome = await Promise.race([supervisor.start().then(() => supervisor.hopeless), io.stopSignal.then(() => undefined)]);
   if (outcome === undefined) {
     await io.stopSignal;
@@ -177,6 +181,8 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
   } else {
     io.stderr(`sshcheck bot: no chat adapter can run:\n${outcome.map((line) => `  ${line}`).join('\n')}\n`);
   }
+  // Watches stay in the store as they are: the next start resumes them.
+  await watches.close();
   // Checks still waiting in the queue are refused; running ones finish and are recorded.
   gate.close();
   await supervisor.stop();
