@@ -49,7 +49,7 @@ function serveOn(port: number): Promise<{ close(): Promise<void> }> {
   });
 }
 
-test('a watch from /sshcheck: a parent with Stop, one reply per change, Stop ends it', async () => {
+test('a watch from /sshcheck: a parent with Stop, one reply per change, Stop ends it', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sshcheck-slack-watch-'));
   const store = Store.open(join(dir, 'store.db'));
   const limits = { ...WATCH_LIMITS, minEveryMs: 1000 };
@@ -94,6 +94,9 @@ test('a watch from /sshcheck: a parent with Stop, one reply per change, Stop end
     await h.fake.waitFor(() => buttonsOf(updates().at(-1)).length === 0, 10_000, 'the parent without Stop');
     assert.match(allText(updates().at(-1)?.args ?? {}), /Last state: `port-closed`/);
     assert.equal(store.activeWatches().length, 0);
+    // What the channel showed, for the README's example.
+    t.diagnostic(`parent: ${allText(updates().at(-2)?.args ?? {})}`);
+    for (const r of replies()) t.diagnostic(`reply: ${String(r.args['text'])}`);
   } finally {
     await server?.close();
     await h.close();
