@@ -10,7 +10,63 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { ADDR, CLI, Lab, labUnavailable } from './lab.js';
+
+const DRIVER = fileURLToPath(new URL('./watch-driver.js', import.meta.url));
+
+interface DriverLine {
+  op: string;
+  ref?: string;
+  text?: string;
+  kind?: string;
+  id?: string;
+  resumed?: number;
+  stopped?: number;
+  view?: { id: string; cause: string | null; checks: number; changes: number; stopped: string | null };
+}
+
+interface Driver {
+  lines: DriverLine[];
+  send(command: Record<string, unknown>): void;
+  waitFor(what: string, match: (l: DriverLine) => boolean, timeoutMs?: number): Promise<DriverLine>;
+  exited: Promise<number | null>;
+  kill(): void;
+}
+
+/** The chat side (watch-driver.ts: the runner as the bot builds it) in the bastion namespace. */
+function startDriver(lab: Lab, store: string): Driver {
+  const child = spawn('ip', ['netns', 'exec', lab.bastion, process.execPath, DRIVER, store], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: process.env.HOME ?? '/root' } });
+  const lines: DriverLine[] = [];
+  let buffer = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => {
+    buffer += d.toString();
+    for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
+      lines.push(JSON.parse(buffer.slice(0, i)) as DriverLine);
+      buffer = buffer.slice(i + 1);
+    }
+  });
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return {
+    lines,
+    send: (command) => child.stdin.write(`${JSON.stringify(command)}\n`),
+    async waitFor(what, match, timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const found = lines.find(match);
+        if (found) return found;
+        if (Date.now() > until || child.exitCode !== null) throw new Error(`the driver never showed ${what}:\n${lines.map((l) => JSON.stringify(l)).join('\n')}\n${err}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    exited,
+    kill: () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
 
 const unavailable = labUnavailable();
 const figures: string[] = [];
@@ -111,6 +167,53 @@ describe('lab: sshcheck watch', { skip: unavailable ?? false }, () => {
       figures.push(`stopped at its 12 s maximum after ${(wallMs / 1000).toFixed(1)} s wall; ${/after (\d+) checks/.exec(lines.at(-1) ?? '')?.[1] ?? '?'} checks, ${(watch.stderr().match(/reused a result/g) ?? []).length} of them reused`);
     } finally {
       if (watch && watch.child.exitCode === null) watch.child.kill('SIGKILL');
+      await lab.destroy();
+    }
+  });
+
+  test('chat: a watch sees a DROP appear and clear (exactly two thread messages); a new bot over the same store resumes it, and says in the thread when one ended while it was down', async () => {
+    const lab = await Lab.create();
+    const store = join(lab.workDir, 'bot.db');
+    let a: Driver | undefined;
+    let b: Driver | undefined;
+    try {
+      await lab.startSshd();
+      a = startDriver(lab, store);
+      await a.waitFor('the start', (l) => l.op === 'resumed');
+      a.send({ op: 'watch', text: `watch ${ADDR.target} every 1s for 5m`, channel: 'C1' });
+      const started = await a.waitFor('the watch', (l) => l.op === 'started');
+      assert.equal(started.kind, 'started');
+      const ref = (await a.waitFor('its parent', (l) => l.op === 'parent')).ref;
+      await a.waitFor('the first state', (l) => l.op === 'update' && l.view?.cause === 'healthy');
+      await lab.iptables(lab.target, '-I', ...DROP);
+      await a.waitFor('the fault', (l) => l.op === 'thread' && /^now `port-filtered`/.test(l.text ?? ''));
+      await lab.iptables(lab.target, '-D', ...DROP);
+      await a.waitFor('the recovery', (l) => l.op === 'thread' && /^recovered at .* `port-filtered`$/.test(l.text ?? ''));
+      const thread = a.lines.filter((l) => l.op === 'thread' && l.ref === ref).map((l) => l.text ?? '');
+      assert.equal(thread.length, 2, `exactly the two changes: ${JSON.stringify(thread)}`);
+      const checksBefore = Math.max(...a.lines.filter((l) => l.op === 'update' && l.ref === ref).map((l) => l.view?.checks ?? 0));
+      // A second watch that ends while the bot is down.
+      a.send({ op: 'watch', text: `watch ${ADDR.target} every 1s for 2s`, channel: 'C2' });
+      const short = (await a.waitFor('the short watch', (l) => l.op === 'parent' && l.ref !== ref)).ref;
+      a.send({ op: 'close' });
+      assert.equal(await a.exited, 0);
+      await new Promise((r) => setTimeout(r, 2500));
+
+      b = startDriver(lab, store);
+      const resumed = await b.waitFor('the resume', (l) => l.op === 'resumed');
+      assert.deepEqual([resumed.resumed, resumed.stopped], [1, 1]);
+      const lost = await b.waitFor('the lost watch', (l) => l.op === 'thread' && l.ref === short);
+      assert.match(lost.text ?? '', /^Watch stopped: the bot restarted and could not take it up again \(the bot was down when its \d\d:\d\d UTC end came\)/);
+      await b.waitFor('a check after the restart', (l) => l.op === 'update' && l.ref === ref && (l.view?.checks ?? 0) > checksBefore);
+      b.send({ op: 'unwatch', host: ADDR.target, port: 22, channel: 'C1' });
+      const end = await b.waitFor('the end', (l) => l.op === 'thread' && l.ref === ref && /^Watch stopped at/.test(l.text ?? ''));
+      assert.match(end.text ?? '', /by <@U2> after \d+ checks and 2 changes; last state `healthy`/);
+      b.send({ op: 'close' });
+      assert.equal(await b.exited, 0);
+      figures.push(`chat: ${[...thread, lost.text ?? '', end.text ?? ''].join(' | ')}`);
+    } finally {
+      a?.kill();
+      b?.kill();
       await lab.destroy();
     }
   });
