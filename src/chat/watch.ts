@@ -77,7 +77,7 @@ export function nextDueMs(progress: WatchProgress, nowMs: number): number {
   return Math.max(nowMs, progress.lastCheckMs + progress.everyMs);
 }
 
-/** Why the watch stops now by itself, or undefined while it goes on. */
+/** True once the watch has run its duration: it stops by itself. */
 export function expired(progress: WatchProgress, nowMs: number): boolean {
   return nowMs >= progress.endsMs;
 }
