@@ -117,7 +117,10 @@ export async function runSlackWatch(deps: ListenerDeps, command: WatchCommand, a
   if (!runner) return asker.answer(renderRefusal('This bot runs no watches (it has no store for them). Nothing is watched.'));
   if (command.kind === 'unwatch') {
     const stopped = await runner.unwatch('slack', asker.channel, command.host, command.port, asker.requester);
-    return asker.answer(renderRefusal(stopped > 0 ? `Stopped ${stopped === 1 ? 'the watch' : `${stopped} watches`} of ${fitInline(`${command.host}:${command.port}`, 300)} in this channel.` : `No watch of ${fitInline(`${command.host}:${command.port}`, 300)} runs in this channel.`));
+    const where = fitInline(`${command.host}:${command.port}`, 300);
+    if (stopped === 0) return asker.answer(renderRefusal(`No watch of ${where} runs in this channel.`));
+    const text = `Stopped ${stopped === 1 ? 'the watch' : `${stopped} watches`} of ${where} in this channel: its thread says so.`;
+    return asker.answer({ text, blocks: [section(text)] });
   }
   const started = await runner.start({ platform: 'slack', workspace: asker.team ?? null, channel: asker.channel, user: asker.user, requester: asker.requester, command });
   if (started.kind === 'refused') return asker.answer(renderRefusal(started.message));

@@ -119,6 +119,15 @@ test('watch usage errors are the ack; unwatch with nothing watched says so; a fo
     assert.match(allText(await answerTo(h.fake, forged)), /nothing was stopped/);
     assert.equal(h.checks.length, 0, 'nothing probed');
     assert.equal(h.fake.callsOf('chat.postMessage', 'C0WATCH2').length, 0, 'nothing posted');
+
+    // A running watch, then /sshcheck unwatch: stopped, and its thread says by whom.
+    const port = await closedPort();
+    await answerTo(h.fake, h.fake.sendSlashCommand({ text: `watch ${LOOPBACK} ${port}`, channel_id: 'C0WATCH3' }));
+    const again = h.fake.sendSlashCommand({ text: `watch ${LOOPBACK} ${port}`, channel_id: 'C0WATCH3' });
+    assert.match(allText(await answerTo(h.fake, again)), /already watched in this channel/, 'one watch per target and channel');
+    const off = h.fake.sendSlashCommand({ text: `unwatch ${LOOPBACK} ${port}`, channel_id: 'C0WATCH3', user_id: 'U0BOB' });
+    assert.match(allText(await answerTo(h.fake, off)), /^Stopped the watch of `?127\.0\.0\.1:\d+`? in this channel/);
+    await h.fake.waitFor(() => h.fake.callsOf('chat.postMessage', 'C0WATCH3').some((c) => /^Watch stopped at .* by <@U0BOB>/.test(String(c.args['text']))), 10_000, 'the stop in the thread');
   } finally {
     await h.close();
     store.close();
