@@ -37,6 +37,7 @@ export function commandDefinition(): RESTPostAPIChatInputApplicationCommandsJSON
       .addStringOption((o) => o.setName('via').setDescription('Probe from this configured bastion instead of the routed one').setMaxLength(63))
       .addStringOption((o) => o.setName('from').setDescription('Your IP address: also check whether the server bans or refuses it').setMaxLength(45))
       .addBooleanOption((o) => o.setName('history').setDescription('Show the recent runs of the target instead of checking it (only you see them)'))
+      .addStringOption((o) => o.setName('watch').setDescription('Check again until it changes: "every 30s for 2h", "on" (every 1 min for 1 h), or "stop"').setMaxLength(40))
       .toJSON()
   );
 }

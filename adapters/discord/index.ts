@@ -14,6 +14,7 @@ import { errorFields } from './errors.js';
 import { handleExplainInteraction, isExplainCommand } from './explain.js';
 import { discordFileOrigins } from './explain-command.js';
 import { handleInteraction } from './interaction.js';
+import { DiscordWatchPoster, routeWatchInteraction } from './watch.js';
 
 export { registerCommands } from './register.js';
 
@@ -66,13 +67,16 @@ class DiscordAdapter implements ChatAdapter {
       gate: this.ctx.gate,
     };
     const explainDeps = { logger: this.ctx.logger, seen: deps.seen, allowed: discordFileOrigins(this.config.apiUrl) };
+    const poster = this.ctx.watches ? new DiscordWatchPoster(this.client) : undefined;
+    const watchDeps = { logger: this.ctx.logger, seen: deps.seen, bastions: this.ctx.engine.bastions, ...(this.ctx.watches && poster ? { watches: this.ctx.watches, poster } : {}) };
     this.client.on(Events.InteractionCreate, (interaction: Interaction) => {
       if (this.stopping) return;
-      const handled = isExplainCommand(interaction)
+      // Watch commands and Stop clicks first (watch.ts); everything else as before.
+      const handled = routeWatchInteraction(interaction, watchDeps) ?? (isExplainCommand(interaction)
         ? handleExplainInteraction(interaction, explainDeps)
         : isRerunClick(interaction)
           ? handleRerunClick(interaction, deps)
-          : handleInteraction(interaction, deps);
+          : handleInteraction(interaction, deps));
       const task = handled.catch((err: unknown) => {
         this.ctx.logger.error('discord interaction failed', { interaction: interaction.id, ...errorFields(err, [this.config.token, interaction.token ?? '']) });
       });
@@ -85,6 +89,15 @@ class DiscordAdapter implements ChatAdapter {
     await this.client.login(this.config.token);
     await ready;
     this.ctx.logger.info('discord connected', { user: this.client.user?.id, application: this.config.applicationId, guilds: this.client.guilds.cache.size });
+    // Watches post through this client from now on; those a previous run left are taken up again.
+    if (this.ctx.watches && poster) {
+      this.ctx.watches.register('discord', poster);
+      const resumed = await this.ctx.watches.resume('discord').catch((err: unknown) => {
+        this.ctx.logger.error('discord watches could not be resumed', { error: err instanceof Error ? err.message : String(err) });
+        return undefined;
+      });
+      if (resumed && resumed.resumed + resumed.stopped > 0) this.ctx.logger.info('discord watches taken up after a restart', resumed);
+    }
   }
 
   async stop(): Promise<void> {

@@ -259,6 +259,7 @@ export const DISCORD_USAGE = [
   'target is a host name or IP address (`db-3`, `10.0.0.5`, `[2001:db8::1]`); `user@host:port` works too.',
   'sshcheck probes the host from the bastion, steps through the 10-step SSH checklist in a thread and puts the most likely cause in the first message.',
   '`/sshcheck target:<host> history:True` shows its recent runs instead (worked at 10:02, broken since 10:05), only to you.',
+  '`/sshcheck target:<host> watch:every 30s for 2h` checks it again until it changes (`watch:on` for every 1 min for 1 h); `watch:stop` ends it.',
 ].join('\n');
 
 /**

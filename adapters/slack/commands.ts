@@ -18,6 +18,7 @@ import { isDirectConversation, requesterMention } from './requester.js';
 import { SlackSurface } from './surface.js';
 import { renderDecision, slackActor } from './gate.js';
 import { startSlackFleet } from './fleet.js';
+import { handleSlackWatchCommand } from './watch.js';
 
 export const COMMAND = '/sshcheck';
 
@@ -39,6 +40,10 @@ export function immediateAnswer(parsed: ParsedRequest): ({ response_type: 'ephem
 
 export function registerSlashCommand(app: App, deps: ListenerDeps): void {
   app.command(COMMAND, async ({ command, ack, respond, context }) => {
+    // `watch` and `unwatch` (watch.ts): acknowledged and answered there.
+    const watchOrigin = { via: 'slash-command', channel: command.channel_id, user: command.user_id };
+    const repeated = (): boolean => isRepeat(deps.recent, deliveryIds({ trigger: command.trigger_id, envelope: envelopeIdOf(context) }));
+    if (await handleSlackWatchCommand(deps, command, ack, privately(respond, deps.logger, watchOrigin), repeated)) return;
     // Pure (no I/O), so the ack goes out at once: help and usage errors are the ack itself.
     const parsed = parseSlashRequest(command.text, deps.bastions());
     await ack(immediateAnswer(parsed));

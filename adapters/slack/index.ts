@@ -16,6 +16,7 @@ import { slackFileOrigins } from './log-message.js';
 import { registerMentions } from './mentions.js';
 import { registerRerunButton } from './rerun.js';
 import { SlackUserGroups } from './gate.js';
+import { registerWatchStop, SlackWatchPoster } from './watch.js';
 
 /** Slack lets a bot post about one message per second per channel, with short bursts. */
 export const SLACK_PACE: PacerOptions = { burst: 3, perSecond: 1 };
@@ -62,6 +63,7 @@ export function createSlackAdapter(config: SlackConfig, ctx: AdapterContext, opt
     gate: ctx.gate,
     userGroups: new SlackUserGroups(handle.client),
     logs,
+    ...(ctx.watches ? { watches: ctx.watches } : {}),
   };
   return {
     name: 'slack',
@@ -76,6 +78,7 @@ export function createSlackAdapter(config: SlackConfig, ctx: AdapterContext, opt
         registerSlashCommand(app, deps);
         registerMentions(app, deps);
         registerRerunButton(app, deps);
+        registerWatchStop(app, deps);
         logs.register(app);
         // Bolt's last resort: whatever a listener threw is logged, never lost.
         app.error((err) => {
@@ -85,6 +88,15 @@ export function createSlackAdapter(config: SlackConfig, ctx: AdapterContext, opt
       });
       botName = started.botName;
       httpPort = started.port;
+      // Watches post through this adapter from now on; those a previous run left are taken up again.
+      if (ctx.watches) {
+        ctx.watches.register('slack', new SlackWatchPoster(handle.client, pacer, deps.userGroups));
+        const resumed = await ctx.watches.resume('slack').catch((err: unknown) => {
+          ctx.logger.error('slack watches could not be resumed', { error: err instanceof Error ? err.message : String(err) });
+          return undefined;
+        });
+        if (resumed && resumed.resumed + resumed.stopped > 0) ctx.logger.info('slack watches taken up after a restart', resumed);
+      }
       ctx.logger.info('slack connected', { mode: config.mode.kind, bot: started.botUserId, ...(httpPort !== undefined ? { port: httpPort } : {}) });
     },
     onLost(listener) {

@@ -12,6 +12,7 @@ import type { Logger } from '../../src/log.js';
 import type { CheckRunner } from './checks.js';
 import type { SlackGateDeps } from './gate.js';
 import type { MentionLogs } from './log-replies.js';
+import type { WatchRunner } from '../../src/chat/watch-runner.js';
 
 export interface ListenerDeps extends SlackGateDeps {
   runner: CheckRunner;
@@ -26,6 +27,8 @@ export interface ListenerDeps extends SlackGateDeps {
   bastions(): readonly string[];
   /** ssh logs in mentions and the threads mentions are answered in (issue 5). */
   logs?: MentionLogs;
+  /** /sshcheck watch and unwatch, and the Stop button (watch.ts); absent: watches are not available. */
+  watches?: WatchRunner;
 }
 
 export type ParsedRequest = ChatCommand | FleetCommand | { kind: 'error'; message: string };

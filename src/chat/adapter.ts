@@ -2,6 +2,7 @@
 import type { Logger } from '../log.js';
 import type { EngineClient } from './engine-client.js';
 import type { ChatGate } from './admission.js';
+import type { WatchRunner } from './watch-runner.js';
 
 export interface AdapterContext {
   engine: EngineClient;
@@ -14,6 +15,8 @@ export interface AdapterContext {
   logger: Logger;
   /** How reports name the bastion the probes run on. */
   vantage: string;
+  /** /sshcheck watch: re-checks on a schedule (watch-runner.ts); without it the adapter says watches are not available. */
+  watches?: WatchRunner;
 }
 
 export interface ChatAdapter {

@@ -24,6 +24,8 @@ export const CHAT_USAGE = [
   "  from <your IP>  also check whether the server bans or refuses your address (fail2ban, hosts.deny,",
   '                 firewall rules; needs a diagnostics login on the bastion)',
   '/sshcheck history <target>  shows its recent runs: worked at 10:02, broken since 10:05 (to you only)',
+  '/sshcheck watch <target> [every 30s] [for 2h]  checks it again on a schedule; its thread says when the diagnosis changes',
+  '/sshcheck unwatch <target>  stops that (so does the Stop button on the watch\'s message)',
   '/sshcheck help  shows this text.',
   'sshcheck probes the host from the bastion, steps through the 10-step SSH checklist in a thread,',
   'and puts the most likely cause in the first message. In a thread, mention the bot instead: @sshcheck db-3',

@@ -84,6 +84,8 @@ Several hosts (a fleet check: a summary by cause, then a line per host that is n
 
 Other commands:
   sshcheck completion bash|zsh      a shell completion script (source it, or install it)
+  sshcheck watch <host> [--every 30s] [--for 1h]   checks the host again on a schedule
+                                    and prints a line when the diagnosis changes (Ctrl-C stops)
   sshcheck history <host>           recent runs for host, per bastion (from the store)
   sshcheck audit [--since 24h] [--json]   the audit log of every request
   ssh -vvv user@host 2>&1 | sshcheck explain   where a pasted ssh log stops, and why

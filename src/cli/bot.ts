@@ -31,6 +31,8 @@ import { natsSettings } from '../nats/options.js';
 import type { NatsSettings } from '../nats/options.js';
 import type { Recovery } from '../store/store.js';
 import { AdapterSupervisor } from './adapter-supervisor.js';
+import { WatchRunner } from '../chat/watch-runner.js';
+import { watchStoreOfClient } from '../store/watch-store.js';
 import type { AdapterSlot } from './adapter-supervisor.js';
 
 /** How long the bot's store connections wait for another process's lock before a row is spooled (or a ledger call gives up). */
@@ -186,7 +188,10 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
   }
   // Each adapter on its own: one that cannot start (Slack unreachable) leaves the others
   // running and is retried with backoff; the bot exits only when none can run.
-  const supervisor = new AdapterSupervisor(await adapterSlots(config, { engine, logger, vantage, gate }, io.adapterLostMs !== undefined ? { lostMs: io.adapterLostMs } : {}), logger, { ...(io.retryFirstMs !== undefined ? { retryFirstMs: io.retryFirstMs } : {}), vantage });
+  // Watches re-check through the same gate and engine as every check, and live in the store
+  // (through the store's own thread, like the audit log).
+  const watches = new WatchRunner({ store: watchStoreOfClient(auditStore), gate, engine, vantage, logger });
+  const supervisor = new AdapterSupervisor(await adapterSlots(config, { engine, logger, vantage, gate, watches }, io.adapterLostMs !== undefined ? { lostMs: io.adapterLostMs } : {}), logger, { ...(io.retryFirstMs !== undefined ? { retryFirstMs: io.retryFirstMs } : {}), vantage });
   // Until stopped, or until no adapter runs and none will be retried (at start or later).
   const outcome = await Promise.race([supervisor.start().then(() => supervisor.whenHopeless()), io.stopSignal.then(() => undefined)]);
   if (outcome === undefined) {
@@ -194,6 +199,8 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
   } else {
     io.stderr(`sshcheck bot: no chat adapter can run:\n${outcome.map((line) => `  ${line}`).join('\n')}\n`);
   }
+  // Watches stay in the store as they are: the next start resumes them.
+  await watches.close();
   // Checks still waiting in the queue are refused; running ones finish and are recorded.
   gate.close();
   await supervisor.stop();

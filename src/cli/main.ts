@@ -104,6 +104,21 @@ export async function main(argv: readonly string[]): Promise<number> {
     const { runExplain } = await import('./explain.js');
     return runExplain(argv.slice(1));
   }
+  if (argv[0] === 'watch') {
+    // A signal ends the watch with its last state, not the process in the middle of a line.
+    const { runWatch } = await import('./watch.js');
+    const controller = new AbortController();
+    const onInt = (): void => controller.abort('SIGINT');
+    const onTerm = (): void => controller.abort('SIGTERM');
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+    try {
+      return await runWatch(argv.slice(1), process.env, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), signal: controller.signal });
+    } finally {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    }
+  }
   if (argv[0] === 'completion' && argv.length === 2 && (argv[1] === 'bash' || argv[1] === 'zsh')) {
     const [{ USAGE }, { bashCompletion, zshCompletion }] = await Promise.all([import('./args.js'), import('./usage-doc.js')]);
     process.stdout.write(argv[1] === 'bash' ? bashCompletion(USAGE) : zshCompletion(USAGE));

@@ -5,6 +5,7 @@
 export const SUBCOMMAND_USAGE: Readonly<Record<string, string>> = {
   bot: 'Usage: sshcheck bot\n  starts the Slack/Discord bot (no arguments; configured by the environment, see README)',
   serve: 'Usage: sshcheck serve [--listen addr|unix:/path]\n  the engine as an HTTP service on a bastion',
+  watch: 'Usage: sshcheck watch [options] [user@]host[:port] [--every 30s] [--for 1h]\n  checks the host again on a schedule and prints each change',
   history: 'Usage: sshcheck history <host>\n  recent runs for host, per bastion',
   audit: 'Usage: sshcheck audit [--since 24h] [--json]\n  the audit log of every request',
   explain: 'Usage: ssh -vvv user@host 2>&1 | sshcheck explain\n  where a pasted ssh log stops, and why',

@@ -85,6 +85,33 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_open ON audit (verdict) WHERE verdict IN ('queued', 'running');
     `,
   },
+  {
+    version: 5,
+    name: 'watches: a chat watch survives a restart of the bot (resumed, or its thread told it stopped)',
+    sql: `
+      CREATE TABLE watches (
+        id          TEXT    PRIMARY KEY,
+        platform    TEXT    NOT NULL,
+        workspace   TEXT,
+        channel     TEXT    NOT NULL,
+        user        TEXT    NOT NULL,
+        requester   TEXT    NOT NULL,
+        command     TEXT    NOT NULL,
+        host        TEXT    NOT NULL,
+        port        INTEGER NOT NULL,
+        bastion     TEXT    NOT NULL,
+        every_ms    INTEGER NOT NULL,
+        started_ms  INTEGER NOT NULL,
+        ends_ms     INTEGER NOT NULL,
+        parent_ref  TEXT,
+        thread_ref  TEXT,
+        progress    TEXT    NOT NULL DEFAULT '{}',
+        stopped_ms  INTEGER,
+        stop_reason TEXT
+      );
+      CREATE INDEX watches_active ON watches (stopped_ms);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -96,6 +96,86 @@ export interface RunRow {
   source: AuditSource;
 }
 
+/** A chat watch as the store keeps it (migration 5): where it posts, what it checks, how far it got. */
+export interface WatchEntry {
+  id: string;
+  platform: 'slack' | 'discord';
+  workspace: string | null;
+  channel: string;
+  user: string;
+  /** The requester as the platform shows them (a mention the adapter built). */
+  requester: string;
+  /** The check as command text (src/chat/rerun.ts encodeRerun): parsed again on resume. */
+  command: string;
+  host: string;
+  port: number;
+  /** The bastion it probes through (`via`, or the bot's own vantage), for the per-bastion cap. */
+  bastion: string;
+  everyMs: number;
+  startedMs: number;
+  endsMs: number;
+  /** The platform's id of the parent message (Slack ts, Discord message id), once posted. */
+  parentRef: string | null;
+  /** Where the thread is, when the platform gives it an id of its own (a Discord thread). */
+  threadRef: string | null;
+  /** The watch's progress (src/chat/watch.ts WatchProgress) as JSON. */
+  progress: string;
+}
+
+export interface WatchRow extends WatchEntry {
+  stoppedMs: number | null;
+  stopReason: string | null;
+}
+
+export type WatchPatch = Partial<Pick<WatchEntry, 'parentRef' | 'threadRef' | 'progress'>>;
+
+interface WatchDbRow {
+  id: string;
+  platform: string;
+  workspace: string | null;
+  channel: string;
+  user: string;
+  requester: string;
+  command: string;
+  host: string;
+  port: number;
+  bastion: string;
+  every_ms: number;
+  started_ms: number;
+  ends_ms: number;
+  parent_ref: string | null;
+  thread_ref: string | null;
+  progress: string;
+  stopped_ms: number | null;
+  stop_reason: string | null;
+}
+
+function watchRow(r: WatchDbRow): WatchRow {
+  return {
+    id: r.id,
+    platform: r.platform === 'discord' ? 'discord' : 'slack',
+    workspace: r.workspace,
+    channel: r.channel,
+    user: r.user,
+    requester: r.requester,
+    command: r.command,
+    host: r.host,
+    port: r.port,
+    bastion: r.bastion,
+    everyMs: r.every_ms,
+    startedMs: r.started_ms,
+    endsMs: r.ends_ms,
+    parentRef: r.parent_ref,
+    threadRef: r.thread_ref,
+    progress: r.progress,
+    stoppedMs: r.stopped_ms,
+    stopReason: r.stop_reason,
+  };
+}
+
+/** A watch's progress JSON is small; a bigger one is a bug, not something to keep. */
+const MAX_PROGRESS = 16_384;
+
 export interface StoreOptions {
   retentionDays?: number;
   /** How long a writer waits for another process's lock. */
@@ -484,6 +564,67 @@ export class Store {
   /** What a reserved run really used, and its report (JSON) to give again while the budget is spent. */
   settleConnections(id: number, used: number, reportJson: string | undefined, endedMs: number): void {
     this.db.prepare('UPDATE connection_ledger SET connections = ?, report = ?, ended_ms = ? WHERE id = ?').run(Math.max(0, Math.round(used)), reportJson ?? null, Math.round(endedMs), id);
+  }
+
+  /** Keeps a new watch; stopped watches older than the retention period go. */
+  addWatch(entry: WatchEntry): void {
+    this.db.prepare('DELETE FROM watches WHERE stopped_ms IS NOT NULL AND stopped_ms < ?').run(this.now() - this.retentionMs);
+    this.db
+      .prepare(
+        `INSERT INTO watches (id, platform, workspace, channel, user, requester, command, host, port, bastion, every_ms, started_ms, ends_ms, parent_ref, thread_ref, progress)
+         VALUES (@id, @platform, @workspace, @channel, @user, @requester, @command, @host, @port, @bastion, @every_ms, @started_ms, @ends_ms, @parent_ref, @thread_ref, @progress)`,
+      )
+      .run({
+        id: entry.id.slice(0, 64),
+        platform: entry.platform,
+        workspace: cut(entry.workspace, MAX_FIELD),
+        channel: cut(entry.channel, MAX_FIELD) ?? '',
+        user: cut(entry.user, MAX_FIELD) ?? '',
+        requester: cut(entry.requester, MAX_FIELD) ?? '',
+        command: cut(entry.command, 600) ?? '',
+        host: entry.host.toLowerCase().slice(0, 300),
+        port: entry.port,
+        bastion: cut(entry.bastion, MAX_FIELD) ?? '',
+        every_ms: Math.round(entry.everyMs),
+        started_ms: Math.round(entry.startedMs),
+        ends_ms: Math.round(entry.endsMs),
+        parent_ref: cut(entry.parentRef, MAX_FIELD),
+        thread_ref: cut(entry.threadRef, MAX_FIELD),
+        progress: entry.progress.length <= MAX_PROGRESS ? entry.progress : '{}',
+      });
+  }
+
+  updateWatch(id: string, patch: WatchPatch): void {
+    const sets: string[] = [];
+    const values: Record<string, unknown> = { id };
+    if (patch.parentRef !== undefined) {
+      sets.push('parent_ref = @parent_ref');
+      values['parent_ref'] = cut(patch.parentRef, MAX_FIELD);
+    }
+    if (patch.threadRef !== undefined) {
+      sets.push('thread_ref = @thread_ref');
+      values['thread_ref'] = cut(patch.threadRef, MAX_FIELD);
+    }
+    if (patch.progress !== undefined && patch.progress.length <= MAX_PROGRESS) {
+      sets.push('progress = @progress');
+      values['progress'] = patch.progress;
+    }
+    if (sets.length > 0) this.db.prepare(`UPDATE watches SET ${sets.join(', ')} WHERE id = @id`).run(values);
+  }
+
+  /** Ends a watch (once: a second stop keeps the first reason). */
+  stopWatch(id: string, stoppedMs: number, reason: string): void {
+    this.db.prepare('UPDATE watches SET stopped_ms = ?, stop_reason = ? WHERE id = ? AND stopped_ms IS NULL').run(Math.round(stoppedMs), cut(reason, MAX_TEXT), id);
+  }
+
+  /** The watches not stopped, oldest first: what a starting bot resumes. */
+  activeWatches(): WatchRow[] {
+    return (this.db.prepare('SELECT * FROM watches WHERE stopped_ms IS NULL ORDER BY started_ms, id').all() as WatchDbRow[]).map(watchRow);
+  }
+
+  watch(id: string): WatchRow | undefined {
+    const row = this.db.prepare('SELECT * FROM watches WHERE id = ?').get(id) as WatchDbRow | undefined;
+    return row ? watchRow(row) : undefined;
   }
 
   /**

@@ -21,6 +21,7 @@ test('commandDefinition: /sshcheck with target (required string), port (integer 
       { name: 'via', type: ApplicationCommandOptionType.String, required: false },
       { name: 'from', type: ApplicationCommandOptionType.String, required: false },
       { name: 'history', type: ApplicationCommandOptionType.Boolean, required: false },
+      { name: 'watch', type: ApplicationCommandOptionType.String, required: false },
     ],
   );
   const port = def.options?.find((o) => o.name === 'port');

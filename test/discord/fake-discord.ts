@@ -97,6 +97,8 @@ export interface InteractionOptions {
   history?: boolean;
   /** The requester's role ids (add them to `guildRoles` so the guild knows them). */
   roles?: string[];
+  /** The /sshcheck watch option ("every 30s for 2h", "on", "stop"). */
+  watch?: string;
 }
 
 /** Where a command is used and by whom (every command). */
@@ -410,6 +412,7 @@ export class FakeDiscord {
     if (options.port !== undefined) commandOptions.push({ name: 'port', type: 4, value: options.port });
     if (options.user !== undefined) commandOptions.push({ name: 'user', type: 3, value: options.user });
     if (options.history !== undefined) commandOptions.push({ name: 'history', type: 5, value: options.history });
+    if (options.watch !== undefined) commandOptions.push({ name: 'watch', type: 3, value: options.watch });
     return this.dispatchCommand({ name: 'sshcheck', commandId: this.commandId, options: commandOptions }, options);
   }
 

@@ -19,6 +19,7 @@ import type { DiscordAdapterOptions } from '../../adapters/discord/index.js';
 import { FakeDiscord } from './fake-discord.js';
 import type { ChatGate } from '../../src/chat/admission.js';
 import { openGate } from '../support/open-gate.js';
+import type { WatchRunner } from '../../src/chat/watch-runner.js';
 import type { TargetPolicy } from '../../src/policy/target-policy.js';
 import type { DispatchedInteraction, JsonObject, RecordedCall, StoredMessage } from './fake-discord.js';
 
@@ -111,6 +112,8 @@ export interface HarnessOptions extends DiscordAdapterOptions {
   policy?: TargetPolicy;
   /** Roles the fake guild has besides @everyone. */
   guildRoles?: string[];
+  /** Watches (src/chat/watch-runner.ts), built on the engine the adapter gets. */
+  watches?: (engine: EngineClient) => WatchRunner;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -129,7 +132,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const config: DiscordConfig = { token: fake.token, applicationId: fake.applicationId, apiUrl: fake.apiUrl };
   const adapterOptions: DiscordAdapterOptions = {};
   if (options.pacer !== undefined) adapterOptions.pacer = options.pacer;
-  const adapter = createDiscordAdapter(config, { engine: options.wrapEngine ? options.wrapEngine(engine) : engine, logger, vantage: 'test-bastion', gate: options.gate ?? openGate() }, adapterOptions);
+  const adapterEngine = options.wrapEngine ? options.wrapEngine(engine) : engine;
+  const watches = options.watches?.(adapterEngine);
+  const adapter = createDiscordAdapter(config, { engine: adapterEngine, logger, vantage: 'test-bastion', gate: options.gate ?? openGate(), ...(watches ? { watches } : {}) }, adapterOptions);
   await adapter.start();
   return {
     fake,
@@ -139,6 +144,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     config,
     closedPort: dnsPort,
     async stop() {
+      await watches?.close();
       await adapter.stop();
       await fake.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -49,6 +49,7 @@ test('global registration: one PUT with the bot token, /sshcheck and /sshcheck-e
       ['via', 3, false],
       ['from', 3, false],
       ['history', 5, false],
+      ['watch', 3, false],
     ],
   );
   assert.equal(options[1]?.min_value, 1);

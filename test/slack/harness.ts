@@ -20,6 +20,7 @@ import { closedPort } from './targets.js';
 import type { ChatGate } from '../../src/chat/admission.js';
 import { openGate } from '../support/open-gate.js';
 import type { TargetPolicy } from '../../src/policy/target-policy.js';
+import type { WatchRunner } from '../../src/chat/watch-runner.js';
 
 export const VANTAGE = 'test-bastion';
 /** Posting fast, for tests about something else than pacing (socket-mode.test checks Slack's real pace). */
@@ -55,6 +56,8 @@ export interface HarnessOptions {
   gate?: ChatGate;
   /** The in-process engine's target policy (sshcheck bot always sets one). */
   policy?: TargetPolicy;
+  /** Watches (src/chat/watch-runner.ts), built on the engine the adapter gets. */
+  watches?: (engine: EngineClient) => WatchRunner;
 }
 
 export function rawLogger(lines: string[]): Logger {
@@ -85,7 +88,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const logs: string[] = [];
   const mode: SlackConfig['mode'] = options.mode === 'http' ? { kind: 'http', signingSecret: SIGNING_SECRET, port: 0 } : { kind: 'socket', appToken: APP_TOKEN };
   const config: SlackConfig = { botToken: BOT_TOKEN, mode, apiUrl: fake.apiUrl };
-  const adapter = createSlackAdapter(config, { engine, logger: rawLogger(logs), vantage: VANTAGE, gate: options.gate ?? openGate() }, { listenHost: '127.0.0.1', pace: options.pace ?? FAST_PACE, drainMs: 30_000 });
+  const watches = options.watches?.(engine);
+  const adapter = createSlackAdapter(config, { engine, logger: rawLogger(logs), vantage: VANTAGE, gate: options.gate ?? openGate(), ...(watches ? { watches } : {}) }, { listenHost: '127.0.0.1', pace: options.pace ?? FAST_PACE, drainMs: 30_000 });
   await adapter.start();
   return {
     fake,
@@ -94,6 +98,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     checks,
     config,
     async close() {
+      await watches?.close();
       await adapter.stop();
       await fake.close();
       rmSync(dir, { recursive: true, force: true });
