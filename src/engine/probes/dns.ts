@@ -4,15 +4,21 @@
 // dns2's UDPClient cannot be aborted and its TC→TCP fallback has no timeout.
 import dgram from 'node:dgram';
 import { open } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import dns2 from 'dns2';
+import { dirname, join } from 'node:path';
+import type dns2 from 'dns2';
 import type { ProbeContext, Updater } from './context.js';
 import { remainingMs } from './context.js';
 import { candidateNames, parseResolvConf } from './resolv-conf.js';
 import { filesBeforeDns, nsswitchHosts, parseHostsFile } from './local-names.js';
 import type { DnsObs, DnsOutcome, DnsQueryObs, DnsRecordType, PtrObs } from '../observations.js';
 
-const { Packet } = dns2;
+// Only dns2's message codec. Its index also loads its TCP, UDP and DoH servers and clients
+// (http, https, http2, tls): 0.15–0.3 s of every CLI start on a busy bastion, for code the
+// probe never runs. packet.js is not in the package's exports map, hence the explicit path.
+const requireCjs = createRequire(import.meta.url);
+const Packet = requireCjs(join(dirname(requireCjs.resolve('dns2/package.json')), 'packet.js')) as typeof dns2.Packet;
 type Resource = dns2.Packet.Resource;
 
 export const DNS_PORT = 53;
