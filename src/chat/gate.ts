@@ -7,7 +7,7 @@
 import type { Logger } from '../log.js';
 import { isPolicyError } from '../policy/target-policy.js';
 import type { TargetPolicy } from '../policy/target-policy.js';
-import { checkTyped } from '../policy/target-policy.js';
+import { checkTyped, refusedHosts } from '../policy/target-policy.js';
 import type { Report } from '../engine/report.js';
 import type { Target } from '../target.js';
 import type { AuditEntry, AuditPatch, AuditSource, DenialReason, RunRow } from '../store/store.js';
@@ -256,14 +256,9 @@ export class Gate {
     const refusal = await this.permitted(actor);
     if (refusal !== undefined) return deny('permission', refusal);
 
-    const refused = targets.flatMap((t) => {
-      const r = checkTyped(this.options.policy, t);
-      return r ? [{ target: t, message: r.message }] : [];
-    });
+    const refused = targets.flatMap((t) => checkTyped(this.options.policy, t) ?? []);
     if (refused.length > 0) {
-      const shown = refused.slice(0, 3).map((r) => r.message.replace(/\.$/, ''));
-      const more = refused.length > 3 ? `; and ${refused.length - 3} more` : '';
-      return deny('policy', `${refused.length} of the ${targets.length} hosts may not be probed from this bot: ${shown.join('; ')}${more}. ${NOTHING}`);
+      return deny('policy', `${refused.length} of the ${targets.length} hosts may not be probed from this bot: ${refusedHosts(refused)}. ${NOTHING}`);
     }
 
     const rateKey = `${actor.platform}:${actor.workspace ?? ''}:${actor.user}`;

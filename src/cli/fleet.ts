@@ -11,7 +11,7 @@ import { compactLine, runFleet } from '../fleet/run.js';
 import type { FleetResult } from '../fleet/run.js';
 import { fleetTargets, readHostsFile } from '../fleet/targets.js';
 import { SshcheckError } from '../errors.js';
-import { checkTyped } from '../policy/target-policy.js';
+import { FLEET_HINT, checkTyped, refusedHosts } from '../policy/target-policy.js';
 import { cliPolicy } from './record.js';
 import { EXIT } from './exit.js';
 
@@ -93,8 +93,7 @@ export async function runFleetCommand(request: FleetRequest, io: FleetIo): Promi
   if (policy) {
     const refused = targets.flatMap((t) => checkTyped(policy, t) ?? []);
     if (refused.length > 0) {
-      const more = refused.length > 3 ? `; and ${refused.length - 3} more` : '';
-      throw new SshcheckError('E_POLICY', `${refused.length} of the ${targets.length} hosts are outside the target policy: ${refused.slice(0, 3).map((r) => r.message.replace(/\.$/, '')).join('; ')}${more}. Nothing was probed.`);
+      throw new SshcheckError('E_POLICY', `The target policy refuses ${refused.length} of the ${targets.length} hosts: ${refusedHosts(refused)}. Nothing was probed. ${FLEET_HINT}`);
     }
   }
   const vantage = request.vantage ?? hostname();

@@ -123,7 +123,18 @@ export interface PolicyDenial {
   addresses: string[];
   /** The deciding entry, described; undefined when nothing allowed it. */
   rule?: string;
+  /** Why, without the subject ("cloud instance metadata (built-in rule deny …)"). */
+  why: string;
   message: string;
+}
+
+/**
+ * Several refused hosts in one line, for a fleet: "127.0.0.1: loopback, the bastion itself
+ * (built-in rule deny 127.0.0.0/8); db-9: …; and 4 more". Each host once, at most `shown`.
+ */
+export function refusedHosts(denials: readonly PolicyDenial[], shown = 3): string {
+  const parts = denials.slice(0, shown).map((d) => `${d.address ?? d.name ?? d.target}: ${d.why}`);
+  return `${parts.join('; ')}${denials.length > shown ? `; and ${denials.length - shown} more` : ''}`;
 }
 
 export class PolicyError extends SshcheckError {
@@ -138,6 +149,8 @@ export function isPolicyError(err: unknown): err is PolicyError {
 }
 
 const HINT = 'If it should be checked, an admin can allow it under policy: in the engine config (docs/security.md).';
+/** The same advice for a fleet's refused hosts. */
+export const FLEET_HINT = 'If they should be checked, an admin can allow them under policy: in the engine config (docs/security.md).';
 
 /**
  * One sentence a person can act on: what was refused, by which rule (or that no rule allows
@@ -157,7 +170,7 @@ export function checkTyped(policy: TargetPolicy, target: Pick<Target, 'host' | '
   if (target.kind === 'name') {
     const verdict = judgeName(policy, target.host);
     if (verdict.allowed) return undefined;
-    return { target: label, name: target.host, addresses: [], ...(verdict.entry ? { rule: describeEntry(verdict.entry) } : {}), message: denyMessage(`the name ${target.host}`, verdict) };
+    return { target: label, name: target.host, addresses: [], ...(verdict.entry ? { rule: describeEntry(verdict.entry) } : {}), why: verdict.why, message: denyMessage(`the name ${target.host}`, verdict) };
   }
   return checkAddresses(policy, target, [target.host]);
 }
@@ -172,7 +185,7 @@ export function checkAddresses(policy: TargetPolicy, target: Pick<Target, 'host'
     const shown = canonicalIp(address) ?? address;
     const mapped = shown !== address.toLowerCase() ? ` (${address})` : '';
     const subject = target.kind === 'name' ? `${target.host}, which resolves to ${shown}${mapped}` : `the address ${shown}${mapped}`;
-    return { target: label, address: shown, addresses: checked, ...(verdict.entry ? { rule: describeEntry(verdict.entry) } : {}), message: denyMessage(subject, verdict) };
+    return { target: label, address: shown, addresses: checked, ...(verdict.entry ? { rule: describeEntry(verdict.entry) } : {}), why: verdict.why, message: denyMessage(subject, verdict) };
   }
   return undefined;
 }

@@ -87,7 +87,7 @@ test('every address of a CIDR block passes the policy fence: a fenced run refuse
     const r = await cli(['127.0.0.0/30', '--policy', join(dir, 'policy.yml'), '--json']);
     assert.equal(r.status, 2);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /2 of the 2 hosts are outside the target policy: The address 127\.0\.0\.1, .*The address 127\.0\.0\.2, /);
+    assert.match(r.stderr, /^sshcheck: The target policy refuses 2 of the 2 hosts: 127\.0\.0\.1: loopback, the bastion itself \(built-in rule deny 127\.0\.0\.0\/8\); 127\.0\.0\.2: loopback, the bastion itself \(built-in rule deny 127\.0\.0\.0\/8\)\. Nothing was probed\./);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -87,6 +87,7 @@ test('localhost: answered by /etc/hosts, so DNS is never asked; step 5 passes; t
   assert.match(dns?.summary ?? '', /^localhost → 127\.0\.0\.1/);
   assert.doesNotMatch(JSON.stringify(dns), /not in DNS/);
   assert.ok(dns?.evidence.some((e) => /which nsswitch\.conf reads before DNS/.test(e.detail)), JSON.stringify(dns?.evidence));
+  assert.ok(dns?.evidence.some((e) => e.detail === 'resolver 127.0.0.1: not asked'), JSON.stringify(dns?.evidence));
   assert.equal(report.diagnosis.cause, 'healthy', report.diagnosis.summary);
   assert.match(report.diagnosis.next[0] ?? '', /^localhost is this bastion itself \(loopback\)/);
   assert.doesNotMatch(report.diagnosis.next.join('\n'), /VPN|split tunnel/);

@@ -273,7 +273,7 @@ test('a fleet with one host outside the policy is refused whole: nothing runs, a
   const decision = await gate.admitFleet({ actor: fleetActor, targets });
   assert.ok(decision.kind === 'denied');
   assert.equal(decision.reason, 'policy');
-  assert.match(decision.message, /^2 of the 4 hosts may not be probed from this bot: .*169\.254\.169\.254.*; .*127\.0\.0\.1.*\. Nothing was checked\.$/);
+  assert.match(decision.message, /^2 of the 4 hosts may not be probed from this bot: 169\.254\.169\.254: cloud instance metadata \(built-in rule deny 169\.254\.169\.254\/32\); 127\.0\.0\.1: loopback, the bastion itself \(built-in rule deny 127\.0\.0\.0\/8\)\. Nothing was checked\.$/);
   assert.equal(gate.running, 0);
   const rows = store.audit();
   assert.equal(rows.length, 4);

@@ -75,42 +75,45 @@ test('the hosts file and the hosts: line of nsswitch.conf, parsed as glibc reads
   assert.equal(filesBeforeDns(['dns']), false);
 });
 
-test('a name the hosts file answers (files before dns) is not sent to the resolvers', async () => {
+test('a name the hosts file maps to this machine (files before dns) is not sent to the resolvers', async () => {
   const before = asked.length;
   const obs = await probeDns({ name: 'localhost', queryTimeoutMs: 1000, port, ...paths('hosts: files dns\n') }, testContext());
   assert.equal(obs.state, 'done');
   assert.deepEqual(obs.queries, []);
-  assert.match(obs.configNote ?? '', /^localhost → 127\.0\.0\.1, ::1 from .*hosts, which nsswitch\.conf reads before DNS: ssh does not ask DNS for this name/);
-  const local = await probeDns({ name: 'DB-LOCAL', queryTimeoutMs: 1000, port, ...paths('hosts: files dns\n') }, testContext());
-  assert.deepEqual(local.queries, []);
+  assert.match(obs.configNote ?? '', /^localhost → 127\.0\.0\.1, ::1 \(this machine\) from .*hosts, which nsswitch\.conf reads before DNS: ssh does not ask DNS for this name/);
   assert.deepEqual(asked.slice(before), [], 'no question reached the server');
 });
 
-test('a name not in the hosts file, or nsswitch.conf asking DNS first: the resolvers are asked as before', async () => {
+test('another name in the hosts file, one not in it, or nsswitch.conf asking DNS first: the resolvers are asked (a stale hosts line shows against DNS)', async () => {
   let before = asked.length;
-  const other = await probeDns({ name: 'db-9', queryTimeoutMs: 1000, port, ...paths('hosts: files dns\n') }, testContext());
+  const local = await probeDns({ name: 'DB-LOCAL', queryTimeoutMs: 4000, port, ...paths('hosts: files dns\n') }, testContext(10_000));
+  assert.ok(local.queries.length > 0);
+  assert.ok(asked.slice(before).some((q) => q.startsWith('db-local')), asked.slice(before).join(', '));
+  before = asked.length;
+  // Generous timeouts: on a loaded machine the server must get to the question before the probe gives up.
+  const other = await probeDns({ name: 'db-9', queryTimeoutMs: 4000, port, ...paths('hosts: files dns\n') }, testContext(10_000));
   assert.ok(other.queries.length > 0);
   assert.ok(asked.slice(before).some((q) => q.startsWith('db-9.lab.test ')), asked.slice(before).join(', '));
   before = asked.length;
-  const dnsFirst = await probeDns({ name: 'localhost', queryTimeoutMs: 1000, port, ...paths('hosts: dns files\n') }, testContext());
+  const dnsFirst = await probeDns({ name: 'localhost', queryTimeoutMs: 4000, port, ...paths('hosts: dns files\n') }, testContext(10_000));
   assert.ok(dnsFirst.queries.length > 0);
   assert.ok(asked.slice(before).some((q) => q.startsWith('localhost')), 'with dns first the name goes to DNS');
 });
 
-test('reverse lookups: the hosts file answers for the target; for the bastion only when it is loopback', async () => {
+test('reverse lookups: a loopback address is answered by the hosts file; any other goes to DNS', async () => {
   const files = paths('hosts: files dns\n');
-  const common = { resolvers: ['127.0.0.1'], queryTimeoutMs: 1000, port, hostsPath: files.hostsPath, nsswitchPath: files.nsswitchPath };
+  const common = { resolvers: ['127.0.0.1'], queryTimeoutMs: 4000, port, hostsPath: files.hostsPath, nsswitchPath: files.nsswitchPath };
   let before = asked.length;
-  const target = await probePtr({ ...common, address: '10.77.2.2', role: 'target' }, testContext());
-  assert.deepEqual(target.queries.map((q) => [q.outcome, q.answers]), [['answer', ['db-local.lab.test', 'db-local']]]);
-  assert.match(target.queries[0]?.detail ?? '', /not asked of DNS/);
-  const loopback = await probePtr({ ...common, address: '127.0.0.1', role: 'bastion' }, testContext());
-  assert.deepEqual(loopback.queries.map((q) => q.answers), [['localhost']]);
+  for (const role of ['target', 'bastion'] as const) {
+    const loopback = await probePtr({ ...common, address: '127.0.0.1', role }, testContext());
+    assert.deepEqual(loopback.queries.map((q) => [q.outcome, q.answers]), [['answer', ['localhost']]]);
+    assert.match(loopback.queries[0]?.detail ?? '', /not asked of DNS/);
+  }
   assert.deepEqual(asked.slice(before), []);
-  // The bastion's own network address is looked up by the target's sshd, in the target's
-  // hosts file: ours says nothing about it, so DNS is asked.
+  // For the bastion's network address it is the target's sshd that looks it up, in the
+  // target's hosts file: ours says nothing about it, so DNS is asked (and for the target too).
   before = asked.length;
-  const bastion = await probePtr({ ...common, address: '10.77.2.2', role: 'bastion' }, testContext());
+  const bastion = await probePtr({ ...common, address: '10.77.2.2', role: 'bastion' }, testContext(10_000));
   assert.equal(bastion.queries[0]?.outcome, 'nxdomain');
   assert.deepEqual(asked.slice(before), ['2.2.77.10.in-addr.arpa 12']);
 });

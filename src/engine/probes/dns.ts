@@ -4,15 +4,21 @@
 // dns2's UDPClient cannot be aborted and its TC→TCP fallback has no timeout.
 import dgram from 'node:dgram';
 import { open } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import dns2 from 'dns2';
+import { dirname, join } from 'node:path';
+import type dns2 from 'dns2';
 import type { ProbeContext, Updater } from './context.js';
 import { remainingMs } from './context.js';
 import { candidateNames, parseResolvConf } from './resolv-conf.js';
 import { filesBeforeDns, nsswitchHosts, parseHostsFile } from './local-names.js';
 import type { DnsObs, DnsOutcome, DnsQueryObs, DnsRecordType, PtrObs } from '../observations.js';
 
-const { Packet } = dns2;
+// Only dns2's message codec. Its index also loads its TCP, UDP and DoH servers and clients
+// (http, https, http2, tls): 0.15–0.3 s of every CLI start on a busy bastion, for code the
+// probe never runs. packet.js is not in the package's exports map, hence the explicit path.
+const requireCjs = createRequire(import.meta.url);
+const Packet = requireCjs(join(dirname(requireCjs.resolve('dns2/package.json')), 'packet.js')) as typeof dns2.Packet;
 type Resource = dns2.Packet.Resource;
 
 export const DNS_PORT = 53;
@@ -453,11 +459,13 @@ export async function probeDns(opts: ProbeDnsOptions, ctx: ProbeContext, onUpdat
     obs.configNote = `${sanitizeName(opts.name)} is an address literal: getaddrinfo does not ask DNS for it`;
     return finish();
   }
-  // getaddrinfo stops at the hosts file when it answers: the name never reaches DNS.
+  // getaddrinfo stops at the hosts file when it answers: the name never reaches DNS. For a
+  // name the file maps to this machine (localhost) DNS has nothing to add, and it is not asked.
+  // Any other name in the file still is: DNS's answer is what shows a stale hosts line.
   const local = await hostsReadFirst(opts);
   const fromFile = local?.byName.get(opts.name.toLowerCase().replace(/\.$/, ''));
-  if (local && fromFile) {
-    obs.configNote = `${sanitizeName(opts.name)} → ${fromFile.join(', ')} from ${local.path}, which nsswitch.conf reads before DNS: ssh does not ask DNS for this name, so neither does this check`;
+  if (local && fromFile?.every(isLoopback)) {
+    obs.configNote = `${sanitizeName(opts.name)} → ${fromFile.join(', ')} (this machine) from ${local.path}, which nsswitch.conf reads before DNS: ssh does not ask DNS for this name, so neither does this check`;
     return finish();
   }
   obs.candidates = candidateNames(opts.name, conf);
@@ -519,10 +527,9 @@ export async function probePtr(opts: ProbePtrOptions, ctx: ProbeContext): Promis
   };
   const name = reverseName(opts.address);
   if (name === undefined) return finish([], `${sanitizeName(opts.address)} is not an IP address`);
-  // The hosts file answers reverse lookups before DNS too. For the bastion's own address it
-  // is the target's sshd that looks it up, in the target's hosts file: only when the target is
-  // this machine (loopback) is that file this one.
-  if (opts.role === 'target' || isLoopback(opts.address)) {
+  // The hosts file answers reverse lookups before DNS too; a loopback address (the target is
+  // this machine, and so is the sshd that looks the bastion up) is not a question for DNS.
+  if (isLoopback(opts.address)) {
     const local = await hostsReadFirst(opts);
     const names = local?.byAddress.get(opts.address);
     if (local && names) {

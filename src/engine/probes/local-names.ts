@@ -1,7 +1,8 @@
 // What glibc's "files" source answers before DNS is asked: /etc/hosts, and whether
 // nsswitch.conf consults it first. A name (or an address, for a reverse lookup) that the
-// hosts file answers never reaches the resolvers in getaddrinfo, so the DNS probe does not
-// send it either: `localhost` is not a question for the upstream resolver. Pure: text in.
+// hosts file answers never reaches the resolvers in getaddrinfo; the DNS probe does not send
+// those that stay on this machine either: `localhost` is not a question for the upstream
+// resolver. Pure: text in.
 import { isIP } from 'node:net';
 
 /** nsswitch.conf(5): the order used when the file has no `hosts:` line (or cannot be read). */

@@ -65,7 +65,7 @@ function nameOutcome(dns: DnsObs | undefined): NameOutcome {
 
 function describeServer(dns: DnsObs, server: string): string {
   const qs = addressQueries(dns).filter((q) => q.server === server);
-  if (qs.length === 0) return `resolver ${server}: no answer yet`;
+  if (qs.length === 0) return `resolver ${server}: ${dns.state === 'done' ? 'not asked' : 'no answer yet'}`;
   const parts: string[] = [];
   for (const q of qs) {
     const lat = q.latencyMs !== undefined ? ` (${duration(q.latencyMs)})` : '';
