@@ -9,7 +9,6 @@ import type { ChatCommand } from '../../src/chat/grammar.js';
 import { encodeRerun } from '../../src/chat/rerun.js';
 import { targetLabel } from '../../src/target.js';
 import { deliveryIds, envelopeIdOf, isRepeat } from './deliveries.js';
-import { errorText } from './errors.js';
 import type { ListenerDeps, ParsedRequest } from './listeners.js';
 import { parseSlashRequest } from './listeners.js';
 import { renderAck, renderNotice, renderUsage, renderUsageError } from './render.js';
@@ -19,17 +18,9 @@ import { SlackSurface } from './surface.js';
 import { renderDecision, slackActor } from './gate.js';
 import { startSlackFleet } from './fleet.js';
 import { handleSlackWatchCommand } from './watch.js';
+import { privately } from './private-reply.js';
 
 export const COMMAND = '/sshcheck';
-
-/** A message only the requester sees, through the command's response_url. */
-export function privately(respond: RespondFn, logger: ListenerDeps['logger'], origin: Record<string, string>): (message: SlackMessage) => Promise<void> {
-  return (message) =>
-    respond({ response_type: 'ephemeral', replace_original: false, ...message }).then(
-      () => undefined,
-      (err: unknown) => logger.error('answering through the response_url failed', { ...origin, error: errorText(err) }),
-    );
-}
 
 /** What the ack carries: help and usage errors (nothing is probed), else nothing. Pure. */
 export function immediateAnswer(parsed: ParsedRequest): ({ response_type: 'ephemeral' } & SlackMessage) | undefined {

@@ -6,7 +6,8 @@
 // and thread. A parent that is itself a reply in a thread (an @mention there) is re-run in that thread.
 import type { App, BlockButtonAction } from '@slack/bolt';
 import { decodeRerun, RERUN_ACTION } from '../../src/chat/rerun.js';
-import { runSlackCheck, privately } from './commands.js';
+import { runSlackCheck } from './commands.js';
+import { privately } from './private-reply.js';
 import { deliveryIds, envelopeIdOf, isRepeat } from './deliveries.js';
 import { startSlackFleet } from './fleet.js';
 import { renderRefusal } from './gate.js';

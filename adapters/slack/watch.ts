@@ -25,7 +25,7 @@ import { toSurfaceError } from './errors.js';
 import type { ListenerDeps } from './listeners.js';
 import { envelopeIdOf } from './deliveries.js';
 import { deliveryIds, isRepeat } from './deliveries.js';
-import { privately } from './commands.js';
+import { privately } from './private-reply.js';
 import { requesterMention } from './requester.js';
 
 /** The Stop button's action_id; its value is the watch's id. */
