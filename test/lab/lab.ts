@@ -122,6 +122,8 @@ export interface SshdOptions {
   logFile?: string;
   /** Listen on every address of the target namespace (the fleet addresses too), not only ADDR.target. */
   listenAll?: boolean;
+  /** Extra sshd command-line flags (the fleet bench's `-r`: no re-exec per connection). */
+  flags?: string[];
 }
 
 export interface DnsRule {
@@ -295,7 +297,7 @@ export class Lab {
     }
     const logArgs = opts.logFile ? ['-E', opts.logFile] : ['-e'];
     if (opts.logFile) writeFileSync(opts.logFile, '');
-    const child = await this.startChild(this.target, '/usr/sbin/sshd', ['-D', ...logArgs, '-f', cfg], opts.logFile ? undefined : /Server listening on/);
+    const child = await this.startChild(this.target, '/usr/sbin/sshd', ['-D', ...(opts.flags ?? []), ...logArgs, '-f', cfg], opts.logFile ? undefined : /Server listening on/);
     if (opts.logFile) await waitForText(opts.logFile, /Server listening on/, 5000);
     // The bind mount stays in force for the running sshd (lab.md); later processes get a clean /etc.
     if (opts.hostsDeny !== undefined) this.removeEtc(this.target, 'hosts.deny');
