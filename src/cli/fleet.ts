@@ -3,6 +3,7 @@
 // (hosts by cause, counted), then one compact line per host that is not healthy; `--json`
 // prints one `sshcheck/fleet@1` document. Exit 0 only when every host is healthy.
 import { findEngineConfig } from '../engine/config.js';
+import { DEFAULT_MAX_HOSTS, MAX_HOSTS_CEILING } from '../engine/fleet-config.js';
 import { duration } from '../engine/checklist/format.js';
 import type { Report } from '../engine/report.js';
 import type { Target } from '../engine/target.js';
@@ -25,6 +26,8 @@ export interface FleetRequest {
   /** -p 22,2222: each host on each port. */
   ports?: number[];
   concurrency: number | undefined;
+  /** --max-hosts: the most hosts this check may name (else the engine config's fleet.max_hosts, else 1024). */
+  maxHosts?: number;
   json: boolean;
   quiet: boolean;
   color: boolean | undefined;
@@ -44,7 +47,11 @@ export interface FleetIo {
 /** The hosts of a request: validated, expanded, capped (throws E_USAGE before anything runs). */
 export function requestTargets(request: FleetRequest): Target[] {
   const config = findEngineConfig(request.configPath, {});
+  const configured = config?.fleet?.maxHosts;
+  const max = request.maxHosts ?? configured ?? DEFAULT_MAX_HOSTS;
   return fleetTargets({
+    max,
+    limit: request.maxHosts !== undefined ? `the limit given with --max-hosts` : configured !== undefined ? `the limit is the engine config's fleet.max_hosts; --max-hosts overrides it` : `the default limit; raise it with --max-hosts <n> or the engine config's fleet.max_hosts, up to ${MAX_HOSTS_CEILING}`,
     patterns: request.patterns,
     ...(request.file !== undefined ? { fileLines: readHostsFile(request.file), fileName: request.file } : {}),
     groups: request.groups,
