@@ -90,6 +90,21 @@ export function renderFleet(result: FleetResult, options: { color?: boolean } = 
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * The `sshcheck/fleet@1` document, written in pieces: the same text JSON.stringify(result)
+ * would give with the reports (already text, in the hosts' order) in their place.
+ */
+export function writeFleetJson(result: FleetResult, reportTexts: ReadonlyArray<string | undefined>, write: (text: string) => void): void {
+  const { reports: kept, ...rest } = result;
+  const texts = kept.length > 0 ? kept.map((r) => JSON.stringify(r)) : reportTexts.filter((t): t is string => t !== undefined);
+  const head = JSON.stringify({ schema: rest.schema, vantage: rest.vantage, startedAt: rest.startedAt, summary: rest.summary });
+  const tail = JSON.stringify({ failures: rest.failures, notStarted: rest.notStarted, ...(rest.rechecks ? { rechecks: rest.rechecks } : {}) });
+  write(`${head.slice(0, -1)},"reports":[`);
+  // A few hundred reports per write: few calls, no string of every report at once.
+  for (let i = 0; i < texts.length; i += 256) write(`${i > 0 ? ',' : ''}${texts.slice(i, i + 256).join(',')}`);
+  write(`],${tail.slice(1)}\n`);
+}
+
 export async function runFleetCommand(request: FleetRequest, io: FleetIo): Promise<number> {
   const targets = requestTargets(request);
   const config = findEngineConfig(request.configPath, {});
@@ -111,13 +126,18 @@ export async function runFleetCommand(request: FleetRequest, io: FleetIo): Promi
     if (!request.quiet) io.stderr(`[${seconds(performance.now() - started).padStart(7)}] ${line}\n`);
   };
   progress(`checking ${targets.length} host${targets.length === 1 ? '' : 's'} from ${vantage}…`);
-  const onReport = (report: Report): void => {
+  const onReport = (report: Report, index: number): void => {
+    if (request.json) texts[index] = JSON.stringify(report);
     done += 1;
     if (report.diagnosis.cause !== 'healthy') progress(`${done}/${targets.length} ${compactLine(report, 100).host}: ${report.diagnosis.cause}`);
     else if (done % 50 === 0 || done === targets.length) progress(`${done}/${targets.length} checked`);
   };
+  // --json: each report is written out as text when it comes, in the hosts' order at the end;
+  // 10 000 report objects (and one string of all of them) would not fit the memory a fleet may use.
+  const texts: Array<string | undefined> = request.json ? new Array<string | undefined>(targets.length) : [];
   const result = await runFleet(targets, {
     vantage,
+    ...(request.json ? { keepReports: false } : {}),
     ...(request.concurrency !== undefined ? { concurrency: request.concurrency } : {}),
     ...(request.budgetMs !== undefined ? { budgetMs: request.budgetMs } : {}),
     ...(config ? { config } : {}),
@@ -126,7 +146,8 @@ export async function runFleetCommand(request: FleetRequest, io: FleetIo): Promi
     onReport,
     onFailure: (f) => progress(`${++done}/${targets.length} ${f.target}: engine failure: ${f.error}`),
   });
-  io.stdout(request.json ? `${JSON.stringify(result)}\n` : renderFleet(result, { color: request.color ?? (process.stdout.isTTY === true && process.env.NO_COLOR === undefined) }));
+  if (request.json) writeFleetJson(result, texts, io.stdout);
+  else io.stdout(renderFleet(result, { color: request.color ?? (process.stdout.isTTY === true && process.env.NO_COLOR === undefined) }));
   if (result.failures.length > 0) return EXIT.engine;
   // Hosts without a verdict make the whole answer incomplete: never 0, and not "a problem found".
   if (result.summary.undecided > 0) return EXIT.undecided;

@@ -102,6 +102,11 @@ export interface FleetOptions {
   onFailure?: (failure: FleetFailure, index: number) => void;
   /** The engine (tests pass a fake; default: run). */
   engine?: (target: Target, options: RunOptions) => Promise<Report>;
+  /**
+   * false: reports go to onReport only and result.reports stays empty (the summary still
+   * counts them): a caller that writes each report out as it comes needs not hold 10 000.
+   */
+  keepReports?: boolean;
   /** Extra run options for every host (thresholds, resolv.conf for tests). */
   runOptions?: Omit<RunOptions, 'vantage' | 'budgetMs' | 'config' | 'signal' | 'onEvent'>;
 }
@@ -110,7 +115,7 @@ export function hostLabel(target: Target): string {
   return formatTarget(target);
 }
 
-export function summarize(reports: readonly Report[], failed: number, durationMs: number, concurrency: number, notStarted = 0): FleetSummary {
+export function summarize(reports: ReadonlyArray<{ diagnosis: { cause: Cause } }>, failed: number, durationMs: number, concurrency: number, notStarted = 0): FleetSummary {
   const counts = new Map<Cause, number>();
   for (const r of reports) counts.set(r.diagnosis.cause, (counts.get(r.diagnosis.cause) ?? 0) + 1);
   if (notStarted > 0) counts.set('undecided', (counts.get('undecided') ?? 0) + notStarted);
@@ -133,6 +138,8 @@ interface Finished {
   attempt: number;
 }
 
+const WITHHELD = 'verdict withheld';
+
 /** The host's report with its verdict withheld: undecided, the doubted cause kept as a low-confidence alternative. */
 export function withheldReport(report: Report, load: LoadDuring): Report {
   const d = report.diagnosis;
@@ -149,7 +156,7 @@ export function withheldReport(report: Report, load: LoadDuring): Report {
       next: [`check ${report.target.host} again when the bastion is less busy (\`sshcheck ${report.target.host}\`), or the fleet with a lower --concurrency`, ...d.next.slice(0, 2)],
       alternatives,
       stoppedBy: 'abort',
-      stopDetail: `verdict withheld: ${why}`,
+      stopDetail: `${WITHHELD}: ${why}`,
       pending: [],
     },
   };
@@ -165,7 +172,11 @@ export async function runFleet(targets: readonly Target[], options: FleetOptions
   const limits = options.loadLimits ?? DEFAULT_LOAD_LIMITS;
   // Without a load source the fleet runs at its ceiling, as it always did, and judges nothing.
   let pace: ConcurrencyState = monitor ? initialConcurrency(most) : { limit: most, min: most, max: most, changedAtMs: -Infinity };
+  const keep = options.keepReports !== false;
   const reports: Array<Report | undefined> = new Array<Report | undefined>(targets.length);
+  // What the summary needs of a report that is not kept.
+  const causes: Array<Cause | undefined> = new Array<Cause | undefined>(targets.length);
+  let withheldCount = 0;
   const failures: FleetFailure[] = [];
   const failedIndexes: number[] = [];
   const rechecks: FleetRecheck[] = [];
@@ -182,7 +193,9 @@ export async function runFleet(targets: readonly Target[], options: FleetOptions
   let retry: NodeJS.Timeout | undefined;
 
   const accept = (index: number, report: Report): void => {
-    reports[index] = report;
+    if (keep) reports[index] = report;
+    causes[index] = report.diagnosis.cause;
+    if (report.diagnosis.stopDetail?.startsWith(WITHHELD) === true) withheldCount += 1;
     const first = firstLook.get(index);
     if (first) rechecks.push({ target: hostLabel(targets[index] as Target), first: first.report.diagnosis.cause, why: saturationWords(first.load), final: report.diagnosis.cause });
     options.onReport?.(report, index);
@@ -302,13 +315,13 @@ export async function runFleet(targets: readonly Target[], options: FleetOptions
   // A stopped fleet takes no second looks: the verdicts that waited for one are withheld.
   for (const index of again.splice(0)) {
     const first = firstLook.get(index);
-    if (first && reports[index] === undefined) accept(index, withheldReport(first.report, first.load));
+    if (first && causes[index] === undefined) accept(index, withheldReport(first.report, first.load));
   }
   const doneReports = reports.filter((r): r is Report => r !== undefined);
   const failedAt = new Set(failedIndexes);
-  const notStarted = targets.flatMap((t, i) => (reports[i] === undefined && !failedAt.has(i) ? [hostLabel(t)] : []));
+  const notStarted = targets.flatMap((t, i) => (causes[i] === undefined && !failedAt.has(i) ? [hostLabel(t)] : []));
   const samples = monitor?.samples() ?? [];
-  const summary = summarize(doneReports, failures.length, performance.now() - started, most, notStarted.length);
+  const summary = summarize(causes.flatMap((cause) => (cause !== undefined ? [{ diagnosis: { cause } }] : [])), failures.length, performance.now() - started, most, notStarted.length);
   return {
     schema: FLEET_SCHEMA,
     vantage: { name: options.vantage },
@@ -316,7 +329,7 @@ export async function runFleet(targets: readonly Target[], options: FleetOptions
     summary: {
       ...summary,
       ...(monitor
-        ? { load: { peakConcurrency: peak, finalConcurrency: pace.limit, samples: samples.length, saturatedSamples, lagMaxMs: Math.round(Math.max(0, ...samples.map((s) => s.lagMaxMs))), rechecked: rechecks.length, withheld: doneReports.filter((r) => r.diagnosis.stopDetail?.startsWith('verdict withheld') === true).length } }
+        ? { load: { peakConcurrency: peak, finalConcurrency: pace.limit, samples: samples.length, saturatedSamples, lagMaxMs: Math.round(Math.max(0, ...samples.map((s) => s.lagMaxMs))), rechecked: rechecks.length, withheld: withheldCount } }
         : {}),
     },
     reports: doneReports,

@@ -11,6 +11,7 @@ import { COOLDOWN_MS, DEFAULT_LOAD_LIMITS, START_LIMIT, TIMING_CAUSES, covered, 
 import type { LoadSource } from '../../src/fleet/load-monitor.js';
 import { runnableTasks } from '../../src/fleet/load-monitor.js';
 import { runFleet } from '../../src/fleet/run.js';
+import { writeFleetJson } from '../../src/cli/fleet.js';
 import { fleetTargets } from '../../src/fleet/targets.js';
 
 const sample = (atMs: number, over: Partial<LoadSample> = {}): LoadSample => ({ atMs, windowMs: 100, lagP99Ms: 2, lagMaxMs: 3, cpuCores: 0.2, runQueuePerCpu: 1, ...over });
@@ -206,5 +207,26 @@ describe('fleet runner under load', () => {
     assert.equal(most, 12);
     assert.equal(result.summary.byCause[0]?.cause, 'auth-slow');
     assert.equal(result.summary.load, undefined);
+  });
+});
+
+describe('fleet JSON without holding every report', () => {
+  test('keepReports false: the summary still counts every host, and the document written in pieces is the one JSON.stringify gives', async () => {
+    const targets = fleetTargets({ patterns: ['h-[1-600]'] });
+    const engine = (target: Target): Promise<Report> => Promise.resolve(fakeReport(target, Number(target.host.slice(2)) % 7 === 0 ? 'port-closed' : 'healthy'));
+    const kept = await runFleet(targets, { vantage: 'test', load: false, concurrency: 16, engine });
+    const texts: string[] = [];
+    const lean = await runFleet(targets, { vantage: 'test', load: false, concurrency: 16, engine, keepReports: false, onReport: (r, i) => void (texts[i] = JSON.stringify(r)) });
+    assert.equal(lean.reports.length, 0);
+    assert.deepEqual(lean.summary.byCause, kept.summary.byCause);
+    assert.equal(lean.summary.hosts, 600);
+    const chunks: string[] = [];
+    writeFleetJson(lean, texts, (t) => void chunks.push(t));
+    assert.ok(chunks.length > 3, 'written in pieces');
+    const expected = JSON.stringify({ ...kept, startedAt: lean.startedAt, summary: lean.summary });
+    assert.equal(chunks.join(''), `${expected}\n`);
+    const again: string[] = [];
+    writeFleetJson(kept, [], (t) => void again.push(t));
+    assert.equal(again.join(''), `${JSON.stringify(kept)}\n`);
   });
 });
