@@ -90,6 +90,8 @@ export function nextConcurrency(state: ConcurrencyState, level: LoadLevel, nowMs
 export interface LoadDuring {
   samples: number;
   lagMaxMs: number;
+  /** This process's timers ran late enough to move a verdict (lagMaxMs at or above the saturation limit). */
+  timersLate: boolean;
   runQueuePerCpu?: number;
   cpuCores: number;
   level: LoadLevel;
@@ -116,7 +118,7 @@ export function loadDuring(samples: readonly LoadSample[], fromMs: number, toMs:
     const l = loadLevel(s, limits);
     if (RANK[l] > RANK[level]) level = l;
   }
-  return { samples: count, lagMaxMs, cpuCores, level, ...(rq !== undefined ? { runQueuePerCpu: rq } : {}) };
+  return { samples: count, lagMaxMs, timersLate: lagMaxMs >= limits.lagSaturatedMs, cpuCores, level, ...(rq !== undefined ? { runQueuePerCpu: rq } : {}) };
 }
 
 /** True when some window covers the instant `toMs` (a check that ended then can be judged). */
@@ -132,6 +134,14 @@ export function covered(samples: readonly LoadSample[], toMs: number): boolean {
  */
 export const TIMING_CAUSES: ReadonlySet<Cause> = new Set<Cause>(['port-filtered', 'no-response', 'banner-timeout', 'kex-stall', 'auth-slow', 'server-overloaded', 'dns-timeout', 'undecided']);
 
+/**
+ * Timing causes whose other side is the target's kernel (a SYN answered or not, an echo
+ * reply): a long run queue does not delay them, only this process's own late timers can
+ * move them. The rest wait on processes (sshd, a resolver, ssh), which a saturated machine
+ * delays as well: in the lab, where the targets share the bastion's CPUs, that is the load.
+ */
+const KERNEL_TIMED: ReadonlySet<Cause> = new Set<Cause>(['port-filtered', 'no-response']);
+
 export type FindingJudgement = 'keep' | 'recheck' | 'withhold';
 
 /**
@@ -144,7 +154,8 @@ export function judgeFinding(report: Pick<Report, 'diagnosis'>, load: LoadDuring
   const d = report.diagnosis;
   if (!TIMING_CAUSES.has(d.cause)) return 'keep';
   if (d.cause === 'undecided' && d.stoppedBy !== 'budget') return 'keep';
-  if (load.level !== 'saturated') return 'keep';
+  const doubtful = KERNEL_TIMED.has(d.cause) ? load.timersLate : load.level === 'saturated';
+  if (!doubtful) return 'keep';
   return attempt === 0 ? 'recheck' : 'withhold';
 }
 
