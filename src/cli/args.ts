@@ -9,6 +9,7 @@ import type { Target } from '../target.js';
 import { parsePort, parseTarget, printable } from '../target.js';
 import type { FleetRequest } from './fleet.js';
 import { namesSeveral } from '../fleet/range.js';
+import { MAX_HOSTS_CEILING } from '../fleet/limits.js';
 
 export interface CheckRequest {
   command: 'check';
@@ -77,10 +78,13 @@ Several hosts (a fleet check: a summary by cause, then a line per host that is n
                                     comma lists: db-1,db-2,db-7
                                     CIDR blocks: 10.0.3.0/28 (its host addresses; /31
                                     and /32 as RFC 3021), [2001:db8::/124] (IPv6, small)
-                                    at most 1024 hosts in all
+                                    at most 1024 hosts in all, unless --max-hosts
       --file <path>     hosts from a file, one per line, # comments
       --group <name>    hosts of a group in the engine config (repeatable)
-      --concurrency <n> hosts checked at once (default 32, 1-256)
+      --concurrency <n> hosts checked at once, at most (default 32, 1-256): the fleet
+                        starts lower and adapts to what this machine sustains
+      --max-hosts <n>   the most hosts one check may name (default 1024, or the engine
+                        config's fleet.max_hosts; 1-100000)
 
 Other commands:
   sshcheck completion bash|zsh      a shell completion script (source it, or install it)
@@ -119,6 +123,7 @@ export const CLI_OPTIONS = {
   file: { type: 'string' },
   group: { type: 'string', multiple: true },
   concurrency: { type: 'string' },
+  'max-hosts': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const satisfies ParseArgsConfig['options'];
@@ -179,6 +184,12 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
       if (!/^[0-9]{1,3}$/.test(values.concurrency) || Number(values.concurrency) < 1 || Number(values.concurrency) > 256) throw usage(`invalid --concurrency "${printable(values.concurrency, 20)}": give 1 to 256`);
       concurrency = Number(values.concurrency);
     }
+    let maxHosts: number | undefined;
+    if (values['max-hosts'] !== undefined) {
+      const text = values['max-hosts'];
+      if (!/^[0-9]{1,6}$/.test(text) || Number(text) < 1 || Number(text) > MAX_HOSTS_CEILING) throw usage(`invalid --max-hosts "${printable(text, 20)}": give 1 to ${MAX_HOSTS_CEILING}`);
+      maxHosts = Number(text);
+    }
     if (values.file !== undefined && values.file.trim() === '') throw usage('--file needs a path');
     return {
       command: 'fleet',
@@ -189,6 +200,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
       overrides,
       ...(ports !== undefined ? { ports } : {}),
       concurrency,
+      ...(maxHosts !== undefined ? { maxHosts } : {}),
       json: values.json === true,
       quiet: values.quiet === true,
       color: values['no-color'] ? false : values.color === true ? true : undefined,
@@ -198,6 +210,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     };
   }
   if (values.concurrency !== undefined) throw usage('--concurrency is for several hosts (a fleet check)');
+  if (values['max-hosts'] !== undefined) throw usage('--max-hosts is for several hosts (a fleet check)');
   const outputs = (['json', 'brief', 'events'] as const).filter((o) => values[o] === true);
   if (outputs.length > 1) throw usage(`--${outputs[0]} and --${outputs[1]} both choose what stdout carries: give one`);
   const target = parseTarget(positionals[0] ?? '', overrides);

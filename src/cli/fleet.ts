@@ -3,6 +3,7 @@
 // (hosts by cause, counted), then one compact line per host that is not healthy; `--json`
 // prints one `sshcheck/fleet@1` document. Exit 0 only when every host is healthy.
 import { findEngineConfig } from '../config/engine-config.js';
+import { DEFAULT_MAX_HOSTS, MAX_HOSTS_CEILING } from '../fleet/limits.js';
 import { duration } from '../engine/checklist/format.js';
 import type { Report } from '../engine/report.js';
 import type { Target } from '../target.js';
@@ -25,6 +26,8 @@ export interface FleetRequest {
   /** -p 22,2222: each host on each port. */
   ports?: number[];
   concurrency: number | undefined;
+  /** --max-hosts: the most hosts this check may name (else the engine config's fleet.max_hosts, else 1024). */
+  maxHosts?: number;
   json: boolean;
   quiet: boolean;
   color: boolean | undefined;
@@ -44,7 +47,11 @@ export interface FleetIo {
 /** The hosts of a request: validated, expanded, capped (throws E_USAGE before anything runs). */
 export function requestTargets(request: FleetRequest): Target[] {
   const config = findEngineConfig(request.configPath, {});
+  const configured = config?.fleet?.maxHosts;
+  const max = request.maxHosts ?? configured ?? DEFAULT_MAX_HOSTS;
   return fleetTargets({
+    max,
+    limit: request.maxHosts !== undefined ? `the limit given with --max-hosts` : configured !== undefined ? `the limit is the engine config's fleet.max_hosts; --max-hosts overrides it` : `the default limit; raise it with --max-hosts <n> or the engine config's fleet.max_hosts, up to ${MAX_HOSTS_CEILING}`,
     patterns: request.patterns,
     ...(request.file !== undefined ? { fileLines: readHostsFile(request.file), fileName: request.file } : {}),
     groups: request.groups,
@@ -83,6 +90,21 @@ export function renderFleet(result: FleetResult, options: { color?: boolean } = 
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * The `sshcheck/fleet@1` document, written in pieces: the same text JSON.stringify(result)
+ * would give with the reports (already text, in the hosts' order) in their place.
+ */
+export function writeFleetJson(result: FleetResult, reportTexts: ReadonlyArray<string | undefined>, write: (text: string) => void): void {
+  const { reports: kept, ...rest } = result;
+  const texts = kept.length > 0 ? kept.map((r) => JSON.stringify(r)) : reportTexts.filter((t): t is string => t !== undefined);
+  const head = JSON.stringify({ schema: rest.schema, vantage: rest.vantage, startedAt: rest.startedAt, summary: rest.summary });
+  const tail = JSON.stringify({ failures: rest.failures, notStarted: rest.notStarted, ...(rest.rechecks ? { rechecks: rest.rechecks } : {}) });
+  write(`${head.slice(0, -1)},"reports":[`);
+  // A few hundred reports per write: few calls, no string of every report at once.
+  for (let i = 0; i < texts.length; i += 256) write(`${i > 0 ? ',' : ''}${texts.slice(i, i + 256).join(',')}`);
+  write(`],${tail.slice(1)}\n`);
+}
+
 export async function runFleetCommand(request: FleetRequest, io: FleetIo): Promise<number> {
   const targets = requestTargets(request);
   const config = findEngineConfig(request.configPath, {});
@@ -103,13 +125,18 @@ export async function runFleetCommand(request: FleetRequest, io: FleetIo): Promi
     if (!request.quiet) io.stderr(`[${seconds(performance.now() - started).padStart(7)}] ${line}\n`);
   };
   progress(`checking ${targets.length} host${targets.length === 1 ? '' : 's'} from ${vantage}…`);
-  const onReport = (report: Report): void => {
+  const onReport = (report: Report, index: number): void => {
+    if (request.json) texts[index] = JSON.stringify(report);
     done += 1;
     if (report.diagnosis.cause !== 'healthy') progress(`${done}/${targets.length} ${compactLine(report, 100).host}: ${report.diagnosis.cause}`);
     else if (done % 50 === 0 || done === targets.length) progress(`${done}/${targets.length} checked`);
   };
+  // --json: each report is written out as text when it comes, in the hosts' order at the end;
+  // 10 000 report objects (and one string of all of them) would not fit the memory a fleet may use.
+  const texts: Array<string | undefined> = request.json ? new Array<string | undefined>(targets.length) : [];
   const result = await runFleet(targets, {
     vantage,
+    ...(request.json ? { keepReports: false } : {}),
     ...(request.concurrency !== undefined ? { concurrency: request.concurrency } : {}),
     ...(request.budgetMs !== undefined ? { budgetMs: request.budgetMs } : {}),
     ...(config ? { config } : {}),
@@ -118,7 +145,8 @@ export async function runFleetCommand(request: FleetRequest, io: FleetIo): Promi
     onReport,
     onFailure: (f) => progress(`${++done}/${targets.length} ${f.target}: engine failure: ${f.error}`),
   });
-  io.stdout(request.json ? `${JSON.stringify(result)}\n` : renderFleet(result, { color: request.color ?? (process.stdout.isTTY === true && process.env.NO_COLOR === undefined) }));
+  if (request.json) writeFleetJson(result, texts, io.stdout);
+  else io.stdout(renderFleet(result, { color: request.color ?? (process.stdout.isTTY === true && process.env.NO_COLOR === undefined) }));
   if (result.failures.length > 0) return EXIT.engine;
   // Hosts without a verdict make the whole answer incomplete: never 0, and not "a problem found".
   if (result.summary.undecided > 0) return EXIT.undecided;

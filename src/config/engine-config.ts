@@ -20,6 +20,8 @@ import { parseStoreSection } from './store-section.js';
 import type { BudgetRules } from '../engine/ledger.js';
 import { DEFAULT_BUDGET_RULES } from '../engine/ledger.js';
 import { quoteValue, readConfigFile, safeKey, yamlProblem } from './config-file.js';
+import type { FleetConfig } from './fleet-config.js';
+import { parseFleetSection } from './fleet-config.js';
 
 /** Problems listed at most in one error. */
 const MAX_PROBLEMS = 20;
@@ -35,6 +37,8 @@ export interface EngineConfig extends RunConfig {
   store?: StoreConfig;
   /** `connection_budget:` connections to one target from this bastion per window (engine/ledger.ts). */
   connectionBudget?: BudgetRules;
+  /** `fleet:` limits of fleet checks on this bastion (fleet-config.ts). */
+  fleet?: FleetConfig;
 }
 
 export const EMPTY_ENGINE_CONFIG: EngineConfig = { diagnostics: [] };
@@ -98,7 +102,7 @@ export function parseEngineConfig(text: string, file = 'engine config'): EngineC
   };
   for (const item of root.items) {
     const key = isScalar(item.key) ? String(item.key.value) : '?';
-    if (!['diagnostics', 'groups', 'policy', 'store', 'probe_user', 'connection_budget', 'known_hosts'].includes(key)) collect(() => fail(file, lines, item.key as Node, safeKey(key), 'unknown field (expected diagnostics, groups, policy, store, probe_user, connection_budget or known_hosts)'));
+    if (!['diagnostics', 'groups', 'policy', 'store', 'probe_user', 'connection_budget', 'known_hosts', 'fleet'].includes(key)) collect(() => fail(file, lines, item.key as Node, safeKey(key), 'unknown field (expected diagnostics, groups, policy, store, probe_user, connection_budget, known_hosts or fleet)'));
   }
   const probeUser = collect(() => {
     const probeUserText = str(file, lines, root, 'probe_user', 'probe_user', false);
@@ -110,7 +114,9 @@ export function parseEngineConfig(text: string, file = 'engine config'): EngineC
     }
   });
   const knownHosts = collect(() => str(file, lines, root, 'known_hosts', 'known_hosts', false));
-  const groups = collect(() => parseGroups(file, lines, root.get('groups', true), collect));
+  const fleetNode = root.get('fleet', true) as Node | null | undefined;
+  const fleet = fleetNode === undefined || fleetNode === null ? undefined : collect(() => parseFleetSection(fleetNode, file, lines));
+  const groups = collect(() => parseGroups(file, lines, root.get('groups', true), collect, fleet?.maxHosts ?? MAX_EXPANSION));
   // policy: and store: are parsed by their own modules, with errors in this file's style.
   const policyNode = root.get('policy', true) as Node | null | undefined;
   const policy = policyNode === undefined ? undefined : collect(() => parsePolicySection(policyNode, file, lines));
@@ -133,6 +139,7 @@ export function parseEngineConfig(text: string, file = 'engine config'): EngineC
     ...(probeUser !== undefined ? { probeUser } : {}),
     ...(connectionBudget ? { connectionBudget } : {}),
     ...(knownHosts ? { knownHosts } : {}),
+    ...(fleet ? { fleet } : {}),
   };
 }
 
@@ -215,7 +222,7 @@ function parseBudget(node: Node, file: string, lines: LineCounter): BudgetRules 
 }
 
 /** `groups:` name → list of targets or ranges, each checked as the fleet command would. */
-function parseGroups(file: string, lines: LineCounter, node: unknown, collect: Collect): Record<string, string[]> | undefined {
+function parseGroups(file: string, lines: LineCounter, node: unknown, collect: Collect, max: number): Record<string, string[]> | undefined {
   const { isMap, isScalar, isSeq } = yaml();
   if (node === undefined || node === null) return undefined;
   if (!isMap(node)) fail(file, lines, node as Node, 'groups', 'must be a mapping of group names to lists of hosts');
@@ -231,18 +238,18 @@ function parseGroups(file: string, lines: LineCounter, node: unknown, collect: C
       let count = 0;
       groups[name] = entries.flatMap((entry, j) =>
         // Past the cap, the rest of the group is not validated: one error says it is too big.
-        count > MAX_EXPANSION ? [] : collect(() => {
+        count > max ? [] : collect(() => {
           if (!isScalar(entry) || typeof entry.value !== 'string' || entry.value.trim() === '') fail(file, lines, entry as Node, `${at}[${j}]`, 'must be a host name, address or range');
           const text = entry.value.trim();
           let names: string[] = [];
           try {
-            names = expandPattern(text);
+            names = expandPattern(text, max, 'fleet.max_hosts');
             for (const n of names) parseTarget(n);
           } catch (err) {
             fail(file, lines, entry, `${at}[${j}]`, (err as Error).message);
           }
           count += names.length;
-          if (count > MAX_EXPANSION) fail(file, lines, entry, `${at}[${j}]`, `the group names more than ${MAX_EXPANSION} hosts`);
+          if (count > max) fail(file, lines, entry, `${at}[${j}]`, `the group names more than ${max} hosts (fleet.max_hosts)`);
           return [text];
         }) ?? [],
       );

@@ -7,11 +7,31 @@
 // (`10.0.3.0/28`, `ops@10.0.3.0/28:2222`, `[2001:db8::/124]:22`): its host addresses.
 import { SshcheckError } from '../errors.js';
 import { printable } from '../target.js';
+import { DEFAULT_MAX_HOSTS } from './limits.js';
 import type { CidrBlock } from '../policy/ip.js';
 import { formatIp, parseCidrBlock } from '../policy/ip.js';
 
-/** The most targets one pattern (or one fleet command) may name. */
-export const MAX_EXPANSION = 1024;
+/** The most targets one pattern (or one fleet command) may name unless the caller gives its own cap. */
+export const MAX_EXPANSION = DEFAULT_MAX_HOSTS;
+
+/**
+ * A cap error: what was too big, the way out, and (`limit`) where the cap is set, so that the
+ * message names the option to raise it (the CLI's --max-hosts; chat has its own fixed cap).
+ */
+function tooMany(what: string, way: string, limit: string | undefined): SshcheckError {
+  return new SshcheckError('E_USAGE', `${what}: ${way}${limit !== undefined ? ` (${limit})` : ''}`);
+}
+
+/** The shortest prefix length whose block holds at most `max` host addresses. */
+function shortestPrefix(family: 4 | 6, max: number): number {
+  const bits = family === 4 ? 32 : 128;
+  for (let hostBits = 1; hostBits < bits; hostBits++) {
+    const size = 2 ** hostBits;
+    const hosts = hostBits >= 2 ? size - (family === 4 ? 2 : 1) : size;
+    if (hosts > max) return bits - hostBits + 1;
+  }
+  return 1;
+}
 
 const RANGE = /\[(\d{1,5})-(\d{1,5})\]/g;
 
@@ -24,7 +44,7 @@ export function hasRange(text: string): boolean {
  * Expands every `[a-b]` in the pattern (ranges multiply: `r[1-2]-[1-3]` is six names). A start
  * written with a leading zero pads every number to its width (`[01-10]` → 01 … 10).
  */
-export function expandPattern(pattern: string, max: number = MAX_EXPANSION): string[] {
+export function expandPattern(pattern: string, max: number = MAX_EXPANSION, limit?: string): string[] {
   const ranges: Array<{ from: number; to: number; width: number }> = [];
   const parts = pattern.split(RANGE);
   // split with two capture groups: [text, from, to, text, from, to, …, text]
@@ -44,7 +64,7 @@ export function expandPattern(pattern: string, max: number = MAX_EXPANSION): str
   let count = 1;
   for (const r of ranges) {
     count *= r.to - r.from + 1;
-    if (count > max) throw new SshcheckError('E_USAGE', `"${printable(pattern, 80)}" names more than ${max} hosts: split it into smaller ranges`);
+    if (count > max) throw tooMany(`"${printable(pattern, 80)}" names more than ${max} hosts`, 'split it into smaller ranges', limit);
   }
   let out = [texts[0] ?? ''];
   ranges.forEach((r, i) => {
@@ -89,7 +109,7 @@ function widestPrefix(family: 4 | 6, max: number): number {
  * most `max` host addresses are expanded (for IPv6, a /118 or longer): wider ones are refused
  * before any address is listed.
  */
-export function cidrHosts(block: CidrBlock, max: number = MAX_EXPANSION): string[] {
+export function cidrHosts(block: CidrBlock, max: number = MAX_EXPANSION, limit?: string): string[] {
   const bits = block.family === 4 ? 32 : 128;
   const hostBits = bits - block.prefix;
   const size = 1n << BigInt(hostBits);
@@ -101,7 +121,7 @@ export function cidrHosts(block: CidrBlock, max: number = MAX_EXPANSION): string
   }
   const count = last - first + 1n;
   if (count > BigInt(max)) {
-    throw new SshcheckError('E_USAGE', `${block.text} holds ${count} host addresses; a check covers at most ${max}: give a longer prefix (/${widestPrefix(block.family, max)} or longer)`);
+    throw tooMany(`${block.text} holds ${count} host addresses; a check covers at most ${max}`, `give a longer prefix (/${shortestPrefix(block.family, max)} or longer)`, limit);
   }
   const out: string[] = [];
   for (let n = first; n <= last; n++) out.push(formatIp(block.family, n));
@@ -109,7 +129,7 @@ export function cidrHosts(block: CidrBlock, max: number = MAX_EXPANSION): string
 }
 
 /** The targets a CIDR target names (`ops@10.0.3.0/30:2222` → `ops@10.0.3.1:2222`, `ops@10.0.3.2:2222`). */
-export function expandCidr(text: string, max: number = MAX_EXPANSION): string[] {
+export function expandCidr(text: string, max: number = MAX_EXPANSION, limit?: string): string[] {
   const m = CIDR_TARGET.exec(text);
   if (!m) return [text];
   const user = m[1] ?? '';
@@ -118,24 +138,24 @@ export function expandCidr(text: string, max: number = MAX_EXPANSION): string[] 
   const block = parseCidrBlock(cidr, { requirePrefix: true });
   if ('error' in block) throw new SshcheckError('E_USAGE', `"${printable(cidr, 60)}" ${block.error}`);
   // IPv6 addresses go back in brackets so that a port after them stays unambiguous.
-  return cidrHosts(block, max).map((a) => `${user}${block.family === 6 ? `[${a}]` : a}${port}`);
+  return cidrHosts(block, max, limit).map((a) => `${user}${block.family === 6 ? `[${a}]` : a}${port}`);
 }
 
 /**
  * Every target one word names: the parts of a comma list, each a range, a CIDR block or one
  * target. Bounded by `max` per word (fleetTargets caps the whole command as well).
  */
-export function expandTargetWord(word: string, max: number = MAX_EXPANSION): string[] {
+export function expandTargetWord(word: string, max: number = MAX_EXPANSION, limit?: string): string[] {
   const parts = word.split(',');
   if (parts.length > 1 && parts.some((p) => p.trim() === '')) {
     throw new SshcheckError('E_USAGE', `empty entry in the list "${printable(word, 80)}": write host,host with no spaces or empty items`);
   }
   const out: string[] = [];
   for (const part of parts) {
-    const names = isCidrTarget(part) ? expandCidr(part, max) : expandPattern(part, max);
+    const names = isCidrTarget(part) ? expandCidr(part, max, limit) : expandPattern(part, max, limit);
     for (const n of names) {
       out.push(n);
-      if (out.length > max) throw new SshcheckError('E_USAGE', `"${printable(word, 80)}" names more than ${max} hosts: check fewer at a time`);
+      if (out.length > max) throw tooMany(`"${printable(word, 80)}" names more than ${max} hosts`, 'check fewer at a time', limit);
     }
   }
   return out;

@@ -7,8 +7,8 @@ import type { Target, TargetOverrides } from '../target.js';
 import { parseTarget, printable } from '../target.js';
 import { GROUP_NAME, MAX_EXPANSION, expandTargetWord } from './range.js';
 
-/** A hosts file larger than this is refused (a 1024-host fleet fits in a few KiB). */
-const MAX_FILE_BYTES = 256 * 1024;
+/** A hosts file larger than this is refused (10 000 addresses fit in about 150 KiB; names with users and ports take more). */
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
 
 export interface FleetSources {
   /** Targets or patterns as typed (`db-1`, `db-[1-40]`, `ops@10.0.0.[1-50]:2222`, `db-1,db-2`, `10.0.3.0/28`). */
@@ -25,6 +25,8 @@ export interface FleetSources {
   ports?: readonly number[];
   /** Total cap (default MAX_EXPANSION). */
   max?: number;
+  /** Where the cap is set, named in the error when it is exceeded (`the limit is --max-hosts …`). */
+  limit?: string;
 }
 
 /** The lines of a hosts file: bounded in size, comments and blank lines dropped. */
@@ -63,7 +65,7 @@ export function fleetTargets(sources: FleetSources): Target[] {
   const add = (source: string, pattern: string): void => {
     let names: string[];
     try {
-      names = expandTargetWord(pattern, max);
+      names = expandTargetWord(pattern, max, sources.limit);
     } catch (err) {
       throw where(source, pattern, err);
     }
@@ -80,7 +82,7 @@ export function fleetTargets(sources: FleetSources): Target[] {
         if (seen.has(key)) continue;
         seen.add(key);
         out.push(target);
-        if (out.length > max) throw new SshcheckError('E_USAGE', `more than ${max} hosts${ports.length > 1 ? ' and ports' : ''} in one fleet check: check fewer at a time`);
+        if (out.length > max) throw new SshcheckError('E_USAGE', `more than ${max} hosts${ports.length > 1 ? ' and ports' : ''} in one fleet check: check fewer at a time${sources.limit !== undefined ? ` (${sources.limit})` : ''}`);
       }
     }
   };

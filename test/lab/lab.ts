@@ -5,7 +5,7 @@
 // labs of dead runs are swept; everything is torn down, also after a failure.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,10 +21,12 @@ export const ADDR = {
 } as const;
 
 /**
- * The fleet subnet: more addresses of the target namespace (lab.md: "more addresses on t0 for
- * fleet tests"), routed by the lab router through the target. 10.78.0.1 … 10.78.3.254.
+ * The fleet subnet: a block the lab router routes to the target namespace, which takes every
+ * address in it as its own (a local route, "AnyIP"), so one sshd listening on 0.0.0.0 answers
+ * on all of them without 16 000 interface addresses. 10.78.0.1 … 10.78.63.254, the host
+ * addresses of 10.78.0.0/18 as `sshcheck 10.78.0.0/18` lists them.
  */
-export const FLEET = { prefix: '10.78.0.0/22', max: 1022 } as const;
+export const FLEET = { prefix: '10.78.0.0/18', max: 16382 } as const;
 
 /** The n-th fleet address (1-based): 10.78.0.1, …, 10.78.0.255, 10.78.1.0, … */
 export function fleetAddress(n: number): string {
@@ -33,6 +35,8 @@ export function fleetAddress(n: number): string {
 }
 
 const PREFIX = 'sshcheck-';
+/** How long a lab process may take to say it is ready: seconds on a machine shared with other jobs. */
+const READY_MS = 15_000;
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = join(ROOT, 'bin', 'sshcheck.js');
 const DNS_SERVER = fileURLToPath(new URL('./dns-server.js', import.meta.url));
@@ -123,6 +127,8 @@ export interface SshdOptions {
   logFile?: string;
   /** Listen on every address of the target namespace (the fleet addresses too), not only ADDR.target. */
   listenAll?: boolean;
+  /** Extra sshd command-line flags (the fleet bench's `-r`: no re-exec per connection). */
+  flags?: string[];
 }
 
 export interface DnsRule {
@@ -158,6 +164,7 @@ export class Lab {
   private readonly extra: string[] = [];
   private readonly id: string;
   private destroyed = false;
+  private fleetRouted = false;
   private teardown: Promise<void> | undefined;
 
   private constructor(id: string) {
@@ -231,7 +238,7 @@ export class Lab {
     child.on('exit', () => this.children.delete(child));
     return new Promise((resolve, reject) => {
       let out = '';
-      const timer = setTimeout(() => reject(new Error(`${cmd} did not start: ${out}`)), 5000);
+      const timer = setTimeout(() => reject(new Error(`${cmd} did not start: ${out}`)), READY_MS);
       const onData = (d: Buffer): void => {
         out += d.toString();
         if (!readyPattern || readyPattern.test(out)) {
@@ -293,7 +300,7 @@ export class Lab {
     }
     const logArgs = opts.logFile ? ['-E', opts.logFile] : ['-e'];
     if (opts.logFile) writeFileSync(opts.logFile, '');
-    const child = await this.startChild(this.target, SSHD, ['-D', ...logArgs, '-f', cfg], opts.logFile ? undefined : /Server listening on/);
+    const child = await this.startChild(this.target, SSHD, ['-D', ...(opts.flags ?? []), ...logArgs, '-f', cfg], opts.logFile ? undefined : /Server listening on/);
     if (opts.logFile) await waitForText(opts.logFile, /Server listening on/, 5000);
     // The bind mount stays in force for the running sshd (lab.md); later processes get a clean /etc.
     if (opts.hostsDeny !== undefined) this.removeEtc(this.target, 'hosts.deny');
@@ -331,17 +338,18 @@ export class Lab {
   }
 
   /**
-   * Adds `count` fleet addresses (fleetAddress(1…count)) to the target's t0 and routes the
-   * fleet subnet through the target; an sshd started with `listenAll` answers on all of them.
+   * Makes the fleet block the target's (every address in it local there, routed to it by the
+   * lab router) and returns its first `count` addresses; an sshd started with `listenAll`
+   * answers on all of them. Other addresses of the block answer as well.
    */
   async addFleetAddresses(count: number): Promise<string[]> {
     if (!Number.isInteger(count) || count < 1 || count > FLEET.max) throw new Error(`fleet size must be 1-${FLEET.max}`);
-    const addresses = Array.from({ length: count }, (_, i) => fleetAddress(i + 1));
-    const batch = join(this.dir, 'fleet.batch');
-    writeFileSync(batch, addresses.map((a) => `addr add ${a}/32 dev t0`).join('\n') + '\n');
-    await sh('ip', ['-n', this.target, '-batch', batch], { timeoutMs: 30_000 });
-    await sh('ip', ['-n', this.router, 'route', 'add', FLEET.prefix, 'via', ADDR.target]);
-    return addresses;
+    if (!this.fleetRouted) {
+      await sh('ip', ['-n', this.target, 'route', 'add', 'local', FLEET.prefix, 'dev', 'lo']);
+      await sh('ip', ['-n', this.router, 'route', 'add', FLEET.prefix, 'via', ADDR.target]);
+      this.fleetRouted = true;
+    }
+    return Array.from({ length: count }, (_, i) => fleetAddress(i + 1));
   }
 
   /**
@@ -384,6 +392,32 @@ export class Lab {
         clearTimeout(timer);
         this.children.delete(child);
         resolve({ code, stdout, stderr, wallMs: performance.now() - started, killed });
+      });
+    });
+  }
+
+  /**
+   * Like runTimed, with stdout written to a file instead of kept in memory (a 10 000-host
+   * fleet's JSON is tens of MB); stderr is kept up to 64 KiB. For benchmarks.
+   */
+  runToFile(ns: string, cmd: string, args: readonly string[], stdoutFile: string, timeoutMs: number): Promise<{ code: number | null; stderr: string; wallMs: number; killed: boolean }> {
+    const started = performance.now();
+    const fd = openSync(stdoutFile, 'w');
+    return new Promise((resolve) => {
+      const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', fd, 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: process.env.HOME ?? '/root', LC_ALL: 'C', SSHCHECK_DB: join(this.dir, 'bench.db') } });
+      closeSync(fd);
+      this.children.add(child);
+      let stderr = '';
+      let killed = false;
+      child.stderr?.on('data', (d: Buffer) => (stderr.length < 64 << 10 ? (stderr += d.toString()) : undefined));
+      const timer = setTimeout(() => {
+        killed = true;
+        child.kill('SIGKILL');
+      }, timeoutMs);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        this.children.delete(child);
+        resolve({ code, stderr, wallMs: performance.now() - started, killed });
       });
     });
   }
