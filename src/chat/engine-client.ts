@@ -1,6 +1,6 @@
-// How the chat layer gets a check done. By default the engine runs in this process; the
-// remote client (remote-engine.ts, routed by routing.ts) talks to engine services on
-// bastions. Either way: events from the start of the run, then the report.
+// How the chat layer gets a check done. By default the engine runs in this process; with a
+// broker, src/nats sends each check to the agents of a bastion. Either way: events from the
+// start of the run, then the report.
 import type { ProgressEvent, Report } from '../engine/report.js';
 import type { RunHistory } from '../engine/checklist/assessment.js';
 import type { RunOptions } from '../engine/run.js';

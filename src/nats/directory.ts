@@ -13,7 +13,7 @@ import type { RouteRule } from '../chat/routing-config.js';
 import { parseEntry } from '../policy/config.js';
 import type { TargetPolicy } from '../policy/target-policy.js';
 import type { Declaration } from './protocol.js';
-import { ANNOUNCE_MS } from './protocol.js';
+import { ANNOUNCE_MS, NAME_RE } from './protocol.js';
 
 /** What an agent's engine config says it covers: its operator's allow entries, not the built-in private ranges. */
 export function coverageOf(policy: TargetPolicy | undefined): { cidrs: string[]; suffixes: string[] } {
@@ -98,7 +98,12 @@ export class AgentDirectory {
     const names = [...new Set([...config.bastions, ...this.bastions()])].sort();
     // Any well-formed name: a bastion whose agents are down gets the broker's own answer
     // ("no agent connected"), which says more than "unknown bastion".
-    if (via !== undefined) return { bastion: parseVia(via), reason: 'via' };
+    if (via !== undefined) {
+      const bastion = parseVia(via);
+      // One subject token: "eu-1.eua" would otherwise address one agent of eu-1.
+      if (!NAME_RE.test(bastion)) throw new SshcheckError('E_USAGE', `"${bastion}" is not a bastion name: lower-case letters, digits, "_" and "-"`);
+      return { bastion, reason: 'via' };
+    }
     const byConfig = matchRule(config.rules, target);
     if (byConfig) return byConfig;
     const declared = matchRule(this.declaredRules(), target);

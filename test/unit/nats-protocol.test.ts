@@ -48,7 +48,7 @@ test('routing: via, then the static rules of the bot config, then declared cover
   const dir = new AgentDirectory(() => now, 15_000);
   dir.update({ bastion: 'eu-1', agent: 'a', cidrs: ['10.1.0.0/16'], suffixes: ['eu.example.com'], up: true });
   dir.update({ bastion: 'eu-2', agent: 'b', cidrs: ['10.1.2.0/24'], suffixes: [], up: true });
-  const routing = loadRoutingConfig('bastions:\n  - name: us-1\n    url: http://10.0.0.9:8722\n    token_env: T\nrules:\n  - cidr: 10.1.3.0/24\n    bastion: us-1\n', 'sshcheck.yml', { env: { T: 'tok' }, readFile: () => '' });
+  const routing = loadRoutingConfig('bastions:\n  - name: us-1\nrules:\n  - cidr: 10.1.3.0/24\n    bastion: us-1\n', 'sshcheck.yml');
   const routes = { bastions: routing.bastions.map((b) => b.name), rules: routing.rules };
   assert.deepEqual(dir.route(routes, parseTarget('10.1.3.4')), { bastion: 'us-1', reason: 'cidr 10.1.3.0/24' });
   assert.deepEqual(dir.route(routes, parseTarget('10.1.2.4')), { bastion: 'eu-2', reason: 'declared cidr 10.1.2.0/24' });
