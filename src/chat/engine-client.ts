@@ -22,6 +22,11 @@ export interface CheckOptions {
   via?: string;
   /** The requester's address, checked against the target's bans and host rules. */
   from?: string;
+  /**
+   * Something the requester should know while the check goes on, that is neither an event
+   * nor a failure: a bastion's agent died and the check was sent to its twin.
+   */
+  onNotice?: (text: string) => void;
 }
 
 export interface EngineClient {

@@ -135,6 +135,8 @@ export class NatsEngine implements EngineClient {
       const last = attempt >= this.maxAttempts || this.brokerDown();
       const text = `${this.label(bastion)}: ${result.reason}${last ? '' : '; sending the check to another agent of the bastion'}`;
       this.onLost?.(text);
+      // The thread hears it now, not only when the retry ends (the failure says it anyway).
+      if (!last) options.onNotice?.(text);
       if (last) throw new NatsEngineError(this.brokerDown() ? 'broker-unreachable' : 'agent-lost', `${text}; ${what} was given up after ${attempt} ${attempt === 1 ? 'attempt' : 'attempts'}`);
     }
   }

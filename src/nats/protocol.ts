@@ -108,7 +108,8 @@ export function parseAgentMessage(data: Uint8Array): AgentMessage {
   const o = parseJson(data, "an agent's message");
   switch (o.t) {
     case 'accepted':
-      if (typeof o.agent !== 'string' || typeof o.bastion !== 'string' || (o.outcome !== 'started' && o.outcome !== 'joined' && o.outcome !== 'reused')) break;
+      // Names reach the thread (a lost agent is named there): only well-formed ones are taken.
+      if (typeof o.agent !== 'string' || !NAME_RE.test(o.agent) || typeof o.bastion !== 'string' || !NAME_RE.test(o.bastion) || (o.outcome !== 'started' && o.outcome !== 'joined' && o.outcome !== 'reused')) break;
       if (o.ageMs !== undefined && (typeof o.ageMs !== 'number' || !(o.ageMs >= 0))) break;
       return { t: 'accepted', agent: o.agent, bastion: o.bastion, outcome: o.outcome, ...(typeof o.ageMs === 'number' ? { ageMs: o.ageMs } : {}) };
     case 'event': {
@@ -119,7 +120,7 @@ export function parseAgentMessage(data: Uint8Array): AgentMessage {
       return { t: 'event', seq: o.seq, event: event as ProgressEvent };
     }
     case 'heartbeat':
-      if (typeof o.agent === 'string') return { t: 'heartbeat', agent: o.agent };
+      if (typeof o.agent === 'string' && NAME_RE.test(o.agent)) return { t: 'heartbeat', agent: o.agent };
       break;
     case 'refused':
       if (typeof o.message === 'string' && (o.code === 'policy' || o.code === 'busy' || o.code === 'audit' || o.code === 'bad-request' || o.code === 'stopping')) return { t: 'refused', code: o.code, message: o.message.slice(0, 600) };

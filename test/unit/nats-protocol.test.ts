@@ -25,7 +25,7 @@ test("agents' messages: every form parses; anything else is a protocol error", (
   assert.deepEqual(parseAgentMessage(bytes({ t: 'heartbeat', agent: 'a' })), { t: 'heartbeat', agent: 'a' });
   assert.equal(parseAgentMessage(bytes({ t: 'refused', code: 'policy', message: 'x'.repeat(900) })).t, 'refused');
   assert.equal((parseAgentMessage(bytes({ t: 'failed', message: 'boom', code: 'E_ENGINE' })) as { code?: string }).code, 'E_ENGINE');
-  for (const bad of ['not json', '[]', { t: 'event', seq: 0, event: { type: 'run-started' } }, { t: 'event', seq: 1, event: { type: 'run-finished' } }, { t: 'event', seq: 1, event: { type: 'mention' } }, { t: 'accepted', agent: 'a', bastion: 'b', outcome: 'stolen' }, { t: 'refused', code: 'other', message: '' }, { t: 'shell' }]) {
+  for (const bad of ['not json', '[]', { t: 'event', seq: 0, event: { type: 'run-started' } }, { t: 'event', seq: 1, event: { type: 'run-finished' } }, { t: 'event', seq: 1, event: { type: 'mention' } }, { t: 'accepted', agent: 'a', bastion: 'b', outcome: 'stolen' }, { t: 'accepted', agent: '<!channel>', bastion: 'b', outcome: 'started' }, { t: 'heartbeat', agent: 'a.b' }, { t: 'refused', code: 'other', message: '' }, { t: 'shell' }]) {
     assert.throws(() => parseAgentMessage(bytes(bad)), ProtocolError, JSON.stringify(bad));
   }
 });
