@@ -16,6 +16,8 @@ import type { MentionLogs } from './log-replies.js';
 export interface ListenerDeps extends SlackGateDeps {
   runner: CheckRunner;
   recent: RecentIds;
+  /** With several bot replicas: true for the one replica that answers a request (AdapterContext.claim). */
+  claim?: (id: string) => Promise<boolean>;
   pacer: Pacer;
   logger: Logger;
   vantage: string;

@@ -14,6 +14,11 @@ export interface AdapterContext {
   logger: Logger;
   /** How reports name the bastion the probes run on. */
   vantage: string;
+  /**
+   * With several bot replicas: resolves true for exactly one replica per request id (the
+   * one that answers it). Absent with a single replica: every request is this one's.
+   */
+  claim?: (id: string) => Promise<boolean>;
 }
 
 export interface ChatAdapter {

@@ -132,8 +132,10 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
   let vantage: string;
   let engine: EngineClient;
   let broker: { close(): Promise<void> } | undefined;
+  let claim: ((id: string) => Promise<boolean>) | undefined;
   if (nats) {
     const { connectBotBroker, RoutedNatsEngine } = await import('../nats/bot-engine.js');
+    const { ClaimBucket } = await import('../nats/claims.js');
     const connected = await connectBotBroker(nats, routing, logger, io.stopSignal);
     if (!connected) {
       gate.close();
@@ -141,6 +143,13 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
       return 0;
     }
     broker = connected;
+    try {
+      // Two replicas may run: each chat request is answered by the one that claims it.
+      const claims = await ClaimBucket.open(connected.nc, `${hostname()}:${process.pid}`, logger);
+      claim = (id) => claims.claim(id);
+    } catch (err) {
+      logger.warn('no claims bucket on the broker (JetStream off, or not permitted): run one bot replica only, or two would both answer every command', { error: err instanceof Error ? err.message : String(err) });
+    }
     // The bastion is known per check (run-started names it); until then the thread says this.
     vantage = config.vantage ?? 'the routed bastion';
     engine = new RoutedNatsEngine(connected.engine, routing?.reuseMs ?? REUSE_MS);
@@ -168,7 +177,7 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
   }
   // Each adapter on its own: one that cannot start (Slack unreachable) leaves the others
   // running and is retried with backoff; the bot exits only when none can run.
-  const supervisor = new AdapterSupervisor(await adapterSlots(config, { engine, logger, vantage, gate }), logger, { ...(io.retryFirstMs !== undefined ? { retryFirstMs: io.retryFirstMs } : {}), vantage });
+  const supervisor = new AdapterSupervisor(await adapterSlots(config, { engine, logger, vantage, gate, ...(claim ? { claim } : {}) }), logger, { ...(io.retryFirstMs !== undefined ? { retryFirstMs: io.retryFirstMs } : {}), vantage });
   const outcome = await Promise.race([supervisor.start().then(() => supervisor.hopeless), io.stopSignal.then(() => undefined)]);
   if (outcome === undefined) {
     await io.stopSignal;

@@ -3,6 +3,7 @@
 // target policy). Routing: `via` wins, then the static rules of the bot's config, then the
 // declared coverage (most specific first), then the config's default. Pure: declarations
 // in, routes out; the clock is injected.
+import { createHash } from 'node:crypto';
 import { SshcheckError } from '../engine/errors.js';
 import type { Target } from '../engine/target.js';
 import { formatTarget } from '../engine/target.js';
@@ -25,6 +26,21 @@ export function coverageOf(policy: TargetPolicy | undefined): { cidrs: string[];
     else suffixes.push(entry.suffix);
   }
   return { cidrs, suffixes };
+}
+
+/**
+ * The agent a check of `key` goes to first, among a bastion's live agents: the highest
+ * hash of (agent, key), rendezvous style. Every bot replica that knows the same agents
+ * picks the same one, so two replicas asking for one target meet in that agent's single
+ * flight; an agent joining or leaving moves only its own share of targets. Pure.
+ */
+export function preferredAgent(agents: readonly string[], key: string): string | undefined {
+  let best: { agent: string; score: string } | undefined;
+  for (const agent of agents) {
+    const score = createHash('sha256').update(`${agent}\n${key}`).digest('hex');
+    if (!best || score > best.score) best = { agent, score };
+  }
+  return best?.agent;
 }
 
 interface Known {

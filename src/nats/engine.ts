@@ -12,7 +12,8 @@ import type { Target } from '../engine/target.js';
 import { formatTarget } from '../engine/target.js';
 import type { CheckOptions, CheckResult, EngineClient } from '../chat/engine-client.js';
 import type { Route } from '../chat/routing.js';
-import { AgentDirectory } from './directory.js';
+import { targetKey } from '../chat/shared-runs.js';
+import { AgentDirectory, preferredAgent } from './directory.js';
 import type { StaticRoutes } from './directory.js';
 import type { AgentMessage } from './protocol.js';
 import { AGENTS_WILDCARD, checkSubject, DEAD_AFTER_MS, DISCOVER_SUBJECT, encode, parseAgentMessage, parseDeclaration } from './protocol.js';
@@ -48,7 +49,11 @@ export interface NatsEngineOptions {
 /** Called when an agent died during a check, before the check is sent again (or given up). */
 export type LostNotice = (text: string) => void;
 
-type Attempt = { kind: 'done'; report: Report; reusedAgeMs?: number } | { kind: 'lost'; agent: string | undefined; reason: string };
+/** `quiet`: the agent addressed by name had already left (the broker said so at once); nothing ran, nobody needs telling. */
+/** Sends of one check at most, counting those to agents that had already left. */
+const MAX_SENDS = 10;
+
+type Attempt = { kind: 'done'; report: Report; reusedAgeMs?: number } | { kind: 'lost'; agent: string | undefined; reason: string; quiet?: boolean };
 
 export class NatsEngine implements EngineClient {
   readonly directory: AgentDirectory;
@@ -124,13 +129,16 @@ export class NatsEngine implements EngineClient {
     const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
     const what = `the check of ${formatTarget(target)}`;
     const lost = new Set<string>();
-    for (let attempt = 1; ; attempt++) {
-      // A retry goes to a twin by name; with none known, to the queue group again (the
-      // broker dropped the dead agent's subscription when its connection broke).
-      const twin = attempt > 1 ? this.directory.agents(bastion).find((a) => !lost.has(a)) : undefined;
-      const result = await this.attempt(bastion, twin, target, options, signal, what);
+    const key = targetKey(target, options.from);
+    for (let attempt = 1, sends = 0; sends < MAX_SENDS; sends++) {
+      // To the agent every replica would pick for this target (their single flights meet
+      // there), then to a twin; with none known, to the queue group (the broker dropped a
+      // dead agent's subscription when its connection broke).
+      const agent = preferredAgent(this.directory.agents(bastion).filter((a) => !lost.has(a)), key);
+      const result = await this.attempt(bastion, agent, target, options, signal, what);
       if (result.kind === 'done') return result.reusedAgeMs !== undefined ? { report: result.report, reusedAgeMs: result.reusedAgeMs } : { report: result.report };
       if (result.agent !== undefined) lost.add(result.agent);
+      if (result.quiet) continue;
       // With the broker gone, another agent would not hear the check either.
       const last = attempt >= this.maxAttempts || this.brokerDown();
       const text = `${this.label(bastion)}: ${result.reason}${last ? '' : '; sending the check to another agent of the bastion'}`;
@@ -138,7 +146,9 @@ export class NatsEngine implements EngineClient {
       // The thread hears it now, not only when the retry ends (the failure says it anyway).
       if (!last) options.onNotice?.(text);
       if (last) throw new NatsEngineError(this.brokerDown() ? 'broker-unreachable' : 'agent-lost', `${text}; ${what} was given up after ${attempt} ${attempt === 1 ? 'attempt' : 'attempts'}`);
+      attempt += 1;
     }
+    throw new NatsEngineError('no-agent', `${this.label(bastion)}: none of the agents it declared is connected to the broker (${[...lost].join(', ')})`);
   }
 
   /** Whether the broker connection is up now (it reconnects by itself after a loss). */
@@ -187,6 +197,7 @@ export class NatsEngine implements EngineClient {
       const onMessage = (msg: Msg): void => {
         if (msg.headers?.hasError) {
           // The broker's own answer: 503 means nobody subscribes to the subject.
+          if (msg.headers.code === 503 && agent !== undefined && !accepted) return finish(() => resolve({ kind: 'lost', agent, reason: `agent ${agent} is no longer connected`, quiet: true }));
           if (msg.headers.code === 503) return fail('no-agent', agent ? `agent ${agent} is no longer connected` : `no agent of this bastion is connected to the broker (start sshcheck agent --bastion ${bastion} there)`);
           return fail('protocol', `the broker answered ${msg.headers.code} ${msg.headers.description}`);
         }

@@ -30,7 +30,7 @@ import { parseTarget } from '../../src/engine/target.js';
 import { NatsEngine, NatsEngineError } from '../../src/nats/engine.js';
 import { openBroker } from '../../src/nats/connect.js';
 import { natsSettings } from '../../src/nats/options.js';
-import { freePort, natsUnavailable, TestBroker } from '../support/nats-server.js';
+import { freePort, natsUnavailable, TestBroker, waitFor } from '../support/nats-server.js';
 
 const unavailable = natsUnavailable();
 if (unavailable) console.log(`# nats tests skipped: ${unavailable}`);
@@ -42,18 +42,6 @@ interface AgentProcess {
   name: string;
   child: ChildProcess;
   log: () => string;
-}
-
-function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      if (cond()) return resolve();
-      if (Date.now() > end) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 50);
-    };
-    tick();
-  });
 }
 
 describe('NATS: bot engine client and real agents on a real nats-server', { skip: unavailable ?? false }, () => {

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseTarget } from '../../src/engine/target.js';
 import { loadRoutingConfig } from '../../src/chat/routing-config.js';
-import { AgentDirectory, coverageOf } from '../../src/nats/directory.js';
+import { claimKey } from '../../src/nats/claims.js';
+import { AgentDirectory, coverageOf, preferredAgent } from '../../src/nats/directory.js';
 import { natsSettings, NatsConfigError, parseNatsUrl } from '../../src/nats/options.js';
 import { checkSubject, encodeDeclaration, parseAgentMessage, parseDeclaration, ProtocolError } from '../../src/nats/protocol.js';
 import { parseEngineConfig } from '../../src/engine/config.js';
@@ -130,4 +131,22 @@ test("the bot's NATS engine: via accepted (bastions exposed), single flight per 
   const results = await all;
   assert.deepEqual(calls, ['10.1.2.3 via eu-1', '10.1.2.3 via us-1']);
   assert.deepEqual(results.map((r) => r.report.vantage.name), ['eu-1', 'eu-1', 'us-1']);
+});
+
+test('preferredAgent: every replica picks the same agent for a target; targets spread; a leaving agent moves only its own', () => {
+  const agents = ['eu-a', 'eu-b', 'eu-c'];
+  const keys = Array.from({ length: 300 }, (_, i) => `sshcheck@10.0.0.${i % 250}:${22 + Math.floor(i / 250)}`);
+  const picks = keys.map((k) => preferredAgent(agents, k));
+  assert.deepEqual(keys.map((k) => preferredAgent([...agents].reverse(), k)), picks, 'the order agents are known in does not matter');
+  for (const a of agents) assert.ok(picks.filter((p) => p === a).length > 50, `${a} gets a share`);
+  const without = keys.map((k) => preferredAgent(['eu-a', 'eu-c'], k));
+  keys.forEach((_, i) => picks[i] !== 'eu-b' && assert.equal(without[i], picks[i], 'only eu-b\'s targets move'));
+  assert.equal(preferredAgent([], 'x'), undefined);
+});
+
+test('claimKey: request ids become KV keys (no dots, spaces or wildcards)', () => {
+  assert.equal(claimKey('discord:1234567890123456789'), 'discord_1234567890123456789');
+  assert.equal(claimKey('slack:trigger:13345224609.738474920.8088930838d88f008e0'), 'slack_trigger_13345224609_738474920_8088930838d88f008e0');
+  assert.equal(claimKey('a.*>b c'), 'a___b_c');
+  assert.equal(claimKey(''), '_');
 });
