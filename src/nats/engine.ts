@@ -5,7 +5,7 @@
 // check is sent again, to another agent of the same bastion when one is known. Every
 // failure is an engine failure that names the bastion and the broker — never a verdict.
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { createInbox } from '@nats-io/transport-node';
+import { createInbox, headers } from '@nats-io/transport-node';
 import { SshcheckError } from '../engine/errors.js';
 import type { Report } from '../engine/report.js';
 import type { Target } from '../engine/target.js';
@@ -16,7 +16,7 @@ import { targetKey } from '../chat/shared-runs.js';
 import { AgentDirectory, preferredAgent } from './directory.js';
 import type { StaticRoutes } from './directory.js';
 import type { AgentMessage } from './protocol.js';
-import { AGENTS_WILDCARD, checkSubject, DEAD_AFTER_MS, DISCOVER_SUBJECT, encode, parseAgentMessage, parseDeclaration } from './protocol.js';
+import { AGENTS_WILDCARD, checkSubject, DEAD_AFTER_MS, DISCOVER_SUBJECT, encode, parseAgentMessage, parseDeclaration, PING_HEADER, PING_WAIT_MS, SLOW_LIMIT_MS } from './protocol.js';
 
 export type NatsFailure = 'no-agent' | 'agent-lost' | 'broker-unreachable' | 'policy' | 'refused' | 'busy' | 'failed' | 'protocol' | 'aborted' | 'timeout';
 
@@ -167,19 +167,38 @@ export class NatsEngine implements EngineClient {
       let lastSeq = 0;
       let sub: Subscription | undefined;
       let timer: ReturnType<typeof setTimeout> | undefined;
+      let settled = false;
       const finish = (fn: () => void): void => {
+        settled = true;
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
         sub?.unsubscribe();
         fn();
       };
       const fail = (kind: NatsFailure, message: string): void => finish(() => reject(new NatsEngineError(kind, `${label}: ${message}`)));
+      let silentSince: number | undefined;
       const silent = (): void => {
+        const agentName = accepted?.agent;
+        silentSince ??= Date.now() - this.deadAfterMs;
+        // Heartbeats late: is the agent gone, or only slow (a loaded bastion starving its
+        // event loop)? The broker knows whether its connection lives.
+        if (agentName !== undefined && !this.brokerDown() && Date.now() - silentSince < SLOW_LIMIT_MS) {
+          this.connectedAgent(bastion, agentName).then(
+            (alive) => {
+              if (settled) return;
+              if (alive) return arm(this.deadAfterMs);
+              const reason = `agent ${agentName} went silent for ${Math.round((Date.now() - (silentSince ?? Date.now())) / 100) / 10} s during ${what} (no heartbeat) and the broker has no connection for it: it died or lost the broker`;
+              finish(() => resolve({ kind: 'lost', agent: agentName, reason }));
+            },
+            () => undefined,
+          );
+          return;
+        }
         const down = this.brokerDown();
         const reason = down
           ? `the broker connection is down (${accepted ? `agent ${accepted.agent} was running ${what}` : `no agent took ${what}`})`
           : accepted
-            ? `agent ${accepted.agent} went silent for ${Math.round(this.deadAfterMs / 100) / 10} s during ${what} (no heartbeat): it died or lost the broker`
+            ? `agent ${accepted.agent} went silent for ${Math.round((Date.now() - (silentSince ?? Date.now())) / 100) / 10} s during ${what} (no heartbeat), though the broker still had its connection`
             : `no agent answered ${what} within ${Math.round(this.acceptTimeoutMs / 100) / 10} s`;
         finish(() => resolve({ kind: 'lost', agent: accepted?.agent ?? agent, reason }));
       };
@@ -207,6 +226,7 @@ export class NatsEngine implements EngineClient {
         } catch (err) {
           return fail('protocol', err instanceof Error ? err.message : String(err));
         }
+        silentSince = undefined;
         arm(this.deadAfterMs);
         switch (message.t) {
           case 'accepted':
@@ -242,6 +262,30 @@ export class NatsEngine implements EngineClient {
         return fail('broker-unreachable', `cannot send ${what}: ${err instanceof Error ? err.message : String(err)}`);
       }
       arm(this.acceptTimeoutMs);
+    });
+  }
+
+  /**
+   * Whether the broker still has a connection for this agent: a ping on its own subject,
+   * which it ignores; "no responders" (at once) means it has none. Resolves within PING_WAIT_MS.
+   */
+  private connectedAgent(bastion: string, agent: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const inbox = createInbox();
+      const sub = this.nc.subscribe(inbox, { callback: (err, msg) => void (!err && msg.headers?.hasError && msg.headers.code === 503 && done(false)) });
+      const timer = setTimeout(() => done(true), PING_WAIT_MS);
+      const done = (alive: boolean): void => {
+        clearTimeout(timer);
+        sub.unsubscribe();
+        resolve(alive);
+      };
+      const h = headers();
+      h.set(PING_HEADER, '1');
+      try {
+        this.nc.publish(checkSubject(bastion, agent), '', { reply: inbox, headers: h });
+      } catch {
+        done(true);
+      }
     });
   }
 

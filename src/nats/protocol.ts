@@ -16,6 +16,16 @@ export const DISCOVER_SUBJECT = 'sshcheck.discover';
 export const HEARTBEAT_MS = 1_000;
 /** An agent silent this long on a check is taken for dead (the bound is 5 s). */
 export const DEAD_AFTER_MS = 3_000;
+/**
+ * A silent agent is asked whether it is still connected: a message with this header on its
+ * own subject, which it ignores. The broker answers "no responders" at once when the agent's
+ * connection is gone; silence means the connection lives and the agent is only slow.
+ */
+export const PING_HEADER = 'Sshcheck-Ping';
+/** How long to wait for the broker's "no responders" before taking a silent agent for alive. */
+export const PING_WAIT_MS = 1_000;
+/** A connected agent may be silent this long (a starved event loop) before the check is given up on it. */
+export const SLOW_LIMIT_MS = 30_000;
 /** Agents re-declare themselves this often; a bot forgets one not heard for 3 periods. */
 export const ANNOUNCE_MS = 5_000;
 

@@ -11,6 +11,8 @@ import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runBot } from '../../src/cli/bot.js';
@@ -156,6 +158,42 @@ describe('two bot replicas on one broker', { skip: unavailable ?? false }, () =>
     } finally {
       for (const e of engines) e.close();
       await Promise.all(connections.map((nc) => nc.close()));
+    }
+  });
+
+  test('an agent that is only slow (stopped for 6 s, its connection alive) is not taken for dead: no retry, its run finishes', async () => {
+    const silent = createServer((socket) => socket.on('error', () => undefined));
+    const port = await new Promise<number>((resolve) => silent.listen(0, '127.0.0.1', () => resolve((silent.address() as AddressInfo).port)));
+    const settings = natsSettings(broker.url, { SSHCHECK_NATS_USER: 'sshcheck-bot', SSHCHECK_NATS_PASSWORD: passwords.bot }, (p) => readFileSync(p, 'utf8'), 'test replica');
+    assert.ok(settings);
+    const nc = await openBroker(settings, { wait: false });
+    const engine = new NatsEngine(nc, { url: broker.url });
+    const lost: string[] = [];
+    engine.onLost = (text) => lost.push(text);
+    try {
+      await engine.watchAgents(500);
+      let stopped: (typeof agents)[number] | undefined;
+      const started = Date.now();
+      const { report } = await engine.check(parseTarget(`127.0.0.1:${port}`), {
+        via: 'eu-1',
+        onEvent: (e) => {
+          if (e.type !== 'run-started' || stopped) return;
+          stopped = agents.find((a) => runsOf(port) > 0 && a.log().includes(`"target":"sshcheck@127.0.0.1:${port}"`));
+          assert.ok(stopped, 'an agent logged the run');
+          // Frozen, as a starved event loop is: no heartbeat, but its TCP connection stays up.
+          stopped.child.kill('SIGSTOP');
+          setTimeout(() => stopped?.child.kill('SIGCONT'), 6_000);
+        },
+      });
+      assert.ok(stopped);
+      assert.ok(Date.now() - started >= 6_000, 'the report came after the agent was let go again: it was stopped mid-run');
+      assert.deepEqual(lost, [], 'not taken for dead');
+      assert.equal(runsOf(port), 1, 'no second run on the twin');
+      assert.equal(report.vantage.name, 'eu-1');
+    } finally {
+      engine.close();
+      await nc.close();
+      silent.close();
     }
   });
 });
