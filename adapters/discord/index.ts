@@ -72,11 +72,18 @@ class DiscordAdapter implements ChatAdapter {
     this.client.on(Events.InteractionCreate, (interaction: Interaction) => {
       if (this.stopping) return;
       // Watch commands and Stop clicks first (watch.ts); everything else as before.
-      const handled = routeWatchInteraction(interaction, watchDeps) ?? (isExplainCommand(interaction)
-        ? handleExplainInteraction(interaction, explainDeps)
-        : isRerunClick(interaction)
-          ? handleRerunClick(interaction, deps)
-          : handleInteraction(interaction, deps));
+      const dispatch = (): Promise<void> =>
+        routeWatchInteraction(interaction, watchDeps) ??
+        (isExplainCommand(interaction)
+          ? handleExplainInteraction(interaction, explainDeps)
+          : isRerunClick(interaction)
+            ? handleRerunClick(interaction, deps)
+            : handleInteraction(interaction, deps));
+      // Every replica's gateway gets the interaction: only the one that claims it answers.
+      const claim = this.ctx.claim;
+      const handled = claim
+        ? claim(`discord:${interaction.id}`).then((mine) => (mine ? dispatch() : this.ctx.logger.info('interaction answered by another replica', { interaction: interaction.id })))
+        : dispatch();
       const task = handled.catch((err: unknown) => {
         this.ctx.logger.error('discord interaction failed', { interaction: interaction.id, ...errorFields(err, [this.config.token, interaction.token ?? '']) });
       });

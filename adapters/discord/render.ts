@@ -193,6 +193,7 @@ export function renderParent(view: ParentView, options: ParentOptions = {}): API
     const lines = view.steps.map((s) => `${STATUS_EMOJI[s.status]} ${s.n}. ${inlineWithin(s.title, 80)}`);
     fields.push(field('Checklist', lines.join('\n')));
   }
+  if (view.notice !== undefined) fields.push(field('Engine', `${STATUS_EMOJI.warn} ${inlineWithin(view.notice, 900)}`));
   if (options.note !== undefined) fields.push(field('No thread', inlineWithin(options.note, 900)));
   return {
     title: `sshcheck ${inlineWithin(view.target, EMBED_LIMITS.title - 9)}`,

@@ -8,7 +8,7 @@ import { gateCommand } from '../../src/chat/admission.js';
 import type { ChatCommand } from '../../src/chat/grammar.js';
 import { encodeRerun } from '../../src/chat/rerun.js';
 import { targetLabel } from '../../src/target.js';
-import { deliveryIds, envelopeIdOf, isRepeat } from './deliveries.js';
+import { answeredElsewhere, deliveryIds, envelopeIdOf, isRepeat } from './deliveries.js';
 import type { ListenerDeps, ParsedRequest } from './listeners.js';
 import { parseSlashRequest } from './listeners.js';
 import { renderAck, renderNotice, renderUsage, renderUsageError } from './render.js';
@@ -40,10 +40,12 @@ export function registerSlashCommand(app: App, deps: ListenerDeps): void {
     await ack(immediateAnswer(parsed));
     const origin = { via: 'slash-command', channel: command.channel_id, user: command.user_id };
     if (parsed.kind === 'error' || parsed.kind === 'help') return;
-    if (isRepeat(deps.recent, deliveryIds({ trigger: command.trigger_id, envelope: envelopeIdOf(context) }))) {
+    const ids = deliveryIds({ trigger: command.trigger_id, envelope: envelopeIdOf(context) });
+    if (isRepeat(deps.recent, ids)) {
       deps.logger.info('repeated delivery ignored', { ...origin, retryNum: context.retryNum });
       return;
     }
+    if (await answeredElsewhere(deps.claim, ids)) return deps.logger.info('request answered by another replica', origin);
     const answer = privately(respond, deps.logger, origin);
     const who = { team: command.team_id, channel: command.channel_id, user: command.user_id };
     const requester = requesterMention(command.user_id, command.user_name);

@@ -11,6 +11,15 @@ export function deliveryIds(ids: Readonly<Record<string, unknown>>): string[] {
     .map(([kind, id]) => `${kind}:${id}`);
 }
 
+/**
+ * With several bot replicas, whether another one answers this request: the first id (the
+ * event's or the trigger's, the same on every redelivery) is claimed on the broker.
+ */
+export async function answeredElsewhere(claim: ((id: string) => Promise<boolean>) | undefined, ids: readonly string[]): Promise<boolean> {
+  const first = ids[0];
+  return claim !== undefined && first !== undefined && !(await claim(`slack:${first}`));
+}
+
 /** Records every id, and says whether any of them was seen before. */
 export function isRepeat(recent: RecentIds, ids: readonly string[]): boolean {
   let repeat = false;

@@ -52,6 +52,7 @@ export function createSlackAdapter(config: SlackConfig, ctx: AdapterContext, opt
   const deps: ListenerDeps = {
     runner,
     recent,
+    ...(ctx.claim ? { claim: ctx.claim } : {}),
     pacer,
     logger: ctx.logger,
     vantage: ctx.vantage,

@@ -17,6 +17,8 @@ import type { WatchRunner } from '../../src/chat/watch-runner.js';
 export interface ListenerDeps extends SlackGateDeps {
   runner: CheckRunner;
   recent: RecentIds;
+  /** With several bot replicas: true for the one replica that answers a request (AdapterContext.claim). */
+  claim?: (id: string) => Promise<boolean>;
   pacer: Pacer;
   logger: Logger;
   vantage: string;

@@ -2,7 +2,7 @@
 // is mentioned instead and answers in that thread (its "parent" is a reply there). Outside a
 // thread it behaves like the slash command. Help and usage errors go to the requester only.
 import type { App } from '@slack/bolt';
-import { deliveryIds, envelopeIdOf, isRepeat } from './deliveries.js';
+import { answeredElsewhere, deliveryIds, envelopeIdOf, isRepeat } from './deliveries.js';
 import { errorText } from './errors.js';
 import type { ListenerDeps } from './listeners.js';
 import { parseRequest } from './listeners.js';
@@ -22,10 +22,12 @@ export function registerMentions(app: App, deps: ListenerDeps): void {
   app.event('app_mention', async ({ event, body, context }) => {
     const origin = { via: 'mention', channel: event.channel, user: event.user ?? '', thread: event.thread_ts ?? '' };
     // Events are acknowledged by Bolt before this runs (Socket Mode and HTTP alike).
-    if (isRepeat(deps.recent, deliveryIds({ event: body.event_id, envelope: envelopeIdOf(context) }))) {
+    const ids = deliveryIds({ event: body.event_id, envelope: envelopeIdOf(context) });
+    if (isRepeat(deps.recent, ids)) {
       deps.logger.info('repeated delivery ignored', { ...origin, retryNum: context.retryNum });
       return;
     }
+    if (await answeredElsewhere(deps.claim, ids)) return deps.logger.info('request answered by another replica', origin);
     const user = event.user;
     if (!isUserId(user)) {
       deps.logger.info('mention without a user ignored', origin);

@@ -111,6 +111,7 @@ function parentBlocks(view: ParentView, notes: readonly string[], beforeFooter: 
     blocks.push(context(`Reused the result of the same check ${duration(view.reusedAgeMs)} ago instead of probing again${view.reusedReason !== undefined ? `: ${fitInline(view.reusedReason, 600)}` : ''}.`));
   }
   for (const note of notes.slice(0, 5)) blocks.push(context(`${STATUS_EMOJI.warn} ${fitInline(note, 1000)}`));
+  if (view.notice !== undefined) blocks.push(context(`${STATUS_EMOJI.warn} ${fitInline(view.notice, 1000)}`));
   blocks.push(...beforeFooter, context(footer(view)));
   return blocks;
 }
@@ -120,6 +121,7 @@ function parentText(view: ParentView): string[] {
   const d = view.diagnosis;
   if (d) lines.push(`Diagnosis: ${causeCode(d.cause)}: ${fitInline(d.summary, 2000)}`);
   lines.push(phaseLine(view));
+  if (view.notice !== undefined) lines.push(fitInline(view.notice, 1000));
   return lines;
 }
 

@@ -8,7 +8,7 @@ import type { App, BlockButtonAction } from '@slack/bolt';
 import { decodeRerun, RERUN_ACTION } from '../../src/chat/rerun.js';
 import { runSlackCheck } from './commands.js';
 import { privately } from './private-reply.js';
-import { deliveryIds, envelopeIdOf, isRepeat } from './deliveries.js';
+import { answeredElsewhere, deliveryIds, envelopeIdOf, isRepeat } from './deliveries.js';
 import { startSlackFleet } from './fleet.js';
 import { renderRefusal } from './gate.js';
 import type { ListenerDeps } from './listeners.js';
@@ -31,10 +31,12 @@ export function registerRerunButton(app: App, deps: ListenerDeps): void {
     await ack();
     const channel = body.channel?.id;
     const origin = { via: 're-run button', channel: channel ?? '', user: body.user.id };
-    if (isRepeat(deps.recent, deliveryIds({ trigger: body.trigger_id, envelope: envelopeIdOf(context) }))) {
+    const ids = deliveryIds({ trigger: body.trigger_id, envelope: envelopeIdOf(context) });
+    if (isRepeat(deps.recent, ids)) {
       deps.logger.info('repeated delivery ignored', origin);
       return;
     }
+    if (await answeredElsewhere(deps.claim, ids)) return deps.logger.info('request answered by another replica', origin);
     const answer = privately(respond, deps.logger, origin);
     const decoded = decodeRerun(action.value, { bastions: deps.bastions() });
     if (decoded.kind === 'refused' || channel === undefined) {

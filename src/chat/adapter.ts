@@ -17,6 +17,11 @@ export interface AdapterContext {
   vantage: string;
   /** /sshcheck watch: re-checks on a schedule (watch-runner.ts); without it the adapter says watches are not available. */
   watches?: WatchRunner;
+  /**
+   * With several bot replicas: resolves true for exactly one replica per request id (the
+   * one that answers it). Absent with a single replica: every request is this one's.
+   */
+  claim?: (id: string) => Promise<boolean>;
 }
 
 export interface ChatAdapter {

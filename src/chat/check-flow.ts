@@ -79,6 +79,7 @@ export async function runCheckFlow(options: CheckFlowOptions): Promise<Report | 
   };
 
   let reusedAgeMs: number | undefined;
+  let notice: string | undefined;
   const replyKey = surface.replyChannelKey ?? surface.channelKey;
   /**
    * Replies need the parent (their thread hangs off it). On the parent's own queue they
@@ -93,7 +94,8 @@ export async function runCheckFlow(options: CheckFlowOptions): Promise<Report | 
     let task: Promise<void>;
     switch (op.op) {
       case 'parent': {
-        const view: ParentView = reusedAgeMs === undefined || op.view.reusedAgeMs !== undefined ? op.view : { ...op.view, reusedAgeMs };
+        const reused: ParentView = reusedAgeMs === undefined || op.view.reusedAgeMs !== undefined ? op.view : { ...op.view, reusedAgeMs };
+        const view: ParentView = notice === undefined ? reused : { ...reused, notice };
         if (!parentPosted) {
           parentPosted = pacer.schedule(surface.channelKey, () => surface.postParent(view), { priority: 0 });
           task = parentPosted.catch((err: unknown) => fail(err, 'parent'));
@@ -129,6 +131,10 @@ export async function runCheckFlow(options: CheckFlowOptions): Promise<Report | 
       ...(options.via !== undefined ? { via: options.via } : {}),
       ...(options.from !== undefined ? { from: options.from } : {}),
       onReused: (ageMs) => (reusedAgeMs = ageMs),
+      onNotice: (text) => {
+        notice = text;
+        schedule({ op: 'parent', view: plan.parent });
+      },
       onEvent: (event) => {
         if (event.type === 'run-finished') surface.receiveReport?.(event.report);
         for (const op of plan.push(event)) schedule(op);
@@ -142,13 +148,14 @@ export async function runCheckFlow(options: CheckFlowOptions): Promise<Report | 
   await Promise.allSettled(sent);
 
   if (engineError !== undefined) {
-    const view: ParentView = { ...plan.parent, phase: 'failed', error: engineError };
+    const view: ParentView = { ...plan.parent, phase: 'failed', error: engineError, ...(notice !== undefined ? { notice } : {}) };
     if (parentPosted && !broken) await surface.updateParent(view).catch((err: unknown) => fail(err, 'parent update'));
     else await surface.fallback(view, broken ?? 'the check failed before anything was posted', report).catch((err: unknown) => fail(err, 'fallback'));
     return undefined;
   }
   if (broken) {
-    const view = reusedAgeMs === undefined ? plan.parent : { ...plan.parent, reusedAgeMs };
+    const reused = reusedAgeMs === undefined ? plan.parent : { ...plan.parent, reusedAgeMs };
+    const view = notice === undefined ? reused : { ...reused, notice };
     await surface.fallback(view, broken, report).catch((err: unknown) => {
       logger.error('fallback message failed too', { channel: surface.channelKey, error: err instanceof Error ? err.message : String(err) });
     });

@@ -1,6 +1,6 @@
-// How the chat layer gets a check done. By default the engine runs in this process; the
-// remote client (remote-engine.ts, routed by routing.ts) talks to engine services on
-// bastions. Either way: events from the start of the run, then the report.
+// How the chat layer gets a check done. By default the engine runs in this process; with a
+// broker, src/nats sends each check to the agents of a bastion. Either way: events from the
+// start of the run, then the report.
 import type { ProgressEvent, Report } from '../engine/report.js';
 import type { RunHistory } from '../engine/checklist/assessment.js';
 import type { RunOptions } from '../engine/run.js';
@@ -22,6 +22,11 @@ export interface CheckOptions {
   via?: string;
   /** The requester's address, checked against the target's bans and host rules. */
   from?: string;
+  /**
+   * Something the requester should know while the check goes on, that is neither an event
+   * nor a failure: a bastion's agent died and the check was sent to its twin.
+   */
+  onNotice?: (text: string) => void;
 }
 
 export interface EngineClient {

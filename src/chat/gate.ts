@@ -17,7 +17,6 @@ import type { Acquired, LimitsConfig, RateVerdict, Slot } from './limits.js';
 import { CheckQueue, DEFAULT_LIMITS, RateLimiter, retryText } from './limits.js';
 import type { PermissionsConfig, Platform } from './permissions.js';
 import { checkPermission, needsGroups } from './permissions.js';
-import { RemoteEngineError } from './remote-engine.js';
 import { targetKey } from './shared-runs.js';
 import { targetLabel } from '../target.js';
 import { verdictOf } from '../engine/report.js';
@@ -317,9 +316,8 @@ export class Gate {
       update({ verdict: verdictOf(report.diagnosis.cause), cause: report.diagnosis.cause, addresses: report.target.addresses, bastion: report.vantage.name, durationMs, reportId: report.id });
       this.record(() => this.options.store?.recordRun(report, platform));
     } else if (isPolicyError(error)) {
+      // Also a bastion agent's refusal (NatsEngineError, E_POLICY): nothing was probed there.
       update({ verdict: 'denied', denial: 'policy', reason: error.message, addresses: 'denial' in error ? error.denial.addresses : [], durationMs });
-    } else if (error instanceof RemoteEngineError && error.kind === 'policy') {
-      update({ verdict: 'denied', denial: 'policy', reason: error.message, durationMs });
     } else {
       update({ verdict: 'failed', reason: errorText(error), durationMs });
     }

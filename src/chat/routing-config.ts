@@ -1,7 +1,8 @@
-// The bot's routing config (SSHCHECK_CONFIG): which bastions run engine services, and which
-// targets each one probes. Read with yaml's document API so every error names the line and
-// the field: `sshcheck.yml:7: rules[1].cidr: "10.0.0.0/33" is not a CIDR`. Pure apart from
-// the injected reads of token files and the environment. Tokens never appear in errors.
+// The bot's routing config (SSHCHECK_CONFIG): which bastions there are, and which targets
+// each one probes; the checks reach their agents through the broker (src/nats), and these
+// static rules win over what the agents declare. Read with yaml's document API so every
+// error names the line and the field: `sshcheck.yml:7: rules[1].cidr: "10.0.0.0/33" is not
+// a CIDR`. Pure.
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Node, Pair } from 'yaml';
 import type { CidrBlock } from '../policy/ip.js';
@@ -9,12 +10,8 @@ import { parseCidrBlock } from '../policy/ip.js';
 import { quoteValue, safeKey, yamlProblem } from '../config/config-file.js';
 
 export interface BastionConfig {
+  /** What `via` names, and its agents' --bastion. */
   name: string;
-  /** Base URL of its engine service, without a trailing slash. */
-  url: string;
-  token: string;
-  /** How long one request (or a silent event stream) may take. */
-  timeoutMs?: number;
 }
 
 export type RouteRule = { kind: 'cidr'; cidr: CidrBlock; bastion: string } | { kind: 'suffix'; suffix: string; bastion: string };
@@ -24,10 +21,8 @@ export interface RoutingConfig {
   rules: RouteRule[];
   /** The bastion for targets no rule matches. */
   default?: string;
-  /** How long the bot reuses a result for the same target (bot side; services reuse too). */
+  /** How long the bot reuses a result for the same target (bot side; agents reuse too). */
   reuseMs?: number;
-  /** Every token, so logs can scrub them. */
-  secrets: string[];
 }
 
 export interface ConfigProblem {
@@ -46,19 +41,16 @@ export class RoutingConfigError extends Error {
   }
 }
 
-export interface ConfigDeps {
-  env: Readonly<Record<string, string | undefined>>;
-  readFile: (path: string) => string;
-}
-
-const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+/** One NATS subject token (src/nats/protocol.ts NAME_RE): no dots. */
+const NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const SUFFIX_RE = /^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 const MAX_PROBLEMS = 20;
 
 // permissions: and limits: are read by access-config.ts from the same file.
 const TOP_KEYS = ['bastions', 'rules', 'default', 'reuse_seconds', 'permissions', 'limits'];
-const BASTION_KEYS = ['name', 'url', 'token_env', 'token_file', 'timeout_seconds'];
+/** The fields of the HTTP client for bastions, which is gone: named in a clear error rather than "unknown field". */
+const HTTP_KEYS = ['url', 'token_env', 'token_file', 'timeout_seconds'];
+const BASTION_KEYS = ['name', ...HTTP_KEYS];
 const RULE_KEYS = ['cidr', 'suffix', 'bastion'];
 
 /** Values in errors: capped and printable (a config pointed at a secret file must not print it). */
@@ -92,10 +84,10 @@ export function configDocument(text: string, file: string): { doc: ReturnType<ty
  * Parses and validates the config text. `file` is how errors name it. Throws
  * RoutingConfigError listing every problem found (up to 20), each with its line.
  */
-export function loadRoutingConfig(text: string, file: string, deps: ConfigDeps): RoutingConfig {
+export function loadRoutingConfig(text: string, file: string): RoutingConfig {
   const { doc, problems, problem, lineOf } = configDocument(text, file);
 
-  const config: RoutingConfig = { bastions: [], rules: [], secrets: [] };
+  const config: RoutingConfig = { bastions: [], rules: [] };
   const root = doc.contents;
   // An empty file configures nothing: the engine runs in the bot's process.
   if (root === null || (isScalar(root) && (root.value === null || root.value === undefined))) return config;
@@ -152,64 +144,25 @@ export function loadRoutingConfig(text: string, file: string, deps: ConfigDeps):
   const bastionsPair = top.get('bastions');
   const bastionsNode = bastionsPair?.value as Node | null | undefined;
   if (bastionsPair && !(isScalar(bastionsNode) && bastionsNode.value === null)) {
-    if (!isSeq(bastionsNode)) problem(bastionsNode ?? bastionsPair, 'bastions', 'must be a list of bastions (- name: …, url: …, token_env: …)');
+    if (!isSeq(bastionsNode)) problem(bastionsNode ?? bastionsPair, 'bastions', 'must be a list of bastions (- name: eu-1)');
     else
       bastionsNode.items.forEach((item, i) => {
         const path = `bastions[${i}]`;
         const node = item as Node;
-        if (!isMap(node)) return problem(node, path, 'must be a mapping with name, url and token_env or token_file');
-        const before = problems.length;
+        if (!isMap(node)) return problem(node, path, 'must be a mapping with name (- name: eu-1)');
         const pairs = fields(node, path, BASTION_KEYS);
+        for (const key of HTTP_KEYS) {
+          const pair = pairs.get(key);
+          // The bot once reached bastions over HTTP; their agents now dial out to the broker.
+          if (pair) problem(pair, `${path}.${key}`, 'bastions are reached through the broker now: remove url, token_env, token_file and timeout_seconds, set SSHCHECK_NATS_URL for the bot and run `sshcheck agent --bastion <name>` on the bastion (docs/deploy.md)');
+        }
         const name = stringField(node, pairs, 'name', path, true);
-        const url = stringField(node, pairs, 'url', path, true);
-        const tokenEnv = stringField(node, pairs, 'token_env', path, false);
-        const tokenFile = stringField(node, pairs, 'token_file', path, false);
-        const timeoutMs = secondsField(pairs, 'timeout_seconds', path, 1, 120);
-        if (name) {
-          if (!NAME_RE.test(name.value)) problem(name.node, `${path}.name`, `${quote(name.value)} is not a bastion name: lower-case letters, digits, ".", "_", "-" (it is what people type after "via")`);
-          else if (names.has(name.value)) problem(name.node, `${path}.name`, `${quote(name.value)} is already the name of bastions[${names.get(name.value) ?? 0}]`);
-          else names.set(name.value, i);
-        }
-        let base: string | undefined;
-        if (url) {
-          let parsed: URL | undefined;
-          try {
-            parsed = new URL(url.value);
-          } catch {
-            problem(url.node, `${path}.url`, `${quote(url.value)} is not a URL: write e.g. https://bastion-eu-1.example.com:8722`);
-          }
-          if (parsed) {
-            if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') problem(url.node, `${path}.url`, `${quote(url.value)} must be an http:// or https:// URL`);
-            else if (parsed.username || parsed.password) problem(url.node, `${path}.url`, 'must not carry credentials: put the token in token_env or token_file');
-            else if (parsed.search || parsed.hash) problem(url.node, `${path}.url`, `${quote(url.value)} must not have a query or fragment`);
-            else base = parsed.href.replace(/\/+$/, '');
-          }
-        }
-        let token: string | undefined;
-        if (tokenEnv && tokenFile) problem(tokenFile.node, `${path}.token_file`, 'give either token_env or token_file, not both');
-        else if (!tokenEnv && !tokenFile) problem(node, path, 'needs token_env (the name of an environment variable holding the token) or token_file (a file holding it)');
-        else if (tokenEnv) {
-          if (!ENV_NAME_RE.test(tokenEnv.value)) problem(tokenEnv.node, `${path}.token_env`, `${quote(tokenEnv.value)} is not an environment variable name`);
-          else {
-            const value = deps.env[tokenEnv.value]?.trim();
-            if (!value) problem(tokenEnv.node, `${path}.token_env`, `${tokenEnv.value} is not set in the bot's environment`);
-            else token = value;
-          }
-        } else if (tokenFile) {
-          try {
-            token = deps.readFile(tokenFile.value).split(/\r?\n/).map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('#'));
-            if (!token) problem(tokenFile.node, `${path}.token_file`, `${tokenFile.value} holds no token`);
-          } catch (err) {
-            problem(tokenFile.node, `${path}.token_file`, `cannot read ${tokenFile.value}: ${err instanceof Error ? err.message : String(err)}`);
-          }
-        }
-        if (token !== undefined && /\s/.test(token)) {
-          problem(tokenEnv?.node ?? tokenFile?.node, `${path}.${tokenEnv ? 'token_env' : 'token_file'}`, 'the token contains whitespace');
-          token = undefined;
-        }
-        if (name && base && token !== undefined && problems.length === before) {
-          config.bastions.push({ name: name.value, url: base, token, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
-          config.secrets.push(token);
+        if (!name) return;
+        if (!NAME_RE.test(name.value)) problem(name.node, `${path}.name`, `${quote(name.value)} is not a bastion name: lower-case letters, digits, "_", "-" (it is what people type after "via", and the agents' --bastion)`);
+        else if (names.has(name.value)) problem(name.node, `${path}.name`, `${quote(name.value)} is already the name of bastions[${names.get(name.value) ?? 0}]`);
+        else {
+          names.set(name.value, i);
+          config.bastions.push({ name: name.value });
         }
       });
   }

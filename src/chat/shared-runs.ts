@@ -9,6 +9,8 @@ import type { CheckOptions, CheckResult, EngineClient } from './engine-client.js
 interface Flight {
   events: ProgressEvent[];
   listeners: Set<(e: ProgressEvent) => void>;
+  /** Everyone following the flight hears its notices (an agent lost and the check resent). */
+  notices: Set<(text: string) => void>;
   done: Promise<Report>;
 }
 
@@ -58,14 +60,16 @@ export class SharedRuns implements EngineClient {
       this.counts.joined += 1;
       for (const e of flight.events) options.onEvent?.(e);
       if (options.onEvent) flight.listeners.add(options.onEvent);
+      if (options.onNotice) flight.notices.add(options.onNotice);
       try {
         return { report: await flight.done };
       } finally {
         if (options.onEvent) flight.listeners.delete(options.onEvent);
+        if (options.onNotice) flight.notices.delete(options.onNotice);
       }
     }
     this.counts.runs += 1;
-    const started: Flight = { events: [], listeners: new Set(options.onEvent ? [options.onEvent] : []), done: Promise.resolve(undefined as never) };
+    const started: Flight = { events: [], listeners: new Set(options.onEvent ? [options.onEvent] : []), notices: new Set(options.onNotice ? [options.onNotice] : []), done: Promise.resolve(undefined as never) };
     started.done = this.inner
       .check(target, {
         ...(options.via !== undefined ? { via: options.via } : {}),
@@ -73,6 +77,9 @@ export class SharedRuns implements EngineClient {
         onEvent: (e) => {
           started.events.push(e);
           for (const l of started.listeners) l(e);
+        },
+        onNotice: (text) => {
+          for (const n of started.notices) n(text);
         },
       })
       .then((r) => r.report);

@@ -23,6 +23,8 @@ export interface ParentView {
   reusedReason?: string;
   /** What went wrong when the engine itself failed (phase "failed"). */
   error?: string;
+  /** What the engine said along the way that is not a failure (a bastion's agent lost, the check resent). */
+  notice?: string;
 }
 
 export const STATUS_EMOJI: Readonly<Record<StepStatus | 'running', string>> = {

@@ -1,6 +1,6 @@
 // `sshcheck bot`: starts every chat adapter whose credentials are in the environment, with
 // the probe engine in this process (single flight, results reused for a few seconds), or,
-// when SSHCHECK_CONFIG lists bastions, routing each check to the engine service on one.
+// with a broker (SSHCHECK_NATS_URL), sending each check to the agents of a bastion.
 // Adapters are loaded only here, so the plain CLI never pays for Bolt or discord.js.
 import { hostname } from 'node:os';
 import type { AdapterContext, ChatAdapter } from '../chat/adapter.js';
@@ -8,7 +8,6 @@ import { BOT_HELP, botConfigFromEnv } from '../chat/bot-config.js';
 import type { BotConfig } from '../chat/bot-config.js';
 import { InProcessEngine } from '../chat/engine-client.js';
 import type { EngineClient } from '../chat/engine-client.js';
-import { RoutedEngine } from '../chat/routing.js';
 import { loadRoutingConfig } from '../chat/routing-config.js';
 import type { RoutingConfig } from '../chat/routing-config.js';
 import { SharedRuns } from '../chat/shared-runs.js';
@@ -95,7 +94,7 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
   if (config.configPath !== undefined) {
     try {
       const text = readConfigFile(config.configPath, 'the bot config');
-      routing = loadRoutingConfig(text, config.configPath, { env, readFile: (p) => readConfigFile(p, 'a token file', MAX_SECRET_FILE_BYTES) });
+      routing = loadRoutingConfig(text, config.configPath);
       access = loadAccessConfig(text, config.configPath);
     } catch (err) {
       io.stderr(`sshcheck bot: SSHCHECK_CONFIG: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -108,6 +107,11 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
     nats = natsSettings(undefined, env, (p) => readConfigFile(p, 'the NATS credentials file', MAX_SECRET_FILE_BYTES), `sshcheck-bot ${hostname()}`);
   } catch (err) {
     io.stderr(`sshcheck bot: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+  if (!nats && routing && (routing.bastions.length > 0 || routing.rules.length > 0)) {
+    // Without a broker the rules could only be ignored, and checks would run here instead.
+    io.stderr(`sshcheck bot: SSHCHECK_CONFIG names bastions, whose agents the bot reaches through the broker: set SSHCHECK_NATS_URL (docs/deploy.md), or remove bastions:, rules: and default: to probe from this machine\n`);
     return 2;
   }
   // The engine config (diagnostics logins, the target policy, the store) and the store: the
@@ -136,7 +140,7 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
     return 2;
   }
   const recovery: Recovery | undefined = auditStore.recovery;
-  const logger = createLogger({ secrets: [...config.secrets, ...(routing?.secrets ?? []), ...(nats?.secrets ?? [])], name: 'sshcheck-bot', ...(io.log ? { write: io.log } : {}) });
+  const logger = createLogger({ secrets: [...config.secrets, ...(nats?.secrets ?? [])], name: 'sshcheck-bot', ...(io.log ? { write: io.log } : {}) });
   // Chat requests are always fenced: the engine config's policy: widens or narrows the defaults.
   const policy = engineConfig?.policy ?? defaultPolicy();
   const gate = new Gate({ policy, limits: access.limits, store: auditStore, logger, ...(access.permissions ? { permissions: access.permissions } : {}) });
@@ -146,8 +150,10 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
   let vantage: string;
   let engine: EngineClient;
   let broker: { close(): Promise<void> } | undefined;
+  let claim: ((id: string) => Promise<boolean>) | undefined;
   if (nats) {
     const { connectBotBroker, RoutedNatsEngine } = await import('../nats/bot-engine.js');
+    const { ClaimBucket } = await import('../nats/claims.js');
     const connected = await connectBotBroker(nats, routing, logger, io.stopSignal);
     if (!connected) {
       gate.close();
@@ -156,14 +162,16 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
       return 0;
     }
     broker = connected;
+    try {
+      // Two replicas may run: each chat request is answered by the one that claims it.
+      const claims = await ClaimBucket.open(connected.nc, `${hostname()}:${process.pid}`, logger);
+      claim = (id) => claims.claim(id);
+    } catch (err) {
+      logger.warn('no claims bucket on the broker (JetStream off, or not permitted): run one bot replica only, or two would both answer every command', { error: err instanceof Error ? err.message : String(err) });
+    }
     // The bastion is known per check (run-started names it); until then the thread says this.
     vantage = config.vantage ?? 'the routed bastion';
     engine = new RoutedNatsEngine(connected.engine, routing?.reuseMs ?? REUSE_MS);
-  } else if (routing && routing.bastions.length > 0) {
-    // The bastion is known per check (run-started names it); until then the thread says this.
-    vantage = config.vantage ?? 'the routed bastion';
-    engine = new RoutedEngine(routing);
-    logger.info('routing checks to bastions', { bastions: routing.bastions.map((b) => `${b.name} ${b.url}`), rules: routing.rules.length, default: routing.default ?? null });
   } else {
     vantage = config.vantage ?? hostname();
     // The bot probes from its own machine: the same diagnostics logins as the CLI there, and
@@ -191,7 +199,7 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
   // Watches re-check through the same gate and engine as every check, and live in the store
   // (through the store's own thread, like the audit log).
   const watches = new WatchRunner({ store: watchStoreOfClient(auditStore), gate, engine, vantage, logger });
-  const supervisor = new AdapterSupervisor(await adapterSlots(config, { engine, logger, vantage, gate, watches }, io.adapterLostMs !== undefined ? { lostMs: io.adapterLostMs } : {}), logger, { ...(io.retryFirstMs !== undefined ? { retryFirstMs: io.retryFirstMs } : {}), vantage });
+  const supervisor = new AdapterSupervisor(await adapterSlots(config, { engine, logger, vantage, gate, watches, ...(claim ? { claim } : {}) }, io.adapterLostMs !== undefined ? { lostMs: io.adapterLostMs } : {}), logger, { ...(io.retryFirstMs !== undefined ? { retryFirstMs: io.retryFirstMs } : {}), vantage });
   // Until stopped, or until no adapter runs and none will be retried (at start or later).
   const outcome = await Promise.race([supervisor.start().then(() => supervisor.whenHopeless()), io.stopSignal.then(() => undefined)]);
   if (outcome === undefined) {

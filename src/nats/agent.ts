@@ -13,7 +13,7 @@ import type { Admission } from '../service/server.js';
 import type { Runner, RunRegistry, ServiceRun } from '../service/runs.js';
 import { BusyError } from '../service/runs.js';
 import type { AgentMessage, Declaration } from './protocol.js';
-import { agentsSubject, ANNOUNCE_MS, checkSubject, DISCOVER_SUBJECT, encode, encodeDeclaration, HEARTBEAT_MS, queueGroup } from './protocol.js';
+import { agentsSubject, ANNOUNCE_MS, checkSubject, DISCOVER_SUBJECT, encode, encodeDeclaration, HEARTBEAT_MS, PING_HEADER, queueGroup } from './protocol.js';
 
 /**
  * Starts runs one per turn of the event loop. Starting a run spawns its probe processes,
@@ -84,6 +84,8 @@ export class Agent {
   }
 
   private async serve(msg: Msg): Promise<void> {
+    // A bot asking the broker whether this agent is still connected: nothing to answer.
+    if (msg.headers?.has(PING_HEADER)) return;
     if (!msg.reply) return this.options.logger.warn('a check without a reply subject was ignored', { subject: msg.subject });
     if (this.stopping) return this.send(msg, { t: 'refused', code: 'stopping', message: `agent ${this.options.agent} is shutting down` });
     let request: CheckBody;

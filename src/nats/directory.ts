@@ -3,6 +3,7 @@
 // target policy). Routing: `via` wins, then the static rules of the bot's config, then the
 // declared coverage (most specific first), then the config's default. Pure: declarations
 // in, routes out; the clock is injected.
+import { createHash } from 'node:crypto';
 import { SshcheckError } from '../errors.js';
 import type { Target } from '../target.js';
 import { formatTarget } from '../target.js';
@@ -13,7 +14,7 @@ import type { RouteRule } from '../chat/routing-config.js';
 import { parseEntry } from '../policy/entries.js';
 import type { TargetPolicy } from '../policy/target-policy.js';
 import type { Declaration } from './protocol.js';
-import { ANNOUNCE_MS } from './protocol.js';
+import { ANNOUNCE_MS, NAME_RE } from './protocol.js';
 
 /** What an agent's engine config says it covers: its operator's allow entries, not the built-in private ranges. */
 export function coverageOf(policy: TargetPolicy | undefined): { cidrs: string[]; suffixes: string[] } {
@@ -25,6 +26,21 @@ export function coverageOf(policy: TargetPolicy | undefined): { cidrs: string[];
     else suffixes.push(entry.suffix);
   }
   return { cidrs, suffixes };
+}
+
+/**
+ * The agent a check of `key` goes to first, among a bastion's live agents: the highest
+ * hash of (agent, key), rendezvous style. Every bot replica that knows the same agents
+ * picks the same one, so two replicas asking for one target meet in that agent's single
+ * flight; an agent joining or leaving moves only its own share of targets. Pure.
+ */
+export function preferredAgent(agents: readonly string[], key: string): string | undefined {
+  let best: { agent: string; score: string } | undefined;
+  for (const agent of agents) {
+    const score = createHash('sha256').update(`${agent}\n${key}`).digest('hex');
+    if (!best || score > best.score) best = { agent, score };
+  }
+  return best?.agent;
 }
 
 interface Known {
@@ -98,7 +114,12 @@ export class AgentDirectory {
     const names = [...new Set([...config.bastions, ...this.bastions()])].sort();
     // Any well-formed name: a bastion whose agents are down gets the broker's own answer
     // ("no agent connected"), which says more than "unknown bastion".
-    if (via !== undefined) return { bastion: parseVia(via), reason: 'via' };
+    if (via !== undefined) {
+      const bastion = parseVia(via);
+      // One subject token: "eu-1.eua" would otherwise address one agent of eu-1.
+      if (!NAME_RE.test(bastion)) throw new SshcheckError('E_USAGE', `"${bastion}" is not a bastion name: lower-case letters, digits, "_" and "-"`);
+      return { bastion, reason: 'via' };
+    }
     const byConfig = matchRule(config.rules, target);
     if (byConfig) return byConfig;
     const declared = matchRule(this.declaredRules(), target);

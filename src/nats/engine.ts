@@ -5,17 +5,18 @@
 // check is sent again, to another agent of the same bastion when one is known. Every
 // failure is an engine failure that names the bastion and the broker — never a verdict.
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { createInbox } from '@nats-io/transport-node';
+import { createInbox, headers } from '@nats-io/transport-node';
 import { SshcheckError } from '../errors.js';
 import type { Report } from '../engine/report.js';
 import type { Target } from '../target.js';
 import { formatTarget } from '../target.js';
 import type { CheckOptions, CheckResult, EngineClient } from '../chat/engine-client.js';
 import type { Route } from '../chat/routing.js';
-import { AgentDirectory } from './directory.js';
+import { targetKey } from '../chat/shared-runs.js';
+import { AgentDirectory, preferredAgent } from './directory.js';
 import type { StaticRoutes } from './directory.js';
 import type { AgentMessage } from './protocol.js';
-import { AGENTS_WILDCARD, checkSubject, DEAD_AFTER_MS, DISCOVER_SUBJECT, encode, parseAgentMessage, parseDeclaration } from './protocol.js';
+import { AGENTS_WILDCARD, checkSubject, DEAD_AFTER_MS, DISCOVER_SUBJECT, encode, parseAgentMessage, parseDeclaration, PING_HEADER, PING_WAIT_MS, SLOW_LIMIT_MS } from './protocol.js';
 
 export type NatsFailure = 'no-agent' | 'agent-lost' | 'broker-unreachable' | 'policy' | 'refused' | 'busy' | 'failed' | 'protocol' | 'aborted' | 'timeout';
 
@@ -48,7 +49,11 @@ export interface NatsEngineOptions {
 /** Called when an agent died during a check, before the check is sent again (or given up). */
 export type LostNotice = (text: string) => void;
 
-type Attempt = { kind: 'done'; report: Report; reusedAgeMs?: number } | { kind: 'lost'; agent: string | undefined; reason: string };
+/** `quiet`: the agent addressed by name had already left (the broker said so at once); nothing ran, nobody needs telling. */
+/** Sends of one check at most, counting those to agents that had already left. */
+const MAX_SENDS = 10;
+
+type Attempt = { kind: 'done'; report: Report; reusedAgeMs?: number } | { kind: 'lost'; agent: string | undefined; reason: string; quiet?: boolean };
 
 export class NatsEngine implements EngineClient {
   readonly directory: AgentDirectory;
@@ -124,19 +129,26 @@ export class NatsEngine implements EngineClient {
     const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
     const what = `the check of ${formatTarget(target)}`;
     const lost = new Set<string>();
-    for (let attempt = 1; ; attempt++) {
-      // A retry goes to a twin by name; with none known, to the queue group again (the
-      // broker dropped the dead agent's subscription when its connection broke).
-      const twin = attempt > 1 ? this.directory.agents(bastion).find((a) => !lost.has(a)) : undefined;
-      const result = await this.attempt(bastion, twin, target, options, signal, what);
+    const key = targetKey(target, options.from);
+    for (let attempt = 1, sends = 0; sends < MAX_SENDS; sends++) {
+      // To the agent every replica would pick for this target (their single flights meet
+      // there), then to a twin; with none known, to the queue group (the broker dropped a
+      // dead agent's subscription when its connection broke).
+      const agent = preferredAgent(this.directory.agents(bastion).filter((a) => !lost.has(a)), key);
+      const result = await this.attempt(bastion, agent, target, options, signal, what);
       if (result.kind === 'done') return result.reusedAgeMs !== undefined ? { report: result.report, reusedAgeMs: result.reusedAgeMs } : { report: result.report };
       if (result.agent !== undefined) lost.add(result.agent);
+      if (result.quiet) continue;
       // With the broker gone, another agent would not hear the check either.
       const last = attempt >= this.maxAttempts || this.brokerDown();
       const text = `${this.label(bastion)}: ${result.reason}${last ? '' : '; sending the check to another agent of the bastion'}`;
       this.onLost?.(text);
+      // The thread hears it now, not only when the retry ends (the failure says it anyway).
+      if (!last) options.onNotice?.(text);
       if (last) throw new NatsEngineError(this.brokerDown() ? 'broker-unreachable' : 'agent-lost', `${text}; ${what} was given up after ${attempt} ${attempt === 1 ? 'attempt' : 'attempts'}`);
+      attempt += 1;
     }
+    throw new NatsEngineError('no-agent', `${this.label(bastion)}: none of the agents it declared is connected to the broker (${[...lost].join(', ')})`);
   }
 
   /** Whether the broker connection is up now (it reconnects by itself after a loss). */
@@ -155,19 +167,38 @@ export class NatsEngine implements EngineClient {
       let lastSeq = 0;
       let sub: Subscription | undefined;
       let timer: ReturnType<typeof setTimeout> | undefined;
+      let settled = false;
       const finish = (fn: () => void): void => {
+        settled = true;
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
         sub?.unsubscribe();
         fn();
       };
       const fail = (kind: NatsFailure, message: string): void => finish(() => reject(new NatsEngineError(kind, `${label}: ${message}`)));
+      let silentSince: number | undefined;
       const silent = (): void => {
+        const agentName = accepted?.agent;
+        silentSince ??= Date.now() - this.deadAfterMs;
+        // Heartbeats late: is the agent gone, or only slow (a loaded bastion starving its
+        // event loop)? The broker knows whether its connection lives.
+        if (agentName !== undefined && !this.brokerDown() && Date.now() - silentSince < SLOW_LIMIT_MS) {
+          this.connectedAgent(bastion, agentName).then(
+            (alive) => {
+              if (settled) return;
+              if (alive) return arm(this.deadAfterMs);
+              const reason = `agent ${agentName} went silent for ${Math.round((Date.now() - (silentSince ?? Date.now())) / 100) / 10} s during ${what} (no heartbeat) and the broker has no connection for it: it died or lost the broker`;
+              finish(() => resolve({ kind: 'lost', agent: agentName, reason }));
+            },
+            () => undefined,
+          );
+          return;
+        }
         const down = this.brokerDown();
         const reason = down
           ? `the broker connection is down (${accepted ? `agent ${accepted.agent} was running ${what}` : `no agent took ${what}`})`
           : accepted
-            ? `agent ${accepted.agent} went silent for ${Math.round(this.deadAfterMs / 100) / 10} s during ${what} (no heartbeat): it died or lost the broker`
+            ? `agent ${accepted.agent} went silent for ${Math.round((Date.now() - (silentSince ?? Date.now())) / 100) / 10} s during ${what} (no heartbeat), though the broker still had its connection`
             : `no agent answered ${what} within ${Math.round(this.acceptTimeoutMs / 100) / 10} s`;
         finish(() => resolve({ kind: 'lost', agent: accepted?.agent ?? agent, reason }));
       };
@@ -185,6 +216,7 @@ export class NatsEngine implements EngineClient {
       const onMessage = (msg: Msg): void => {
         if (msg.headers?.hasError) {
           // The broker's own answer: 503 means nobody subscribes to the subject.
+          if (msg.headers.code === 503 && agent !== undefined && !accepted) return finish(() => resolve({ kind: 'lost', agent, reason: `agent ${agent} is no longer connected`, quiet: true }));
           if (msg.headers.code === 503) return fail('no-agent', agent ? `agent ${agent} is no longer connected` : `no agent of this bastion is connected to the broker (start sshcheck agent --bastion ${bastion} there)`);
           return fail('protocol', `the broker answered ${msg.headers.code} ${msg.headers.description}`);
         }
@@ -194,6 +226,7 @@ export class NatsEngine implements EngineClient {
         } catch (err) {
           return fail('protocol', err instanceof Error ? err.message : String(err));
         }
+        silentSince = undefined;
         arm(this.deadAfterMs);
         switch (message.t) {
           case 'accepted':
@@ -229,6 +262,30 @@ export class NatsEngine implements EngineClient {
         return fail('broker-unreachable', `cannot send ${what}: ${err instanceof Error ? err.message : String(err)}`);
       }
       arm(this.acceptTimeoutMs);
+    });
+  }
+
+  /**
+   * Whether the broker still has a connection for this agent: a ping on its own subject,
+   * which it ignores; "no responders" (at once) means it has none. Resolves within PING_WAIT_MS.
+   */
+  private connectedAgent(bastion: string, agent: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const inbox = createInbox();
+      const sub = this.nc.subscribe(inbox, { callback: (err, msg) => void (!err && msg.headers?.hasError && msg.headers.code === 503 && done(false)) });
+      const timer = setTimeout(() => done(true), PING_WAIT_MS);
+      const done = (alive: boolean): void => {
+        clearTimeout(timer);
+        sub.unsubscribe();
+        resolve(alive);
+      };
+      const h = headers();
+      h.set(PING_HEADER, '1');
+      try {
+        this.nc.publish(checkSubject(bastion, agent), '', { reply: inbox, headers: h });
+      } catch {
+        done(true);
+      }
     });
   }
 

@@ -16,6 +16,16 @@ export const DISCOVER_SUBJECT = 'sshcheck.discover';
 export const HEARTBEAT_MS = 1_000;
 /** An agent silent this long on a check is taken for dead (the bound is 5 s). */
 export const DEAD_AFTER_MS = 3_000;
+/**
+ * A silent agent is asked whether it is still connected: a message with this header on its
+ * own subject, which it ignores. The broker answers "no responders" at once when the agent's
+ * connection is gone; silence means the connection lives and the agent is only slow.
+ */
+export const PING_HEADER = 'Sshcheck-Ping';
+/** How long to wait for the broker's "no responders" before taking a silent agent for alive. */
+export const PING_WAIT_MS = 1_000;
+/** A connected agent may be silent this long (a starved event loop) before the check is given up on it. */
+export const SLOW_LIMIT_MS = 30_000;
 /** Agents re-declare themselves this often; a bot forgets one not heard for 3 periods. */
 export const ANNOUNCE_MS = 5_000;
 
@@ -108,7 +118,8 @@ export function parseAgentMessage(data: Uint8Array): AgentMessage {
   const o = parseJson(data, "an agent's message");
   switch (o.t) {
     case 'accepted':
-      if (typeof o.agent !== 'string' || typeof o.bastion !== 'string' || (o.outcome !== 'started' && o.outcome !== 'joined' && o.outcome !== 'reused')) break;
+      // Names reach the thread (a lost agent is named there): only well-formed ones are taken.
+      if (typeof o.agent !== 'string' || !NAME_RE.test(o.agent) || typeof o.bastion !== 'string' || !NAME_RE.test(o.bastion) || (o.outcome !== 'started' && o.outcome !== 'joined' && o.outcome !== 'reused')) break;
       if (o.ageMs !== undefined && (typeof o.ageMs !== 'number' || !(o.ageMs >= 0))) break;
       return { t: 'accepted', agent: o.agent, bastion: o.bastion, outcome: o.outcome, ...(typeof o.ageMs === 'number' ? { ageMs: o.ageMs } : {}) };
     case 'event': {
@@ -119,7 +130,7 @@ export function parseAgentMessage(data: Uint8Array): AgentMessage {
       return { t: 'event', seq: o.seq, event: event as ProgressEvent };
     }
     case 'heartbeat':
-      if (typeof o.agent === 'string') return { t: 'heartbeat', agent: o.agent };
+      if (typeof o.agent === 'string' && NAME_RE.test(o.agent)) return { t: 'heartbeat', agent: o.agent };
       break;
     case 'refused':
       if (typeof o.message === 'string' && (o.code === 'policy' || o.code === 'busy' || o.code === 'audit' || o.code === 'bad-request' || o.code === 'stopping')) return { t: 'refused', code: o.code, message: o.message.slice(0, 600) };

@@ -188,6 +188,8 @@ export class FakeDiscord {
   private readonly attachmentFiles = new Map<string, Buffer>();
   readonly requesterId = '987654321098765432';
   readonly calls: RecordedCall[] = [];
+  /** Dispatch to every identified session (two bot replicas), not only the newest. */
+  everySession = false;
   readonly gateway: GatewayStats = { connections: 0, urls: [], identifies: [], resumes: 0, heartbeats: 0, acks: 0 };
   /** Messages by channel (threads included), in the order they were created. */
   readonly messages = new Map<string, StoredMessage[]>();
@@ -350,8 +352,11 @@ export class FakeDiscord {
   }
 
   private dispatch(t: string, d: Json): number {
-    const session = [...this.sessions.values()].pop();
+    const sessions = [...this.sessions.values()];
+    const session = sessions.pop();
     if (!session) throw new Error('no gateway session: the client has not identified');
+    // Several bot replicas logged in with one token: Discord gives each the same interaction.
+    if (this.everySession) for (const other of sessions) this.send(other, t, d);
     return this.send(session, t, d);
   }
 

@@ -211,3 +211,12 @@ test('renderUsageError: says nothing was probed, safely, within the content limi
   assert.ok(text.length <= EMBED_LIMITS.content);
   assert.deepEqual(liveMarkup(text), []);
 });
+
+test("renderParent: an engine notice (a bastion's agent lost, the check resent) is a field of its own, inert", () => {
+  const notice = 'bastion eu-1 (through the broker at nats://127.0.0.1:4222): agent eu-a went silent for 3 s during the check of db-3 @everyone: it died or lost the broker; sending the check to another agent of the bastion';
+  const embed = renderParent({ ...parent(), notice });
+  const field = embed.fields?.find((f) => f.name === 'Engine');
+  assert.match(field?.value ?? '', /agent eu-a went silent for 3 s .*sending the check to another agent of the bastion/);
+  assertWithinLimits([embed]);
+  assertNoLiveMarkup([embed], ['<@987654321098765432>']);
+});

@@ -19,12 +19,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { runCheckFlow } from '../../src/chat/check-flow.js';
+import type { ChatSurface } from '../../src/chat/check-flow.js';
+import { Pacer } from '../../src/chat/pacer.js';
+import type { ParentView } from '../../src/chat/views.js';
 import type { ProgressEvent } from '../../src/engine/report.js';
+import { createLogger } from '../../src/log.js';
+import { RoutedNatsEngine } from '../../src/nats/bot-engine.js';
 import { parseTarget } from '../../src/target.js';
 import { NatsEngine, NatsEngineError } from '../../src/nats/engine.js';
 import { openBroker } from '../../src/nats/connect.js';
 import { natsSettings } from '../../src/nats/options.js';
-import { freePort, natsUnavailable, TestBroker } from '../support/nats-server.js';
+import { freePort, natsUnavailable, TestBroker, waitFor } from '../support/nats-server.js';
 
 const unavailable = natsUnavailable();
 if (unavailable) console.log(`# nats tests skipped: ${unavailable}`);
@@ -36,18 +42,6 @@ interface AgentProcess {
   name: string;
   child: ChildProcess;
   log: () => string;
-}
-
-function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      if (cond()) return resolve();
-      if (Date.now() > end) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 50);
-    };
-    tick();
-  });
 }
 
 describe('NATS: bot engine client and real agents on a real nats-server', { skip: unavailable ?? false }, () => {
@@ -168,35 +162,57 @@ describe('NATS: bot engine client and real agents on a real nats-server', { skip
     });
   });
 
-  test('an agent killed mid-run: told within 5 s, and the check is retried on its twin', async () => {
+  test('an agent killed mid-run: the thread is told within 5 s, and the check is retried on its twin', async () => {
     const target = parseTarget(`127.0.0.1:${silentPort}`);
     const lost: Array<{ at: number; text: string }> = [];
     engine.onLost = (text) => lost.push({ at: Date.now(), text });
     let killedAt = 0;
     let victim: AgentProcess | undefined;
     const started = agents.map((a) => (a.log().match(/"run started"/g) ?? []).length);
-    const check = engine.check(target, {
-      via: 'eu-1',
-      onEvent: (e) => {
-        if (e.type !== 'run-started' || victim) return;
-        victim = agents.find((a, i) => (a.log().match(/"run started"/g) ?? []).length > (started[i] ?? 0));
-        assert.ok(victim, 'one agent logged the start of the run');
-        killedAt = Date.now();
-        victim.child.kill('SIGKILL');
+    // The thread as the bot drives it: the chat check flow over the bot's routed NATS engine.
+    const parents: Array<{ at: number; view: ParentView }> = [];
+    const surface: ChatSurface = {
+      channelKey: 'test',
+      postParent: (view) => {
+        parents.push({ at: Date.now(), view });
+        // The parent is posted at run-started: one agent has the run now.
+        if (!victim) {
+          victim = agents.find((a, i) => (a.log().match(/"run started"/g) ?? []).length > (started[i] ?? 0));
+          assert.ok(victim, 'one agent logged the start of the run');
+          killedAt = Date.now();
+          victim.child.kill('SIGKILL');
+        }
+        return Promise.resolve();
       },
+      updateParent: (view) => (parents.push({ at: Date.now(), view }), Promise.resolve()),
+      postStep: () => Promise.resolve(),
+      updateStep: () => Promise.resolve(),
+      fallback: (view) => (parents.push({ at: Date.now(), view }), Promise.resolve()),
+    };
+    const report = await runCheckFlow({
+      surface,
+      engine: new RoutedNatsEngine(engine, 0),
+      pacer: new Pacer({ burst: 1000, perSecond: 10_000 }),
+      logger: createLogger({ level: 'error', write: () => undefined }),
+      target,
+      vantage: 'the routed bastion',
+      requester: 'test',
+      via: 'eu-1',
     });
-    const { report } = await check;
     engine.onLost = undefined;
     assert.ok(victim);
+    assert.ok(report, JSON.stringify(parents.at(-1)?.view));
     assert.equal(lost.length, 1, JSON.stringify(lost));
-    const told = (lost[0]?.at ?? Infinity) - killedAt;
-    assert.ok(told < 5_000, `told after ${told} ms`);
-    assert.match(lost[0]?.text ?? '', new RegExp(`agent ${victim.name} went silent .*sending the check to another agent`));
+    const toldAt = parents.find((p) => p.view.notice !== undefined)?.at ?? Infinity;
+    assert.ok(toldAt - killedAt < 5_000, `the thread was told after ${toldAt - killedAt} ms`);
+    const last = parents.at(-1)?.view;
+    assert.equal(last?.phase, 'finished');
+    assert.match(last?.notice ?? '', new RegExp(`^bastion eu-1 \\(through the broker at nats://127\\.0\\.0\\.1:\\d+\\): agent ${victim.name} went silent .*sending the check to another agent of the bastion$`));
     const twin = agents.find((a) => a !== victim && a.child.exitCode === null && a.child.signalCode === null);
     assert.ok(twin);
     assert.ok(twin.log().includes(`"target":"sshcheck@127.0.0.1:${silentPort}"`), 'the twin ran the retried check');
     assert.equal(report.vantage.name, 'eu-1');
-    assert.notEqual(report.diagnosis.cause, 'healthy');
+    assert.notEqual(report.diagnosis.cause, 'healthy', 'a port that never speaks is no healthy sshd');
   });
 
   test('nats-server stops and starts: agents and bot reconnect by themselves, and the next check works', async () => {

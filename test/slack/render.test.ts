@@ -299,3 +299,10 @@ test('a run stopped before its verdict: the parent says so, with no verdict and 
   assert.match(blocks, /Stopped before a verdict/);
   assert.ok(!blocks.includes(STATUS_EMOJI.pass), 'no healthy mark');
 });
+
+test("an engine notice (a bastion's agent lost, the check resent) is shown on the parent, inert", () => {
+  const notice = 'bastion eu-1 (through the broker at nats://127.0.0.1:4222): agent eu-a went silent for 3 s during the check of db-3 <!channel>: it died or lost the broker; sending the check to another agent of the bastion';
+  const message = renderParent({ ...parent(), notice });
+  assert.match(allTexts(message).join('\n'), /agent eu-a went silent for 3 s .*sending the check to another agent of the bastion/);
+  assert.deepEqual(findUnsafeMarkup(message, [REQUESTER]), []);
+});

@@ -115,3 +115,16 @@ export class TestBroker {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/** Polls `cond` every 50 ms until it holds; rejects naming `what` after `timeoutMs`. */
+export function waitFor(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const tick = (): void => {
+      if (cond()) return resolve();
+      if (Date.now() > end) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 50);
+    };
+    tick();
+  });
+}

@@ -81,7 +81,7 @@ test('every problem of an engine config at once, each with its line', () => {
 test('over-indentation names the line that is too deep, not the one YAML stops at', () => {
   assert.throws(() => parseEngineConfig('policy:\n  allow: [10.0.0.0/8]\n    deny: [10.9.0.0/16]\n', 'engine.yml'), /engine\.yml:3: line 3 is indented 4 spaces, deeper than the line above it \(2\)/);
   assert.throws(() => parseEngineConfig('diagnostics:\n  - match: db-*\n    user: a\n      key: /k\n', 'engine.yml'), /engine\.yml:4: line 4 is indented 6 spaces, deeper than the line above it \(4\)/);
-  assert.throws(() => loadRoutingConfig('bastions:\n  - name: eu-1\n    url: https://eu.example:8722\n      token_env: T\n', 'sshcheck.yml', { env: {}, readFile: () => '' }), /sshcheck\.yml:4: YAML: line 4 is indented 6 spaces/);
+  assert.throws(() => loadRoutingConfig('rules:\n  - cidr: 10.0.0.0/8\n    bastion: eu-1\n      suffix: x\n', 'sshcheck.yml'), /sshcheck\.yml:4: YAML: line 4 is indented 6 spaces/);
   assert.equal(overIndented('a:\n  b: 1\n  c: 2\n', 2), undefined);
 });
 
@@ -101,7 +101,7 @@ test('a config symlinked to a secret file: its secret is never printed, values a
         `case ${i} printed the secret`,
       );
       assert.throws(
-        () => loadRoutingConfig(readConfigFile(link, 'the bot config'), link, { env: {}, readFile: () => '' }),
+        () => loadRoutingConfig(readConfigFile(link, 'the bot config'), link),
         (err: Error) => !err.message.includes(secret.slice(0, 20)) && !err.message.includes(secret.slice(-20)),
         `case ${i} printed the secret (bot config)`,
       );

@@ -7,7 +7,7 @@ import { Gate } from '../../src/chat/gate.js';
 import type { GateRequest } from '../../src/chat/gate.js';
 import { DEFAULT_LIMITS } from '../../src/chat/limits.js';
 import type { LimitsConfig } from '../../src/chat/limits.js';
-import { RemoteEngineError } from '../../src/chat/remote-engine.js';
+import { NatsEngineError } from '../../src/nats/engine.js';
 import { parseTarget } from '../../src/target.js';
 import type { Target } from '../../src/target.js';
 import { checkAddresses, defaultPolicy, PolicyError } from '../../src/policy/target-policy.js';
@@ -119,10 +119,10 @@ test('a policy refusal by the engine (a resolved address) completes the row as d
   await assert.rejects(decision.ticket.wrap(engine).check(parseTarget('db-3.lab.test')), /resolves to 127\.0\.0\.1/);
   const [row] = store.audit();
   assert.deepEqual([row?.verdict, row?.denial, row?.addresses], ['denied', 'policy', ['10.0.0.5', '127.0.0.1']]);
-  // The same from a bastion's engine service.
+  // The same from a bastion's agent, through the broker.
   const remote = await gate.admit(request('db-4.lab.test'));
   assert.ok(remote.kind === 'admitted');
-  await assert.rejects(remote.ticket.wrap({ check: () => Promise.reject(new RemoteEngineError('policy', 'bastion eu-1: db-4 resolves to 127.0.0.1 …')) }).check(parseTarget('db-4.lab.test')));
+  await assert.rejects(remote.ticket.wrap({ check: () => Promise.reject(new NatsEngineError('policy', 'bastion eu-1 (through the broker at nats://127.0.0.1:4222): db-4 resolves to 127.0.0.1 …')) }).check(parseTarget('db-4.lab.test')));
   assert.deepEqual([store.audit()[1]?.verdict, store.audit()[1]?.denial], ['denied', 'policy']);
   // Any other failure is "failed".
   const other = await gate.admit(request('db-5'));

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseTarget } from '../../src/target.js';
 import { loadRoutingConfig } from '../../src/chat/routing-config.js';
-import { AgentDirectory, coverageOf } from '../../src/nats/directory.js';
+import { claimKey } from '../../src/nats/claims.js';
+import { AgentDirectory, coverageOf, preferredAgent } from '../../src/nats/directory.js';
 import { natsSettings, NatsConfigError, parseNatsUrl } from '../../src/nats/options.js';
 import { checkSubject, encodeDeclaration, parseAgentMessage, parseDeclaration, ProtocolError } from '../../src/nats/protocol.js';
 import { parseEngineConfig } from '../../src/config/engine-config.js';
@@ -25,7 +26,7 @@ test("agents' messages: every form parses; anything else is a protocol error", (
   assert.deepEqual(parseAgentMessage(bytes({ t: 'heartbeat', agent: 'a' })), { t: 'heartbeat', agent: 'a' });
   assert.equal(parseAgentMessage(bytes({ t: 'refused', code: 'policy', message: 'x'.repeat(900) })).t, 'refused');
   assert.equal((parseAgentMessage(bytes({ t: 'failed', message: 'boom', code: 'E_ENGINE' })) as { code?: string }).code, 'E_ENGINE');
-  for (const bad of ['not json', '[]', { t: 'event', seq: 0, event: { type: 'run-started' } }, { t: 'event', seq: 1, event: { type: 'run-finished' } }, { t: 'event', seq: 1, event: { type: 'mention' } }, { t: 'accepted', agent: 'a', bastion: 'b', outcome: 'stolen' }, { t: 'refused', code: 'other', message: '' }, { t: 'shell' }]) {
+  for (const bad of ['not json', '[]', { t: 'event', seq: 0, event: { type: 'run-started' } }, { t: 'event', seq: 1, event: { type: 'run-finished' } }, { t: 'event', seq: 1, event: { type: 'mention' } }, { t: 'accepted', agent: 'a', bastion: 'b', outcome: 'stolen' }, { t: 'accepted', agent: '<!channel>', bastion: 'b', outcome: 'started' }, { t: 'heartbeat', agent: 'a.b' }, { t: 'refused', code: 'other', message: '' }, { t: 'shell' }]) {
     assert.throws(() => parseAgentMessage(bytes(bad)), ProtocolError, JSON.stringify(bad));
   }
 });
@@ -48,7 +49,7 @@ test('routing: via, then the static rules of the bot config, then declared cover
   const dir = new AgentDirectory(() => now, 15_000);
   dir.update({ bastion: 'eu-1', agent: 'a', cidrs: ['10.1.0.0/16'], suffixes: ['eu.example.com'], up: true });
   dir.update({ bastion: 'eu-2', agent: 'b', cidrs: ['10.1.2.0/24'], suffixes: [], up: true });
-  const routing = loadRoutingConfig('bastions:\n  - name: us-1\n    url: http://10.0.0.9:8722\n    token_env: T\nrules:\n  - cidr: 10.1.3.0/24\n    bastion: us-1\n', 'sshcheck.yml', { env: { T: 'tok' }, readFile: () => '' });
+  const routing = loadRoutingConfig('bastions:\n  - name: us-1\nrules:\n  - cidr: 10.1.3.0/24\n    bastion: us-1\n', 'sshcheck.yml');
   const routes = { bastions: routing.bastions.map((b) => b.name), rules: routing.rules };
   assert.deepEqual(dir.route(routes, parseTarget('10.1.3.4')), { bastion: 'us-1', reason: 'cidr 10.1.3.0/24' });
   assert.deepEqual(dir.route(routes, parseTarget('10.1.2.4')), { bastion: 'eu-2', reason: 'declared cidr 10.1.2.0/24' });
@@ -130,4 +131,22 @@ test("the bot's NATS engine: via accepted (bastions exposed), single flight per 
   const results = await all;
   assert.deepEqual(calls, ['10.1.2.3 via eu-1', '10.1.2.3 via us-1']);
   assert.deepEqual(results.map((r) => r.report.vantage.name), ['eu-1', 'eu-1', 'us-1']);
+});
+
+test('preferredAgent: every replica picks the same agent for a target; targets spread; a leaving agent moves only its own', () => {
+  const agents = ['eu-a', 'eu-b', 'eu-c'];
+  const keys = Array.from({ length: 300 }, (_, i) => `sshcheck@10.0.0.${i % 250}:${22 + Math.floor(i / 250)}`);
+  const picks = keys.map((k) => preferredAgent(agents, k));
+  assert.deepEqual(keys.map((k) => preferredAgent([...agents].reverse(), k)), picks, 'the order agents are known in does not matter');
+  for (const a of agents) assert.ok(picks.filter((p) => p === a).length > 50, `${a} gets a share`);
+  const without = keys.map((k) => preferredAgent(['eu-a', 'eu-c'], k));
+  keys.forEach((_, i) => picks[i] !== 'eu-b' && assert.equal(without[i], picks[i], 'only eu-b\'s targets move'));
+  assert.equal(preferredAgent([], 'x'), undefined);
+});
+
+test('claimKey: request ids become KV keys (no dots, spaces or wildcards)', () => {
+  assert.equal(claimKey('discord:1234567890123456789'), 'discord_1234567890123456789');
+  assert.equal(claimKey('slack:trigger:13345224609.738474920.8088930838d88f008e0'), 'slack_trigger_13345224609_738474920_8088930838d88f008e0');
+  assert.equal(claimKey('a.*>b c'), 'a___b_c');
+  assert.equal(claimKey(''), '_');
 });

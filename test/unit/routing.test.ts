@@ -4,7 +4,7 @@ import { blockContainsAddress as cidrContains, parseCidrBlock } from '../../src/
 import type { CidrBlock as Cidr } from '../../src/policy/ip.js';
 
 const parseCidr = (text: string): ReturnType<typeof parseCidrBlock> => parseCidrBlock(text, { requirePrefix: true });
-import { selectBastion } from '../../src/chat/routing.js';
+import { AgentDirectory } from '../../src/nats/directory.js';
 import type { RouteRule } from '../../src/chat/routing-config.js';
 import { parseChatCommand, CHAT_USAGE } from '../../src/chat/grammar.js';
 import { isSshcheckError } from '../../src/errors.js';
@@ -38,9 +38,11 @@ const rules: RouteRule[] = [
   { kind: 'suffix', suffix: 'example.com', bastion: 'eu-1' },
   { kind: 'suffix', suffix: 'us.example.com', bastion: 'us-1' },
 ];
-const config = { bastions: [{ name: 'eu-1' }, { name: 'us-1' }], rules, default: 'eu-1' };
+// The bot's static routes, as the NATS client applies them (no agent has declared anything here).
+const config = { bastions: ['eu-1', 'us-1'], rules, default: 'eu-1' };
+const directory = new AgentDirectory(() => 0);
 const route = (text: string, via?: string): string => {
-  const r = selectBastion(config, parseTarget(text), via);
+  const r = directory.route(config, parseTarget(text), via);
   return `${r.bastion} (${r.reason})`;
 };
 
@@ -56,14 +58,14 @@ test('IP literals go by the most specific CIDR; names by the longest suffix, on 
   assert.equal(route('db-3'), 'eu-1 (default)');
 });
 
-test('via wins over every rule; an unknown via names the configured bastions', () => {
+test('via wins over every rule; a via that is no bastion name is a usage error', () => {
   assert.equal(route('10.20.2.3', 'eu-1'), 'eu-1 (via)');
   assert.equal(route('db-3', 'US-1'), 'us-1 (via)');
-  assert.throws(() => route('db-3', 'ap-1'), (err: unknown) => isSshcheckError(err) && err.code === 'E_USAGE' && /unknown bastion "ap-1": the configured bastions are eu-1, us-1/.test(err.message));
+  assert.throws(() => route('db-3', 'eu 1'), (err: unknown) => isSshcheckError(err) && err.code === 'E_USAGE' && /"eu 1" is not a bastion name/.test(err.message));
 });
 
 test('no rule and no default: an error that says what to do', () => {
-  assert.throws(() => selectBastion({ ...config, default: undefined }, parseTarget('db-3')), /no rule routes db-3 to a bastion and no default is set: add "via <bastion>" \(eu-1, us-1\)/);
+  assert.throws(() => directory.route({ ...config, default: undefined }, parseTarget('db-3')), /no bastion covers db-3: add "via <bastion>" \(the bastions are eu-1, us-1\)/);
 });
 
 test('the chat grammar: via <bastion> after any of the existing forms', () => {

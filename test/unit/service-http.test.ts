@@ -8,19 +8,9 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ProgressEvent } from '../../src/engine/report.js';
-import { SseDecoder } from '../../src/service/sse.js';
-import type { SseMessage } from '../../src/service/sse.js';
 import { runServe } from '../../src/service/serve.js';
 import { parsePrometheusText, sampleValue } from '../lab/prom-text.js';
-import { auth, postCheck, scriptedRunner, startLoopbackService, TOKEN_A, TOKEN_B } from './service-support.js';
-
-async function readEvents(url: string, headers: Record<string, string> = auth()): Promise<{ status: number; messages: SseMessage[] }> {
-  const res = await fetch(url, { headers: { Accept: 'text/event-stream', ...headers }, signal: AbortSignal.timeout(5000) });
-  if (res.status !== 200) return { status: res.status, messages: [] };
-  assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
-  const decoder = new SseDecoder();
-  return { status: 200, messages: decoder.push(await res.text()) };
-}
+import { auth, postCheck, readEvents, scriptedRunner, startLoopbackService, TOKEN_A, TOKEN_B } from './service-support.js';
 
 test('no token, a wrong token: 401 and nothing runs; either of two valid tokens works', async () => {
   const engine = scriptedRunner();

@@ -1,5 +1,6 @@
-// Helpers for the service and remote-engine tests: a scripted engine (no probes) and a
-// service on a loopback port. Not a test file itself.
+// Helpers for the service tests: a scripted engine (no probes), a service on a loopback
+// port, and an HTTP client's requests. Not a test file itself.
+import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import type { ProgressEvent, Report, StepId, StepReport } from '../../src/engine/report.js';
 import { STEP_IDS, STEP_TITLES, stepNumber } from '../../src/engine/report.js';
@@ -8,6 +9,8 @@ import { createLogger } from '../../src/log.js';
 import type { Runner } from '../../src/service/runs.js';
 import { createService } from '../../src/service/server.js';
 import type { Service, ServiceOptions } from '../../src/service/server.js';
+import { SseDecoder } from '../../src/service/sse.js';
+import type { SseMessage } from '../../src/service/sse.js';
 import { TokenSet } from '../../src/service/tokens.js';
 
 export const TOKEN_A = 'token-a-0123456789abcdef';
@@ -72,4 +75,13 @@ export function auth(token = TOKEN_A): Record<string, string> {
 export async function postCheck(url: string, body: unknown, headers: Record<string, string> = auth()): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const res = await fetch(`${url}/v1/checks`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body), signal: AbortSignal.timeout(5000) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
+}
+
+/** The whole event stream of a check, as an HTTP script reads it (the stream ends with the run). */
+export async function readEvents(url: string, headers: Record<string, string> = auth()): Promise<{ status: number; messages: SseMessage[] }> {
+  const res = await fetch(url, { headers: { Accept: 'text/event-stream', ...headers }, signal: AbortSignal.timeout(5000) });
+  if (res.status !== 200) return { status: res.status, messages: [] };
+  assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+  const decoder = new SseDecoder();
+  return { status: 200, messages: decoder.push(await res.text()) };
 }
