@@ -123,11 +123,15 @@ function serve(port: NonNullable<typeof parentPort>, init: WorkerInit): void {
       return;
     }
     const durable = isSpooledMethod(message.method);
-    // Rows keep their order: a new row waits behind spooled ones (an update behind its insert),
-    // and is answered at once rather than after another wait for the lock; the retry comes soon.
+    // Rows keep their order: a new row waits behind spooled ones (an update behind its insert).
+    // The lock may have gone since the last retry: try the spool first (one busy wait at most,
+    // on this thread), so that a row arriving after the lock is written rather than spooled.
     if (durable && pending.length > 0) {
-      retryMs = RETRY_FIRST_MS;
-      return spool(message);
+      drain();
+      if (pending.length > 0) {
+        retryMs = RETRY_FIRST_MS;
+        return spool(message);
+      }
     }
     try {
       post({ type: 'result', id: message.id, value: apply(message) });
