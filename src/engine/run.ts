@@ -459,11 +459,19 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     });
   };
 
+  // The don't-fragment sweep starts when the handshake stops advancing: after the banner, when
+  // the key exchange stalls; before it, when TCP connected but no banner came. A banner lost
+  // once on a lossy path is resent by the server's kernel merged with the queued KEXINIT into
+  // one full-size segment (Linux collapses retransmissions), which an MTU blackhole eats every
+  // time: the banner never arrives although sshd sent it, and only the sweep can tell.
   const maybeStartMtuSweep = (): void => {
     const h = obs.handshakes[0];
-    if (mtuStarted || !h || h.at.banner === undefined || h.at.newkeys !== undefined || h.end !== undefined) return;
-    const last = Math.max(h.at.banner, h.at.kexinit ?? 0, h.at['kex-reply'] ?? 0);
-    if (clock() - last < th.mtuSweepAfterMs) return;
+    if (mtuStarted || !h || h.at.newkeys !== undefined || h.end !== undefined) return;
+    if (h.at.banner === undefined) {
+      if (h.tcp.outcome !== 'connected' || h.tcp.atMs === undefined || clock() - h.tcp.atMs < th.mtuSweepNoBannerMs) return;
+    } else if (clock() - Math.max(h.at.banner, h.at.kexinit ?? 0, h.at['kex-reply'] ?? 0) < th.mtuSweepAfterMs) {
+      return;
+    }
     mtuStarted = true;
     const mtuStartedMs = clock();
     track('mtu', () => probes.mtu({ address: h.address, mtus: MTU_SIZES, waitS: 1 }, ctx()).then((o) => (obs.mtu = o)), (why) => {
