@@ -110,6 +110,11 @@ const TICK_MS = 20;
 /** Probes must be done a little before the budget so the final report fits in it. */
 const DEADLINE_MARGIN_MS = 150;
 const PATH_DELAY_MS = 100;
+/** The first child process starts this long into the run: the SYN and the DNS query go first. */
+const CHILDREN_AFTER_MS = 5;
+/** Which child process starts first when several wait: what verdicts wait on comes first. */
+const CHILD_RANK = { resolve: 0, mtu: 1, verbose: 2, ping: 3, inside: 4, sshConfig: 5, path: 6 } as const;
+type ChildRank = keyof typeof CHILD_RANK;
 const INSIDE_WAIT_MS = 1000;
 const MTU_SIZES = [1500, 1400, 1300, 1200, 1000, 800, 576];
 /**
@@ -274,6 +279,40 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
       });
     pending.add(tracked);
   };
+  // Child processes (getent, ssh -vvv, ping, ssh -G, the path trace, the MTU sweep, the
+  // login) cost the event loop tens of ms each to spawn (posix_spawn of a large parent, more
+  // on a busy bastion). Spawned in the same turn as the in-process probes, they came before
+  // the SYN and the DNS query went out, and a reset that arrived in 0.1 ms was read only
+  // after three spawns. They queue here instead, most awaited first, and start one per timer
+  // turn once the in-process probes are on the wire, so that whatever arrives between two
+  // spawns is read and judged in between. The queue counts as pending work.
+  const children: Array<{ rank: number; start: () => void; skip: () => void }> = [];
+  let childTimer: NodeJS.Timeout | undefined;
+  let childrenClosed = false;
+  const startNextChild = (): void => {
+    childTimer = undefined;
+    const next = childrenClosed ? undefined : children.shift();
+    next?.start();
+    if (children.length > 0 && !childrenClosed) childTimer = setTimeout(startNextChild, 0);
+  };
+  const child = (rank: ChildRank, name: string, start: () => Promise<unknown>, fail: (why: string) => void): void => {
+    if (childrenClosed) return;
+    const at = children.findIndex((c) => c.rank > CHILD_RANK[rank]);
+    children.splice(at < 0 ? children.length : at, 0, { rank: CHILD_RANK[rank], start: () => track(name, start, fail), skip: () => fail(`not run: the run ended before ${name} started`) });
+    childTimer ??= setTimeout(startNextChild, Math.max(0, CHILDREN_AFTER_MS - clock()));
+  };
+  /** The run is over: what never started says so in its observation, instead of staying unknown. */
+  const closeChildren = (): void => {
+    childrenClosed = true;
+    if (childTimer) clearTimeout(childTimer);
+    for (const c of children.splice(0)) {
+      try {
+        c.skip();
+      } catch (err) {
+        logProblem(`recording a probe that never started failed: ${errorText(err)}`, err);
+      }
+    }
+  };
   /** Set when the in-process handshake probe threw: nothing can be judged without it. */
   let handshakeFailure: string | undefined;
   const failPtr = (index: number, why: string): void => {
@@ -352,7 +391,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     if (!primary) return;
     extra(() => {
       const pingStarted = clock();
-      track('ping', () => probes.ping({ address, count: 3, intervalS: 0.2, waitS: 1 }, ctx(), (s) => ((obs.ping = s), changed())).then((o) => (obs.ping = o)), (why) => {
+      child('ping', 'ping', () => probes.ping({ address, count: 3, intervalS: 0.2, waitS: 1 }, ctx(), (s) => ((obs.ping = s), changed())).then((o) => (obs.ping = o)), (why) => {
         obs.ping = { address, transmitted: 0, received: 0, rttsMs: [], errors: [], startedMs: pingStarted, ...obs.ping, state: 'done', endedMs: clock(), unavailable: why };
       });
       const controlPort = options.controlPort ?? (target.port === 1 ? 2 : 1);
@@ -416,7 +455,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     if (pathStarted || !extrasStarted || !h || (h.tcp.outcome === undefined && clock() - h.startedMs < PATH_DELAY_MS)) return;
     pathStarted = true;
     const pathStartedMs = clock();
-    track('path', () => probes.path({ address: h.address, port: target.port, maxHops: 16, waitS: 1 }, ctx()).then((o) => (obs.path = o)), (why) => {
+    child('path', 'path', () => probes.path({ address: h.address, port: target.port, maxHops: 16, waitS: 1 }, ctx()).then((o) => (obs.path = o)), (why) => {
       obs.path = { state: 'done', startedMs: pathStartedMs, endedMs: clock(), tool: null, address: h.address, port: target.port, hops: [], reached: false, unavailable: why };
     });
   };
@@ -454,7 +493,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     }
     const insideStarted = clock();
     obs.inside = { state: 'running', startedMs: insideStarted, user: login.user, address: h.address, port };
-    track('inside', () => probes.inside({ login, address: h.address, port, hostKeyAlias: target.host, mayRetry: () => connections.take(h.address, 'login retry') }, ctx()).then((o) => (obs.inside = o)), (why) => {
+    child('inside', 'inside', () => probes.inside({ login, address: h.address, port, hostKeyAlias: target.host, mayRetry: () => connections.take(h.address, 'login retry') }, ctx()).then((o) => (obs.inside = o)), (why) => {
       obs.inside = { state: 'done', startedMs: insideStarted, endedMs: clock(), user: login.user, address: h.address, port, login: 'failed', loginDetail: why, unavailable: why };
     });
   };
@@ -474,7 +513,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     }
     mtuStarted = true;
     const mtuStartedMs = clock();
-    track('mtu', () => probes.mtu({ address: h.address, mtus: MTU_SIZES, waitS: 1 }, ctx()).then((o) => (obs.mtu = o)), (why) => {
+    child('mtu', 'mtu', () => probes.mtu({ address: h.address, mtus: MTU_SIZES, waitS: 1 }, ctx()).then((o) => (obs.mtu = o)), (why) => {
       obs.mtu = { state: 'done', startedMs: mtuStartedMs, endedMs: clock(), address: h.address, probes: [], unavailable: why };
     });
   };
@@ -550,20 +589,20 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
       return;
     }
     const verboseStartedMs = clock();
-    track('ssh -vvv', () => probes.verbose({ host, port: target.port, user: target.user, connectTimeoutS: verboseTimeoutS, ...(alias !== undefined ? { hostKeyAlias: alias } : {}) }, ctx(), (s) => ((obs.verbose = s), changed())).then((o) => (obs.verbose = o)), (why) => {
+    child('verbose', 'ssh -vvv', () => probes.verbose({ host, port: target.port, user: target.user, connectTimeoutS: verboseTimeoutS, ...(alias !== undefined ? { hostKeyAlias: alias } : {}) }, ctx(), (s) => ((obs.verbose = s), changed())).then((o) => (obs.verbose = o)), (why) => {
       obs.verbose = { state: 'done', startedMs: verboseStartedMs, endedMs: clock(), unavailable: why, command: [], lines: [], parsed: { phases: [] } };
     });
   }
   extra(() => {
     const configStarted = clock();
-    track('ssh -G', () => probes.sshConfig({ host: target.host, port: target.port }, ctx()).then((o) => (obs.sshConfig = o)), (why) => {
+    child('sshConfig', 'ssh -G', () => probes.sshConfig({ host: target.host, port: target.port }, ctx()).then((o) => (obs.sshConfig = o)), (why) => {
       obs.sshConfig = { state: 'done', startedMs: configStarted, endedMs: clock(), unavailable: why };
     });
     startVerbose();
   });
   if (target.kind === 'name') {
     const resolveStarted = clock();
-    track('getaddrinfo', () => probes.resolve({ name: target.host }, ctx()).then((o) => ((obs.resolve = o), considerAddresses())), (why) => {
+    child('resolve', 'getaddrinfo', () => probes.resolve({ name: target.host }, ctx()).then((o) => ((obs.resolve = o), considerAddresses())), (why) => {
       obs.resolve = { state: 'done', startedMs: resolveStarted, endedMs: clock(), name: target.host, addresses: [], error: { kind: 'failed', detail: why }, unavailable: why };
       considerAddresses();
     });
@@ -635,7 +674,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
       logProblem(`the engine failed while judging: ${errorText(err)}`, err);
       break;
     }
-    const extrasOver = diagnosedMs !== undefined && (pending.size === 0 || now >= diagnosedMs + extrasMs);
+    const extrasOver = diagnosedMs !== undefined && ((pending.size === 0 && children.length === 0) || now >= diagnosedMs + extrasMs);
     if (extrasOver) break;
     if (controller.signal.aborted) {
       if (emittedDiagnosis === undefined) stop = stopFromSignal(options.signal);
@@ -659,6 +698,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     wake = undefined;
   }
 
+  closeChildren();
   controller.abort();
   await Promise.allSettled([...pending]);
   options.signal?.removeEventListener('abort', onOuterAbort);

@@ -13,6 +13,12 @@ import type { MtuObs } from '../observations.js';
 const builder = pingFactory.createBuilder('linux');
 const MAX_OUTPUT_BYTES = 16 * 1024;
 const MAX_SIZES = 12;
+/**
+ * A size's ping is stopped this long after its reply window: an echo is answered within the
+ * window (-W) or counts as lost. Left alone, `ping -c 1 -W 1` with no reply waits a second
+ * interval and a second linger (2 s), which made every blackhole verdict wait twice as long.
+ */
+const ECHO_MARGIN_MS = 300;
 
 type MtuProbe = MtuObs['probes'][number];
 
@@ -106,7 +112,7 @@ export async function probeMtu(opts: ProbeMtuOptions, ctx: ProbeContext): Promis
           args: mtuPingArguments(opts.address, size, opts.waitS),
           ctx,
           maxBytes: MAX_OUTPUT_BYTES,
-          timeoutMs: wholeSeconds(opts.waitS) * 1000 + 1000,
+          timeoutMs: wholeSeconds(opts.waitS) * 1000 + ECHO_MARGIN_MS,
         }),
       })),
     ),
