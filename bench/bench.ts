@@ -77,6 +77,8 @@ interface SshcheckRun extends ToolRun {
   diagnosedMs: number;
   cause: string;
   correct: boolean;
+  /** For a wrong verdict: the diagnosis and the steps that judged the handshake, to tell why. */
+  detail?: string;
 }
 
 interface FaultRow {
@@ -99,6 +101,8 @@ interface LossRow {
   wallMs: number[];
   /** The report's diagnosedMs of each run (NaN when it printed none). */
   diagnosedMs: number[];
+  /** What each wrong verdict said (bench/results JSON only). */
+  wrongDetails: string[];
 }
 
 interface FleetRow {
@@ -123,7 +127,9 @@ async function runSshcheck(lab: Lab, s: Scenario): Promise<SshcheckRun> {
   } catch {
     return { wallMs: run.wallMs, gaveUp: false, diagnosedMs: NaN, cause: `no report (exit ${run.code})`, correct: false };
   }
-  return { wallMs: run.wallMs, gaveUp: false, diagnosedMs: report.diagnosedMs, cause: report.diagnosis.cause, correct: correct(s, report) };
+  const right = correct(s, report);
+  const steps = report.steps.filter((st) => ['sshd', 'vpn-proxy', 'dns', 'verbose'].includes(st.id)).map((st) => `${st.id}: ${st.summary}`);
+  return { wallMs: run.wallMs, gaveUp: false, diagnosedMs: report.diagnosedMs, cause: report.diagnosis.cause, correct: right, ...(right ? {} : { detail: [report.diagnosis.summary, ...steps].join(' | ') }) };
 }
 
 const SSH_NO_AUTH = ['-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PubkeyAuthentication=no', '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no', '-o', 'GSSAPIAuthentication=no'];
@@ -216,7 +222,7 @@ export async function benchLoss(ids: readonly string[], runs: number, log: (line
   const rows: LossRow[] = [];
   for (const id of ids) {
     const s = scenario(id);
-    const row: LossRow = { id, expected: s.cause, runs, right: 0, wrong: {}, wallMs: [], diagnosedMs: [] };
+    const row: LossRow = { id, expected: s.cause, runs, right: 0, wrong: {}, wallMs: [], diagnosedMs: [], wrongDetails: [] };
     for (let i = 0; i < runs; i++) {
       const lab = await Lab.create();
       try {
@@ -226,7 +232,10 @@ export async function benchLoss(ids: readonly string[], runs: number, log: (line
         row.wallMs.push(r.wallMs);
         row.diagnosedMs.push(r.diagnosedMs);
         if (r.correct) row.right += 1;
-        else row.wrong[r.cause] = (row.wrong[r.cause] ?? 0) + 1;
+        else {
+          row.wrong[r.cause] = (row.wrong[r.cause] ?? 0) + 1;
+          if (r.detail !== undefined) row.wrongDetails.push(r.detail);
+        }
       } finally {
         await lab.destroy();
       }

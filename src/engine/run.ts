@@ -117,6 +117,9 @@ const CHILD_RANK = { resolve: 0, mtu: 1, verbose: 2, ping: 3, inside: 4, sshConf
 type ChildRank = keyof typeof CHILD_RANK;
 const INSIDE_WAIT_MS = 1000;
 const MTU_SIZES = [1500, 1400, 1300, 1200, 1000, 800, 576];
+/** How long each don't-fragment echo may take to come back, and what starting the sweep costs. */
+const MTU_WAIT_S = 1;
+const MTU_SWEEP_SLACK_MS = 300;
 /**
  * Light runs: how long the in-process handshake may take to reach authentication before the
  * other probes start anyway. A LAN handshake takes tens of ms; 500 ms also covers a busy
@@ -295,10 +298,10 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     next?.start();
     if (children.length > 0 && !childrenClosed) childTimer = setTimeout(startNextChild, 0);
   };
-  const child = (rank: ChildRank, name: string, start: () => Promise<unknown>, fail: (why: string) => void): void => {
+  const child = (rank: ChildRank, name: string, start: () => Promise<unknown>, fail: (why: string) => void, skipped: (why: string) => void = fail): void => {
     if (childrenClosed) return;
     const at = children.findIndex((c) => c.rank > CHILD_RANK[rank]);
-    children.splice(at < 0 ? children.length : at, 0, { rank: CHILD_RANK[rank], start: () => track(name, start, fail), skip: () => fail(`not run: the run ended before ${name} started`) });
+    children.splice(at < 0 ? children.length : at, 0, { rank: CHILD_RANK[rank], start: () => track(name, start, fail), skip: () => skipped(`not run: the run ended before ${name} started`) });
     childTimer ??= setTimeout(startNextChild, Math.max(0, CHILDREN_AFTER_MS - clock()));
   };
   /** The run is over: what never started says so in its observation, instead of staying unknown. */
@@ -493,9 +496,16 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     }
     const insideStarted = clock();
     obs.inside = { state: 'running', startedMs: insideStarted, user: login.user, address: h.address, port };
-    child('inside', 'inside', () => probes.inside({ login, address: h.address, port, hostKeyAlias: target.host, mayRetry: () => connections.take(h.address, 'login retry') }, ctx()).then((o) => (obs.inside = o)), (why) => {
-      obs.inside = { state: 'done', startedMs: insideStarted, endedMs: clock(), user: login.user, address: h.address, port, login: 'failed', loginDetail: why, unavailable: why };
-    });
+    child(
+      'inside',
+      'inside',
+      () => probes.inside({ login, address: h.address, port, hostKeyAlias: target.host, mayRetry: () => connections.take(h.address, 'login retry') }, ctx()).then((o) => (obs.inside = o)),
+      (why) => {
+        obs.inside = { state: 'done', startedMs: insideStarted, endedMs: clock(), user: login.user, address: h.address, port, login: 'failed', loginDetail: why, unavailable: why };
+      },
+      // A login that never started did not fail: there is simply no inside view.
+      (why) => (obs.inside = { state: 'none', reason: why }),
+    );
   };
 
   // The don't-fragment sweep starts when the handshake stops advancing: after the banner, when
@@ -507,13 +517,16 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     const h = obs.handshakes[0];
     if (mtuStarted || !h || h.at.newkeys !== undefined || h.end !== undefined) return;
     if (h.at.banner === undefined) {
-      if (h.tcp.outcome !== 'connected' || h.tcp.atMs === undefined || clock() - h.tcp.atMs < th.mtuSweepNoBannerMs) return;
+      // Only total silence: a peer that sends other bytes reaches us, and its banner problem is its own.
+      if (h.tcp.outcome !== 'connected' || h.tcp.atMs === undefined || h.bytesIn > 0 || clock() - h.tcp.atMs < th.mtuSweepNoBannerMs) return;
     } else if (clock() - Math.max(h.at.banner, h.at.kexinit ?? 0, h.at['kex-reply'] ?? 0) < th.mtuSweepAfterMs) {
       return;
     }
+    // A sweep that cannot finish before the run's deadline would only hold up its end.
+    if (clock() + MTU_WAIT_S * 1000 + MTU_SWEEP_SLACK_MS > budgetMs - DEADLINE_MARGIN_MS) return;
     mtuStarted = true;
     const mtuStartedMs = clock();
-    child('mtu', 'mtu', () => probes.mtu({ address: h.address, mtus: MTU_SIZES, waitS: 1 }, ctx()).then((o) => (obs.mtu = o)), (why) => {
+    child('mtu', 'mtu', () => probes.mtu({ address: h.address, mtus: MTU_SIZES, waitS: MTU_WAIT_S }, ctx()).then((o) => (obs.mtu = o)), (why) => {
       obs.mtu = { state: 'done', startedMs: mtuStartedMs, endedMs: clock(), address: h.address, probes: [], unavailable: why };
     });
   };

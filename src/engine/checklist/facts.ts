@@ -235,7 +235,8 @@ export type KexState =
  * it. `serverGreets`: ssh -vvv's own connection did get a banner, so sshd is not hung.
  */
 export function bannerLostOnPath(input: AssessInput, h: HandshakeObs | undefined): { passes?: number; fails?: number; serverGreets: boolean } | undefined {
-  if (!h || h.at.banner !== undefined || h.tcp.outcome !== 'connected') return undefined;
+  // Only a silent connection: bytes that did arrive (pre-banner lines, a trickle) crossed the path.
+  if (!h || h.at.banner !== undefined || h.tcp.outcome !== 'connected' || h.bytesIn > 0) return undefined;
   const banner = classifyBanner(input, h);
   if (banner.kind !== 'waiting' && banner.kind !== 'timeout') return undefined;
   const mtu = input.obs.mtu;
