@@ -19,6 +19,7 @@ import type { StepAssessment } from './checklist/assessment.js';
 import { assessAll, stoppedSteps } from './checklist/assess.js';
 import type { RunStop } from './checklist/diagnose.js';
 import { diagnose, undecided } from './checklist/diagnose.js';
+import { aliveServers } from './checklist/steps/dns.js';
 import type { Thresholds } from './checklist/thresholds.js';
 import { DEFAULT_THRESHOLDS } from './checklist/thresholds.js';
 import { probeDns, probePtr } from './probes/dns.js';
@@ -112,6 +113,8 @@ const DEADLINE_MARGIN_MS = 150;
 const PATH_DELAY_MS = 100;
 /** The first child process starts this long into the run: the SYN and the DNS query go first. */
 const CHILDREN_AFTER_MS = 5;
+/** While children are held back (see childrenHeldFor), how often to look again. */
+const CHILDREN_RECHECK_MS = 5;
 /** Which child process starts first when several wait: what verdicts wait on comes first. */
 const CHILD_RANK = { resolve: 0, mtu: 1, verbose: 2, ping: 3, inside: 4, sshConfig: 5, path: 6 } as const;
 type ChildRank = keyof typeof CHILD_RANK;
@@ -292,8 +295,22 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   const children: Array<{ rank: number; start: () => void; skip: () => void }> = [];
   let childTimer: NodeJS.Timeout | undefined;
   let childrenClosed = false;
+  // For a name, no child starts while the resolvers have not answered and have not yet been
+  // silent for dnsDeadAfterMs: "no resolver answers" is judged over that window, and spawns
+  // holding the event loop inside it (or starving a slow resolver on the same machine) turned
+  // a resolver that answered late into dns-timeout on a busy bastion.
+  let dnsStartedAt: number | undefined;
+  const childrenHeldFor = (): number => {
+    if (dnsStartedAt === undefined || obs.dns?.state === 'done' || aliveServers(obs).size > 0) return 0;
+    return Math.max(0, dnsStartedAt + th.dnsDeadAfterMs - clock());
+  };
   const startNextChild = (): void => {
     childTimer = undefined;
+    const held = childrenHeldFor();
+    if (held > 0 && !childrenClosed) {
+      childTimer = setTimeout(startNextChild, Math.min(held, CHILDREN_RECHECK_MS));
+      return;
+    }
     const next = childrenClosed ? undefined : children.shift();
     next?.start();
     if (children.length > 0 && !childrenClosed) childTimer = setTimeout(startNextChild, 0);
@@ -620,6 +637,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
       considerAddresses();
     });
     const dnsStarted = clock();
+    dnsStartedAt = dnsStarted;
     track(
       'DNS',
       () =>
