@@ -19,6 +19,7 @@ import type { StepAssessment } from './checklist/assessment.js';
 import { assessAll, stoppedSteps } from './checklist/assess.js';
 import type { RunStop } from './checklist/diagnose.js';
 import { diagnose, undecided } from './checklist/diagnose.js';
+import { aliveServers } from './checklist/steps/dns.js';
 import type { Thresholds } from './checklist/thresholds.js';
 import { DEFAULT_THRESHOLDS } from './checklist/thresholds.js';
 import { probeDns, probePtr } from './probes/dns.js';
@@ -110,8 +111,18 @@ const TICK_MS = 20;
 /** Probes must be done a little before the budget so the final report fits in it. */
 const DEADLINE_MARGIN_MS = 150;
 const PATH_DELAY_MS = 100;
+/** The first child process starts this long into the run: the SYN and the DNS query go first. */
+const CHILDREN_AFTER_MS = 5;
+/** While children are held back (see childrenHeldFor), how often to look again. */
+const CHILDREN_RECHECK_MS = 5;
+/** Which child process starts first when several wait: what verdicts wait on comes first. */
+const CHILD_RANK = { resolve: 0, mtu: 1, verbose: 2, ping: 3, inside: 4, sshConfig: 5, path: 6 } as const;
+type ChildRank = keyof typeof CHILD_RANK;
 const INSIDE_WAIT_MS = 1000;
 const MTU_SIZES = [1500, 1400, 1300, 1200, 1000, 800, 576];
+/** How long each don't-fragment echo may take to come back, and what starting the sweep costs. */
+const MTU_WAIT_S = 1;
+const MTU_SWEEP_SLACK_MS = 300;
 /**
  * Light runs: how long the in-process handshake may take to reach authentication before the
  * other probes start anyway. A LAN handshake takes tens of ms; 500 ms also covers a busy
@@ -274,6 +285,54 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
       });
     pending.add(tracked);
   };
+  // Child processes (getent, ssh -vvv, ping, ssh -G, the path trace, the MTU sweep, the
+  // login) cost the event loop tens of ms each to spawn (posix_spawn of a large parent, more
+  // on a busy bastion). Spawned in the same turn as the in-process probes, they came before
+  // the SYN and the DNS query went out, and a reset that arrived in 0.1 ms was read only
+  // after three spawns. They queue here instead, most awaited first, and start one per timer
+  // turn once the in-process probes are on the wire, so that whatever arrives between two
+  // spawns is read and judged in between. The queue counts as pending work.
+  const children: Array<{ rank: number; start: () => void; skip: () => void }> = [];
+  let childTimer: NodeJS.Timeout | undefined;
+  let childrenClosed = false;
+  // For a name, no child starts while the resolvers have not answered and have not yet been
+  // silent for dnsDeadAfterMs: "no resolver answers" is judged over that window, and spawns
+  // holding the event loop inside it (or starving a slow resolver on the same machine) turned
+  // a resolver that answered late into dns-timeout on a busy bastion.
+  let dnsStartedAt: number | undefined;
+  const childrenHeldFor = (): number => {
+    if (dnsStartedAt === undefined || obs.dns?.state === 'done' || aliveServers(obs).size > 0) return 0;
+    return Math.max(0, dnsStartedAt + th.dnsDeadAfterMs - clock());
+  };
+  const startNextChild = (): void => {
+    childTimer = undefined;
+    const held = childrenHeldFor();
+    if (held > 0 && !childrenClosed) {
+      childTimer = setTimeout(startNextChild, Math.min(held, CHILDREN_RECHECK_MS));
+      return;
+    }
+    const next = childrenClosed ? undefined : children.shift();
+    next?.start();
+    if (children.length > 0 && !childrenClosed) childTimer = setTimeout(startNextChild, 0);
+  };
+  const child = (rank: ChildRank, name: string, start: () => Promise<unknown>, fail: (why: string) => void, skipped: (why: string) => void = fail): void => {
+    if (childrenClosed) return;
+    const at = children.findIndex((c) => c.rank > CHILD_RANK[rank]);
+    children.splice(at < 0 ? children.length : at, 0, { rank: CHILD_RANK[rank], start: () => track(name, start, fail), skip: () => skipped(`not run: the run ended before ${name} started`) });
+    childTimer ??= setTimeout(startNextChild, Math.max(0, CHILDREN_AFTER_MS - clock()));
+  };
+  /** The run is over: what never started says so in its observation, instead of staying unknown. */
+  const closeChildren = (): void => {
+    childrenClosed = true;
+    if (childTimer) clearTimeout(childTimer);
+    for (const c of children.splice(0)) {
+      try {
+        c.skip();
+      } catch (err) {
+        logProblem(`recording a probe that never started failed: ${errorText(err)}`, err);
+      }
+    }
+  };
   /** Set when the in-process handshake probe threw: nothing can be judged without it. */
   let handshakeFailure: string | undefined;
   const failPtr = (index: number, why: string): void => {
@@ -352,7 +411,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     if (!primary) return;
     extra(() => {
       const pingStarted = clock();
-      track('ping', () => probes.ping({ address, count: 3, intervalS: 0.2, waitS: 1 }, ctx(), (s) => ((obs.ping = s), changed())).then((o) => (obs.ping = o)), (why) => {
+      child('ping', 'ping', () => probes.ping({ address, count: 3, intervalS: 0.2, waitS: 1 }, ctx(), (s) => ((obs.ping = s), changed())).then((o) => (obs.ping = o)), (why) => {
         obs.ping = { address, transmitted: 0, received: 0, rttsMs: [], errors: [], startedMs: pingStarted, ...obs.ping, state: 'done', endedMs: clock(), unavailable: why };
       });
       const controlPort = options.controlPort ?? (target.port === 1 ? 2 : 1);
@@ -416,7 +475,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     if (pathStarted || !extrasStarted || !h || (h.tcp.outcome === undefined && clock() - h.startedMs < PATH_DELAY_MS)) return;
     pathStarted = true;
     const pathStartedMs = clock();
-    track('path', () => probes.path({ address: h.address, port: target.port, maxHops: 16, waitS: 1 }, ctx()).then((o) => (obs.path = o)), (why) => {
+    child('path', 'path', () => probes.path({ address: h.address, port: target.port, maxHops: 16, waitS: 1 }, ctx()).then((o) => (obs.path = o)), (why) => {
       obs.path = { state: 'done', startedMs: pathStartedMs, endedMs: clock(), tool: null, address: h.address, port: target.port, hops: [], reached: false, unavailable: why };
     });
   };
@@ -454,19 +513,37 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     }
     const insideStarted = clock();
     obs.inside = { state: 'running', startedMs: insideStarted, user: login.user, address: h.address, port };
-    track('inside', () => probes.inside({ login, address: h.address, port, hostKeyAlias: target.host, mayRetry: () => connections.take(h.address, 'login retry') }, ctx()).then((o) => (obs.inside = o)), (why) => {
-      obs.inside = { state: 'done', startedMs: insideStarted, endedMs: clock(), user: login.user, address: h.address, port, login: 'failed', loginDetail: why, unavailable: why };
-    });
+    child(
+      'inside',
+      'inside',
+      () => probes.inside({ login, address: h.address, port, hostKeyAlias: target.host, mayRetry: () => connections.take(h.address, 'login retry') }, ctx()).then((o) => (obs.inside = o)),
+      (why) => {
+        obs.inside = { state: 'done', startedMs: insideStarted, endedMs: clock(), user: login.user, address: h.address, port, login: 'failed', loginDetail: why, unavailable: why };
+      },
+      // A login that never started did not fail: there is simply no inside view.
+      (why) => (obs.inside = { state: 'none', reason: why }),
+    );
   };
 
+  // The don't-fragment sweep starts when the handshake stops advancing: after the banner, when
+  // the key exchange stalls; before it, when TCP connected but no banner came. A banner lost
+  // once on a lossy path is resent by the server's kernel merged with the queued KEXINIT into
+  // one full-size segment (Linux collapses retransmissions), which an MTU blackhole eats every
+  // time: the banner never arrives although sshd sent it, and only the sweep can tell.
   const maybeStartMtuSweep = (): void => {
     const h = obs.handshakes[0];
-    if (mtuStarted || !h || h.at.banner === undefined || h.at.newkeys !== undefined || h.end !== undefined) return;
-    const last = Math.max(h.at.banner, h.at.kexinit ?? 0, h.at['kex-reply'] ?? 0);
-    if (clock() - last < th.mtuSweepAfterMs) return;
+    if (mtuStarted || !h || h.at.newkeys !== undefined || h.end !== undefined) return;
+    if (h.at.banner === undefined) {
+      // Only total silence: a peer that sends other bytes reaches us, and its banner problem is its own.
+      if (h.tcp.outcome !== 'connected' || h.tcp.atMs === undefined || h.bytesIn > 0 || clock() - h.tcp.atMs < th.mtuSweepNoBannerMs) return;
+    } else if (clock() - Math.max(h.at.banner, h.at.kexinit ?? 0, h.at['kex-reply'] ?? 0) < th.mtuSweepAfterMs) {
+      return;
+    }
+    // A sweep that cannot finish before the run's deadline would only hold up its end.
+    if (clock() + MTU_WAIT_S * 1000 + MTU_SWEEP_SLACK_MS > budgetMs - DEADLINE_MARGIN_MS) return;
     mtuStarted = true;
     const mtuStartedMs = clock();
-    track('mtu', () => probes.mtu({ address: h.address, mtus: MTU_SIZES, waitS: 1 }, ctx()).then((o) => (obs.mtu = o)), (why) => {
+    child('mtu', 'mtu', () => probes.mtu({ address: h.address, mtus: MTU_SIZES, waitS: MTU_WAIT_S }, ctx()).then((o) => (obs.mtu = o)), (why) => {
       obs.mtu = { state: 'done', startedMs: mtuStartedMs, endedMs: clock(), address: h.address, probes: [], unavailable: why };
     });
   };
@@ -542,24 +619,25 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
       return;
     }
     const verboseStartedMs = clock();
-    track('ssh -vvv', () => probes.verbose({ host, port: target.port, user: target.user, connectTimeoutS: verboseTimeoutS, ...(alias !== undefined ? { hostKeyAlias: alias } : {}) }, ctx(), (s) => ((obs.verbose = s), changed())).then((o) => (obs.verbose = o)), (why) => {
+    child('verbose', 'ssh -vvv', () => probes.verbose({ host, port: target.port, user: target.user, connectTimeoutS: verboseTimeoutS, ...(alias !== undefined ? { hostKeyAlias: alias } : {}) }, ctx(), (s) => ((obs.verbose = s), changed())).then((o) => (obs.verbose = o)), (why) => {
       obs.verbose = { state: 'done', startedMs: verboseStartedMs, endedMs: clock(), unavailable: why, command: [], lines: [], parsed: { phases: [] } };
     });
   }
   extra(() => {
     const configStarted = clock();
-    track('ssh -G', () => probes.sshConfig({ host: target.host, port: target.port }, ctx()).then((o) => (obs.sshConfig = o)), (why) => {
+    child('sshConfig', 'ssh -G', () => probes.sshConfig({ host: target.host, port: target.port }, ctx()).then((o) => (obs.sshConfig = o)), (why) => {
       obs.sshConfig = { state: 'done', startedMs: configStarted, endedMs: clock(), unavailable: why };
     });
     startVerbose();
   });
   if (target.kind === 'name') {
     const resolveStarted = clock();
-    track('getaddrinfo', () => probes.resolve({ name: target.host }, ctx()).then((o) => ((obs.resolve = o), considerAddresses())), (why) => {
+    child('resolve', 'getaddrinfo', () => probes.resolve({ name: target.host }, ctx()).then((o) => ((obs.resolve = o), considerAddresses())), (why) => {
       obs.resolve = { state: 'done', startedMs: resolveStarted, endedMs: clock(), name: target.host, addresses: [], error: { kind: 'failed', detail: why }, unavailable: why };
       considerAddresses();
     });
     const dnsStarted = clock();
+    dnsStartedAt = dnsStarted;
     track(
       'DNS',
       () =>
@@ -627,7 +705,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
       logProblem(`the engine failed while judging: ${errorText(err)}`, err);
       break;
     }
-    const extrasOver = diagnosedMs !== undefined && (pending.size === 0 || now >= diagnosedMs + extrasMs);
+    const extrasOver = diagnosedMs !== undefined && ((pending.size === 0 && children.length === 0) || now >= diagnosedMs + extrasMs);
     if (extrasOver) break;
     if (controller.signal.aborted) {
       if (emittedDiagnosis === undefined) stop = stopFromSignal(options.signal);
@@ -651,6 +729,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     wake = undefined;
   }
 
+  closeChildren();
   controller.abort();
   await Promise.allSettled([...pending]);
   options.signal?.removeEventListener('abort', onOuterAbort);

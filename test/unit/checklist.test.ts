@@ -137,6 +137,51 @@ test('a key exchange that stalls after the banner is kex-stall, high with a blac
   assert.match(r.diagnosis.summary, /MTU/);
 });
 
+// Under packet loss a banner lost once is resent merged with the KEXINIT queued behind it,
+// and an MTU blackhole then eats it on every retransmission (lab: mtu-blackhole with loss).
+const blackholeSweep = {
+  state: 'done' as const,
+  startedMs: 1000,
+  endedMs: 3000,
+  address: ADDRESS,
+  localMtu: 1500,
+  probes: [
+    { mtu: 1500, outcome: 'no-reply' as const },
+    { mtu: 1200, outcome: 'no-reply' as const },
+    { mtu: 1000, outcome: 'reply' as const },
+    { mtu: 576, outcome: 'reply' as const },
+  ],
+};
+
+test('no banner on a path that eats large packets is the blackhole, not a banner timeout', () => {
+  const h = handshake({ tcp: { outcome: 'connected', atMs: 1 } });
+  // ssh -vvv's own connection got sshd's banner, then stalled: sshd greets, the path loses.
+  const verbose = { ...verboseDone('kexinit-sent'), state: 'running' as const, parsed: { phases: [{ id: 'ident-received' as const, t: 90, line: 'Remote protocol version 2.0' }], last: 'kexinit-sent' as const } };
+  const early = judge({ handshakes: [h], ping: pingReply(), control: control('refused'), verbose, mtu: blackholeSweep }, 3100);
+  assert.equal(early.settled, true, 'settled before the banner timeout');
+  assert.equal(early.diagnosis.cause, 'kex-stall');
+  assert.equal(early.diagnosis.step, 'vpn-proxy');
+  assert.equal(early.diagnosis.confidence, 'high');
+  assert.match(early.diagnosis.summary, /MTU blackhole, path MTU ≈ 1000/);
+  assert.equal(early.step('sshd').status, 'warn');
+  // Without ssh -vvv's banner the blackhole is named only once the banner timed out, with
+  // medium confidence, and the banner timeout stays a weak alternative.
+  const alone = judge({ handshakes: [h], ping: pingReply(), control: control('refused'), mtu: blackholeSweep }, 3100);
+  assert.equal(alone.step('sshd').status, 'running');
+  const late = judge({ handshakes: [h], ping: pingReply(), control: control('refused'), mtu: blackholeSweep }, 8002);
+  assert.equal(late.diagnosis.cause, 'kex-stall');
+  assert.equal(late.diagnosis.confidence, 'medium');
+  assert.ok(late.diagnosis.alternatives.some((a) => a.cause === 'banner-timeout' && a.confidence === 'low'));
+});
+
+test('no banner while every don\'t-fragment size crosses stays a banner timeout', () => {
+  const h = handshake({ tcp: { outcome: 'connected', atMs: 1 } });
+  const clear = { ...blackholeSweep, probes: blackholeSweep.probes.map((p) => ({ ...p, outcome: 'reply' as const })) };
+  const r = judge({ handshakes: [h], ping: pingReply(), mtu: clear }, 8002);
+  assert.equal(r.diagnosis.cause, 'banner-timeout');
+  assert.equal(r.diagnosis.confidence, 'high');
+});
+
 test('a peer that is not SSH is not-ssh', () => {
   const h = handshake({ state: 'done', tcp: { outcome: 'connected', atMs: 1 }, end: { kind: 'not-ssh', phase: 'banner', atMs: 2, detail: 'it answered "HTTP/1.1 400 Bad Request"' } });
   const r = judge({ handshakes: [h], ping: pingReply() }, 3);

@@ -4,6 +4,7 @@
 import type { HandshakeObs, Observations, PingObs, VerboseObs } from '../observations.js';
 import type { AssessInput } from './assessment.js';
 import { duration } from './format.js';
+import { mtuSummary } from './evidence.js';
 
 /** Linux's initial retransmission timeout: an unanswered SYN is sent again this long after the first. */
 export const SYN_RETRANSMIT_MS = 1000;
@@ -225,6 +226,26 @@ export type KexState =
   | { kind: 'dropped'; phase: string; how: 'closed' | 'reset' | 'disconnect'; afterMs: number; detail: string }
   /** The peer sent bytes that are not a valid SSH packet (impossible length, garbage, bad MAC). */
   | { kind: 'violation'; phase: string; detail: string };
+
+/**
+ * TCP connected, no banner (yet), and the don't-fragment sweep shows large packets vanishing
+ * on the path. sshd's banner is small, but a banner lost once is resent by the server's
+ * kernel merged with the KEXINIT queued behind it into one full-size segment, which the
+ * blackhole then eats on every retransmission: the banner never arrives although sshd sent
+ * it. `serverGreets`: ssh -vvv's own connection did get a banner, so sshd is not hung.
+ */
+export function bannerLostOnPath(input: AssessInput, h: HandshakeObs | undefined): { passes?: number; fails?: number; serverGreets: boolean } | undefined {
+  // Only a silent connection: bytes that did arrive (pre-banner lines, a trickle) crossed the path.
+  if (!h || h.at.banner !== undefined || h.tcp.outcome !== 'connected' || h.bytesIn > 0) return undefined;
+  const banner = classifyBanner(input, h);
+  if (banner.kind !== 'waiting' && banner.kind !== 'timeout') return undefined;
+  const mtu = input.obs.mtu;
+  if (mtu?.state !== 'done' || mtu.address !== h.address) return undefined;
+  const { blackhole, ...sizes } = mtuSummary(mtu);
+  if (!blackhole) return undefined;
+  const serverGreets = input.obs.verbose?.parsed.phases.some((p) => p.id === 'ident-received') === true;
+  return { ...sizes, serverGreets };
+}
 
 const KEX_STEPS = [
   ['kexinit', "the server's KEXINIT"],

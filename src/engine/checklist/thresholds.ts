@@ -27,6 +27,12 @@ export interface Thresholds {
   kexStallMs: number;
   /** The don't-fragment sweep starts when the key exchange has not advanced for this long. */
   mtuSweepAfterMs: number;
+  /**
+   * The sweep also starts when TCP is connected and no banner has come for this long. sshd
+   * sends its banner at once; a banner lost on the way is resent after the retransmission
+   * timeout (200 ms and up), so a second without one is worth a look at the path.
+   */
+  mtuSweepNoBannerMs: number;
   /** NEWKEYS to the list of auth methods: above this is slow (UseDNS, GSSAPI). */
   authSlowMs: number;
   /** NEWKEYS to the list of auth methods: still nothing after this long is a hang in auth. */
@@ -45,6 +51,7 @@ export const DEFAULT_THRESHOLDS: Readonly<Thresholds> = {
   bannerSlowMs: 1000,
   kexStallMs: 1500,
   mtuSweepAfterMs: 300,
+  mtuSweepNoBannerMs: 1000,
   authSlowMs: 1000,
   authStuckMs: 5000,
   dnsDeadAfterMs: 300,

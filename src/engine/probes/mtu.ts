@@ -11,6 +11,13 @@ import type { MtuObs } from '../observations.js';
 
 const MAX_OUTPUT_BYTES = 16 * 1024;
 const MAX_SIZES = 12;
+/**
+ * A size's ping is stopped this long after its reply window (-W). 300 ms would save most of
+ * the second that `ping -c 1 -W 1` lingers on a lost echo, but on a bastion at load 20 a
+ * ping may not even have sent its echo by then: small sizes would read "no reply" and the
+ * blackhole go unseen. Accuracy first: a full second.
+ */
+const ECHO_MARGIN_MS = 1000;
 
 type MtuProbe = MtuObs['probes'][number];
 
@@ -87,22 +94,24 @@ export async function probeMtu(opts: ProbeMtuOptions, ctx: ProbeContext): Promis
 
   const minimum = headerBytes(opts.address) + 8;
   const sizes = [...new Set(opts.mtus.filter((m) => Number.isInteger(m) && m >= minimum && m <= 65535))].slice(0, MAX_SIZES);
-  // All sizes at once: each is one echo, and the sweep must not take sizes × wait.
-  const [mtu, runs] = await Promise.all([
-    localMtu(opts.address, ctx),
-    Promise.all(
-      sizes.map(async (size) => ({
-        size,
-        run: await boundedSpawn({
-          command: 'ping',
-          args: mtuPingArguments(opts.address, size, opts.waitS),
-          ctx,
-          maxBytes: MAX_OUTPUT_BYTES,
-          timeoutMs: wholeSeconds(opts.waitS) * 1000 + 1000,
-        }),
-      })),
-    ),
-  ]);
+  // All sizes at once: each is one echo, and the sweep must not take sizes × wait. They start
+  // one per event-loop turn, so that what the other probes receive meanwhile is read between
+  // two spawns (each holds the loop tens of ms), not after all of them.
+  const pings: Array<Promise<{ size: number; run: Awaited<ReturnType<typeof boundedSpawn>> }>> = [];
+  const route = localMtu(opts.address, ctx);
+  for (const size of sizes) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    pings.push(
+      boundedSpawn({
+        command: 'ping',
+        args: mtuPingArguments(opts.address, size, opts.waitS),
+        ctx,
+        maxBytes: MAX_OUTPUT_BYTES,
+        timeoutMs: wholeSeconds(opts.waitS) * 1000 + ECHO_MARGIN_MS,
+      }).then((run) => ({ size, run })),
+    );
+  }
+  const [mtu, runs] = await Promise.all([route, Promise.all(pings)]);
 
   const result: Partial<MtuObs> = {};
   if (mtu !== undefined) result.localMtu = mtu;

@@ -41,7 +41,8 @@ function unreachableResolvers(dns: DnsObs): Array<{ server: string; detail: stri
 }
 
 /** Servers that answered anything at all (even an error code): they are alive. */
-function aliveServers(obs: Observations): Set<string> {
+/** Resolvers that answered anything (the name's queries or a reverse lookup). */
+export function aliveServers(obs: Observations): Set<string> {
   const alive = new Set<string>();
   const all = [...(obs.dns?.queries ?? []), ...obs.ptr.flatMap((p) => p.queries)];
   for (const q of all) if (ANSWERED.has(q.outcome)) alive.add(q.server);

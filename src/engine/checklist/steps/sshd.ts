@@ -4,7 +4,7 @@
 import type { Evidence } from '../../report.js';
 import type { InsideFacts } from '../../observations.js';
 import type { AssessInput, StepAssessment } from '../assessment.js';
-import { classifyBanner, classifyKex, classifyReach, primaryHandshake, resolutionFailed } from '../facts.js';
+import { bannerLostOnPath, classifyBanner, classifyKex, classifyReach, primaryHandshake, resolutionFailed } from '../facts.js';
 import { bannerEvidence, kexEvidence, tcpEvidence } from '../evidence.js';
 import { duration, endpoint, listing, plural } from '../format.js';
 import { insideEvidence, insidePending, insideState, insideUnavailable, loginEvidence, timingNote } from '../inside.js';
@@ -82,6 +82,21 @@ export function assessSshd(input: AssessInput): StepAssessment {
 
   const banner = classifyBanner(input, h);
   const configBroken = facts?.configTest && !facts.configTest.ok;
+  // No banner on a path that loses large packets: the banner was sent and lost (step 7 names
+  // the blackhole); sshd itself is only suspect as a weak alternative. Before the banner
+  // timeout this is settled only when ssh -vvv saw sshd greet its own connection.
+  const lost = bannerLostOnPath(input, h);
+  if (lost && (banner.kind === 'timeout' || lost.serverGreets)) {
+    const waited = banner.kind === 'timeout' || banner.kind === 'waiting' ? ` in ${duration(banner.waitedMs)}` : '';
+    const greets = lost.serverGreets ? 'sshd greets ssh -vvv\'s connection, but ' : '';
+    return makeStep(input, 'sshd', {
+      settled: true,
+      status: 'warn',
+      summary: `${greets}no SSH banner arrived on this connection${waited}: large packets vanish on the path (step 7), and a lost banner is resent merged with the key exchange`,
+      evidence,
+      findings: lost.serverGreets ? [] : [{ cause: 'banner-timeout', confidence: 'low', summary: `${where} sends no SSH identification${waited}; the path also loses large packets (step 7), which would swallow a resent banner` }],
+    });
+  }
   switch (banner.kind) {
     case 'not-connected':
     case 'waiting':

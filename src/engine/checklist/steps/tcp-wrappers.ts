@@ -5,7 +5,7 @@
 import type { Evidence } from '../../report.js';
 import type { InsideFacts } from '../../observations.js';
 import type { AssessInput, Finding, StepAssessment } from '../assessment.js';
-import { classifyBanner, classifyReach, primaryHandshake, resolutionFailed } from '../facts.js';
+import { bannerLostOnPath, classifyBanner, classifyReach, primaryHandshake, resolutionFailed } from '../facts.js';
 import { bannerEvidence } from '../evidence.js';
 import { duration } from '../format.js';
 import { wrapperAccess } from '../access.js';
@@ -59,6 +59,11 @@ export function assessTcpWrappers(input: AssessInput): StepAssessment {
   }
   const evidence = [bannerEvidence(h), ...insideParts];
   const banner = classifyBanner(input, h);
+  // ssh -vvv got a banner while this connection's was lost on a blackholed path (step 7):
+  // sshd greets this bastion, so no host rule refuses it.
+  if (!waitForInside && bannerLostOnPath(input, h)?.serverGreets === true) {
+    return makeStep(input, 'tcp-wrappers', { settled: true, status: 'pass', summary: 'sshd greets this bastion (ssh -vvv got its banner): no host rule refuses it', evidence, findings: requesterFindings });
+  }
   switch (banner.kind) {
     case 'not-connected':
     case 'waiting':

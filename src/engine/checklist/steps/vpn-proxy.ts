@@ -2,7 +2,7 @@
 // exchange that never completes although the banner went through (large packets lost:
 // an MTU blackhole), and the bastion's own ssh config routing the host elsewhere.
 import type { AssessInput, StepAssessment } from '../assessment.js';
-import { classifyBanner, classifyKex, classifyReach, primaryHandshake, resolutionFailed } from '../facts.js';
+import { bannerLostOnPath, classifyBanner, classifyKex, classifyReach, primaryHandshake, resolutionFailed } from '../facts.js';
 import { bannerEvidence, kexEvidence, mtuEvidence, mtuSummary, sshConfigEvidence, sshConfigOverrides } from '../evidence.js';
 import { duration } from '../format.js';
 import { makeStep, notReached } from './make.js';
@@ -28,6 +28,28 @@ export function assessVpnProxy(input: AssessInput): StepAssessment {
       summary: `port ${target.port} answers, but not with SSH: ${banner.detail}`,
       evidence: [bannerEvidence(h), config],
       findings: [{ cause: 'not-ssh', confidence: 'high', summary: `the peer on port ${target.port} does not speak SSH (${banner.detail}): a proxy, load balancer or another service answers` }],
+    });
+  }
+  // No banner, and the don't-fragment sweep shows large packets vanishing: the blackhole
+  // swallowed a banner resent together with the key exchange (facts.ts, bannerLostOnPath).
+  // It is the verdict once the banner timed out, or at once when ssh -vvv's connection got a
+  // banner (sshd greets; this one's was lost on the way).
+  const lost = bannerLostOnPath(input, h);
+  if (lost && (banner.kind === 'timeout' || lost.serverGreets)) {
+    const waited = banner.kind === 'timeout' || banner.kind === 'waiting' ? duration(banner.waitedMs) : '?';
+    const sizes = `${lost.passes ?? '?'}-byte packets cross but ${lost.fails ?? '?'}-byte ones vanish`;
+    return makeStep(input, 'vpn-proxy', {
+      settled: true,
+      status: 'fail',
+      summary: `TCP connects but no banner arrived in ${waited}, and ${sizes}: the banner, resent merged with the key exchange, is too large for the path`,
+      evidence: [bannerEvidence(h), mtuEvidence(obs.mtu), config],
+      findings: [
+        {
+          cause: 'kex-stall',
+          confidence: lost.serverGreets ? 'high' : 'medium',
+          summary: `large packets are lost on the path (MTU blackhole${lost.passes !== undefined ? `, path MTU ≈ ${lost.passes}` : ''}): ${lost.serverGreets ? 'sshd greets ssh -vvv, but ' : ''}no banner arrived on this connection in ${waited}, and a lost banner is resent merged with the server's key exchange into a segment too large to cross`,
+        },
+      ],
     });
   }
   if (banner.kind === 'waiting' || banner.kind === 'not-connected') return notReached(input, 'vpn-proxy', '', false, [config]);
