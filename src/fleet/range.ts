@@ -91,16 +91,6 @@ export function namesSeveral(text: string): boolean {
   return hasRange(text) || text.includes(',') || isCidrTarget(text);
 }
 
-/** The shortest prefix whose block holds at most `max` host addresses (a chat cap is smaller than the CLI's). */
-function widestPrefix(family: 4 | 6, max: number): number {
-  const bits = family === 4 ? 32 : 128;
-  // Blocks of 4 and more addresses lose their network (and, for IPv4, broadcast) address.
-  const hosts = (prefix: number): number => 2 ** (bits - prefix) - (bits - prefix >= 2 ? (family === 4 ? 2 : 1) : 0);
-  let prefix = bits;
-  while (prefix > 0 && bits - prefix < 40 && hosts(prefix - 1) <= max) prefix--;
-  return prefix;
-}
-
 /**
  * The host addresses of a block. IPv4: a /31 is two hosts and a /32 one (RFC 3021); wider
  * blocks leave out their network and broadcast addresses, as nothing answers ssh there.

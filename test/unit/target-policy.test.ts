@@ -206,7 +206,7 @@ const CONFIG_ERRORS: Array<[string, string, RegExp]> = [
   ['not a mapping', 'policy: [10.0.0.0/8]\n', /^engine\.yml:1: policy: must be a mapping with defaults, allow, deny, cli$/],
   ['a list item that is a mapping', 'policy:\n  allow:\n    - cidr: 10.0.0.0/8\n', /^engine\.yml:3: policy\.allow\[0\]: must be a non-empty string$/],
   ['neither CIDR nor suffix', 'diagnostics: []\npolicy:\n  allow:\n    - "corp example"\n', /^engine\.yml:4: policy\.allow\[0\]: "corp example" is neither a CIDR/],
-  ['unknown top-level field', 'polcy: {}\n', /^engine\.yml:1: polcy: unknown field \(expected diagnostics, groups, policy, store, probe_user, connection_budget or known_hosts\)$/],
+  ['unknown top-level field', 'polcy: {}\n', /^engine\.yml:1: polcy: unknown field \(expected diagnostics, groups, policy, store, probe_user, connection_budget, known_hosts or fleet\)$/],
 ];
 
 for (const [what, yaml, message] of CONFIG_ERRORS) {
