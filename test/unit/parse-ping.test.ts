@@ -64,6 +64,8 @@ test('probePing with options out of range rejects before anything is spawned', a
 test('the DF sweep arguments: packet size = MTU minus IPv4 (28) or IPv6 (48) headers', () => {
   assert.deepEqual(mtuPingArguments('10.77.2.2', 1500, 1), ['-n', '-W', '1', '-c', '1', '-s', '1472', '-4', '-M', 'do', '--', '10.77.2.2']);
   assert.deepEqual(mtuPingArguments('fd77:2::2', 1500, 1), ['-n', '-W', '1', '-c', '1', '-s', '1452', '-6', '-M', 'do', '--', 'fd77:2::2']);
+  // The sweep sends two echoes per size, so that one lost at random is not a blackhole.
+  assert.deepEqual(mtuPingArguments('10.77.2.2', 1500, 1, 2), ['-n', '-W', '1', '-c', '2', '-s', '1472', '-4', '-i', '0.2', '-M', 'do', '--', '10.77.2.2']);
 });
 
 test('the fixtures were recorded with the arguments the probes build', () => {
