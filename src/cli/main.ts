@@ -107,17 +107,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'watch') {
     // A signal ends the watch with its last state, not the process in the middle of a line.
     const { runWatch } = await import('./watch.js');
-    const controller = new AbortController();
-    const onInt = (): void => controller.abort('SIGINT');
-    const onTerm = (): void => controller.abort('SIGTERM');
-    process.once('SIGINT', onInt);
-    process.once('SIGTERM', onTerm);
-    try {
-      return await runWatch(argv.slice(1), process.env, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), signal: controller.signal });
-    } finally {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-    }
+    return await untilSignal((signal) => runWatch(argv.slice(1), process.env, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), signal }));
   }
   if (argv[0] === 'completion' && argv.length === 2 && (argv[1] === 'bash' || argv[1] === 'zsh')) {
     const [{ USAGE }, { bashCompletion, zshCompletion }] = await Promise.all([import('./args.js'), import('./usage-doc.js')]);
@@ -155,19 +145,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     if (request.command === 'fleet') {
       const { runFleetCommand } = await import('./fleet.js');
-      const controller = new AbortController();
-      const onInt = (): void => controller.abort('SIGINT');
-      const onTerm = (): void => controller.abort('SIGTERM');
-      process.once('SIGINT', onInt);
-      process.once('SIGTERM', onTerm);
-      try {
-        const code = await runFleetCommand(request, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), signal: controller.signal });
+      return await untilSignal(async (signal) => {
+        const code = await runFleetCommand(request, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), signal });
         // A fleet cut short by a signal has no verdict for the hosts it did not finish.
-        return controller.signal.aborted && code !== EXIT.engine ? exitForSignal(String(controller.signal.reason)) : code;
-      } finally {
-        process.off('SIGINT', onInt);
-        process.off('SIGTERM', onTerm);
-      }
+        return signal.aborted && code !== EXIT.engine ? exitForSignal(String(signal.reason)) : code;
+      });
     }
     if (request.nats !== undefined || request.via !== undefined) {
       const { remoteCheck } = await import('./remote.js');
@@ -183,5 +165,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`sshcheck: the engine failed: ${message}\n`);
     return EXIT.engine;
+  }
+}
+
+/**
+ * Runs `work` with SIGINT and SIGTERM turned into an abort of its signal (the reason is the
+ * signal's name), so a long command ends with what it has, not in the middle of a line.
+ */
+async function untilSignal<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onInt = (): void => controller.abort('SIGINT');
+  const onTerm = (): void => controller.abort('SIGTERM');
+  process.once('SIGINT', onInt);
+  process.once('SIGTERM', onTerm);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
   }
 }

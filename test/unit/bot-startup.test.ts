@@ -10,30 +10,12 @@ import { join } from 'node:path';
 import { runBot } from '../../src/cli/bot.js';
 import { startFailureKind } from '../../src/cli/adapter-supervisor.js';
 import { FakeDiscord } from '../discord/fake-discord.js';
+import type { LogLine } from '../support/log-lines.js';
+import { waitForLine } from '../support/log-lines.js';
 import { APP_TOKEN, BOT_TOKEN, FakeSlack } from '../slack/fake-slack.js';
 import { closedPort } from '../support/serve-child.js';
 
-interface LogLine {
-  msg: string;
-  level: string;
-  [key: string]: unknown;
-}
-
-function waitFor(lines: LogLine[], match: (l: LogLine) => boolean, ms = 30_000): Promise<LogLine> {
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + ms;
-    const poll = setInterval(() => {
-      const found = lines.find(match);
-      if (found) {
-        clearInterval(poll);
-        resolve(found);
-      } else if (Date.now() > deadline) {
-        clearInterval(poll);
-        reject(new Error(`no such log line within ${ms} ms; got: ${lines.map((l) => l.msg).join(' | ')}`));
-      }
-    }, 20);
-  });
-}
+const waitFor = waitForLine;
 
 test('Slack unreachable (a closed loopback port), Discord working: Discord runs, Slack is named with its URL and retried', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sshcheck-bot-start-'));

@@ -4,30 +4,18 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Cause, Diagnosis, Report } from '../../src/engine/report.js';
-import { STEP_IDS, STEP_TITLES, stepNumber } from '../../src/engine/report.js';
 import type { Target } from '../../src/target.js';
 import type { LoadSample } from '../../src/fleet/load.js';
 import { COOLDOWN_MS, DEFAULT_LOAD_LIMITS, START_LIMIT, TIMING_CAUSES, covered, initialConcurrency, judgeFinding, loadDuring, loadLevel, nextConcurrency, saturationWords } from '../../src/fleet/load.js';
 import type { LoadSource } from '../../src/fleet/load-monitor.js';
 import { runnableTasks } from '../../src/fleet/load-monitor.js';
 import { runFleet } from '../../src/fleet/run.js';
+import { fakeReport as fakeReportFor } from '../support/fake-report.js';
 import { writeFleetJson } from '../../src/cli/fleet.js';
 import { fleetTargets } from '../../src/fleet/targets.js';
 
 const sample = (atMs: number, over: Partial<LoadSample> = {}): LoadSample => ({ atMs, windowMs: 100, lagP99Ms: 2, lagMaxMs: 3, cpuCores: 0.2, runQueuePerCpu: 1, ...over });
-function fakeReport(target: Target, cause: Cause): Report {
-  return {
-    schema: 'sshcheck/report@1',
-    id: `r-${target.host}`,
-    target: { input: target.input, host: target.host, port: target.port, user: target.user, addresses: [target.host] },
-    vantage: { name: 'test' },
-    startedAt: new Date(0).toISOString(),
-    durationMs: 5,
-    diagnosedMs: 5,
-    steps: STEP_IDS.map((id) => ({ id, n: stepNumber(id), title: STEP_TITLES[id], status: 'pass' as const, summary: 'ok', evidence: [], durationMs: 1, manual: [] })),
-    diagnosis: { cause, step: cause === 'healthy' ? null : 'auth', confidence: 'high', summary: `${target.host} is ${cause}`, next: [], alternatives: [] },
-  };
-}
+const fakeReport = (target: Target, cause: Cause): Report => fakeReportFor(target, cause, 'auth');
 const diagnosis = (cause: Cause, over: Partial<Diagnosis> = {}): { diagnosis: Diagnosis } => ({ diagnosis: { cause, step: null, confidence: 'high', summary: '', next: [], alternatives: [], ...over } });
 
 describe('fleet load: grading a window', () => {

@@ -5,11 +5,9 @@ import assert from 'node:assert/strict';
 import { parseCli } from '../../src/cli/args.js';
 import { renderFleet } from '../../src/cli/fleet.js';
 import { parseEngineConfig } from '../../src/config/engine-config.js';
-import type { Cause, Report } from '../../src/engine/report.js';
-import { STEP_IDS, STEP_TITLES, stepNumber } from '../../src/engine/report.js';
-import type { Target } from '../../src/target.js';
 import { expandPattern, expandTargetWord, hasRange, namesSeveral } from '../../src/fleet/range.js';
 import { runFleet } from '../../src/fleet/run.js';
+import { fakeReport } from '../support/fake-report.js';
 import { fleetTargets, hostsFileLines } from '../../src/fleet/targets.js';
 import { isFleetText, parseFleetCommand } from '../../src/chat/fleet-grammar.js';
 import { runFleetFlow, MAX_HOST_REPLIES } from '../../src/chat/fleet-flow.js';
@@ -18,19 +16,6 @@ import { Pacer } from '../../src/chat/pacer.js';
 
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
-function fakeReport(target: Target, cause: Cause): Report {
-  return {
-    schema: 'sshcheck/report@1',
-    id: `r-${target.host}`,
-    target: { input: target.input, host: target.host, port: target.port, user: target.user, addresses: [target.host] },
-    vantage: { name: 'test' },
-    startedAt: new Date(0).toISOString(),
-    durationMs: 5,
-    diagnosedMs: 5,
-    steps: STEP_IDS.map((id) => ({ id, n: stepNumber(id), title: STEP_TITLES[id], status: 'pass' as const, summary: 'ok', evidence: [], durationMs: 1, manual: [] })),
-    diagnosis: { cause, step: cause === 'healthy' ? null : 'firewall', confidence: 'high', summary: `${target.host} is ${cause}`, next: ['look at it'], alternatives: [] },
-  };
-}
 
 describe('fleet target patterns', () => {
   test('ranges expand, zero-padded when the start is, and multiply', () => {
