@@ -10,13 +10,14 @@
 //           A command still running after PATIENCE_MS is stopped (the engineer gives up).
 //   loss    every fault again under 5 % random packet loss on the lab router: how often the
 //           verdict is wrong (the false-verdict rate), per fault.
-//   fleet   N lab addresses (up to 16 382; one sshd on all of them) checked in one command, time,
+//   fleet   N lab addresses (up to 16 382; one SSH server answers on all of them: the single-
+//           process responder by default, sshd -r with --fleet-target sshd) checked in one command, time,
 //           peak RSS and false verdicts, side by side with ssh-keyscan over the same addresses
 //           (bench/fleet.ts).
 //   chat    200 concurrent /sshcheck commands through the fake Slack (bench/chat-load.ts).
 //
 // Usage: sudo npm run bench [-- --runs 5] [--only faults,loss,fleet,chat] [--loss-runs 20]
-//        [--fleet-size 500] [--fault silent-drop ...]
+//        [--fleet-size 500] [--fleet-target responder|sshd] [--fault silent-drop ...]
 // Results: a table on stdout, JSON in bench/results/bench-<date>.json.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg, totalmem } from 'node:os';
@@ -265,13 +266,14 @@ async function main(): Promise<void> {
       'loss-runs': { type: 'string', default: '20' },
       'fleet-size': { type: 'string', default: '500' },
       concurrency: { type: 'string' },
+      'fleet-target': { type: 'string', default: 'responder' },
       fault: { type: 'string', multiple: true },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help === true) {
-    process.stdout.write('Usage: sudo npm run bench [-- --runs 5] [--only faults,loss,fleet,chat] [--loss-runs 20] [--fleet-size 500] [--concurrency N] [--fault ID ...] [--out FILE]\n');
+    process.stdout.write('Usage: sudo npm run bench [-- --runs 5] [--only faults,loss,fleet,chat] [--loss-runs 20] [--fleet-size 500] [--fleet-target responder|sshd] [--concurrency N] [--fault ID ...] [--out FILE]\n');
     process.stdout.write(`Faults: ${FAULTS.join(', ')} (any scenario id of test/lab/scenarios.ts with --fault)\n`);
     return;
   }
@@ -292,6 +294,8 @@ async function main(): Promise<void> {
   const lossRuns = int('loss-runs', values['loss-runs'], 1, 100);
   const fleetSize = int('fleet-size', values['fleet-size'], 1, FLEET.max);
   const concurrency = values.concurrency !== undefined ? int('concurrency', values.concurrency, 1, 256) : undefined;
+  const fleetTarget = values['fleet-target'];
+  if (fleetTarget !== 'responder' && fleetTarget !== 'sshd') throw new Error(`--fleet-target must be responder or sshd, not ${JSON.stringify(fleetTarget)}`);
   const faults = values.fault && values.fault.length > 0 ? values.fault : [...FAULTS];
   for (const f of faults) scenario(f);
   const log = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -312,9 +316,9 @@ async function main(): Promise<void> {
     results['loss'] = await benchLoss(faults, lossRuns, log);
   }
   if (only.has('fleet')) {
-    log(`\nFleet: ${fleetSize} lab addresses (one sshd -r on all of them), sshcheck and ssh-keyscan over the same addresses; every host is healthy, so any other verdict is false:`);
+    log(`\nFleet: ${fleetSize} lab addresses (${fleetTarget === 'sshd' ? 'one sshd -r' : 'one single-process SSH responder'} answering on all of them), sshcheck and ssh-keyscan over the same addresses; every host is healthy, so any other verdict is false:`);
     for (const h of FLEET_HEADER) log(h);
-    results['fleet'] = await benchFleet(fleetSize, concurrency, log);
+    results['fleet'] = await benchFleet(fleetSize, concurrency, log, fleetTarget);
   }
   if (only.has('chat')) {
     log('\nChat under load: concurrent /sshcheck commands through the fake Slack (real Bolt, real engine on loopback):');

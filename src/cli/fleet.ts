@@ -14,6 +14,7 @@ import { fleetTargets, readHostsFile } from '../fleet/targets.js';
 import { SshcheckError } from '../errors.js';
 import { FLEET_HINT, checkTyped, refusedHosts } from '../policy/target-policy.js';
 import { cliPolicy } from './record.js';
+import { ReportSpool } from './report-spool.js';
 import { EXIT } from './exit.js';
 
 export interface FleetRequest {
@@ -94,14 +95,27 @@ export function renderFleet(result: FleetResult, options: { color?: boolean } = 
  * The `sshcheck/fleet@1` document, written in pieces: the same text JSON.stringify(result)
  * would give with the reports (already text, in the hosts' order) in their place.
  */
-export function writeFleetJson(result: FleetResult, reportTexts: ReadonlyArray<string | undefined>, write: (text: string) => void): void {
+export function writeFleetJson(result: FleetResult, reportTexts: Iterable<string | undefined>, write: (text: string) => void): void {
   const { reports: kept, ...rest } = result;
-  const texts = kept.length > 0 ? kept.map((r) => JSON.stringify(r)) : reportTexts.filter((t): t is string => t !== undefined);
+  const texts: Iterable<string | undefined> = kept.length > 0 ? kept.map((r) => JSON.stringify(r)) : reportTexts;
   const head = JSON.stringify({ schema: rest.schema, vantage: rest.vantage, startedAt: rest.startedAt, summary: rest.summary });
   const tail = JSON.stringify({ failures: rest.failures, notStarted: rest.notStarted, ...(rest.rechecks ? { rechecks: rest.rechecks } : {}) });
   write(`${head.slice(0, -1)},"reports":[`);
   // A few hundred reports per write: few calls, no string of every report at once.
-  for (let i = 0; i < texts.length; i += 256) write(`${i > 0 ? ',' : ''}${texts.slice(i, i + 256).join(',')}`);
+  let batch: string[] = [];
+  let first = true;
+  const flush = (): void => {
+    if (batch.length === 0) return;
+    write(`${first ? '' : ','}${batch.join(',')}`);
+    first = false;
+    batch = [];
+  };
+  for (const text of texts) {
+    if (text === undefined) continue;
+    batch.push(text);
+    if (batch.length === 256) flush();
+  }
+  flush();
   write(`],${tail.slice(1)}\n`);
 }
 
@@ -126,27 +140,32 @@ export async function runFleetCommand(request: FleetRequest, io: FleetIo): Promi
   };
   progress(`checking ${targets.length} host${targets.length === 1 ? '' : 's'} from ${vantage}…`);
   const onReport = (report: Report, index: number): void => {
-    if (request.json) texts[index] = JSON.stringify(report);
+    spool?.put(index, JSON.stringify(report));
     done += 1;
     if (report.diagnosis.cause !== 'healthy') progress(`${done}/${targets.length} ${compactLine(report, 100).host}: ${report.diagnosis.cause}`);
     else if (done % 50 === 0 || done === targets.length) progress(`${done}/${targets.length} checked`);
   };
-  // --json: each report is written out as text when it comes, in the hosts' order at the end;
-  // 10 000 report objects (and one string of all of them) would not fit the memory a fleet may use.
-  const texts: Array<string | undefined> = request.json ? new Array<string | undefined>(targets.length) : [];
-  const result = await runFleet(targets, {
-    vantage,
-    ...(request.json ? { keepReports: false } : {}),
-    ...(request.concurrency !== undefined ? { concurrency: request.concurrency } : {}),
-    ...(request.budgetMs !== undefined ? { budgetMs: request.budgetMs } : {}),
-    ...(config ? { config } : {}),
-    ...(policy ? { runOptions: { policy } } : {}),
-    ...(io.signal ? { signal: io.signal } : {}),
-    onReport,
-    onFailure: (f) => progress(`${++done}/${targets.length} ${f.target}: engine failure: ${f.error}`),
-  });
-  if (request.json) writeFleetJson(result, texts, io.stdout);
-  else io.stdout(renderFleet(result, { color: request.color ?? (process.stdout.isTTY === true && process.env.NO_COLOR === undefined) }));
+  // --json: each report goes to the spool as text when it comes, and out in the hosts' order at
+  // the end: 10 000 report objects, or their texts, would not fit the memory a fleet may use.
+  const spool = request.json ? new ReportSpool(targets.length) : undefined;
+  let result: FleetResult;
+  try {
+    result = await runFleet(targets, {
+      vantage,
+      ...(request.json ? { keepReports: false } : {}),
+      ...(request.concurrency !== undefined ? { concurrency: request.concurrency } : {}),
+      ...(request.budgetMs !== undefined ? { budgetMs: request.budgetMs } : {}),
+      ...(config ? { config } : {}),
+      ...(policy ? { runOptions: { policy } } : {}),
+      ...(io.signal ? { signal: io.signal } : {}),
+      onReport,
+      onFailure: (f) => progress(`${++done}/${targets.length} ${f.target}: engine failure: ${f.error}`),
+    });
+    if (spool) writeFleetJson(result, spool.texts(), io.stdout);
+  } finally {
+    spool?.close();
+  }
+  if (!spool) io.stdout(renderFleet(result, { color: request.color ?? (process.stdout.isTTY === true && process.env.NO_COLOR === undefined) }));
   if (result.failures.length > 0) return EXIT.engine;
   // Hosts without a verdict make the whole answer incomplete: never 0, and not "a problem found".
   if (result.summary.undecided > 0) return EXIT.undecided;

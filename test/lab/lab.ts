@@ -41,6 +41,7 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = join(ROOT, 'bin', 'sshcheck.js');
 const DNS_SERVER = fileURLToPath(new URL('./dns-server.js', import.meta.url));
 const TCP_SERVICE = fileURLToPath(new URL('./tcp-service.js', import.meta.url));
+const SSH_RESPONDER = fileURLToPath(new URL('../support/ssh-server-main.js', import.meta.url));
 
 export interface ExecResult {
   code: number | null;
@@ -328,6 +329,22 @@ export class Lab {
         } catch {
           return {};
         }
+      },
+    };
+  }
+
+  /**
+   * The single-process SSH server of test/support/ssh-server.ts (validated against the real
+   * OpenSSH client in test/lab/ssh-servers.test.ts) on the target, in `normal` mode: a key
+   * exchange and a `none` login refused, at a fraction of sshd's cost per connection (no fork,
+   * no privilege separation). With `listenAll` it answers on every address of the fleet block.
+   */
+  async startSshResponder(opts: { listenAll?: boolean; port?: number } = {}): Promise<{ stop(): Promise<void> }> {
+    const child = await this.startChild(this.target, process.execPath, [SSH_RESPONDER, 'normal', opts.listenAll ? '0.0.0.0' : ADDR.target, String(opts.port ?? 22)], /listening/);
+    return {
+      stop: async () => {
+        await killChild(child);
+        this.children.delete(child);
       },
     };
   }
