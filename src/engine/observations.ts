@@ -54,6 +54,12 @@ export interface DnsObs extends ProbeBase {
   queries: DnsQueryObs[];
   /** Problems reading resolv.conf (missing file, no nameserver lines). */
   configNote?: string;
+  /**
+   * Set when getaddrinfo consults only the hosts file and DNS (nsswitch.conf `hosts: files dns`,
+   * no nscd): its answer then follows from this file's addresses for the name and the queries
+   * below, before getent itself returns.
+   */
+  filesAndDnsOnly?: { hostsPath: string; addresses: string[] };
 }
 
 /** Reverse lookups: of the target's address, and of the bastion's own (sshd UseDNS looks it up). */

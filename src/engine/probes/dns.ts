@@ -3,7 +3,7 @@
 // how. Messages are built and parsed with dns2's Packet; the transport is our own UDP socket:
 // dns2's UDPClient cannot be aborted and its TC→TCP fallback has no timeout.
 import dgram from 'node:dgram';
-import { open } from 'node:fs/promises';
+import { access, open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -11,7 +11,7 @@ import type dns2 from 'dns2';
 import type { ProbeContext, Updater } from './context.js';
 import { remainingMs } from './context.js';
 import { candidateNames, parseResolvConf } from './resolv-conf.js';
-import { filesBeforeDns, nsswitchHosts, parseHostsFile } from './local-names.js';
+import { filesBeforeDns, nsswitchHosts, onlyFilesAndDns, parseHostsFile } from './local-names.js';
 import type { DnsObs, DnsOutcome, DnsQueryObs, DnsRecordType, PtrObs } from '../observations.js';
 
 // Only dns2's message codec. Its index also loads its TCP, UDP and DoH servers and clients
@@ -408,22 +408,41 @@ export interface LocalNamesOptions {
   hostsPath?: string;
   /** Default /etc/nsswitch.conf. */
   nsswitchPath?: string;
+  /** Default: nscd's sockets under /run and /var/run. */
+  nscdSocketPaths?: readonly string[];
 }
 
-/**
- * The hosts file as getaddrinfo sees it, or undefined when nsswitch.conf asks DNS first (or
- * the file cannot be read): then the resolvers are asked as before.
- */
-async function hostsReadFirst(opts: LocalNamesOptions): Promise<{ path: string; byName: Map<string, string[]>; byAddress: Map<string, string[]> } | undefined> {
+interface LocalNames {
+  /** The hosts file as getaddrinfo sees it, when nsswitch.conf reads it before DNS. */
+  first?: { path: string; byName: Map<string, string[]>; byAddress: Map<string, string[]> };
+  /** The hosts file, when getaddrinfo consults only it and DNS (see onlyFilesAndDns) and no nscd cache answers first. */
+  only?: { path: string; byName: Map<string, string[]> };
+}
+
+/** nscd caches getaddrinfo's answers, positive and negative: with it running, only getent tells. */
+const NSCD_SOCKETS = ['/run/nscd/socket', '/var/run/nscd/socket'];
+
+async function anyExists(paths: readonly string[]): Promise<boolean> {
+  const found = await Promise.all(paths.map((p) => access(p).then(() => true, () => false)));
+  return found.includes(true);
+}
+
+/** What getaddrinfo's local sources say, from nsswitch.conf and the hosts file (unreadable: nothing). */
+async function localNames(opts: LocalNamesOptions): Promise<LocalNames> {
   const nsswitch = await readCapped(opts.nsswitchPath ?? DEFAULT_NSSWITCH).catch(() => undefined);
-  if (!filesBeforeDns(nsswitchHosts(nsswitch))) return undefined;
+  const sources = nsswitchHosts(nsswitch);
+  const only = onlyFilesAndDns(nsswitch);
+  if (!filesBeforeDns(sources) && !only) return {};
   const path = opts.hostsPath ?? DEFAULT_HOSTS;
   const text = await readCapped(path, MAX_HOSTS_BYTES).catch(() => undefined);
-  return text === undefined ? undefined : { path, ...parseHostsFile(text) };
+  if (text === undefined) return {};
+  const file = { path, ...parseHostsFile(text) };
+  const cached = only && (await anyExists(opts.nscdSocketPaths ?? NSCD_SOCKETS));
+  return { ...(filesBeforeDns(sources) ? { first: file } : {}), ...(only && !cached ? { only: file } : {}) };
 }
 
-function isNegative(outcome: DnsOutcome): boolean {
-  return outcome === 'nxdomain' || outcome === 'nodata';
+function goesOn(outcome: DnsOutcome): boolean {
+  return outcome === 'nxdomain' || outcome === 'nodata' || outcome === 'servfail';
 }
 
 export interface ProbeDnsOptions extends LocalNamesOptions {
@@ -462,8 +481,11 @@ export async function probeDns(opts: ProbeDnsOptions, ctx: ProbeContext, onUpdat
   // getaddrinfo stops at the hosts file when it answers: the name never reaches DNS. For a
   // name the file maps to this machine (localhost) DNS has nothing to add, and it is not asked.
   // Any other name in the file still is: DNS's answer is what shows a stale hosts line.
-  const local = await hostsReadFirst(opts);
-  const fromFile = local?.byName.get(opts.name.toLowerCase().replace(/\.$/, ''));
+  const names = await localNames(opts);
+  const local = names.first;
+  const key = opts.name.toLowerCase().replace(/\.$/, '');
+  const fromFile = local?.byName.get(key);
+  if (names.only) obs.filesAndDnsOnly = { hostsPath: names.only.path, addresses: names.only.byName.get(key) ?? [] };
   if (local && fromFile?.every(isLoopback)) {
     obs.configNote = `${sanitizeName(opts.name)} → ${fromFile.join(', ')} (this machine) from ${local.path}, which nsswitch.conf reads before DNS: ssh does not ask DNS for this name, so neither does this check`;
     return finish();
@@ -489,9 +511,10 @@ export async function probeDns(opts: ProbeDnsOptions, ctx: ProbeContext, onUpdat
         if (aaaa) asked.push(aaaa);
         if (!a || !aaaa) return;
         onUpdate?.(snapshot());
-        // The resolver library moves on to the next name only when both answers are a clean
-        // "no such name / no such record"; a failure or an answer ends the search.
-        if (!(isNegative(a.outcome) && isNegative(aaaa.outcome))) return;
+        // The resolver library moves on to the next name after a clean "no such name / no such
+        // record", and after SERVFAIL (glibc's res_search: "try next search element"); an
+        // answer, REFUSED, a timeout or an error ends the search.
+        if (!(goesOn(a.outcome) && goesOn(aaaa.outcome))) return;
       }
     }),
   );
@@ -530,7 +553,7 @@ export async function probePtr(opts: ProbePtrOptions, ctx: ProbeContext): Promis
   // The hosts file answers reverse lookups before DNS too; a loopback address (the target is
   // this machine, and so is the sshd that looks the bastion up) is not a question for DNS.
   if (isLoopback(opts.address)) {
-    const local = await hostsReadFirst(opts);
+    const local = (await localNames(opts)).first;
     const names = local?.byAddress.get(opts.address);
     if (local && names) {
       const detail = `from ${local.path}, which nsswitch.conf reads before DNS: not asked of DNS`;

@@ -54,3 +54,23 @@ export function filesBeforeDns(sources: readonly string[]): boolean {
   const dns = sources.indexOf('dns');
   return files !== -1 && (dns === -1 || files < dns);
 }
+
+/**
+ * Whether getaddrinfo consults nothing but the hosts file and DNS, with their default actions
+ * (nsswitch.conf `hosts: files dns`, in either order): then what it returns for a name follows
+ * from the file and the resolvers' answers, and a check need not wait for getent to know it.
+ * Any other source (myhostname, mdns, resolve, ldap, sss…), an `[action]`, or a file that
+ * cannot be read could answer otherwise, so getent is waited for. Pure: text in.
+ */
+export function onlyFilesAndDns(text: string | undefined): boolean {
+  if (text === undefined) return false;
+  for (const raw of text.split('\n')) {
+    const m = /^\s*hosts\s*:(.*)$/.exec(raw.replace(/#.*$/, ''));
+    if (!m) continue;
+    const line = m[1] ?? '';
+    if (line.includes('[')) return false;
+    const sources = line.trim().split(/\s+/).filter((s) => s !== '');
+    return sources.length === 2 && sources.includes('files') && sources.includes('dns');
+  }
+  return false;
+}

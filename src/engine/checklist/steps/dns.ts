@@ -49,6 +49,26 @@ export function aliveServers(obs: Observations): Set<string> {
   return alive;
 }
 
+/**
+ * getaddrinfo's failure, known before getent returns: it consults only the hosts file and DNS
+ * (DnsObs.filesAndDnsOnly), the file has no line for the name, and every query for every
+ * candidate name came back with a decisive "no" (NXDOMAIN, no data, SERVFAIL, REFUSED) —
+ * nothing timed out that getaddrinfo could still get an answer from. The hosts file's path
+ * then, else undefined.
+ */
+function knownFailure(dns: DnsObs | undefined, outcome: NameOutcome): string | undefined {
+  const only = dns?.filesAndDnsOnly;
+  if (!dns || !only || only.addresses.length > 0 || dns.state !== 'done' || dns.aborted === true) return undefined;
+  if (outcome !== 'nxdomain' && outcome !== 'servfail') return undefined;
+  const qs = addressQueries(dns);
+  const decisive = qs.length > 0 && qs.every((q) => q.outcome === 'nxdomain' || q.outcome === 'nodata' || q.outcome === 'servfail' || q.outcome === 'refused');
+  // The probe stops a resolver's search list at a SERVFAIL; glibc goes on to the next name,
+  // which might answer. Known only when every candidate was asked, A and AAAA, of every resolver.
+  const asked = (server: string, name: string, type: 'A' | 'AAAA'): boolean => qs.some((q) => q.server === server && q.name === name && q.type === type);
+  const complete = dns.resolvers.every((server) => dns.candidates.every((name) => asked(server, name, 'A') && asked(server, name, 'AAAA')));
+  return decisive && complete && dns.candidates.length > 0 ? only.hostsPath : undefined;
+}
+
 /** The verdict of the direct queries for the name, over all resolvers. */
 function nameOutcome(dns: DnsObs | undefined): NameOutcome {
   if (!dns) return 'pending';
@@ -145,8 +165,9 @@ export function assessDns(input: AssessInput): StepAssessment {
   const dnsAll = [...new Set([...perServer.values()].flat())];
   const alive = aliveServers(obs);
   const elapsed = now - (resolve?.startedMs ?? dns?.startedMs ?? 0);
-  // An aborted getaddrinfo was still waiting: it did not say "no such name".
-  const resolved = resolve?.state === 'done' && !resolve.aborted ? resolve.addresses : undefined;
+  // An aborted getaddrinfo was still waiting, and one that never ran said nothing: neither
+  // said "no such name".
+  const resolved = resolve?.state === 'done' && !resolve.aborted && resolve.unavailable === undefined ? resolve.addresses : undefined;
   const step = (status: 'pass' | 'warn' | 'fail' | 'running', summary: string, findings: Finding[] = [], settled = status !== 'running'): StepAssessment =>
     makeStep(input, 'dns', { settled, status, summary, evidence, findings });
 
@@ -163,6 +184,14 @@ export function assessDns(input: AssessInput): StepAssessment {
 
   // getaddrinfo has not answered yet: decide from the direct queries when they are conclusive.
   if (resolved === undefined) {
+    const known = knownFailure(dns, outcome);
+    if (known) {
+      evidence.push({ probe: 'resolver', detail: `getaddrinfo reads only ${known} and DNS (nsswitch.conf: hosts: files dns; no nscd), so it finds no address either` });
+      if (outcome === 'servfail') return step('fail', `the resolver fails for ${target.host} (SERVFAIL/REFUSED)`, [{ cause: 'dns-servfail', confidence: 'high', summary: `the resolver answers SERVFAIL/REFUSED for ${target.host}` }]);
+      return step('fail', `${target.host} does not exist`, [
+        { cause: 'dns-nxdomain', confidence: 'high', summary: `${target.host} does not exist: DNS answers NXDOMAIN and ${known} has no line for it` },
+      ]);
+    }
     const resolversDead = dns !== undefined && dns.resolvers.length > 0 && alive.size === 0;
     if (resolversDead && (elapsed >= th.dnsDeadAfterMs || final)) {
       const servers = listing(dns.resolvers);
