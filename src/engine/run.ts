@@ -87,7 +87,7 @@ export interface RunOptions {
   /**
    * A light run, for fleet checks: the child processes (ssh -G, ssh -vvv, ping, the path trace)
    * and the control-port connect start only when the in-process handshake shows trouble (it
-   * ended without reaching authentication, or made no progress for LIGHT_GRACE_MS, or no
+   * ended without reaching authentication, or made no progress for LIGHT_GRACE_MS (scheduler.ts), or no
    * address is known by then). A host whose handshake reaches authentication
    * at once is healthy on the in-process evidence alone; its ssh -vvv step says it was skipped.
    */
