@@ -15,7 +15,7 @@ import { REPORT_SCHEMA, STEP_IDS, STEP_TITLES, stepNumber } from './report.js';
 import { makeStep } from './checklist/steps/make.js';
 import type { Target } from '../target.js';
 import { startClock } from './probes/context.js';
-import type { StepAssessment } from './checklist/assessment.js';
+import type { AssessInput, StepAssessment } from './checklist/assessment.js';
 import { assessAll, stoppedSteps } from './checklist/assess.js';
 import type { RunStop } from './checklist/diagnose.js';
 import { diagnose, undecided } from './checklist/diagnose.js';
@@ -150,6 +150,78 @@ function stepSignature(a: StepAssessment): string {
   return JSON.stringify([a.status, a.summary, a.evidence]);
 }
 
+/** Sends a step's update only when it changed (stepSignature), and remembers when each settled. */
+class StepPublisher {
+  private readonly settledAt = new Map<StepId, number>();
+  private readonly sent = new Map<StepId, string>();
+
+  constructor(private readonly emit: (event: ProgressEvent) => void) {}
+
+  publish(steps: StepAssessment[], now: number): void {
+    for (const step of steps) {
+      if (step.settled && !this.settledAt.has(step.id)) this.settledAt.set(step.id, now);
+      const signature = stepSignature(step);
+      if (this.sent.get(step.id) === signature) continue;
+      this.sent.set(step.id, signature);
+      this.emit({ type: 'step-updated', step: this.shown(step, now), elapsedMs: now });
+    }
+  }
+
+  /** The step as events and the report show it: its duration runs until it settled (else `now`). */
+  shown(step: StepAssessment, now: number): StepReport | StepRunning {
+    return publicStep(step, this.settledAt.get(step.id) ?? now);
+  }
+}
+
+/** What every look at the evidence shares: the target, the observations, the thresholds, from and history. */
+type Judging = Omit<AssessInput, 'now' | 'final'>;
+type Outcome = { steps: StepAssessment[]; final: Diagnosis };
+type ProblemLog = (message: string, err?: unknown) => void;
+
+/** The diagnosis settled in time: every step decides with what it has. */
+function settledOutcome(judging: Judging, vantage: string, end: number, lastSteps: StepAssessment[] | undefined, logProblem: ProblemLog): Outcome {
+  try {
+    const steps = assessAll({ ...judging, now: end, final: true });
+    return { steps, final: diagnose(steps, judging.target, vantage, true).diagnosis };
+  } catch (err) {
+    logProblem(`the engine failed while judging: ${errorText(err)}`, err);
+    return stoppedOutcome(judging, { by: 'engine-error', detail: errorText(err) }, end, lastSteps, logProblem);
+  }
+}
+
+/**
+ * The run stopped before the diagnosis settled. The steps are judged as they stood, without
+ * the final pass (which would force verdicts from silences that did not last long enough);
+ * what was still running is listed as pending and skipped.
+ */
+function stoppedOutcome(judging: Judging, why: RunStop, end: number, lastSteps: StepAssessment[] | undefined, logProblem: ProblemLog): Outcome {
+  const { target, obs, thresholds } = judging;
+  let steps: StepAssessment[];
+  try {
+    steps = assessAll({ ...judging, now: end, final: false });
+  } catch (err) {
+    if (why.by !== 'engine-error') {
+      logProblem(`the engine failed while judging: ${errorText(err)}`, err);
+      why = { by: 'engine-error', detail: errorText(err) };
+    }
+    steps = lastSteps ?? STEP_IDS.map((id) => makeStep({ target, obs, now: end, final: false, thresholds }, id, { settled: false, status: 'running', summary: 'not judged' }));
+  }
+  const final = undecided(steps, target, why, end);
+  return { steps: stoppedSteps(steps, 'the run stopped before this step settled'), final };
+}
+
+/** Where a run's own problems go: the caller's log, else one line on stderr; never fatal. */
+function problemLog(log: RunOptions['log']): ProblemLog {
+  return (message, err) => {
+    try {
+      if (log) log(message, err);
+      else process.stderr.write(`sshcheck: ${message}\n`);
+    } catch {
+      // Logging must not end the run.
+    }
+  };
+}
+
 export async function run(target: Target, options: RunOptions = {}): Promise<Report> {
   // Under a target policy a refused literal address or name ends the run before it starts.
   const typedDenial = options.policy ? checkTyped(options.policy, target) : undefined;
@@ -198,10 +270,10 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   };
   if (options.config?.knownHosts) obs.knownHosts = await readKnownHosts(options.config.knownHosts);
   if (!options.config || options.config.diagnostics.length === 0) obs.inside = { state: 'none', reason: 'no diagnostics login is configured (see the engine config)' };
-  // What the steps get besides the observations: the requester's address and the history.
-  const fromOption = { ...(options.from !== undefined ? { from: options.from } : {}), ...(options.history ? { history: options.history } : {}) };
-  const settledAt = new Map<StepId, number>();
-  const sent = new Map<StepId, string>();
+  // What the steps get besides the observations and the clock: the requester's address and the history.
+  const judging: Judging = { target, obs, thresholds: th, ...(options.from !== undefined ? { from: options.from } : {}), ...(options.history ? { history: options.history } : {}) };
+  const publisher = new StepPublisher(emit);
+  const logProblem = problemLog(options.log);
   let emittedDiagnosis: Diagnosis | undefined;
   let diagnosedMs: number | undefined;
   let wake: (() => void) | undefined;
@@ -215,45 +287,6 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   });
   // Reverse lookups go to the same resolvers the name lookups use.
   const configuredResolvers = await readResolvers(options.resolvConfPath ?? DEFAULT_RESOLV_CONF);
-
-  // --- the end of a run -----------------------------------------------------------------------
-  const logProblem = (message: string, err?: unknown): void => {
-    try {
-      if (options.log) options.log(message, err);
-      else process.stderr.write(`sshcheck: ${message}\n`);
-    } catch {
-      // Logging must not end the run.
-    }
-  };
-  /** The diagnosis settled in time: every step decides with what it has. */
-  const settledOutcome = (end: number): { steps: StepAssessment[]; final: Diagnosis } => {
-    try {
-      const steps = assessAll({ target, obs, now: end, final: true, thresholds: th, ...fromOption });
-      return { steps, final: diagnose(steps, target, vantage, true).diagnosis };
-    } catch (err) {
-      logProblem(`the engine failed while judging: ${errorText(err)}`, err);
-      return stoppedOutcome({ by: 'engine-error', detail: errorText(err) }, end);
-    }
-  };
-  /**
-   * The run stopped before the diagnosis settled. The steps are judged as they stood, without
-   * the final pass (which would force verdicts from silences that did not last long enough);
-   * what was still running is listed as pending and skipped.
-   */
-  const stoppedOutcome = (why: RunStop, end: number): { steps: StepAssessment[]; final: Diagnosis } => {
-    let steps: StepAssessment[];
-    try {
-      steps = assessAll({ target, obs, now: end, final: false, thresholds: th, ...fromOption });
-    } catch (err) {
-      if (why.by !== 'engine-error') {
-        logProblem(`the engine failed while judging: ${errorText(err)}`, err);
-        why = { by: 'engine-error', detail: errorText(err) };
-      }
-      steps = lastSteps ?? STEP_IDS.map((id) => makeStep({ target, obs, now: end, final: false, thresholds: th }, id, { settled: false, status: 'running', summary: 'not judged' }));
-    }
-    const final = undecided(steps, target, why, end);
-    return { steps: stoppedSteps(steps, 'the run stopped before this step settled'), final };
-  };
 
   emit({ type: 'run-started', id, target: targetReport(), vantage: { name: vantage }, startedAt: startedAt.toISOString(), elapsedMs: 0 });
   for (const stepId of STEP_IDS) emit({ type: 'step-updated', step: { id: stepId, n: stepNumber(stepId), title: STEP_TITLES[stepId], status: 'running' }, elapsedMs: 0 });
@@ -276,27 +309,17 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   scheduler.start();
 
   // --- judge until settled, then until the extras are done or out of time -------------------
-  const publish = (steps: StepAssessment[], now: number): void => {
-    for (const step of steps) {
-      if (step.settled && !settledAt.has(step.id)) settledAt.set(step.id, now);
-      const signature = stepSignature(step);
-      if (sent.get(step.id) === signature) continue;
-      sent.set(step.id, signature);
-      emit({ type: 'step-updated', step: publicStep(step, settledAt.get(step.id) ?? now), elapsedMs: now });
-    }
-  };
-
   // Set when the loop ends before the diagnosis settled: the report is then "undecided".
   let stop: RunStop | undefined;
   let lastSteps: StepAssessment[] | undefined;
   /** One look at everything observed so far: start what the evidence calls for, publish, settle. */
   const judge = (now: number): void => {
     scheduler.step();
-    const steps = assessAll({ target, obs, now, final: false, thresholds: th, ...fromOption });
-    lastSteps = steps;
-    publish(steps, now);
+    const assessed = assessAll({ ...judging, now, final: false });
+    lastSteps = assessed;
+    publisher.publish(assessed, now);
     if (emittedDiagnosis === undefined) {
-      const state = diagnose(steps, target, vantage, false);
+      const state = diagnose(assessed, target, vantage, false);
       if (state.settled) {
         emittedDiagnosis = state.diagnosis;
         diagnosedMs = now;
@@ -355,8 +378,9 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
   }
 
   const end = clock();
-  const { steps, final } = stop ? stoppedOutcome(stop, end) : settledOutcome(end);
-  publish(steps, end);
+  const outcome = stop ? stoppedOutcome(judging, stop, end, lastSteps, logProblem) : settledOutcome(judging, vantage, end, lastSteps, logProblem);
+  const final = outcome.final;
+  publisher.publish(outcome.steps, end);
   if (emittedDiagnosis === undefined || emittedDiagnosis.cause !== final.cause) {
     diagnosedMs ??= end;
     emit({ type: 'diagnosis', diagnosis: final, elapsedMs: end });
@@ -369,7 +393,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(end),
     diagnosedMs: Math.round(diagnosedMs ?? end),
-    steps: steps.map((s) => publicStep(s, settledAt.get(s.id) ?? end) as StepReport),
+    steps: outcome.steps.map((s) => publisher.shown(s, end) as StepReport),
     diagnosis: final,
     measurements: measurements(obs),
     outcome: final.cause === 'undecided' ? 'undecided' : 'diagnosed',
