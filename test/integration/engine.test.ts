@@ -133,7 +133,7 @@ test('a probe that throws becomes an observation with the reason, and the log ha
     parseTarget(`127.0.0.1:${closedPort}`),
     options({
       log: (message) => logged.push(message),
-      // Child probes start one by one after the in-process ones (run.ts): give them the time to.
+      // Child probes start one by one after the in-process ones (child-queue.ts): give them the time to.
       extrasMs: 5000,
       probes: {
         ping: () => Promise.reject(new Error('ping exploded')),
