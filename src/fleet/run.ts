@@ -7,6 +7,7 @@
 // one second look at lower concurrency; saturated again, it is withheld (undecided, and why).
 // A second look is one more run: a light run opens at most two connections to the host, so two
 // runs stay within the connection budget a single target allows (ledger.ts: 4 per 10 minutes).
+import { setMaxListeners } from 'node:events';
 import type { Cause, Report } from '../engine/report.js';
 import type { RunOptions } from '../engine/run.js';
 import { run } from '../engine/run.js';
@@ -162,6 +163,9 @@ export function withheldReport(report: Report, load: LoadDuring): Report {
 }
 
 export async function runFleet(targets: readonly Target[], options: FleetOptions): Promise<FleetResult> {
+  // Every run in flight listens on the caller's signal: up to MAX_CONCURRENCY of them plus
+  // the second looks, more than the default of 10 before Node warns of a leak on stderr.
+  if (options.signal) setMaxListeners(MAX_CONCURRENCY + RECHECK_CONCURRENCY + 16, options.signal);
   const started = performance.now();
   const startedAt = new Date().toISOString();
   const most = Math.max(1, Math.min(options.concurrency ?? DEFAULT_CONCURRENCY, MAX_CONCURRENCY, targets.length));

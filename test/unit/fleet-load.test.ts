@@ -225,3 +225,35 @@ describe('fleet JSON without holding every report', () => {
     assert.equal(again.join(''), `${JSON.stringify(kept)}\n`);
   });
 });
+
+describe('fleet runner and the caller signal', () => {
+  test('64 checks in flight each listening on one signal: no MaxListenersExceededWarning on stderr', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const controller = new AbortController();
+      const targets = fleetTargets({ patterns: ['w-[1-64]'] });
+      const result = await runFleet(targets, {
+        vantage: 'test',
+        load: false,
+        concurrency: 64,
+        signal: controller.signal,
+        // As run() does: one abort listener per check while it runs.
+        engine: async (target, options) => {
+          const onAbort = (): void => undefined;
+          options.signal?.addEventListener('abort', onAbort, { once: true });
+          await new Promise((r) => setTimeout(r, 5));
+          options.signal?.removeEventListener('abort', onAbort);
+          return fakeReportFor(target, 'healthy');
+        },
+      });
+      assert.equal(result.summary.healthy, 64);
+      // Warnings are emitted on the next tick.
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(warnings.filter((w) => w === 'MaxListenersExceededWarning'), []);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
