@@ -3,11 +3,9 @@
 // the SSH handshake got. Pure functions of (observations, clock).
 import type { HandshakeObs, Observations, PingObs, VerboseObs } from '../observations.js';
 import type { AssessInput } from './assessment.js';
+import type { Thresholds } from './thresholds.js';
 import { duration } from './format.js';
 import { mtuSummary } from './evidence.js';
-
-/** Linux's initial retransmission timeout: an unanswered SYN is sent again this long after the first. */
-export const SYN_RETRANSMIT_MS = 1000;
 
 /** The handshake to the address ssh would try first. */
 export function primaryHandshake(obs: Observations): HandshakeObs | undefined {
@@ -33,6 +31,22 @@ export function hostAnswers(obs: Observations, address: string): string | undefi
     if (control.outcome === 'connected') return `port ${control.port} accepts connections`;
   }
   return undefined;
+}
+
+/**
+ * How long the SYN to `address` must go unanswered before it is a silent drop: the round-trip
+ * rule of Thresholds.synRetransmitMs when this run measured the round trip (the slowest echo
+ * reply, so a jittery path gets the longer wait; else the control port's reset), else the fixed
+ * filteredAfterMs.
+ */
+export function filteredAfter(obs: Observations, address: string, th: Pick<Thresholds, 'filteredAfterMs' | 'synRetransmitMs' | 'retransmitLateMs'>): number {
+  // ping's round trips are the kernel's own timestamps; the control port's reset is timed by
+  // this event loop (a busy bastion's lag on top), so it counts only when no echo came back.
+  const rtts: number[] = obs.ping && obs.ping.address === address ? [...obs.ping.rttsMs] : [];
+  const control = obs.control;
+  if (rtts.length === 0 && control && control.address === address && control.outcome === 'refused' && control.atMs !== undefined) rtts.push(control.atMs - control.startedMs);
+  if (rtts.length === 0) return th.filteredAfterMs;
+  return Math.min(th.filteredAfterMs, th.synRetransmitMs + th.retransmitLateMs + 2 * Math.max(...rtts));
 }
 
 /**
@@ -133,7 +147,7 @@ export function classifyReach(input: AssessInput, h: HandshakeObs | undefined): 
         };
       }
       const alive = hostAnswers(obs, h.address);
-      if (alive && (waitedMs >= th.filteredAfterMs || (final && waitedMs >= th.filteredAfterMs / 2))) {
+      if (alive && (waitedMs >= filteredAfter(obs, h.address, th) || (final && waitedMs >= th.filteredAfterMs / 2))) {
         return { kind: 'filtered', waitedMs, basis: alive };
       }
       if (!alive && (waitedMs >= th.silentAfterMs || (final && waitedMs >= th.filteredAfterMs))) return { kind: 'silent', waitedMs };

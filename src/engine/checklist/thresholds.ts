@@ -9,6 +9,16 @@ export interface Thresholds {
    */
   filteredAfterMs: number;
   /**
+   * Linux's initial retransmission timeout: an unanswered SYN is sent again this long after
+   * the first. When this run has measured the round trip to the host (an echo reply, the
+   * control port's reset), the silent drop is called sooner: that one retransmission, plus how
+   * late the kernel's timer may fire it (retransmitLateMs: the timer wheel's granularity for a
+   * 1 s timer, 32 ms at HZ=250 and 64 ms at HZ=1000), plus twice the slowest measured round
+   * trip for its answer. Never later than filteredAfterMs.
+   */
+  synRetransmitMs: number;
+  retransmitLateMs: number;
+  /**
    * Nothing at all answers (no echo reply, no reset, no ICMP error) for this long: the host is
    * down or drops everything. A router gives up on ARP after 3 probes 1 s apart and only then
    * sends "host unreachable", so a shorter wait would call an unreachable host silent.
@@ -45,6 +55,8 @@ export interface Thresholds {
 
 export const DEFAULT_THRESHOLDS: Readonly<Thresholds> = {
   filteredAfterMs: 1200,
+  synRetransmitMs: 1000,
+  retransmitLateMs: 80,
   silentAfterMs: 3600,
   arpFailureAfterMs: 2500,
   bannerTimeoutMs: 8000,

@@ -1,7 +1,7 @@
 // Step 3: firewalls and security groups, from how the SYN to the SSH port ended: a silent
 // drop while the host otherwise answers, or an ICMP reject.
 import type { AssessInput, StepAssessment } from '../assessment.js';
-import { classifyReach, primaryHandshake, resolutionFailed, SYN_RETRANSMIT_MS } from '../facts.js';
+import { classifyReach, primaryHandshake, resolutionFailed } from '../facts.js';
 import { controlEvidence, pathEvidence, pingEvidence, tcpEvidence } from '../evidence.js';
 import { duration } from '../format.js';
 import { firewallRulesForPort } from '../access.js';
@@ -66,7 +66,7 @@ export function assessFirewall(input: AssessInput): StepAssessment {
           cause: 'port-filtered',
           confidence: 'high',
           // Linux resends an unanswered SYN 1 s after the first: claim it only once that time has passed.
-          summary: `SYNs to port ${port} are silently dropped (no answer in ${duration(reach.waitedMs)}${reach.waitedMs >= SYN_RETRANSMIT_MS ? ', the SYN was retransmitted' : ''}) while ${reach.basis}`,
+          summary: `SYNs to port ${port} are silently dropped (no answer in ${duration(reach.waitedMs)}${reach.waitedMs >= input.thresholds.synRetransmitMs ? ', the SYN was retransmitted' : ''}) while ${reach.basis}`,
         },
       ]);
     case 'silent':
