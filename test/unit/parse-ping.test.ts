@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { icmpErrorKind, localErrorKind, parsePing } from '../../src/engine/probes/parse-ping.js';
 import { echoArguments, pingArguments, probePing } from '../../src/engine/probes/ping.js';
 import { SshcheckError } from '../../src/errors.js';
-import { mtuOutcome, mtuPingArguments, parseRouteGet, probeMtu } from '../../src/engine/probes/mtu.js';
+import { mergeEchoes, mtuOutcome, mtuPingArguments, parseRouteGet, probeMtu } from '../../src/engine/probes/mtu.js';
 import type { PingObs } from '../../src/engine/observations.js';
 import { testContext } from '../support/context.js';
 
@@ -64,8 +64,18 @@ test('probePing with options out of range rejects before anything is spawned', a
 test('the DF sweep arguments: packet size = MTU minus IPv4 (28) or IPv6 (48) headers', () => {
   assert.deepEqual(mtuPingArguments('10.77.2.2', 1500, 1), ['-n', '-W', '1', '-c', '1', '-s', '1472', '-4', '-M', 'do', '--', '10.77.2.2']);
   assert.deepEqual(mtuPingArguments('fd77:2::2', 1500, 1), ['-n', '-W', '1', '-c', '1', '-s', '1452', '-6', '-M', 'do', '--', 'fd77:2::2']);
-  // The sweep sends two echoes per size, so that one lost at random is not a blackhole.
-  assert.deepEqual(mtuPingArguments('10.77.2.2', 1500, 1, 2), ['-n', '-W', '1', '-c', '2', '-s', '1472', '-4', '-i', '0.2', '-M', 'do', '--', '10.77.2.2']);
+});
+
+test('two echoes of one size: a reply from either wins, then "fragmentation needed", then silence', () => {
+  const reply = { mtu: 1500, outcome: 'reply' as const };
+  const lost = { mtu: 1500, outcome: 'no-reply' as const };
+  const frag = { mtu: 1500, outcome: 'frag-needed' as const, detail: '10.77.1.1: Frag needed and DF set (mtu = 1400)' };
+  const error = { mtu: 1500, outcome: 'error' as const, detail: 'sendmsg: Operation not permitted' };
+  assert.deepEqual(mergeEchoes([lost, reply]), reply, 'one echo lost at random is not a blackhole');
+  assert.deepEqual(mergeEchoes([lost, frag]), frag);
+  assert.deepEqual(mergeEchoes([error, lost]), lost);
+  assert.deepEqual(mergeEchoes([lost, lost]), lost);
+  assert.equal(mergeEchoes([]), undefined);
 });
 
 test('the fixtures were recorded with the arguments the probes build', () => {

@@ -30,14 +30,31 @@ export function headerBytes(address: string): number {
  * Echoes per size. With one, a single packet lost at random (5 % loss) on the largest size
  * reads as "larger packets vanish", a blackhole that is not there (2 of 20 lossy TCP-wrappers
  * runs said kex-stall); a size counts as lost only when both of its echoes are (0.25 %).
+ * Each echo is a ping of its own, all at once: one `ping -c 2` whose first echo is lost holds
+ * its second back until the first's reply window is over (iputils 20221126: a lost size took
+ * 3 s with -W 1 where one echo takes 1 s), which made the whole sweep wait 2.2 s.
  */
 const ECHOES_PER_SIZE = 2;
-/** ping's shortest interval without privileges. */
-const ECHO_INTERVAL_S = 0.2;
 
-/** Don't-fragment echoes whose IP packets are exactly `mtu` bytes. */
-export function mtuPingArguments(address: string, mtu: number, waitS: number, count = 1): string[] {
-  return echoArguments({ address, count, waitS, packetSize: mtu - headerBytes(address), flags: ['-M', 'do'], ...(count > 1 ? { intervalS: ECHO_INTERVAL_S } : {}) });
+/** A don't-fragment echo whose IP packet is exactly `mtu` bytes. */
+export function mtuPingArguments(address: string, mtu: number, waitS: number): string[] {
+  return echoArguments({ address, count: 1, waitS, packetSize: mtu - headerBytes(address), flags: ['-M', 'do'] });
+}
+
+/**
+ * A line of a DF ping that decides its size: a reply, "fragmentation needed", an ICMP error, or
+ * the packet dropped on the way out (ENOBUFS from a smaller next hop). After one of these ping
+ * has nothing more to say about the size but still lingers (2 s after an ENOBUFS with -W 1).
+ */
+export function decidesSize(text: string): boolean {
+  const outcome = mtuOutcome(0, [text]);
+  return outcome.outcome !== 'no-reply' || outcome.detail !== undefined;
+}
+
+/** One size's outcome from its echoes: a reply from any wins, then "fragmentation needed", then silence; errors last. */
+export function mergeEchoes(outcomes: readonly MtuProbe[]): MtuProbe | undefined {
+  const rank = (o: MtuProbe): number => ({ reply: 0, 'frag-needed': 1, 'no-reply': 2, error: 3 })[o.outcome];
+  return [...outcomes].sort((a, b) => rank(a) - rank(b))[0];
 }
 
 /** `ip route get` output: the outgoing device, and a route or cached path MTU when shown. */
@@ -103,22 +120,25 @@ export async function probeMtu(opts: ProbeMtuOptions, ctx: ProbeContext): Promis
 
   const minimum = headerBytes(opts.address) + 8;
   const sizes = [...new Set(opts.mtus.filter((m) => Number.isInteger(m) && m >= minimum && m <= 65535))].slice(0, MAX_SIZES);
-  // All sizes at once: each is one echo, and the sweep must not take sizes × wait. They start
-  // one per event-loop turn, so that what the other probes receive meanwhile is read between
-  // two spawns (each holds the loop tens of ms), not after all of them.
+  // All sizes and their echoes at once: the sweep must not take sizes × wait. They start one
+  // per event-loop turn, so that what the other probes receive meanwhile is read between two
+  // spawns (each holds the loop tens of ms), not after all of them.
   const pings: Array<Promise<{ size: number; run: Awaited<ReturnType<typeof boundedSpawn>> }>> = [];
   const route = localMtu(opts.address, ctx);
-  for (const size of sizes) {
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    pings.push(
-      boundedSpawn({
-        command: 'ping',
-        args: mtuPingArguments(opts.address, size, opts.waitS, ECHOES_PER_SIZE),
-        ctx,
-        maxBytes: MAX_OUTPUT_BYTES,
-        timeoutMs: wholeSeconds(opts.waitS) * 1000 + (ECHOES_PER_SIZE - 1) * ECHO_INTERVAL_S * 1000 + ECHO_MARGIN_MS,
-      }).then((run) => ({ size, run })),
-    );
+  for (let echo = 0; echo < ECHOES_PER_SIZE; echo += 1) {
+    for (const size of sizes) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      pings.push(
+        boundedSpawn({
+          command: 'ping',
+          args: mtuPingArguments(opts.address, size, opts.waitS),
+          ctx,
+          maxBytes: MAX_OUTPUT_BYTES,
+          timeoutMs: wholeSeconds(opts.waitS) * 1000 + ECHO_MARGIN_MS,
+          settledBy: (line) => decidesSize(line.text),
+        }).then((run) => ({ size, run })),
+      );
+    }
   }
   const [mtu, runs] = await Promise.all([route, Promise.all(pings)]);
 
@@ -128,11 +148,11 @@ export async function probeMtu(opts: ProbeMtuOptions, ctx: ProbeContext): Promis
   if (problem !== undefined) return done({ ...result, unavailable: problem });
   const probes: MtuProbe[] = [];
   let unavailable: string | undefined;
-  for (const { size, run } of runs) {
-    if (run.aborted) continue;
-    const lines = run.lines.map((l) => l.text);
-    unavailable ??= parsePing(lines).unavailable;
-    probes.push(mtuOutcome(size, lines));
+  for (const size of sizes) {
+    const echoes = runs.filter((r) => r.size === size && !r.run.aborted).map(({ run }) => run.lines.map((l) => l.text));
+    for (const lines of echoes) unavailable ??= parsePing(lines).unavailable;
+    const merged = mergeEchoes(echoes.map((lines) => mtuOutcome(size, lines)));
+    if (merged) probes.push(merged);
   }
   if (unavailable !== undefined) result.unavailable = unavailable;
   return done({ ...result, probes });

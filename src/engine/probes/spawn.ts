@@ -15,6 +15,11 @@ export interface BoundedSpawnOptions {
   maxBytes?: number;
   /** Called with each complete line as it arrives (stdout and stderr interleaved). */
   onLine?: (line: TimedLine, stream: 'stdout' | 'stderr') => void;
+  /**
+   * A line that settles what the child was run for: the child is stopped there instead of
+   * lingering to its own end (the result is neither aborted nor timed out; its lines end there).
+   */
+  settledBy?: (line: TimedLine) => boolean;
   /** Extra environment variables (added to the minimal one). */
   env?: Record<string, string>;
 }
@@ -124,6 +129,7 @@ export function boundedSpawn(options: BoundedSpawnOptions): Promise<BoundedSpawn
         const line = { t, text: raw.replace(/\r$/, '') };
         lines.push(line);
         options.onLine?.(line, stream);
+        if (options.settledBy?.(line) === true) kill();
       }
     };
     child.stdout.on('data', (d: Buffer) => feed('stdout', d));
