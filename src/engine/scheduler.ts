@@ -34,6 +34,21 @@ const MTU_SIZES = [1500, 1400, 1300, 1200, 1000, 800, 576];
 const MTU_WAIT_S = 1;
 const MTU_SWEEP_SLACK_MS = 300;
 /**
+ * With the path's round trip measured by ping at MTU_FAST_PATH_MS or less, each don't-fragment
+ * echo gets MTU_FAST_WAIT_S instead of a second: its reply is back in that round trip, and the
+ * window runs from ping's own send (a busy bastion that starts ping late does not shorten it;
+ * a reply that arrives while ping waits for a CPU is read when it gets one). Six times the
+ * slowest such path, and the blackhole's verdict no longer waits out a second of silence.
+ */
+const MTU_FAST_PATH_MS = 50;
+const MTU_FAST_WAIT_S = 0.3;
+
+/** The wait for each don't-fragment echo to `address` (see MTU_FAST_WAIT_S). */
+export function mtuWaitS(obs: Observations, address: string): number {
+  const rtts = obs.ping && obs.ping.address === address ? obs.ping.rttsMs : [];
+  return rtts.length > 0 && Math.max(...rtts) <= MTU_FAST_PATH_MS ? MTU_FAST_WAIT_S : MTU_WAIT_S;
+}
+/**
  * Light runs: how long the in-process handshake may take to reach authentication before the
  * other probes start anyway. A LAN handshake takes tens of ms; 500 ms also covers a busy
  * bastion (a fleet check runs many at once), and every verdict that waits on ping or the
@@ -511,10 +526,11 @@ export class ProbeScheduler {
       return;
     }
     // A sweep that cannot finish before the run's deadline would only hold up its end.
-    if (clock() + MTU_WAIT_S * 1000 + MTU_SWEEP_SLACK_MS > this.deps.deadlineMs) return;
+    const waitS = mtuWaitS(obs, h.address);
+    if (clock() + waitS * 1000 + MTU_SWEEP_SLACK_MS > this.deps.deadlineMs) return;
     this.mtuStarted = true;
     const mtuStartedMs = clock();
-    this.child('mtu', 'mtu', () => this.probes.mtu({ address: h.address, mtus: MTU_SIZES, waitS: MTU_WAIT_S }, this.ctx()).then((o) => (obs.mtu = o)), (why) => {
+    this.child('mtu', 'mtu', () => this.probes.mtu({ address: h.address, mtus: MTU_SIZES, waitS }, this.ctx()).then((o) => (obs.mtu = o)), (why) => {
       obs.mtu = { state: 'done', startedMs: mtuStartedMs, endedMs: clock(), address: h.address, probes: [], unavailable: why };
     });
   }

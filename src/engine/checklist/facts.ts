@@ -1,7 +1,7 @@
 // Facts several steps need, derived once from the observations so that the steps agree:
 // how the SYN to the SSH port ended, whether the host answers anything else, and how far
 // the SSH handshake got. Pure functions of (observations, clock).
-import type { HandshakeObs, Observations, PingObs, VerboseObs } from '../observations.js';
+import type { HandshakeObs, MtuObs, Observations, PingObs, VerboseObs } from '../observations.js';
 import type { AssessInput } from './assessment.js';
 import type { Thresholds } from './thresholds.js';
 import { duration } from './format.js';
@@ -267,6 +267,17 @@ const KEX_STEPS = [
   ['newkeys', "the server's NEWKEYS"],
 ] as const;
 
+/**
+ * A blackhole too plain to be random loss: two or more sizes above the largest that crossed
+ * lost both their echoes. At 5 % loss a size loses both with about 1 % chance, two sizes with
+ * about 0.01 %; a one-size blackhole (a path MTU just under 1500) still gets its verdict, after
+ * Thresholds.kexStallMs.
+ */
+export function plainBlackhole(mtu: MtuObs): boolean {
+  const { passes, blackhole } = mtuSummary(mtu);
+  return blackhole && passes !== undefined && mtu.probes.filter((p) => p.outcome === 'no-reply' && p.mtu > passes).length >= 2;
+}
+
 /** The key exchange of `h`, once its banner has arrived. */
 export function classifyKex(input: AssessInput, h: HandshakeObs | undefined): KexState {
   if (!h || h.at.banner === undefined) return { kind: 'not-started' };
@@ -297,7 +308,12 @@ export function classifyKex(input: AssessInput, h: HandshakeObs | undefined): Ke
     return { kind: 'failed', how: 'broken', detail: `${end.kind} while waiting for ${phase}: ${end.detail}` };
   }
   const waitedMs = (end?.atMs ?? input.now) - lastAt;
-  if (end?.kind === 'timeout' || waitedMs >= input.thresholds.kexStallMs || input.final) return { kind: 'stalled', phase, waitedMs };
+  // The don't-fragment sweep, started once the exchange had stopped advancing, shows that
+  // large packets vanish on this path, and the exchange has not moved since it began: its
+  // next message is one of those packets. That is evidence of the stall, not a longer wait.
+  const mtu = input.obs.mtu;
+  const blackholeShown = mtu !== undefined && mtu.address === h.address && mtu.state === 'done' && mtu.aborted !== true && lastAt <= mtu.startedMs && plainBlackhole(mtu);
+  if (end?.kind === 'timeout' || waitedMs >= input.thresholds.kexStallMs || input.final || blackholeShown) return { kind: 'stalled', phase, waitedMs };
   return { kind: 'waiting', phase, waitedMs };
 }
 

@@ -55,6 +55,11 @@ export function wholeSeconds(s: number): number {
   return Math.max(1, Math.ceil(Number.isFinite(s) ? s : 1));
 }
 
+/** -W as ping takes it: whole seconds from 1 s up, a fraction below (iputils 20221126 takes a real number). */
+function waitArgument(s: number): string {
+  return s >= 1 ? String(wholeSeconds(s)) : String(Math.max(0.001, Math.round(s * 1000) / 1000));
+}
+
 function refuse(what: string): never {
   throw new SshcheckError('E_PROBE_OPTION', `ping: ${what}`);
 }
@@ -78,7 +83,7 @@ export function echoArguments(opts: EchoOptions): string[] {
   if (!Number.isInteger(size) || !inRange(size, 0, MAX_PACKET_SIZE)) refuse(`packet size ${String(size)} is not a whole number from 0 to ${MAX_PACKET_SIZE}`);
   return [
     '-n',
-    '-W', String(wholeSeconds(opts.waitS)),
+    '-W', waitArgument(opts.waitS),
     '-c', String(opts.count),
     '-s', String(size),
     family === 6 ? '-6' : '-4',
