@@ -19,7 +19,8 @@
 // Usage: sudo npm run bench [-- --runs 5] [--only faults,loss,fleet,chat] [--loss-runs 20]
 //        [--fleet-size 500] [--fleet-target responder|sshd] [--fault silent-drop ...]
 // Results: a table on stdout, JSON in bench/results/bench-<date>.json.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cpus, hostname, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Report } from '../src/engine/report.js';
@@ -90,6 +91,8 @@ interface FaultRow {
   /** The article's commands, one after the other: each command's time, and the sequence's. */
   article: Array<ToolRun & { commands: Array<{ command: string; wallMs: number; gaveUp: boolean; exit: number | null }> }>;
   singleSsh: ToolRun[];
+  /** The --before build in the same labs. */
+  before?: SshcheckRun[];
 }
 
 interface LossRow {
@@ -111,8 +114,9 @@ function correct(s: Scenario, report: Report): boolean {
   return causes.includes(s.cause);
 }
 
-async function runSshcheck(lab: Lab, s: Scenario): Promise<SshcheckRun> {
-  const run = await lab.runCli(['--json', '-q', s.target], 30_000);
+/** `cli`: another checkout's bin/sshcheck.js (--before), with a store of its own. */
+async function runSshcheck(lab: Lab, s: Scenario, cli?: string): Promise<SshcheckRun> {
+  const run = await lab.runCli(['--json', '-q', s.target], 30_000, cli === undefined ? 'sshcheck' : 'before', cli);
   let report: Report;
   try {
     report = JSON.parse(run.stdout) as Report;
@@ -158,18 +162,21 @@ function scenario(id: string): Scenario {
   return s;
 }
 
-export async function benchFaults(ids: readonly string[], runs: number, log: (line: string) => void): Promise<FaultRow[]> {
+export async function benchFaults(ids: readonly string[], runs: number, log: (line: string) => void, beforeCli?: string): Promise<FaultRow[]> {
   const rows: FaultRow[] = [];
   for (const id of ids) {
     const s = scenario(id);
-    const row: FaultRow = { id, name: s.name, expected: s.cause, sshcheck: [], article: [], singleSsh: [] };
+    const row: FaultRow = { id, name: s.name, expected: s.cause, sshcheck: [], article: [], singleSsh: [], ...(beforeCli !== undefined ? { before: [] } : {}) };
     for (let i = 0; i < runs; i++) {
       const lab = await Lab.create();
       try {
         await s.setup(lab);
         // Same lab, one tool after the other; sshcheck first so that nothing the baselines
-        // leave behind (a TCP-wrappers child holding its 5 s) can slow it down.
+        // leave behind (a TCP-wrappers child holding its 5 s) can slow it down. The --before
+        // build and this one take turns going first.
+        if (beforeCli !== undefined && i % 2 === 1) row.before?.push(await runSshcheck(lab, s, beforeCli));
         row.sshcheck.push(await runSshcheck(lab, s));
+        if (beforeCli !== undefined && i % 2 === 0) row.before?.push(await runSshcheck(lab, s, beforeCli));
         row.article.push(await runArticle(lab, s));
         row.singleSsh.push(await runSingleSsh(lab, s));
       } finally {
@@ -202,13 +209,16 @@ function fmtInProcess(id: string, diagnosedMs: readonly number[]): string {
 function faultLine(row: FaultRow): string {
   const sc = median(row.sshcheck.map((r) => r.wallMs));
   const right = row.sshcheck.filter((r) => r.correct).length;
-  return `| ${row.name} | ${fmtTool(row.sshcheck)} | ${fmtInProcess(row.id, row.sshcheck.map((r) => r.diagnosedMs))} | ${right}/${row.sshcheck.length} | ${fmtTool(row.article)} | ${ratio(median(row.article.map((r) => r.wallMs)), sc)} | ${fmtTool(row.singleSsh)} | ${ratio(median(row.singleSsh.map((r) => r.wallMs)), sc)} | ${secs(GOALS_MS[row.id] ?? NaN)} ${sc <= (GOALS_MS[row.id] ?? Infinity) ? 'met' : 'missed'} |`;
+  const before = row.before ? ` ${fmtTool(row.before)}, in process ${fmtLoss(row.before.map((r) => r.diagnosedMs))}, ${row.before.filter((r) => r.correct).length}/${row.before.length} right |` : '';
+  return `| ${row.name} | ${fmtTool(row.sshcheck)} | ${fmtInProcess(row.id, row.sshcheck.map((r) => r.diagnosedMs))} | ${right}/${row.sshcheck.length} |${before} ${fmtTool(row.article)} | ${ratio(median(row.article.map((r) => r.wallMs)), sc)} | ${fmtTool(row.singleSsh)} | ${ratio(median(row.singleSsh.map((r) => r.wallMs)), sc)} | ${secs(GOALS_MS[row.id] ?? NaN)} ${sc <= (GOALS_MS[row.id] ?? Infinity) ? 'met' : 'missed'} |`;
 }
 
-export const FAULT_HEADER = [
-  '| fault | sshcheck median / worst (whole process) | in process (diagnosedMs) median / worst | right cause | article\'s commands median / worst | ratio | single `ssh -o ConnectTimeout=5` median / worst | ratio | goal (median, whole process) |',
-  '|---|---|---|---|---|---|---|---|---|',
-];
+export function faultHeader(before: boolean): string[] {
+  return [
+    `| fault | sshcheck median / worst (whole process) | in process (diagnosedMs) median / worst | right cause |${before ? ' before (--before build, same labs) |' : ''} article's commands median / worst | ratio | single \`ssh -o ConnectTimeout=5\` median / worst | ratio | goal (median, whole process) |`,
+    `|---|---|---|---|${before ? '---|' : ''}---|---|---|---|---|`,
+  ];
+}
 
 export async function benchLoss(ids: readonly string[], runs: number, log: (line: string) => void): Promise<LossRow[]> {
   const rows: LossRow[] = [];
@@ -267,13 +277,14 @@ async function main(): Promise<void> {
       'fleet-size': { type: 'string', default: '500' },
       concurrency: { type: 'string' },
       'fleet-target': { type: 'string', default: 'responder' },
+      before: { type: 'string' },
       fault: { type: 'string', multiple: true },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help === true) {
-    process.stdout.write('Usage: sudo npm run bench [-- --runs 5] [--only faults,loss,fleet,chat] [--loss-runs 20] [--fleet-size 500] [--fleet-target responder|sshd] [--concurrency N] [--fault ID ...] [--out FILE]\n');
+    process.stdout.write('Usage: sudo npm run bench [-- --runs 5] [--only faults,loss,fleet,chat] [--loss-runs 20] [--fleet-size 500] [--fleet-target responder|sshd] [--concurrency N] [--fault ID ...] [--before <checkout>] [--out FILE]\n');
     process.stdout.write(`Faults: ${FAULTS.join(', ')} (any scenario id of test/lab/scenarios.ts with --fault)\n`);
     return;
   }
@@ -296,6 +307,9 @@ async function main(): Promise<void> {
   const concurrency = values.concurrency !== undefined ? int('concurrency', values.concurrency, 1, 256) : undefined;
   const fleetTarget = values['fleet-target'];
   if (fleetTarget !== 'responder' && fleetTarget !== 'sshd') throw new Error(`--fleet-target must be responder or sshd, not ${JSON.stringify(fleetTarget)}`);
+  // --before <checkout>: a built checkout of an earlier version, run in the same labs.
+  const beforeCli = values.before !== undefined ? join(values.before, 'bin', 'sshcheck.js') : undefined;
+  if (beforeCli !== undefined && !existsSync(join(values.before ?? '', 'dist', 'src', 'cli', 'main.js'))) throw new Error(`--before ${values.before ?? ''}: no built checkout there (run npm ci in it)`);
   const faults = values.fault && values.fault.length > 0 ? values.fault : [...FAULTS];
   for (const f of faults) scenario(f);
   const log = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -307,8 +321,8 @@ async function main(): Promise<void> {
   if ((loadavg()[0] ?? 0) > machine.cpus * 0.5) log(`warning: load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${machine.cpus} CPUs: something else is running, timings will be slower than the lab's own`);
   if (only.has('faults')) {
     log(`\nTime to a diagnosis, whole process, median / worst of ${runs} runs (fresh lab per run); the baselines in the same lab, right after sshcheck:`);
-    for (const h of FAULT_HEADER) log(h);
-    results['faults'] = await benchFaults(faults, runs, log);
+    for (const h of faultHeader(beforeCli !== undefined)) log(h);
+    results['faults'] = await benchFaults(faults, runs, log, beforeCli);
   }
   if (only.has('loss')) {
     log(`\nUnder ${LOSS * 100} % random packet loss on the lab router, ${lossRuns} runs per fault (fresh lab per run):`);

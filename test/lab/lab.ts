@@ -442,12 +442,13 @@ export class Lab {
   /**
    * Runs the real CLI from the bastion namespace. `store` names its own store file: the
    * connection budget across runs lives there, so a test that checks one target several times
-   * for other reasons gives each check a store of its own.
+   * for other reasons gives each check a store of its own. `cli`: another build's
+   * bin/sshcheck.js (the bench's before figures).
    */
-  runCli(args: readonly string[], timeoutMs = 30_000, store = 'sshcheck'): Promise<CliRun> {
+  runCli(args: readonly string[], timeoutMs = 30_000, store = 'sshcheck', cli = CLI): Promise<CliRun> {
     const started = performance.now();
     return new Promise((resolve) => {
-      const child = spawn('ip', ['netns', 'exec', this.bastion, process.execPath, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: process.env.HOME ?? '/root', SSHCHECK_DB: join(this.dir, `${store}.db`) } });
+      const child = spawn('ip', ['netns', 'exec', this.bastion, process.execPath, cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: process.env.HOME ?? '/root', SSHCHECK_DB: join(this.dir, `${store}.db`) } });
       this.children.add(child);
       let stdout = '';
       let stderr = '';
