@@ -25,10 +25,11 @@ etcdir=${ETCDIR:-/etc/sshcheck}
 
 die() { echo "install-release: $*" >&2; exit 1; }
 [ -f "$tarball" ] || die "no such file: $tarball"
-command -v node >/dev/null || die "node is not installed: Node.js >= 20 is needed (24 LTS recommended, see docs/install.md)"
+command -v node >/dev/null || die "node is not installed: Node.js >= 20.19 is needed (24 LTS recommended, see docs/install.md)"
 command -v npm >/dev/null || die "npm is not installed (Debian's nodejs package comes without it: see docs/install.md)"
-major=$(node -p 'process.versions.node.split(".")[0]')
-[ "$major" -ge 20 ] || die "Node.js $(node --version) is too old: sshcheck needs >= 20 (24 LTS recommended, see docs/install.md)"
+# 20.19: the first Node 20 that require()s ES modules (src/engine/probes/on-demand.ts).
+node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)' \
+  || die "Node.js $(node --version) is too old: sshcheck needs >= 20.19 (24 LTS recommended, see docs/install.md)"
 
 version=$(tar -xOzf "$tarball" package/package.json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const p=JSON.parse(s);if(p.name!=="sshcheck")process.exit(1);process.stdout.write(p.version)})') \
   || die "$tarball is not an sshcheck release tarball"

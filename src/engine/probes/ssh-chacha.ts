@@ -6,8 +6,7 @@
 // length, the first 32 (K_2) the packet. Both use the sequence number as the nonce; K_2's
 // block 0 gives the Poly1305 key and the packet starts at block 1. The tag covers the
 // encrypted length and the encrypted packet.
-import { chacha20orig } from '@noble/ciphers/chacha.js';
-import { poly1305 } from '@noble/ciphers/_poly1305.js';
+import { chacha20orig, poly1305 } from './on-demand.js';
 import { timingSafeEqual } from 'node:crypto';
 import type { Opener, Sealer } from './ssh-wire.js';
 import { WireError } from './ssh-wire.js';

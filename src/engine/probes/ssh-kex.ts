@@ -25,7 +25,7 @@ import type { KexInitLists, Negotiated, Opener, Sealer } from './ssh-wire.js';
 import { MSG, SshReader, SshWriter, WireError, sanitizeText } from './ssh-wire.js';
 import { hostKeyFingerprint } from './ssh-hostkey.js';
 import { CHACHA_KEY_LENGTH, CHACHA_NAME, chachaOpener, chachaSealer } from './ssh-chacha.js';
-import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+import { mlKem768 } from './on-demand.js';
 
 export type HashName = 'sha256' | 'sha384' | 'sha512';
 
@@ -122,7 +122,7 @@ const MLKEM768_CIPHERTEXT = 1088;
  * K = SHA-256(ML-KEM secret || X25519 secret), hashed as a string. ML-KEM from @noble/post-quantum.
  */
 function mlkemAgreement(name: string, hash: HashName): KeyAgreement {
-  const kem = ml_kem768.keygen();
+  const kem = mlKem768().keygen();
   const ecdh = x25519Pair();
   return {
     name,
@@ -132,7 +132,7 @@ function mlkemAgreement(name: string, hash: HashName): KeyAgreement {
     publicKey: Buffer.concat([kem.publicKey, ecdh.raw]),
     computeSecret(peer) {
       if (peer.length !== MLKEM768_CIPHERTEXT + 32) throw new WireError(`ML-KEM-768/X25519 reply of ${peer.length} bytes`);
-      const kemSecret = guard('ML-KEM decapsulation', () => ml_kem768.decapsulate(Uint8Array.from(peer.subarray(0, MLKEM768_CIPHERTEXT)), kem.secretKey));
+      const kemSecret = guard('ML-KEM decapsulation', () => mlKem768().decapsulate(Uint8Array.from(peer.subarray(0, MLKEM768_CIPHERTEXT)), kem.secretKey));
       const ecdhSecret = ecdh.agree(peer.subarray(MLKEM768_CIPHERTEXT));
       return createHash(hash).update(kemSecret).update(ecdhSecret).digest();
     },
@@ -145,7 +145,7 @@ export function answerKeyAgreement(name: string, clientPublic: Buffer): KeyAnswe
   if (!spec) return undefined;
   if (spec.kind === 'mlkem768-x25519') {
     if (clientPublic.length !== MLKEM768_PUBLIC + 32) throw new WireError(`ML-KEM-768/X25519 init of ${clientPublic.length} bytes`);
-    const { cipherText, sharedSecret } = ml_kem768.encapsulate(Uint8Array.from(clientPublic.subarray(0, MLKEM768_PUBLIC)));
+    const { cipherText, sharedSecret } = mlKem768().encapsulate(Uint8Array.from(clientPublic.subarray(0, MLKEM768_PUBLIC)));
     const ecdh = x25519Pair();
     const secret = createHash(spec.hash).update(sharedSecret).update(ecdh.agree(clientPublic.subarray(MLKEM768_PUBLIC))).digest();
     return { serverPublic: Buffer.concat([cipherText, ecdh.raw]), secret, hash: spec.hash, encoding: 'string', secretEncoding: 'string' };
