@@ -1,10 +1,18 @@
 // A burst of distinct checks while the audit log is slow: the service is full as soon as
 // its slots are taken by admissions still writing their rows, so every request beyond
 // maxRuns is refused (429) at once, before the store is asked anything for it, not after
-// a store round trip of its own (which under a burst of 300 took seconds).
+// a store round trip of its own (which under a burst of 300 took seconds). Through the real
+// audit log, every refusal still has its row.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Admission } from '../../src/service/server.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../../src/log.js';
+import { defaultPolicy } from '../../src/policy/target-policy.js';
+import { serviceAdmission } from '../../src/service/audit.js';
+import type { Admission, Service } from '../../src/service/server.js';
+import { StoreClient } from '../../src/store/client.js';
 import type { ServiceRun } from '../../src/service/runs.js';
 import { postCheck, scriptedRunner, startLoopbackService } from './service-support.js';
 
@@ -64,4 +72,43 @@ async function waitFor(condition: () => boolean): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 5));
   }
   return false;
+}
+
+test('a burst through the real audit log (the store thread): every 429 has its row, refused for a full service, and the admitted ones theirs', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sshcheck-burst-audit-'));
+  const store = await StoreClient.open(join(dir, 'sshcheck.db'));
+  const holder: { service?: Service } = {};
+  const admit = serviceAdmission({ store, policy: defaultPolicy(), vantage: 'test-bastion', logger: createLogger({ level: 'error', write: () => undefined }), registry: () => (holder.service as Service).registry });
+  const { runner } = scriptedRunner({ gapMs: 20 });
+  const svc = await startLoopbackService(runner, { admit, registry: { maxRuns: 2 } });
+  holder.service = svc.service;
+  const burst = 12;
+  try {
+    const answers = await Promise.all(Array.from({ length: burst }, (_, i) => postCheck(svc.url, { target: '10.0.0.5', port: 21_000 + i })));
+    const byPort = new Map(answers.map((a, i) => [21_000 + i, a.status]));
+    assert.deepEqual([...byPort.values()].sort(), [...Array<number>(2).fill(202), ...Array<number>(burst - 2).fill(429)]);
+    // Refusal rows are written in the background: each is there shortly after its answer.
+    const rows = await until(async () => {
+      const all = await store.audit({ limit: 100 });
+      return all.length === burst && all.every((r) => r.verdict !== 'running') ? all : undefined;
+    });
+    for (const r of rows) {
+      if (byPort.get(r.port ?? 0) === 429) assert.deepEqual([r.verdict, r.denial], ['denied', 'queue-full'], `the row of the 429 for port ${r.port}`);
+      else assert.equal(r.verdict, 'problem', `the row of the 202 for port ${r.port} has its outcome`);
+    }
+  } finally {
+    await svc.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The first value `probe` gives that is not undefined (asked every 10 ms, at most 10 s). */
+async function until<T>(probe: () => Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < 1000; i++) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error('not reached within 10 s');
 }
