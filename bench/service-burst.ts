@@ -12,7 +12,11 @@
 // `--floor` puts a node:http server that answers every POST 429 at once in the service's
 // place: what this machine and this client cost with no service work at all.
 // `--cpu-prof <dir>` writes the service process's CPU profile there (node --cpu-prof).
-// Usage: node dist/bench/service-burst.js [--requests 300] [--root <dir>] [--json <file>] [--target <ip>] [--floor] [--cpu-prof <dir>]
+// By default the burst is the service's first after its start, its code not yet compiled by
+// V8's optimising tiers (the do-nothing floor spends twice the CPU cold as warm); `--warm`
+// times a second burst, on other ports, after the first one's runs ended: a service that has
+// served before.
+// Usage: node dist/bench/service-burst.js [--requests 300] [--root <dir>] [--json <file>] [--target <ip>] [--floor] [--warm] [--cpu-prof <dir>]
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -162,7 +166,7 @@ function exitOf(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 }
 
-export async function burst(options: { requests: number; root: string; target?: string; floor?: boolean; cpuProf?: string }): Promise<BurstResult> {
+export async function burst(options: { requests: number; root: string; target?: string; floor?: boolean; cpuProf?: string; warm?: boolean }): Promise<BurstResult> {
   const dir = mkdtempSync(join(tmpdir(), 'sshcheck-burst-'));
   const port = await closedPort();
   writeFileSync(join(dir, 'engine.yml'), 'policy:\n  allow: [127.0.0.1]\n');
@@ -172,12 +176,21 @@ export async function burst(options: { requests: number; root: string; target?: 
     ? spawn(process.execPath, ['-e', FLOOR_SERVER, String(port)], { stdio: ['ignore', 'ignore', 'inherit'] })
     : spawn(process.execPath, [...(options.cpuProf !== undefined ? ['--cpu-prof', '--cpu-prof-interval', '200', '--cpu-prof-dir', options.cpuProf] : []), cli, 'serve', '--listen', `127.0.0.1:${port}`, '--vantage', 'bench', '--log-level', 'warn', '--budget', '5'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const url = `http://127.0.0.1:${port}`;
+  // Its log, read as it comes (a pipe nobody reads would block it once full), for a failed start.
+  let log = '';
+  child.stderr?.on('data', (chunk: Buffer) => (log = (log + chunk.toString('utf8')).slice(-4000)));
   let poller: ChildProcess | undefined;
   try {
     // Up when /healthz answers (at most 15 s).
     for (let i = 0; !Number.isFinite(await pollOnce(new URL('/healthz', url), 1000)); i++) {
-      if (i > 150) throw new Error('the service did not come up in 15 s');
+      if (i > 150 || child.exitCode !== null) throw new Error(`the service did not come up in 15 s (exit ${child.exitCode ?? '-'}): ${log}`);
       await new Promise((r) => setTimeout(r, 100));
+    }
+    if (options.warm) {
+      // The same burst on other ports, before the poller starts, then time for its runs to
+      // end (--budget 5). The loop delay from /metrics covers both bursts.
+      await fire(port, Array.from({ length: options.requests }, (_, i) => JSON.stringify({ target: options.target ?? '127.0.0.1', port: 30_000 + i })));
+      await new Promise((r) => setTimeout(r, 7000));
     }
     const load0 = loadavg()[0] ?? NaN;
     poller = spawn(process.execPath, [join(HERE, 'healthz-poller.js'), '--url', url, '--max-seconds', '180'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -229,10 +242,10 @@ export function burstLine(label: string, r: BurstResult): string {
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { requests: { type: 'string' }, root: { type: 'string' }, json: { type: 'string' }, label: { type: 'string' }, target: { type: 'string' }, floor: { type: 'boolean' }, 'cpu-prof': { type: 'string' } } });
+  const { values } = parseArgs({ options: { requests: { type: 'string' }, root: { type: 'string' }, json: { type: 'string' }, label: { type: 'string' }, target: { type: 'string' }, floor: { type: 'boolean' }, 'cpu-prof': { type: 'string' }, warm: { type: 'boolean' } } });
   const requests = Math.min(1000, Math.max(1, Number(values.requests ?? '300')));
   const root = values.root ?? fileURLToPath(new URL('../../', import.meta.url));
-  const result = await burst({ requests, root, ...(values.target !== undefined ? { target: values.target } : {}), ...(values.floor ? { floor: true } : {}), ...(values['cpu-prof'] !== undefined ? { cpuProf: values['cpu-prof'] } : {}) });
+  const result = await burst({ requests, root, ...(values.target !== undefined ? { target: values.target } : {}), ...(values.floor ? { floor: true } : {}), ...(values['cpu-prof'] !== undefined ? { cpuProf: values['cpu-prof'] } : {}), ...(values.warm ? { warm: true } : {}) });
   process.stdout.write(`${burstLine(values.label ?? (values.floor ? 'floor' : root), result)}\n`);
-  if (values.json) writeFileSync(values.json, `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, node: process.version, root, floor: values.floor ?? false, ...result }, null, 2)}\n`);
+  if (values.json) writeFileSync(values.json, `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, node: process.version, root, floor: values.floor ?? false, warm: values.warm ?? false, ...result }, null, 2)}\n`);
 }

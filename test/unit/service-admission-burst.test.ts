@@ -13,6 +13,9 @@ import { defaultPolicy } from '../../src/policy/target-policy.js';
 import { serviceAdmission } from '../../src/service/audit.js';
 import type { Admission, Service } from '../../src/service/server.js';
 import { StoreClient } from '../../src/store/client.js';
+import { BusyError, DEFAULT_REGISTRY_OPTIONS, RunRegistry } from '../../src/service/runs.js';
+import { ServiceMetrics } from '../../src/service/metrics.js';
+import type { Target } from '../../src/target.js';
 import type { ServiceRun } from '../../src/service/runs.js';
 import { postCheck, scriptedRunner, startLoopbackService } from './service-support.js';
 
@@ -112,3 +115,22 @@ async function until<T>(probe: () => Promise<T | undefined>): Promise<T> {
   }
   throw new Error('not reached within 10 s');
 }
+
+test('a full registry refuses with the count of slots taken now: one refusal per count, a new one when it changes', async () => {
+  const { runner } = scriptedRunner({ gapMs: 50 });
+  const registry = new RunRegistry(runner, { ...DEFAULT_REGISTRY_OPTIONS, maxRuns: 2 }, new ServiceMetrics(), createLogger({ level: 'error', write: () => undefined }));
+  const target = (port: number): Target => ({ input: '10.0.0.5', host: '10.0.0.5', kind: 'ipv4', port, user: 'root' });
+  const slots = [registry.reserve(target(1)), registry.reserve(target(2))];
+  const first = registry.wouldRefuse(target(3));
+  assert.ok(first instanceof BusyError);
+  assert.match(first.message, /^2 checks are running/);
+  assert.equal(registry.wouldRefuse(target(4)), first, 'the same refusal while nothing changed');
+  assert.equal(registry.wouldRefuse(target(1)), undefined, 'a request for a key being admitted is not refused');
+  // A run started beside the two reservations: three slots are taken now.
+  registry.start(target(9));
+  const next = registry.wouldRefuse(target(3));
+  assert.ok(next instanceof BusyError && next !== first);
+  assert.match(next.message, /^3 checks are running/);
+  for (const slot of slots) if ('release' in slot) slot.release();
+  await registry.stopAll();
+});
