@@ -19,6 +19,7 @@ import { createService } from './server.js';
 import { TokenSet, tokensFromEnv } from './tokens.js';
 import { serviceAdmission } from './audit.js';
 import { engineRunner } from './engine-runner.js';
+import { warmAdmission } from './warm-up.js';
 import { defaultPolicy } from '../policy/target-policy.js';
 import { storePath } from '../store/paths.js';
 import { StoreClient } from '../store/client.js';
@@ -168,6 +169,8 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   if (!io.runner) threaded.prestart();
   const runner = engineRunner({ store, vantage, budgetMs, policy, engineConfig, logger, probe: (target, o) => threaded.run(target, o), ...(io.runner ? { engine: io.runner } : {}) });
   const admit = serviceAdmission({ store, policy, vantage, logger, registry: () => service.registry });
+  // Before the first request: the admission path's pure functions compiled, not interpreted, in a first burst.
+  warmAdmission(policy, tokens);
   const service = createService({ runner, tokens, logger, vantage, admit, registry: { maxRuns: options.maxRuns, reuseMs: options.reuseMs }, ...(io.version !== undefined ? { version: io.version } : {}) });
 
   const tokenFile = source.file;
