@@ -11,10 +11,15 @@
 // (refused by the bench's policy: 403, nothing runs) measures the HTTP path alone.
 // `--floor` puts a node:http server that answers every POST 429 at once in the service's
 // place: what this machine and this client cost with no service work at all.
-// Usage: node dist/bench/service-burst.js [--requests 300] [--root <dir>] [--json <file>] [--target <ip>] [--floor]
+// `--cpu-prof <dir>` writes the service process's CPU profile there (node --cpu-prof).
+// By default the burst is the service's first after its start, its code not yet compiled by
+// V8's optimising tiers (the do-nothing floor spends twice the CPU cold as warm); `--warm`
+// times a second burst, on other ports, after the first one's runs ended: a service that has
+// served before.
+// Usage: node dist/bench/service-burst.js [--requests 300] [--root <dir>] [--json <file>] [--target <ip>] [--floor] [--warm] [--cpu-prof <dir>]
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -26,6 +31,8 @@ import { pollOnce } from './healthz-poller.js';
 import { isMain, quantile, secs, worst } from './stats.js';
 
 const TOKEN = 'bench-burst-token-0123456789abcdef';
+/** Linux's USER_HZ: /proc's CPU times are in these ticks. */
+const CLOCK_TICKS = 100;
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 
 export interface BurstResult {
@@ -36,6 +43,15 @@ export interface BurstResult {
   healthz: { count: number; errors: number; p50: number; p99: number; worst: number };
   /** The service's own event-loop delay from /metrics (ms), when its build exports it. */
   loopDelay?: { p50: number; p99: number; worst: number };
+  /**
+   * CPU time (ms) the service's process spent from the burst's first write to its last
+   * answer: all its threads, and its main thread alone (from schedstat, to the ns), and how
+   * long its main thread waited, runnable, for a CPU the machine gave to others meanwhile;
+   * engineMs: its child processes' (the engine process and the probes it reaped meanwhile,
+   * in 10 ms ticks). Less at the mercy of the shared machine than the latencies, and
+   * comparable with the floor's.
+   */
+  cpu?: { processMs: number; mainMs: number; mainWaitMs: number; engineMs?: number };
   wallMs: number;
   /** The 1-minute load average before and after: how busy the shared machine was. */
   load: [number, number];
@@ -108,11 +124,49 @@ async function loopDelayOf(url: string): Promise<BurstResult['loopDelay']> {
   return p50 !== undefined && p99 !== undefined && max !== undefined ? { p50, p99, worst: max } : undefined;
 }
 
+/** utime + stime (+ cutime + cstime: children that ended and were waited for) of /proc/<pid>/stat, in ms (Linux). */
+function cpuMsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+/** A thread's time on a CPU and time runnable but waiting for one, in ms (/proc/<pid>/task/<tid>/schedstat, ns). */
+function schedOf(pid: number, tid: number): { runMs: number; waitMs: number } {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+    return { runMs: (run ?? NaN) / 1e6, waitMs: (wait ?? NaN) / 1e6 };
+  } catch {
+    return { runMs: NaN, waitMs: NaN };
+  }
+}
+
+/** CPU use of the service (see BurstResult.cpu) so far: its threads, its main thread, its child processes. */
+function cpuSnapshot(pid: number | undefined): { processMs: number; mainMs: number; mainWaitMs: number; engineMs: number } {
+  if (pid === undefined) return { processMs: NaN, mainMs: NaN, mainWaitMs: NaN, engineMs: NaN };
+  let processMs = 0;
+  let engineMs = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) processMs += schedOf(pid, Number(tid)).runMs;
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    for (const c of children) engineMs += cpuMsOf(c) || 0;
+  } catch {
+    return { processMs: NaN, mainMs: NaN, mainWaitMs: NaN, engineMs: NaN };
+  }
+  const main = schedOf(pid, pid);
+  return { processMs, mainMs: main.runMs, mainWaitMs: main.waitMs, engineMs };
+}
+
 function exitOf(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 }
 
-export async function burst(options: { requests: number; root: string; target?: string; floor?: boolean }): Promise<BurstResult> {
+export async function burst(options: { requests: number; root: string; target?: string; floor?: boolean; cpuProf?: string; warm?: boolean }): Promise<BurstResult> {
   const dir = mkdtempSync(join(tmpdir(), 'sshcheck-burst-'));
   const port = await closedPort();
   writeFileSync(join(dir, 'engine.yml'), 'policy:\n  allow: [127.0.0.1]\n');
@@ -120,14 +174,23 @@ export async function burst(options: { requests: number; root: string; target?: 
   const env = { PATH: process.env.PATH ?? '', HOME: dir, SSHCHECK_DB: join(dir, 'sshcheck.db'), SSHCHECK_SERVICE_TOKENS: TOKEN, SSHCHECK_ENGINE_CONFIG: join(dir, 'engine.yml') };
   const child = options.floor
     ? spawn(process.execPath, ['-e', FLOOR_SERVER, String(port)], { stdio: ['ignore', 'ignore', 'inherit'] })
-    : spawn(process.execPath, [cli, 'serve', '--listen', `127.0.0.1:${port}`, '--vantage', 'bench', '--log-level', 'warn', '--budget', '5'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    : spawn(process.execPath, [...(options.cpuProf !== undefined ? ['--cpu-prof', '--cpu-prof-interval', '200', '--cpu-prof-dir', options.cpuProf] : []), cli, 'serve', '--listen', `127.0.0.1:${port}`, '--vantage', 'bench', '--log-level', 'warn', '--budget', '5'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const url = `http://127.0.0.1:${port}`;
+  // Its log, read as it comes (a pipe nobody reads would block it once full), for a failed start.
+  let log = '';
+  child.stderr?.on('data', (chunk: Buffer) => (log = (log + chunk.toString('utf8')).slice(-4000)));
   let poller: ChildProcess | undefined;
   try {
     // Up when /healthz answers (at most 15 s).
     for (let i = 0; !Number.isFinite(await pollOnce(new URL('/healthz', url), 1000)); i++) {
-      if (i > 150) throw new Error('the service did not come up in 15 s');
+      if (i > 150 || child.exitCode !== null) throw new Error(`the service did not come up in 15 s (exit ${child.exitCode ?? '-'}): ${log}`);
       await new Promise((r) => setTimeout(r, 100));
+    }
+    if (options.warm) {
+      // The same burst on other ports, before the poller starts, then time for its runs to
+      // end (--budget 5). The loop delay from /metrics covers both bursts.
+      await fire(port, Array.from({ length: options.requests }, (_, i) => JSON.stringify({ target: options.target ?? '127.0.0.1', port: 30_000 + i })));
+      await new Promise((r) => setTimeout(r, 7000));
     }
     const load0 = loadavg()[0] ?? NaN;
     poller = spawn(process.execPath, [join(HERE, 'healthz-poller.js'), '--url', url, '--max-seconds', '180'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -137,7 +200,10 @@ export async function burst(options: { requests: number; root: string; target?: 
     // Let the poller take a few samples before the burst.
     await new Promise((r) => setTimeout(r, 500));
     const bodies = Array.from({ length: options.requests }, (_, i) => JSON.stringify({ target: options.target ?? '127.0.0.1', port: 20_000 + i }));
+    const cpu0 = cpuSnapshot(child.pid);
     const answers = await fire(port, bodies);
+    const cpu1 = cpuSnapshot(child.pid);
+    const cpu = { processMs: cpu1.processMs - cpu0.processMs, mainMs: cpu1.mainMs - cpu0.mainMs, mainWaitMs: cpu1.mainWaitMs - cpu0.mainWaitMs, ...(options.floor ? {} : { engineMs: cpu1.engineMs - cpu0.engineMs }) };
     // Keep polling while the admitted runs finish.
     await new Promise((r) => setTimeout(r, 5000));
     poller.kill('SIGTERM');
@@ -156,6 +222,7 @@ export async function burst(options: { requests: number; root: string; target?: 
       // A failed poll counts as the worst wait: it is what a liveness probe would have seen.
       healthz: { count: health.length, errors: health.length - healthOk.length, p50: quantile(health, 0.5), p99: quantile(health, 0.99), worst: worst(health) },
       ...(loopDelay ? { loopDelay } : {}),
+      ...(Number.isFinite(cpu.processMs) ? { cpu } : {}),
       wallMs: answers.wallMs,
       load: [load0, loadavg()[0] ?? NaN],
     };
@@ -170,14 +237,15 @@ export async function burst(options: { requests: number; root: string; target?: 
 
 export function burstLine(label: string, r: BurstResult): string {
   const loop = r.loopDelay ? `${secs(r.loopDelay.p99)} / ${secs(r.loopDelay.worst)}` : '-';
-  return `| ${label} | ${Object.entries(r.statuses).map(([s, n]) => `${n}× ${s}`).join(', ')} | ${secs(r.admission.p50)} / ${secs(r.admission.p99)} / ${secs(r.admission.worst)} | ${secs(r.busy.p99)} | ${secs(r.healthz.p50)} / ${secs(r.healthz.p99)} / ${secs(r.healthz.worst)} (${r.healthz.count} polls${r.healthz.errors > 0 ? `, ${r.healthz.errors} failed` : ''}) | ${loop} | ${r.load.map((l) => l.toFixed(1)).join(' → ')} |`;
+  const cpu = r.cpu ? `${Math.round(r.cpu.processMs)} ms (main ${Math.round(r.cpu.mainMs)}, waited ${Math.round(r.cpu.mainWaitMs)})${r.cpu.engineMs !== undefined ? ` + engine ${Math.round(r.cpu.engineMs)} ms` : ''}` : '-';
+  return `| ${label} | ${Object.entries(r.statuses).map(([s, n]) => `${n}× ${s}`).join(', ')} | ${secs(r.admission.p50)} / ${secs(r.admission.p99)} / ${secs(r.admission.worst)} | ${secs(r.busy.p99)} | ${secs(r.healthz.p50)} / ${secs(r.healthz.p99)} / ${secs(r.healthz.worst)} (${r.healthz.count} polls${r.healthz.errors > 0 ? `, ${r.healthz.errors} failed` : ''}) | ${loop} | ${cpu} | ${r.load.map((l) => l.toFixed(1)).join(' → ')} |`;
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { requests: { type: 'string' }, root: { type: 'string' }, json: { type: 'string' }, label: { type: 'string' }, target: { type: 'string' }, floor: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { requests: { type: 'string' }, root: { type: 'string' }, json: { type: 'string' }, label: { type: 'string' }, target: { type: 'string' }, floor: { type: 'boolean' }, 'cpu-prof': { type: 'string' }, warm: { type: 'boolean' } } });
   const requests = Math.min(1000, Math.max(1, Number(values.requests ?? '300')));
   const root = values.root ?? fileURLToPath(new URL('../../', import.meta.url));
-  const result = await burst({ requests, root, ...(values.target !== undefined ? { target: values.target } : {}), ...(values.floor ? { floor: true } : {}) });
+  const result = await burst({ requests, root, ...(values.target !== undefined ? { target: values.target } : {}), ...(values.floor ? { floor: true } : {}), ...(values['cpu-prof'] !== undefined ? { cpuProf: values['cpu-prof'] } : {}), ...(values.warm ? { warm: true } : {}) });
   process.stdout.write(`${burstLine(values.label ?? (values.floor ? 'floor' : root), result)}\n`);
-  if (values.json) writeFileSync(values.json, `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, node: process.version, root, floor: values.floor ?? false, ...result }, null, 2)}\n`);
+  if (values.json) writeFileSync(values.json, `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, node: process.version, root, floor: values.floor ?? false, warm: values.warm ?? false, ...result }, null, 2)}\n`);
 }

@@ -34,6 +34,8 @@ function rebuild(error: WireRunError): Error {
 interface Runner {
   send(message: ToRunWorker): void;
   end(): Promise<void>;
+  /** The process's id (process mode). */
+  readonly pid?: number;
 }
 
 interface RunnerEvents {
@@ -60,6 +62,7 @@ function processRunner(events: RunnerEvents): Runner {
   child.on('error', events.failed);
   child.on('exit', (code, signal) => events.failed(new Error(`the engine process exited (${signal ?? `code ${code}`})`)));
   return {
+    ...(child.pid !== undefined ? { pid: child.pid } : {}),
     send: (m) => {
       if (child.connected) child.send(m);
     },
@@ -72,13 +75,34 @@ function processRunner(events: RunnerEvents): Runner {
   };
 }
 
+/** A prestarted engine that died young waits this long before it is started again, doubling up to RESTART_MAX_MS. */
+const RESTART_FIRST_MS = 1000;
+const RESTART_MAX_MS = 30_000;
+
+export interface ThreadedEngineOptions {
+  /** Run the engine in a child process instead of a thread (see the top of this file). */
+  process?: boolean;
+  /** The prestarted engine stopped (crashed, killed): why, and in how many ms it is started again. */
+  onExit?: (err: Error, restartInMs: number) => void;
+}
+
 export class ThreadedEngine {
   private worker: Runner | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  /** Prestarted: kept running, started again when it dies. */
+  private warm = false;
+  private closing = false;
+  private startedAt = 0;
+  private restartMs = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
 
-  /** `process`: run the engine in a child process instead of a thread (see the top of this file). */
-  constructor(private readonly options: { process?: boolean } = {}) {}
+  constructor(private readonly options: ThreadedEngineOptions = {}) {}
+
+  /** The engine process's id (process mode, while it runs). */
+  get pid(): number | undefined {
+    return this.worker?.pid;
+  }
 
   /** One run on the engine's thread; `signal` aborts it there. */
   run(target: Target, options: WireRunOptions & { onEvent?: (event: ProgressEvent) => void; signal?: AbortSignal }): Promise<Report> {
@@ -95,16 +119,20 @@ export class ThreadedEngine {
   }
 
   /**
-   * Starts the thread now rather than at the first run: loading the engine there costs
-   * hundreds of milliseconds of CPU, which a long-lived caller pays at start-up instead of
-   * in the middle of its first burst of requests.
+   * Starts the thread now rather than at the first run, and again whenever it dies: loading
+   * the engine there costs hundreds of milliseconds of CPU, and forking its process ~35 ms of
+   * the caller's event loop, which a long-lived caller pays at start-up (or after a crash,
+   * off any request's path) instead of in the middle of a burst of requests.
    */
   prestart(): void {
+    this.warm = true;
     this.thread();
   }
 
   /** Ends the thread; runs still going are rejected. */
   async close(): Promise<void> {
+    this.closing = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
     const worker = this.worker;
     this.worker = undefined;
     if (worker) await worker.end();
@@ -125,10 +153,31 @@ export class ThreadedEngine {
         this.pending.delete(id);
         p.reject(new SshcheckError('E_ENGINE', `the engine thread stopped: ${err.message}`, { cause: err }));
       }
-      if (this.worker === worker) this.worker = undefined;
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      if (this.warm && !this.closing) this.restart(err);
     };
     const worker = this.options.process ? processRunner({ message, failed }) : threadRunner({ message, failed });
     this.worker = worker;
+    this.startedAt = Date.now();
     return worker;
+  }
+
+  /**
+   * Starts a prestarted engine again after it died: at once when it had run a while, later
+   * and later when it keeps dying young (a crash loop does not fork the caller to death). A
+   * run asked for meanwhile starts it itself, as before prestart().
+   */
+  private restart(err: Error): void {
+    const lived = Date.now() - this.startedAt;
+    this.restartMs = lived >= RESTART_MAX_MS ? 0 : Math.min(RESTART_MAX_MS, Math.max(RESTART_FIRST_MS, this.restartMs * 2));
+    this.options.onExit?.(err, this.restartMs);
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (!this.closing) this.thread();
+    }, this.restartMs);
+    // Never what keeps a process alive: one that is done may exit.
+    this.restartTimer.unref();
   }
 }

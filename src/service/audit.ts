@@ -5,7 +5,7 @@
 // No probe runs unrecorded: a run starts only once its row is written; when the store
 // cannot take it now (another process holds its lock), the request is refused (503) and the
 // refusal itself is spooled and written later (src/store/spool.ts). Refusals are answered
-// at once and written in the background: they probe nothing.
+// at once and written in the background (sent with others, see BACKGROUND): they probe nothing.
 import type { Logger } from '../log.js';
 import type { TargetPolicy } from '../policy/target-policy.js';
 import { checkTyped } from '../policy/target-policy.js';
@@ -20,8 +20,14 @@ import { verdictOf } from '../engine/report.js';
 /** The store calls admission makes (StoreClient, or a Store behind a promise in tests). */
 export interface AuditWriter {
   addAudit(entry: AuditEntry, hooks?: CallHooks): Promise<number>;
-  updateAudit(id: number, patch: AuditPatch): Promise<void>;
+  updateAudit(id: number, patch: AuditPatch, hooks?: CallHooks): Promise<void>;
 }
+
+/**
+ * Rows nobody waits for (refusals, outcomes): sent to the store's thread with others, so that
+ * a burst of refusals does not wake that thread once each (store/client.ts).
+ */
+const BACKGROUND: CallHooks = { background: true };
 
 /** How long a request waits for its audit row before it is refused. */
 export const DEFAULT_AUDIT_WAIT_MS = 2000;
@@ -43,7 +49,7 @@ export function serviceAdmission(options: {
     const started = Date.now();
     const base = { atMs: started, source: 'service', action: 'check', target: targetLabel(request.target), host: request.target.host, port: request.target.port, bastion: vantage } as const;
     const denied = (denial: DenialReason, reason: string): void => {
-      store.addAudit({ ...base, verdict: 'denied', denial, reason, durationMs: Date.now() - started }).catch(failed);
+      store.addAudit({ ...base, verdict: 'denied', denial, reason, durationMs: Date.now() - started }, BACKGROUND).catch(failed);
     };
     const refused = checkTyped(policy, request.target);
     if (refused) {
@@ -52,7 +58,7 @@ export function serviceAdmission(options: {
     }
     let row: Promise<number> | undefined;
     const update = (patch: AuditPatch): void => {
-      row?.then((id) => store.updateAudit(id, { ...patch, durationMs: Date.now() - started })).catch(failed);
+      row?.then((id) => store.updateAudit(id, { ...patch, durationMs: Date.now() - started }, BACKGROUND)).catch(failed);
     };
     return {
       record() {

@@ -32,7 +32,7 @@ export function engineRunner(options: { store: Pick<StoreClient, 'lastHealthy' |
   return async (target, o) => {
     const report = await engine(target, o);
     // The store's own thread writes it; a failure is logged, never a lost report.
-    store.recordRun(report, 'service').catch((err: unknown) => logger.error('recording the run failed', { error: err instanceof Error ? err.message : String(err) }));
+    store.recordRun(report, 'service', { background: true }).catch((err: unknown) => logger.error('recording the run failed', { error: err instanceof Error ? err.message : String(err) }));
     return report;
   };
 }

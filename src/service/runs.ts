@@ -86,6 +86,7 @@ export class RunRegistry {
   /** The newest finished run of each key, for reuse. */
   private readonly latest = new Map<string, ServiceRun>();
   private readonly now: () => number;
+  private refusal: BusyError | undefined;
 
   constructor(
     private readonly runner: Runner,
@@ -112,7 +113,12 @@ export class RunRegistry {
     const key = runKey(target, from);
     if (this.reusable(key) || this.running.has(key) || this.reserved.has(key)) return undefined;
     const taken = this.running.size + this.reserved.size;
-    return taken >= this.options.maxRuns ? new BusyError(taken, this.options.retryAfterS) : undefined;
+    if (taken < this.options.maxRuns) return undefined;
+    // One refusal per number of slots taken, given to every request refused meanwhile: it is
+    // only read (its message, Retry-After), and capturing a new Error's stack for each 429 was
+    // 4 % of the service's CPU in a burst of 300 (bench/service-burst.ts --cpu-prof).
+    if (this.refusal?.running !== taken) this.refusal = new BusyError(taken, this.options.retryAfterS);
+    return this.refusal;
   }
 
   /**

@@ -19,6 +19,7 @@ import { createService } from './server.js';
 import { TokenSet, tokensFromEnv } from './tokens.js';
 import { serviceAdmission } from './audit.js';
 import { engineRunner } from './engine-runner.js';
+import { warmAdmission } from './warm-up.js';
 import { defaultPolicy } from '../policy/target-policy.js';
 import { storePath } from '../store/paths.js';
 import { StoreClient } from '../store/client.js';
@@ -161,10 +162,15 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   if (store.recovery && (store.recovery.interrupted > 0 || store.recovery.replayed > 0)) logger.warn('a process that stopped uncleanly left rows: closed as interrupted, spooled rows written', { ...store.recovery });
   const tokens = new TokenSet(source.tokens);
   // Probes run in a process of their own: their children's fork/exec never stops this one (healthz, admission).
-  const threaded = new ThreadedEngine({ process: true });
+  const threaded = new ThreadedEngine({
+    process: true,
+    onExit: (err, restartInMs) => logger.error('the engine process stopped; runs in it failed; it is started again', { error: err.message, restartInMs }),
+  });
   if (!io.runner) threaded.prestart();
   const runner = engineRunner({ store, vantage, budgetMs, policy, engineConfig, logger, probe: (target, o) => threaded.run(target, o), ...(io.runner ? { engine: io.runner } : {}) });
   const admit = serviceAdmission({ store, policy, vantage, logger, registry: () => service.registry });
+  // Before the first request: the admission path's pure functions compiled, not interpreted, in a first burst.
+  warmAdmission(policy, tokens);
   const service = createService({ runner, tokens, logger, vantage, admit, registry: { maxRuns: options.maxRuns, reuseMs: options.reuseMs }, ...(io.version !== undefined ? { version: io.version } : {}) });
 
   const tokenFile = source.file;

@@ -33,12 +33,17 @@ export function isSpooledMethod(method: string): method is SpooledMethod {
 
 /** Appends one call to this owner's spool file and syncs it: once this returns, the row is on disk. */
 export function appendSpool(dbPath: string, owner: string, call: SpooledCall): string {
+  return appendSpoolCalls(dbPath, owner, [call]);
+}
+
+/** Appends calls, in order, with one write and one sync: a burst met by a lock is spooled at the cost of one row. */
+export function appendSpoolCalls(dbPath: string, owner: string, calls: readonly SpooledCall[]): string {
   const dir = spoolDir(dbPath);
   if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
   const file = join(dir, fileFor(owner));
   const fd = openSync(file, 'a', 0o600);
   try {
-    writeSync(fd, `${JSON.stringify({ owner, ...call })}\n`);
+    writeSync(fd, calls.map((call) => `${JSON.stringify({ owner, ...call })}\n`).join(''));
     fsyncSync(fd);
   } finally {
     closeSync(fd);

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,6 +125,80 @@ test('reading commands: a read-only open creates nothing and writes nothing', ()
     assert.equal(reader.readonly, true);
     assert.throws(() => reader.addAudit(row), /readonly/);
     reader.close();
+  } finally {
+    done();
+  }
+});
+
+test('a burst of calls: sent to the store thread as one message, answered in order', async () => {
+  const { path, done } = tempDb();
+  try {
+    const store = await StoreClient.open(path);
+    const before = store.messagesSent;
+    // 300 refusal rows nobody waits for, then a read that is waited for, in the same turn.
+    const rows = Array.from({ length: 300 }, (_, i) => store.addAudit({ ...row, host: `h${i}`, verdict: 'denied', denial: 'queue-full' }, { background: true }));
+    const read = store.audit({ limit: 1000 });
+    const ids = await Promise.all(rows);
+    assert.equal(store.messagesSent - before, 1, 'one message for the whole turn');
+    assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'written in the order they were made');
+    assert.equal((await read).length, 300, 'the read, sent after the rows, sees all of them');
+    // Background calls alone are still sent (a little later), without anything else to carry them.
+    const late = await store.addAudit({ ...row, host: 'late', verdict: 'denied', denial: 'queue-full' }, { background: true });
+    assert.ok(late > (ids.at(-1) ?? 0));
+    assert.equal(await store.close(), 0);
+  } finally {
+    done();
+  }
+});
+
+test('a row of a batch that fails: only it fails, the rows around it are written', async () => {
+  const { path, done } = tempDb();
+  try {
+    const store = await StoreClient.open(path);
+    const first = store.addAudit({ ...row, host: 'first' });
+    // No source: the NOT NULL constraint refuses it inside the batch's transaction.
+    const broken = store.addAudit({ ...row, host: 'broken', source: undefined } as never);
+    const last = store.addAudit({ ...row, host: 'last' });
+    await assert.rejects(broken, /NOT NULL|source/);
+    await Promise.all([first, last]);
+    assert.deepEqual((await store.audit()).map((r) => r.host), ['first', 'last']);
+    await store.close();
+  } finally {
+    done();
+  }
+});
+
+test('close() writes the calls not yet sent: background rows made just before it are not lost', async () => {
+  const { path, done } = tempDb();
+  try {
+    const store = await StoreClient.open(path);
+    for (let i = 0; i < 20; i++) void store.addAudit({ ...row, host: `h${i}`, verdict: 'denied', denial: 'queue-full' }, { background: true });
+    assert.equal(await store.close(), 0);
+    const reader = Store.open(path, { readonly: true });
+    assert.equal(reader.audit({ limit: 100 }).length, 20);
+    reader.close();
+  } finally {
+    done();
+  }
+});
+
+test('a batch met by a lock: every row spooled at once, then written in order once the lock goes', async () => {
+  const { path, done } = tempDb();
+  try {
+    const store = await StoreClient.open(path, { busyTimeoutMs: 100 });
+    const lock = await holdStoreLock(path);
+    let spooled = 0;
+    const hooks = { spooled: () => (spooled += 1), background: true };
+    const rows = Array.from({ length: 50 }, (_, i) => store.addAudit({ ...row, host: `h${i}`, verdict: 'denied', denial: 'queue-full' }, hooks));
+    while (spooled < 50) await new Promise((r) => setTimeout(r, 10));
+    const [file] = readdirSync(spoolDir(path));
+    assert.equal(readFileSync(join(spoolDir(path), file ?? ''), 'utf8').trim().split('\n').length, 50, 'all 50 rows on disk in the spool');
+    await lock.release();
+    const ids = await Promise.all(rows);
+    assert.deepEqual((await store.audit({ limit: 100 })).map((r) => r.host), Array.from({ length: 50 }, (_, i) => `h${i}`));
+    assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+    assert.deepEqual(readdirSync(spoolDir(path)), []);
+    await store.close();
   } finally {
     done();
   }
