@@ -39,12 +39,13 @@ export interface CallHooks {
 }
 
 /**
- * How long a background call may wait to be sent: a burst's refusal rows go to the store's
- * thread a few times in all rather than once per turn of the loop. Graceful exits (close())
- * send them first; a kill -9 within this window loses them, as it would lose calls the
- * store's thread had not written yet.
+ * How long a background call may wait to be sent, beyond the end of its turn of the loop.
+ * None: a burst's calls already go as one message per turn (a pass of the loop serves dozens
+ * to hundreds of requests of a burst), and every millisecond more is a millisecond in which
+ * a kill -9 loses refused requests' rows — every request, allowed or refused, gets its row.
+ * Graceful exits (close()) send what is waiting first.
  */
-export const BACKGROUND_FLUSH_MS = 25;
+export const BACKGROUND_FLUSH_MS = 0;
 
 interface Waiting {
   resolve: (value: unknown) => void;
