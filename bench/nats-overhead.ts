@@ -2,8 +2,8 @@
 // and to its report, with the engine in this process versus through a real nats-server and
 // a real `sshcheck agent` (NatsEngine client, as the bot and `sshcheck --nats` use it).
 // Same target (a closed loopback port: the engine's fastest verdict, so the overhead is not
-// lost in probe time), N sequential runs each, reuse off. Then a burst of concurrent checks
-// spread over 4 bastions × 2 agents, counting any that are lost.
+// lost in probe time), N sequential runs each, reuse off. Then a burst of concurrent chat
+// commands spread over 4 bastions × 2 agents, counting any that are lost.
 // The two modes alternate run by run, so a change in the shared machine's load hits both.
 // --trace: the b1 agents log each check's stages at debug level, and the sequential NATS
 // runs are broken down stage by stage (wall-clock times of both processes on one machine).
@@ -23,7 +23,11 @@ import { openBroker } from '../src/nats/connect.js';
 import { natsSettings } from '../src/nats/options.js';
 import { CLI } from '../test/lab/lab.js';
 import { freePort, natsUnavailable, TestBroker } from '../test/support/nats-server.js';
-import { median, quantile } from './stats.js';
+import { median } from './stats.js';
+import { chatLoad } from './chat-load.js';
+import type { ChatLoadResult } from './chat-load.js';
+import { RoutedNatsEngine } from '../src/nats/bot-engine.js';
+import { FAST_PACE } from '../test/slack/harness.js';
 
 interface Timed {
   toDiagnosisMs: number;
@@ -175,30 +179,18 @@ async function main(): Promise<void> {
     const trace = values.trace === true ? breakdown(rows.nats, agents.slice(0, 2).map((a) => a.log()).join('')) : undefined;
     if (trace) for (const [stage, at] of Object.entries(trace)) console.log(`  trace ${stage.padEnd(34)} median ${ms(at)} ms after the client sent the check`);
 
-    // The burst: distinct targets (one closed port each, so no single flight merges them).
-    let lost = 0;
-    const errors = new Map<string, number>();
-    const latencies: number[] = [];
+    // The burst: as many concurrent chat commands, each through the chat layer as a Slack
+    // command goes (real Bolt in Socket Mode against the fake Slack, the real gate, single
+    // flight and routing by "via"), to distinct targets (one closed port each, so no single
+    // flight merges them) over 4 bastions × 2 agents. Every command must be answered: a
+    // report, or a refusal or failure said in its thread; "lost" is a command with no answer.
+    let chat: ChatLoadResult | undefined;
     if (burst > 0) {
+      await engine.watchAgents(500);
       const ports = await Promise.all(Array.from({ length: burst }, () => freePort()));
-      const start = performance.now();
-      await Promise.all(
-        ports.map(async (port, i) => {
-          const t0 = performance.now();
-          try {
-            const { report } = await engine.check(parseTarget(`127.0.0.1:${port}`), { via: bastions[i % bastions.length] ?? 'b1' });
-            if (report.vantage.name !== bastions[i % bastions.length]) throw new Error(`answered by ${report.vantage.name}`);
-            latencies.push(performance.now() - t0);
-          } catch (err) {
-            lost += 1;
-            const key = (err instanceof Error ? err.message : String(err)).replace(/[0-9]+/g, 'N').slice(0, 160);
-            errors.set(key, (errors.get(key) ?? 0) + 1);
-          }
-        }),
-      );
-      const wall = performance.now() - start;
-      console.log(`burst: ${burst} concurrent checks over ${bastions.length} bastions × 2 agents: ${burst - lost} answered, ${lost} lost, in ${(wall / 1000).toFixed(1)} s; per check median ${median(latencies).toFixed(0)} ms, p95 ${quantile(latencies, 0.95).toFixed(0)} ms`);
-      for (const [message, count] of errors) console.log(`  lost ×${count}: ${message}`);
+      chat = await chatLoad({ commands: burst, channels: 20, pace: FAST_PACE, engine: new RoutedNatsEngine(engine, 0), targets: ports.map((port, i) => `127.0.0.1 ${port} via ${bastions[i % bastions.length] ?? 'b1'}`), timeoutMs: 300_000 });
+      console.log(`chat burst: ${burst} concurrent Slack commands over ${bastions.length} bastions × 2 agents: ${chat.complete} reports, ${burst - chat.complete - chat.lost} answered otherwise, ${chat.lost} lost, in ${(chat.totalMs / 1000).toFixed(1)} s; ack p99 ${chat.ackMs.p99.toFixed(0)} ms, diagnosis in the thread median ${chat.diagnosisMs.p50.toFixed(0)} ms, p99 ${chat.diagnosisMs.p99.toFixed(0)} ms`);
+      for (const [text, count] of Object.entries(chat.unfinished)) console.log(`  without a report ×${count}: ${text}`);
     }
     engine.close();
     await nc.close();
@@ -206,7 +198,7 @@ async function main(): Promise<void> {
     mkdirSync('bench/results', { recursive: true });
     writeFileSync(
       out,
-      JSON.stringify({ date: new Date().toISOString(), machine: { host: hostname(), cpus: cpus().length, node: process.version }, loadAverage: { before: loadBefore, after: loadavg() }, runs, interleaved: true, overheadDiagnosisMs: overheadDiagnosis, overheadReportMs: overheadReport, outsideEngineMs: { natsDiagnosis: transportDiagnosis, natsReport: transportReport, inProcessReport: inProcessExtra }, ...(trace ? { traceMedianMs: trace } : {}), rows, burst: { checks: burst, lost, medianMs: median(latencies), p95Ms: quantile(latencies, 0.95), errors: Object.fromEntries(errors) } }, null, 2) + '\n',
+      JSON.stringify({ date: new Date().toISOString(), machine: { host: hostname(), cpus: cpus().length, node: process.version }, loadAverage: { before: loadBefore, after: loadavg() }, runs, interleaved: true, overheadDiagnosisMs: overheadDiagnosis, overheadReportMs: overheadReport, outsideEngineMs: { natsDiagnosis: transportDiagnosis, natsReport: transportReport, inProcessReport: inProcessExtra }, ...(trace ? { traceMedianMs: trace } : {}), rows, ...(chat ? { chatBurst: { ...chat, bastions: bastions.length, agentsPerBastion: 2, path: 'Slack (Bolt, Socket Mode, fake Slack) → chat gate → RoutedNatsEngine → NatsEngine → agents' } } : {}) }, null, 2) + '\n',
     );
     console.log(`written ${out}`);
   } finally {
