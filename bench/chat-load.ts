@@ -51,6 +51,10 @@ export interface ChatLoadResult {
   complete: number;
   /** Commands with no parent message at all. */
   lost: number;
+  /** Commands with more than one parent message (each command is by its own user). */
+  parentsTwice: number;
+  /** For those: how long after the first parent the second was received by the fake (ms). */
+  secondParentAfterMs: number[];
   /** Threads that ended without a report, by the parent's last text (digits as N): a refusal or a failure said in the thread. */
   unfinished: Record<string, number>;
   /** Messages sent faster than the pace allows (burst + elapsed seconds × rate, per channel). */
@@ -181,12 +185,15 @@ export async function chatLoad(options: ChatLoadOptions): Promise<ChatLoadResult
     let lost = 0;
     let violations = 0;
     const unfinished: Record<string, number> = {};
+    const parentsByUser = new Map<string, number[]>();
     const diagnosis: number[] = [];
     const sentAt = new Map(sent.map(({ channel, d }) => [channel, d.sentAt]));
     for (const [channel, ts] of byChannel()) {
       const expected = sent.filter((s) => s.channel === channel).length;
       lost += Math.max(0, expected - ts.size);
       for (const t of ts.values()) {
+        const user = /<@(U[A-Z0-9]+)>/.exec(allText(t.parent.args))?.[1] ?? '?';
+        parentsByUser.set(user, [...(parentsByUser.get(user) ?? []), t.parent.at]);
         if (t.replies >= 10 && t.final) complete += 1;
         else {
           const last = t.lastText.replace(/[0-9]+/g, 'N').replace(/\s+/g, ' ').slice(0, 400);
@@ -206,6 +213,8 @@ export async function chatLoad(options: ChatLoadOptions): Promise<ChatLoadResult
       diagnosisMs: stats(diagnosis),
       complete,
       lost,
+      parentsTwice: [...parentsByUser.values()].filter((times) => times.length > 1).length,
+      secondParentAfterMs: [...parentsByUser.values()].filter((times) => times.length > 1).map((times) => Math.round((times.sort((a, b) => a - b)[1] ?? 0) - (times[0] ?? 0))),
       unfinished,
       paceViolations: violations,
       checksAsked: harness.checks.length,

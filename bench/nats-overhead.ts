@@ -23,7 +23,7 @@ import { openBroker } from '../src/nats/connect.js';
 import { natsSettings } from '../src/nats/options.js';
 import { CLI } from '../test/lab/lab.js';
 import { freePort, natsUnavailable, TestBroker } from '../test/support/nats-server.js';
-import { median } from './stats.js';
+import { median, quantile } from './stats.js';
 import { chatLoad } from './chat-load.js';
 import type { ChatLoadResult } from './chat-load.js';
 import { RoutedNatsEngine } from '../src/nats/bot-engine.js';
@@ -185,12 +185,21 @@ async function main(): Promise<void> {
     // flight merges them) over 4 bastions × 2 agents. Every command must be answered: a
     // report, or a refusal or failure said in its thread; "lost" is a command with no answer.
     let chat: ChatLoadResult | undefined;
+    let silences: { checks: number; p50Ms: number; p99Ms: number; worstMs: number; over1s: number } | undefined;
     if (burst > 0) {
       await engine.watchAgents(500);
+      // The agents' silences: every message on a check's reply subject (events and heartbeats),
+      // seen by a second connection; the longest gap of each check, from "accepted" to its end.
+      const seen = new Map<string, number[]>();
+      const monitor = nc.subscribe('_INBOX.>', { callback: (_err, msg) => void (seen.get(msg.subject) ?? seen.set(msg.subject, []).get(msg.subject))?.push(performance.now()) });
       const ports = await Promise.all(Array.from({ length: burst }, () => freePort()));
       chat = await chatLoad({ commands: burst, channels: 20, pace: FAST_PACE, engine: new RoutedNatsEngine(engine, 0), targets: ports.map((port, i) => `127.0.0.1 ${port} via ${bastions[i % bastions.length] ?? 'b1'}`), timeoutMs: 300_000 });
-      console.log(`chat burst: ${burst} concurrent Slack commands over ${bastions.length} bastions × 2 agents: ${chat.complete} reports, ${burst - chat.complete - chat.lost} answered otherwise, ${chat.lost} lost, in ${(chat.totalMs / 1000).toFixed(1)} s; ack p99 ${chat.ackMs.p99.toFixed(0)} ms, diagnosis in the thread median ${chat.diagnosisMs.p50.toFixed(0)} ms, p99 ${chat.diagnosisMs.p99.toFixed(0)} ms`);
+      console.log(`chat burst: ${burst} concurrent Slack commands over ${bastions.length} bastions × 2 agents: ${chat.complete} reports, ${burst - chat.complete - chat.lost} answered otherwise, ${chat.lost} lost, ${chat.parentsTwice} with two parents (the second ${chat.secondParentAfterMs.join(', ')} ms after the first), in ${(chat.totalMs / 1000).toFixed(1)} s; ack p99 ${chat.ackMs.p99.toFixed(0)} ms, diagnosis in the thread median ${chat.diagnosisMs.p50.toFixed(0)} ms, p99 ${chat.diagnosisMs.p99.toFixed(0)} ms`);
       for (const [text, count] of Object.entries(chat.unfinished)) console.log(`  without a report ×${count}: ${text}`);
+      monitor.unsubscribe();
+      const gaps = [...seen.values()].filter((t) => t.length > 1).map((t) => Math.max(...t.slice(1).map((at, i) => at - (t[i] ?? at))));
+      silences = { checks: gaps.length, p50Ms: median(gaps), p99Ms: quantile(gaps, 0.99), worstMs: Math.max(...gaps), over1s: gaps.filter((g) => g > 1_000).length };
+      console.log(`  agents' longest silence per check (heartbeat every 1 s): median ${silences.p50Ms.toFixed(0)} ms, p99 ${silences.p99Ms.toFixed(0)} ms, worst ${silences.worstMs.toFixed(0)} ms; ${silences.over1s} of ${gaps.length} checks had a silence over 1 s`);
     }
     engine.close();
     await nc.close();
@@ -198,7 +207,7 @@ async function main(): Promise<void> {
     mkdirSync('bench/results', { recursive: true });
     writeFileSync(
       out,
-      JSON.stringify({ date: new Date().toISOString(), machine: { host: hostname(), cpus: cpus().length, node: process.version }, loadAverage: { before: loadBefore, after: loadavg() }, runs, interleaved: true, overheadDiagnosisMs: overheadDiagnosis, overheadReportMs: overheadReport, outsideEngineMs: { natsDiagnosis: transportDiagnosis, natsReport: transportReport, inProcessReport: inProcessExtra }, ...(trace ? { traceMedianMs: trace } : {}), rows, ...(chat ? { chatBurst: { ...chat, bastions: bastions.length, agentsPerBastion: 2, path: 'Slack (Bolt, Socket Mode, fake Slack) → chat gate → RoutedNatsEngine → NatsEngine → agents' } } : {}) }, null, 2) + '\n',
+      JSON.stringify({ date: new Date().toISOString(), machine: { host: hostname(), cpus: cpus().length, node: process.version }, loadAverage: { before: loadBefore, after: loadavg() }, runs, interleaved: true, overheadDiagnosisMs: overheadDiagnosis, overheadReportMs: overheadReport, outsideEngineMs: { natsDiagnosis: transportDiagnosis, natsReport: transportReport, inProcessReport: inProcessExtra }, ...(trace ? { traceMedianMs: trace } : {}), rows, ...(chat ? { chatBurst: { ...chat, bastions: bastions.length, agentsPerBastion: 2, agentSilences: silences, path: 'Slack (Bolt, Socket Mode, fake Slack) → chat gate → RoutedNatsEngine → NatsEngine → agents' } } : {}) }, null, 2) + '\n',
     );
     console.log(`written ${out}`);
   } finally {

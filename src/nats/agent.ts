@@ -114,17 +114,25 @@ export class Agent {
     }
     const admission = this.options.admit(request);
     if ('refused' in admission) return this.send(msg, { t: 'refused', code: 'policy', message: admission.refused });
-    // A full agent answers at once, before the store is asked anything.
-    const full = this.options.registry.wouldRefuse(request.target, request.from);
-    if (full) {
-      admission.deny(full.message);
-      return this.send(msg, { t: 'refused', code: 'busy', message: full.message });
+    // A full agent answers at once, before the store is asked anything; an admitted check
+    // holds its slot while its audit row is written (as serve does), so a burst is refused
+    // here, not after a store round trip each.
+    const slot = this.options.registry.reserve(request.target, request.from);
+    if ('busy' in slot) {
+      admission.deny(slot.busy.message);
+      return this.send(msg, { t: 'refused', code: 'busy', message: slot.busy.message });
     }
     this.trace(msg, 'admitted');
     // Read while the audit row is written: the run core takes this answer (history-prefetch.ts).
     this.options.prefetch?.(request.target);
     // No check runs that cannot be recorded (the audit row is written first).
-    const recorded = await admission.record();
+    let recorded;
+    try {
+      recorded = await admission.record();
+    } finally {
+      // Released right before start(), in the same tick: nobody else can take the slot between.
+      slot.release();
+    }
     this.trace(msg, 'recorded');
     if (!recorded.ok) return this.send(msg, { t: 'refused', code: 'audit', message: `${recorded.reason}, and this agent runs no check it cannot record: nothing was probed; try again shortly` });
     let started;
