@@ -99,6 +99,10 @@ export class Agent {
     if (this.tracing) this.options.logger.debug('check stage', { reply: msg.reply, stage, atMs: performance.timeOrigin + performance.now() });
   }
 
+  private flush(): void {
+    this.nc.flush().catch(() => undefined);
+  }
+
   private async serve(msg: Msg): Promise<void> {
     this.trace(msg, 'received');
     // A bot asking the broker whether this agent is still connected: nothing to answer.
@@ -158,6 +162,11 @@ export class Agent {
       this.options.registry.subscribe(run, 0, {
         event: (seq, event) => {
           this.send(msg, { t: 'event', seq, event });
+          // The client writes what is queued only once this turn of the loop ends, and the
+          // engine goes on, in the same turn, to start its next probes (each spawn blocks for
+          // a moment): the start, the diagnosis and the end are written now instead (a flush
+          // writes the queue at once, then pings the broker).
+          if (event.type !== 'step-updated') this.flush();
           this.trace(msg, `sent ${event.type}`);
         },
         end: (ended) => {
