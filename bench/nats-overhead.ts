@@ -93,7 +93,9 @@ interface Agent {
 function startAgent(url: string, bastion: string, name: string, dir: string, maxRuns: number, debug: boolean): Promise<Agent> {
   const child = spawn(process.execPath, [CLI, 'agent', '--nats', url, '--bastion', bastion, '--agent', name, '--config', join(dir, 'engine.yml'), '--reuse', '0', '--max-runs', String(maxRuns), '--log-level', debug ? 'debug' : 'info'], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { PATH: process.env.PATH ?? '', SSHCHECK_DB: join(dir, `${name}.db`) },
+    // The environment the in-process engine has (this process's), so that the two modes
+    // differ only in the path between client and engine.
+    env: { ...process.env, SSHCHECK_DB: join(dir, `${name}.db`) },
   });
   return new Promise((resolve, reject) => {
     let err = '';
