@@ -21,6 +21,7 @@ import { sshdUnavailable, startSshd } from '../test/support/openssh-server.js';
 import type { TcpTarget } from '../test/slack/targets.js';
 import { isMain, median, quantile, worst } from './stats.js';
 import type { ChatGate } from '../src/chat/admission.js';
+import type { EngineClient } from '../src/chat/engine-client.js';
 import { heldGate, openGate } from '../test/support/open-gate.js';
 import { startHarness as startDiscordHarness } from '../test/discord/harness.js';
 
@@ -32,6 +33,10 @@ export interface ChatLoadOptions {
   timeoutMs?: number;
   /** Each request's gate answers this long after it was asked (see delayedGate); an open gate otherwise. */
   gateMs?: number;
+  /** The engine the bot gets instead of the in-process one (bench/nats-overhead.ts: through the broker). */
+  engine?: EngineClient;
+  /** The command texts after /sshcheck, used in turn, instead of the loopback mix. */
+  targets?: readonly string[];
 }
 
 export interface ChatLoadResult {
@@ -46,6 +51,12 @@ export interface ChatLoadResult {
   complete: number;
   /** Commands with no parent message at all. */
   lost: number;
+  /** Commands with more than one parent message (each command is by its own user). */
+  parentsTwice: number;
+  /** For those: how long after the first parent the second was received by the fake (ms). */
+  secondParentAfterMs: number[];
+  /** Threads that ended without a report, by the parent's last text (digits as N): a refusal or a failure said in the thread. */
+  unfinished: Record<string, number>;
   /** Messages sent faster than the pace allows (burst + elapsed seconds × rate, per channel). */
   paceViolations: number;
   /** Checks the adapter asked the engine for (single flight then joins concurrent ones of one target). */
@@ -95,10 +106,10 @@ export function paceViolations(times: readonly number[], pace: PacerOptions, sla
 
 const stats = (v: number[]): { p50: number; p99: number; worst: number } => ({ p50: median(v), p99: quantile(v, 0.99), worst: worst(v) });
 
-function threads(calls: readonly RecordedCall[]): Map<string, { parent: RecordedCall; replies: number; final: boolean; diagnosedAt?: number }> {
-  const out = new Map<string, { parent: RecordedCall; replies: number; final: boolean; diagnosedAt?: number }>();
+function threads(calls: readonly RecordedCall[]): Map<string, { parent: RecordedCall; replies: number; final: boolean; diagnosedAt?: number; lastText: string }> {
+  const out = new Map<string, { parent: RecordedCall; replies: number; final: boolean; diagnosedAt?: number; lastText: string }>();
   for (const c of calls) {
-    if (c.method === 'chat.postMessage' && c.args['thread_ts'] === undefined && typeof c.response['ts'] === 'string') out.set(c.response['ts'], { parent: c, replies: 0, final: false });
+    if (c.method === 'chat.postMessage' && c.args['thread_ts'] === undefined && typeof c.response['ts'] === 'string') out.set(c.response['ts'], { parent: c, replies: 0, final: false, lastText: allText(c.args) });
   }
   for (const c of calls) {
     if (c.method === 'chat.postMessage' && typeof c.args['thread_ts'] === 'string') {
@@ -108,6 +119,7 @@ function threads(calls: readonly RecordedCall[]): Map<string, { parent: Recorded
     if (c.method === 'chat.update' && typeof c.args['ts'] === 'string') {
       const t = out.get(c.args['ts']);
       const text = allText(c.args);
+      if (t) t.lastText = text;
       if (t && text.includes('*Diagnosis:*')) t.diagnosedAt ??= c.at;
       if (t && text.includes('finished in')) t.final = true;
     }
@@ -124,18 +136,20 @@ export async function chatLoad(options: ChatLoadOptions): Promise<ChatLoadResult
   try {
     // A mix of loopback targets: closed ports (answered at once), an "SSH server" that closes
     // after its banner, and a real sshd when this runs as root (a healthy host).
-    const targets: string[] = [];
-    for (let i = 0; i < 5; i++) targets.push(`127.0.0.1 ${await closedPort()}`);
-    const hostile: TcpTarget = await hostileSshServer();
-    closers.push(() => hostile.close());
-    targets.push(`127.0.0.1 ${hostile.port}`);
-    if (sshdUnavailable() === undefined) {
+    const targets: string[] = [...(options.targets ?? [])];
+    if (targets.length === 0) for (let i = 0; i < 5; i++) targets.push(`127.0.0.1 ${await closedPort()}`);
+    if (options.targets === undefined) {
+      const hostile: TcpTarget = await hostileSshServer();
+      closers.push(() => hostile.close());
+      targets.push(`127.0.0.1 ${hostile.port}`);
+    }
+    if (options.targets === undefined && sshdUnavailable() === undefined) {
       const sshd = await startSshd();
       closers.push(() => sshd.stop());
       targets.push(`127.0.0.1 ${sshd.port}`);
     }
     const gate = options.gateMs !== undefined ? delayedGate(options.gateMs) : undefined;
-    h = await startHarness({ pace, ...(gate !== undefined ? { gate } : {}) });
+    h = await startHarness({ pace, ...(gate !== undefined ? { gate } : {}), ...(options.engine !== undefined ? { engine: options.engine } : {}) });
     const harness = h;
     const started = performance.now();
     const sent = Array.from({ length: commands }, (_, i) => {
@@ -170,13 +184,21 @@ export async function chatLoad(options: ChatLoadOptions): Promise<ChatLoadResult
     let complete = 0;
     let lost = 0;
     let violations = 0;
+    const unfinished: Record<string, number> = {};
+    const parentsByUser = new Map<string, number[]>();
     const diagnosis: number[] = [];
     const sentAt = new Map(sent.map(({ channel, d }) => [channel, d.sentAt]));
     for (const [channel, ts] of byChannel()) {
       const expected = sent.filter((s) => s.channel === channel).length;
       lost += Math.max(0, expected - ts.size);
       for (const t of ts.values()) {
+        const user = /<@(U[A-Z0-9]+)>/.exec(allText(t.parent.args))?.[1] ?? '?';
+        parentsByUser.set(user, [...(parentsByUser.get(user) ?? []), t.parent.at]);
         if (t.replies >= 10 && t.final) complete += 1;
+        else {
+          const last = t.lastText.replace(/[0-9]+/g, 'N').replace(/\s+/g, ' ').slice(0, 400);
+          unfinished[last] = (unfinished[last] ?? 0) + 1;
+        }
         if (t.diagnosedAt !== undefined) diagnosis.push(t.diagnosedAt - (sentAt.get(channel) ?? started));
       }
       const times = harness.fake.calls.filter((c) => c.args['channel'] === channel && (c.method === 'chat.postMessage' || c.method === 'chat.update')).map((c) => c.at);
@@ -191,6 +213,9 @@ export async function chatLoad(options: ChatLoadOptions): Promise<ChatLoadResult
       diagnosisMs: stats(diagnosis),
       complete,
       lost,
+      parentsTwice: [...parentsByUser.values()].filter((times) => times.length > 1).length,
+      secondParentAfterMs: [...parentsByUser.values()].filter((times) => times.length > 1).map((times) => Math.round((times.sort((a, b) => a - b)[1] ?? 0) - (times[0] ?? 0))),
+      unfinished,
       paceViolations: violations,
       checksAsked: harness.checks.length,
       messages: harness.fake.calls.filter((c) => c.method === 'chat.postMessage' || c.method === 'chat.update').length,

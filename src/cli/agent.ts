@@ -17,12 +17,17 @@ import type { NatsSettings } from '../nats/options.js';
 import { NAME_RE } from '../nats/protocol.js';
 import { serviceAdmission } from '../service/audit.js';
 import { engineRunner } from '../service/engine-runner.js';
+import { HistoryPrefetch } from '../nats/history-prefetch.js';
+import { DEFAULT_HEALTHY_WINDOW_MINUTES } from '../store/config.js';
 import { intOption } from '../service/serve.js';
 import { ServiceMetrics } from '../service/metrics.js';
 import { DEFAULT_REGISTRY_OPTIONS, RunRegistry } from '../service/runs.js';
 import { defaultPolicy } from '../policy/target-policy.js';
 import { storePath } from '../store/paths.js';
 import { StoreClient } from '../store/client.js';
+
+/** How long a stopping agent waits for its broker connection to drain. */
+const DRAIN_WAIT_MS = 3_000;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -124,7 +129,8 @@ export async function runAgent(argv: readonly string[], env: Env, io: { stderr: 
   const logger = createLogger({ name: 'sshcheck-agent', level: args.logLevel, secrets: args.nats.secrets });
   // Always fenced, as for any request that comes from chat.
   const policy = engineConfig?.policy ?? defaultPolicy();
-  const runner = engineRunner({ store, vantage: bastion, budgetMs: args.budgetMs, policy, engineConfig, logger });
+  const history = new HistoryPrefetch((...a) => store.lastHealthy(...a), bastion, engineConfig?.store?.healthyWindowMinutes ?? DEFAULT_HEALTHY_WINDOW_MINUTES);
+  const runner = engineRunner({ store: { lastHealthy: history.lastHealthy, recordRun: (...a) => store.recordRun(...a) }, vantage: bastion, budgetMs: args.budgetMs, policy, engineConfig, logger });
   const registry = new RunRegistry(pacedRunner(runner), { ...DEFAULT_REGISTRY_OPTIONS, maxRuns: args.maxRuns, reuseMs: args.reuseMs }, new ServiceMetrics(), logger);
   const admit = serviceAdmission({ store, policy, vantage: bastion, logger, registry: () => registry });
   const coverage = coverageOf(engineConfig?.policy);
@@ -138,7 +144,7 @@ export async function runAgent(argv: readonly string[], env: Env, io: { stderr: 
     return 0;
   }
   const nc = first;
-  const service = new Agent(nc, { bastion, agent, coverage, registry, admit, logger });
+  const service = new Agent(nc, { bastion, agent, coverage, registry, admit, logger, prefetch: (target) => history.start(target), trace: args.logLevel === 'debug' });
   service.start();
   await nc.flush();
   logger.info('serving checks', { broker: args.nats.url, bastion, agent, cidrs: coverage.cidrs, suffixes: coverage.suffixes, maxRuns: args.maxRuns });
@@ -146,7 +152,11 @@ export async function runAgent(argv: readonly string[], env: Env, io: { stderr: 
   logger.info('stopping');
   await service.stop();
   await registry.stopAll();
-  await nc.drain().catch(() => undefined);
+  // Draining needs the broker; with it gone (or going), the agent still exits within a bound.
+  let drained: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([nc.drain().catch(() => undefined), new Promise((resolve) => (drained = setTimeout(resolve, DRAIN_WAIT_MS)))]);
+  clearTimeout(drained);
+  if (!nc.isClosed()) await nc.close().catch(() => undefined);
   await store.close();
   return 0;
 }

@@ -25,7 +25,8 @@ import { agentsSubject, ANNOUNCE_MS, checkSubject, DISCOVER_SUBJECT, encode, enc
 export function pacedRunner(runner: Runner): Runner {
   let turn: Promise<void> = Promise.resolve();
   return (target, options) => {
-    const mine = turn.then(() => new Promise<void>((resolve) => setTimeout(resolve, 0)));
+    // setImmediate: after the loop's I/O (answers out, heartbeats), without a timer's 1 ms floor.
+    const mine = turn.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
     turn = mine;
     return mine.then(() => runner(target, options));
   };
@@ -41,19 +42,26 @@ export interface AgentOptions {
   logger: Logger;
   heartbeatMs?: number;
   announceMs?: number;
+  /** Called for an admitted check before its audit row is written (HistoryPrefetch.start). */
+  prefetch?: (target: CheckBody['target']) => void;
+  /** Log each check's stages at debug level (sshcheck agent --log-level debug). */
+  trace?: boolean;
 }
 
 export class Agent {
   private readonly subs: Subscription[] = [];
   private announcer: ReturnType<typeof setInterval> | undefined;
   private stopping = false;
+  private readonly tracing: boolean;
   /** Checks being streamed now, so a stop can wait for them. */
   private readonly streaming = new Set<Promise<void>>();
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly options: AgentOptions,
-  ) {}
+  ) {
+    this.tracing = options.trace ?? false;
+  }
 
   private declaration(up: boolean): Declaration {
     const { bastion, agent, coverage } = this.options;
@@ -83,7 +91,20 @@ export class Agent {
     }
   }
 
+  /**
+   * At debug level, each stage of a check with a sub-millisecond wall-clock time, so a bench
+   * on the same machine can line them up with the client's own (bench/nats-trace.ts).
+   */
+  private trace(msg: Msg, stage: string): void {
+    if (this.tracing) this.options.logger.debug('check stage', { reply: msg.reply, stage, atMs: performance.timeOrigin + performance.now() });
+  }
+
+  private flush(): void {
+    this.nc.flush().catch(() => undefined);
+  }
+
   private async serve(msg: Msg): Promise<void> {
+    this.trace(msg, 'received');
     // A bot asking the broker whether this agent is still connected: nothing to answer.
     if (msg.headers?.has(PING_HEADER)) return;
     if (!msg.reply) return this.options.logger.warn('a check without a reply subject was ignored', { subject: msg.subject });
@@ -97,14 +118,26 @@ export class Agent {
     }
     const admission = this.options.admit(request);
     if ('refused' in admission) return this.send(msg, { t: 'refused', code: 'policy', message: admission.refused });
-    // A full agent answers at once, before the store is asked anything.
-    const full = this.options.registry.wouldRefuse(request.target, request.from);
-    if (full) {
-      admission.deny(full.message);
-      return this.send(msg, { t: 'refused', code: 'busy', message: full.message });
+    // A full agent answers at once, before the store is asked anything; an admitted check
+    // holds its slot while its audit row is written (as serve does), so a burst is refused
+    // here, not after a store round trip each.
+    const slot = this.options.registry.reserve(request.target, request.from);
+    if ('busy' in slot) {
+      admission.deny(slot.busy.message);
+      return this.send(msg, { t: 'refused', code: 'busy', message: slot.busy.message });
     }
+    this.trace(msg, 'admitted');
+    // Read while the audit row is written: the run core takes this answer (history-prefetch.ts).
+    this.options.prefetch?.(request.target);
     // No check runs that cannot be recorded (the audit row is written first).
-    const recorded = await admission.record();
+    let recorded;
+    try {
+      recorded = await admission.record();
+    } finally {
+      // Released right before start(), in the same tick: nobody else can take the slot between.
+      slot.release();
+    }
+    this.trace(msg, 'recorded');
     if (!recorded.ok) return this.send(msg, { t: 'refused', code: 'audit', message: `${recorded.reason}, and this agent runs no check it cannot record: nothing was probed; try again shortly` });
     let started;
     try {
@@ -114,6 +147,7 @@ export class Agent {
       if (err instanceof BusyError) return this.send(msg, { t: 'refused', code: 'busy', message: err.message });
       return this.send(msg, { t: 'failed', code: 'E_ENGINE', message: err instanceof Error ? err.message : String(err) });
     }
+    this.trace(msg, 'started');
     admission.follow(started.run);
     this.send(msg, { t: 'accepted', agent: this.options.agent, bastion: this.options.bastion, outcome: started.outcome, ...(started.ageMs !== undefined ? { ageMs: started.ageMs } : {}) });
     const streamed = this.stream(msg, started.run);
@@ -126,7 +160,15 @@ export class Agent {
     return new Promise<void>((resolve) => {
       const heartbeat = setInterval(() => this.send(msg, { t: 'heartbeat', agent: this.options.agent }), this.options.heartbeatMs ?? HEARTBEAT_MS);
       this.options.registry.subscribe(run, 0, {
-        event: (seq, event) => this.send(msg, { t: 'event', seq, event }),
+        event: (seq, event) => {
+          this.send(msg, { t: 'event', seq, event });
+          // The client writes what is queued only once this turn of the loop ends, and the
+          // engine goes on, in the same turn, to start its next probes (each spawn blocks for
+          // a moment): the start, the diagnosis and the end are written now instead (a flush
+          // writes the queue at once, then pings the broker).
+          if (event.type !== 'step-updated') this.flush();
+          this.trace(msg, `sent ${event.type}`);
+        },
         end: (ended) => {
           clearInterval(heartbeat);
           if (!ended.report) this.send(msg, { t: 'failed', ...(ended.errorCode ? { code: ended.errorCode } : {}), message: ended.error ?? 'the run failed' });

@@ -178,7 +178,9 @@ export class NatsEngine implements EngineClient {
       const fail = (kind: NatsFailure, message: string): void => finish(() => reject(new NatsEngineError(kind, `${label}: ${message}`)));
       let silentSince: number | undefined;
       const silent = (): void => {
-        const agentName = accepted?.agent;
+        // Before its answer too: an agent addressed by name that is connected but has not yet
+        // said "accepted" is busy (a burst starving its loop), not gone.
+        const agentName = accepted?.agent ?? agent;
         silentSince ??= Date.now() - this.deadAfterMs;
         // Heartbeats late: is the agent gone, or only slow (a loaded bastion starving its
         // event loop)? The broker knows whether its connection lives.

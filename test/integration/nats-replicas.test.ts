@@ -120,15 +120,16 @@ describe('two bot replicas on one broker', { skip: unavailable ?? false }, () =>
       const first = await freePort();
       const original = slack.sendSlashCommand({ text: `127.0.0.1 ${first}`, channel_id: 'C0123456789' });
       await waitFor('replica 1 answers', () => parents(first) === 1);
-      // Replica 2 connects; the fake now delivers to it, as Slack may after a reconnect: the
-      // same command again (its trigger id, a new envelope), then a new command.
+      // Replica 2 connects; the fake spreads envelopes over both connections (round robin), so
+      // the same command again (its trigger id, a new envelope, as Slack may send after a
+      // reconnect) goes to replica 2, then a new command to either.
       replicas.push(startReplica('bot-2', env));
       await waitFor('replica 2 started', () => replicas[1]?.lines.some((l) => l.msg === 'adapter started' && l.adapter === 'slack') === true);
       await slack.whenConnected();
       slack.sendSlashCommand({ text: `127.0.0.1 ${first}`, channel_id: 'C0123456789', trigger_id: original.triggerId });
       const second = await freePort();
       slack.sendSlashCommand({ text: `127.0.0.1 ${second}`, channel_id: 'C0123456789' });
-      await waitFor('replica 2 answers the new command', () => parents(second) === 1);
+      await waitFor('a replica answers the new command', () => parents(second) === 1);
       await waitFor('replica 2 lets the redelivery go', () => replicas[1]?.lines.some((l) => l.msg === 'request answered by another replica') === true);
       await new Promise((r) => setTimeout(r, 500));
       assert.equal(parents(first), 1, 'the redelivered command was answered once');
@@ -137,6 +138,39 @@ describe('two bot replicas on one broker', { skip: unavailable ?? false }, () =>
     } finally {
       for (const r of replicas) r.stop();
       await Promise.all(replicas.map((r) => r.done));
+      await slack.close();
+    }
+  });
+
+  test('Slack: two replicas on two Socket Mode connections: each command answered once, single flight across them', async () => {
+    const slack = await FakeSlack.start();
+    const env = { SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_APP_TOKEN: APP_TOKEN, SLACK_API_URL: slack.apiUrl };
+    const replicas = [startReplica('bot-1', env), startReplica('bot-2', env)];
+    const threadsOf = (port: number): Array<{ channel: unknown }> =>
+      slack.calls.filter((c) => c.method === 'chat.postMessage' && c.status === 200 && c.args.thread_ts === undefined && JSON.stringify(c.args).includes(`127.0.0.1:${port}`)).map((c) => ({ channel: c.args.channel }));
+    try {
+      await slack.whenConnected(2);
+      await waitFor('both replicas started', () => replicas.every((r) => r.lines.some((l) => l.msg === 'adapter started' && l.adapter === 'slack')));
+      // Three commands for one target, in three channels by three people (single flight), and three of their own.
+      const shared = await freePort();
+      const ports = [shared, shared, shared, await freePort(), await freePort(), await freePort()];
+      const sent = ports.map((port, i) => ({ port, channel: `C01234567${i}0`, d: slack.sendSlashCommand({ text: `127.0.0.1 ${port}`, channel_id: `C01234567${i}0`, user_id: `U0REPLICA${i}` }) }));
+      assert.deepEqual(new Set(sent.map((s) => s.d.connection)).size, 2, 'the fake spread the commands over both connections, as Slack does');
+      await Promise.all(sent.map((s) => s.d.ack));
+      await waitFor('every command answered', () => sent.every((s) => threadsOf(s.port).some((t) => t.channel === s.channel)), 60_000);
+      await waitFor('every check run', () => runsOf(ports[3] ?? 0) + runsOf(ports[4] ?? 0) + runsOf(ports[5] ?? 0) === 3 && runsOf(shared) >= 1, 60_000);
+      await new Promise((r) => setTimeout(r, 500));
+      for (const s of sent) {
+        assert.equal(slack.acks.filter((a) => a.envelopeId === s.d.envelopeId).length, 1, `command in ${s.channel} acknowledged once`);
+        assert.equal(threadsOf(s.port).filter((t) => t.channel === s.channel).length, 1, `command in ${s.channel} answered by one thread`);
+      }
+      const requested = replicas.map((r) => r.lines.filter((l) => l.msg === 'check requested').length);
+      assert.equal(requested[0]! + requested[1]!, sent.length, 'each command taken by one replica');
+      assert.ok(requested.every((n) => n > 0), `both replicas answered commands (${requested.join(' + ')})`);
+      assert.equal(runsOf(shared), 1, 'three commands for one target through two replicas: one run on the agents');
+    } finally {
+      for (const r of replicas) r.stop();
+      assert.deepEqual(await Promise.all(replicas.map((r) => r.done)), [0, 0]);
       await slack.close();
     }
   });

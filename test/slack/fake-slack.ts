@@ -57,6 +57,8 @@ export interface Delivery {
   envelopeId: string;
   sentAt: number;
   ack: Promise<AckRecord>;
+  /** Which Socket Mode connection it went to (1 = the first the fake accepted). */
+  connection: number;
 }
 
 const JSON_FIELDS = new Set(['blocks', 'attachments', 'metadata']);
@@ -109,7 +111,10 @@ export class FakeSlack {
   private readonly rules: Rule[] = [];
   private readonly ackWaiters = new Map<string, Array<(a: AckRecord) => void>>();
   private readonly wss = new WebSocketServer({ noServer: true });
-  private socket: WebSocket | undefined;
+  /** Open Socket Mode connections, oldest first: Slack allows several per app (replicas) and gives each envelope to one. */
+  private readonly sockets: WebSocket[] = [];
+  private nextSocket = 0;
+  private readonly socketIds = new Map<WebSocket, number>();
   private connectedWaiters: Array<() => void> = [];
   private pinger: NodeJS.Timeout | undefined;
   private seq = 0;
@@ -184,9 +189,27 @@ export class FakeSlack {
   }
 
   /** Resolves once a Socket Mode client has connected and been greeted. */
-  whenConnected(): Promise<void> {
-    if (this.socket && this.socket.readyState === this.socket.OPEN) return Promise.resolve();
-    return new Promise((resolve) => this.connectedWaiters.push(resolve));
+  whenConnected(count = 1): Promise<void> {
+    if (this.openSockets().length >= count) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.openSockets().length >= count) resolve();
+        else this.connectedWaiters.push(check);
+      };
+      this.connectedWaiters.push(check);
+    });
+  }
+
+  private openSockets(): WebSocket[] {
+    return this.sockets.filter((ws) => ws.readyState === ws.OPEN);
+  }
+
+  /** The connection for the next envelope: round robin over the open ones, as Slack spreads envelopes over an app's connections. */
+  private pickSocket(): { socket: WebSocket; index: number } {
+    const open = this.openSockets();
+    if (open.length === 0) throw new Error('no Socket Mode client is connected');
+    const socket = open[this.nextSocket++ % open.length] as WebSocket;
+    return { socket, index: this.socketIds.get(socket) ?? 0 };
   }
 
   sendSlashCommand(fields: { text: string; channel_id: string; user_id?: string; channel_name?: string; trigger_id?: string; envelope_id?: string }): Delivery & { responseUrl: string; triggerId: string } {
@@ -265,8 +288,7 @@ export class FakeSlack {
 
   /** One frame sent as is (not JSON, an unknown envelope type…), as a broken or hostile Slack could. */
   sendRaw(frame: string): void {
-    if (!this.socket) throw new Error('no Socket Mode client is connected');
-    this.socket.send(frame);
+    this.pickSocket().socket.send(frame);
   }
 
   async waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -287,8 +309,7 @@ export class FakeSlack {
   }
 
   private deliver(type: string, payload: Record<string, unknown>, envelopeId: string | undefined, acceptsResponse: boolean, extra: Record<string, unknown> = {}): Delivery {
-    const socket = this.socket;
-    if (!socket) throw new Error('no Socket Mode client is connected');
+    const { socket, index } = this.pickSocket();
     const id = envelopeId ?? randomUUID();
     const envelope = { envelope_id: id, payload, type, accepts_response_payload: acceptsResponse, ...extra };
     this.delivered.push(envelope);
@@ -296,11 +317,16 @@ export class FakeSlack {
     const ack = new Promise<AckRecord>((resolve) => this.ackWaiters.set(id, [...(this.ackWaiters.get(id) ?? []), resolve]));
     const sentAt = performance.now();
     socket.send(JSON.stringify(envelope));
-    return { envelopeId: id, sentAt, ack };
+    return { envelopeId: id, sentAt, ack, connection: index };
   }
 
   private onSocket(ws: WebSocket): void {
-    this.socket = ws;
+    this.sockets.push(ws);
+    this.socketIds.set(ws, this.socketIds.size + 1);
+    ws.on('close', () => {
+      const i = this.sockets.indexOf(ws);
+      if (i >= 0) this.sockets.splice(i, 1);
+    });
     ws.on('message', (data: Buffer) => {
       const at = performance.now();
       let message: { envelope_id?: unknown; payload?: unknown };
@@ -322,7 +348,7 @@ export class FakeSlack {
       for (const client of this.wss.clients) client.ping();
     }, 5_000);
     this.pinger.unref();
-    ws.send(JSON.stringify({ type: 'hello', num_connections: 1, debug_info: { host: 'fake-applink', build_number: 1, approximate_connection_time: 18060 }, connection_info: { app_id: 'A0FAKEAPP' } }));
+    ws.send(JSON.stringify({ type: 'hello', num_connections: this.openSockets().length, debug_info: { host: 'fake-applink', build_number: 1, approximate_connection_time: 18060 }, connection_info: { app_id: 'A0FAKEAPP' } }));
     const waiters = this.connectedWaiters;
     this.connectedWaiters = [];
     for (const w of waiters) w();

@@ -45,6 +45,8 @@ export interface Harness {
 export interface HarnessOptions {
   mode?: 'socket' | 'http';
   pace?: PacerOptions;
+  /** The engine instead of the in-process one (a RoutedNatsEngine: bastions through the broker). */
+  engine?: EngineClient;
   /** Wraps the engine client the adapter gets (to gate or observe it). */
   wrapEngine?: (inner: EngineClient) => EngineClient;
   reuseMs?: number;
@@ -76,13 +78,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   writeFileSync(resolvConfPath, 'nameserver 127.0.0.1\n');
   const dnsPort = await closedPort();
   const engineDefaults = { vantage: VANTAGE, resolvConfPath, dnsPort, extrasMs: 0, ...(options.engineConfig ? { config: options.engineConfig } : {}), ...(options.policy ? { policy: options.policy } : {}) };
-  const shared = new SharedRuns(new InProcessEngine(engineDefaults), { reuseMs: options.reuseMs ?? 0 });
+  const shared: EngineClient = options.engine ?? new SharedRuns(new InProcessEngine(engineDefaults), { reuseMs: options.reuseMs ?? 0 });
   const checks: CheckCall[] = [];
   const observed: EngineClient = {
     check: (target, o) => {
       checks.push({ target: `${target.host}:${target.port}`, at: performance.now() });
       return shared.check(target, o);
     },
+    // An engine with bastions (through the broker) keeps them: the chat layer then takes "via".
+    ...(shared.bastions !== undefined ? { get bastions() { return shared.bastions; } } : {}),
   };
   const engine = options.wrapEngine ? options.wrapEngine(observed) : observed;
   const logs: string[] = [];
