@@ -86,6 +86,19 @@ export const SCENARIOS: Scenario[] = [
   { id: 'sshd-stopped', name: 'sshd stopped', setup: () => Promise.resolve(), target: ADDR.target, cause: 'port-closed', step: 'sshd' },
   { id: 'tcp-wrappers', name: 'TCP wrappers refuse everyone (hosts.deny)', setup: (lab) => lab.startSshd({ hostsDeny: 'sshd: ALL\n' }), target: ADDR.target, cause: 'connection-closed', step: 'tcp-wrappers' },
   {
+    // The check's own connection is accepted (and so reset) first; its RST is the first one,
+    // and a RST is never retransmitted: only ssh -vvv's connection sees the refusal.
+    id: 'tcp-wrappers-rst-lost',
+    name: 'TCP wrappers refuse everyone, and the first reset is lost on the way',
+    setup: async (lab) => {
+      await lab.startSshd({ hostsDeny: 'sshd: ALL\n' });
+      await iptables(lab, 'router', '-I', 'FORWARD', '1', '-p', 'tcp', '--sport', '22', '--tcp-flags', 'RST', 'RST', '-m', 'statistic', '--mode', 'nth', '--every', '1000000', '--packet', '0', '-j', 'DROP');
+    },
+    target: ADDR.target,
+    cause: 'connection-closed',
+    step: 'tcp-wrappers',
+  },
+  {
     id: 'mtu-blackhole',
     name: 'MTU blackhole on the path',
     setup: async (lab) => {

@@ -197,9 +197,32 @@ export type BannerState =
   | { kind: 'refused'; reason: SshdRefusal; line: string }
   | { kind: 'waiting'; waitedMs: number }
   | { kind: 'received'; latencyMs: number; line: string; software: string; preBannerLines: number }
-  | { kind: 'closed'; afterMs: number; how: 'closed' | 'reset' }
+  /** `by`: seen on ssh -vvv's connection only (siblingClosedBeforeBanner). */
+  | { kind: 'closed'; afterMs: number; how: 'closed' | 'reset'; by?: 'ssh -vvv' }
   | { kind: 'not-ssh'; detail: string }
   | { kind: 'timeout'; waitedMs: number };
+
+/**
+ * How long this run's own connection may stay silent after ssh -vvv's connection to the same
+ * address was closed before any banner, before that close counts for both: sshd refuses both
+ * alike (TCP wrappers close each connection from the bastion 5 s after accepting it, and ours
+ * was accepted first), a FIN lost on the way is resent within the retransmission timeout
+ * (200 ms and up), and a RST is never resent. Without this, a RST lost at 5 % loss read as
+ * `banner-timeout` three seconds later (2 of 20 lossy TCP-wrappers runs, 2026-12-03).
+ */
+const SIBLING_CLOSE_GRACE_MS = 1000;
+
+/** ssh -vvv's connection to `address`, connected after ours, closed or reset before any banner: when, after how long, and how. */
+export function siblingClosedBeforeBanner(verbose: VerboseObs | undefined, address: string, ourConnectAt: number): { atMs: number; afterMs: number; how: 'closed' | 'reset' } | undefined {
+  const parsed = verbose?.parsed;
+  const stop = parsed?.stop;
+  if (!parsed || !stop || parsed.address !== address || parsed.proxied === true) return undefined;
+  if (stop.kind !== 'closed-before-banner' && stop.kind !== 'reset-before-banner') return undefined;
+  if (parsed.phases.some((p) => p.id === 'ident-received')) return undefined;
+  const connected = parsed.phases.find((p) => p.id === 'connected')?.t;
+  if (connected === undefined || connected < ourConnectAt) return undefined;
+  return { atMs: stop.t, afterMs: stop.t - connected, how: stop.kind === 'reset-before-banner' ? 'reset' : 'closed' };
+}
 
 export function classifyBanner(input: AssessInput, h: HandshakeObs | undefined): BannerState {
   if (!h || h.tcp.outcome !== 'connected' || h.tcp.atMs === undefined) return { kind: 'not-connected' };
@@ -222,6 +245,9 @@ export function classifyBanner(input: AssessInput, h: HandshakeObs | undefined):
   if (end?.kind === 'unsupported' && end.phase === 'banner') return { kind: 'old-protocol', line: h.banner?.line ?? '', detail: end.detail };
   if (end?.kind === 'protocol-error' && end.phase === 'banner') return { kind: 'not-ssh', detail: end.detail };
   if (end && (end.kind === 'closed' || end.kind === 'reset')) return { kind: 'closed', afterMs: end.atMs - connectedAt, how: end.kind };
+  // Still waiting, or stopped by the run while waiting (the final look).
+  const sibling = end === undefined || end.kind === 'aborted' ? siblingClosedBeforeBanner(input.obs.verbose, h.address, connectedAt) : undefined;
+  if (sibling && input.now - sibling.atMs >= SIBLING_CLOSE_GRACE_MS) return { kind: 'closed', afterMs: sibling.afterMs, how: sibling.how, by: 'ssh -vvv' };
   const waitedMs = (end?.atMs ?? input.now) - connectedAt;
   if (waitedMs >= input.thresholds.bannerTimeoutMs || (end !== undefined && input.final)) return { kind: 'timeout', waitedMs };
   if (end && end.kind !== 'aborted') return { kind: 'closed', afterMs: waitedMs, how: 'closed' };

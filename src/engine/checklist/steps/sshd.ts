@@ -142,7 +142,7 @@ export function assessSshd(input: AssessInput): StepAssessment {
         ],
       });
     case 'closed':
-      return makeStep(input, 'sshd', { settled: true, status: 'warn', summary: `the connection was accepted, then ${banner.how === 'reset' ? 'reset' : 'closed'} before any banner`, evidence });
+      return makeStep(input, 'sshd', { settled: true, status: 'warn', summary: `the connection was accepted, then ${banner.how === 'reset' ? 'reset' : 'closed'} before any banner${banner.by !== undefined ? ` (seen on ${banner.by}'s connection)` : ''}`, evidence });
     case 'not-ssh':
       return makeStep(input, 'sshd', { settled: true, status: 'warn', summary: `the peer on ${where} is not an SSH server`, evidence });
     case 'refused':

@@ -71,10 +71,11 @@ export function assessTcpWrappers(input: AssessInput): StepAssessment {
     case 'closed': {
       const libwrap = banner.afterMs >= LIBWRAP_MIN_MS && banner.afterMs <= LIBWRAP_MAX_MS;
       const how = banner.how === 'reset' ? 'reset' : 'closed';
+      const seen = banner.by !== undefined ? ` (seen on ${banner.by}'s connection; this check's own heard nothing more: its ${how === 'reset' ? 'reset' : 'close'} was lost on the way)` : '';
       return makeStep(input, 'tcp-wrappers', {
         settled: true,
         status: 'fail',
-        summary: `accepted, then ${how} after ${duration(banner.afterMs)} without a banner${libwrap ? ': the pattern of a TCP wrappers refusal' : ''}`,
+        summary: `accepted, then ${how} after ${duration(banner.afterMs)} without a banner${seen}${libwrap ? ': the pattern of a TCP wrappers refusal' : ''}`,
         evidence,
         findings: [
           {
