@@ -171,6 +171,8 @@ export function assessDns(input: AssessInput): StepAssessment {
   const step = (status: 'pass' | 'warn' | 'fail' | 'running', summary: string, findings: Finding[] = [], settled = status !== 'running'): StepAssessment =>
     makeStep(input, 'dns', { settled, status, summary, evidence, findings });
 
+  /** Every resolver answers SERVFAIL or REFUSED for the name (with or without getaddrinfo's word). */
+  const servfail = (): StepAssessment => step('fail', `the resolver fails for ${target.host} (SERVFAIL/REFUSED)`, [{ cause: 'dns-servfail', confidence: 'high', summary: `the resolver answers SERVFAIL/REFUSED for ${target.host}` }]);
   /** Every resolver failed locally (no route, no IPv6): not silence, and the report says so. */
   const noneReachable = (): StepAssessment | undefined => {
     if (!dns || dns.resolvers.length === 0) return undefined;
@@ -187,7 +189,7 @@ export function assessDns(input: AssessInput): StepAssessment {
     const known = knownFailure(dns, outcome);
     if (known) {
       evidence.push({ probe: 'resolver', detail: `getaddrinfo reads only ${known} and DNS (nsswitch.conf: hosts: files dns; no nscd), so it finds no address either` });
-      if (outcome === 'servfail') return step('fail', `the resolver fails for ${target.host} (SERVFAIL/REFUSED)`, [{ cause: 'dns-servfail', confidence: 'high', summary: `the resolver answers SERVFAIL/REFUSED for ${target.host}` }]);
+      if (outcome === 'servfail') return servfail();
       return step('fail', `${target.host} does not exist`, [
         { cause: 'dns-nxdomain', confidence: 'high', summary: `${target.host} does not exist: DNS answers NXDOMAIN and ${known} has no line for it` },
       ]);
@@ -204,7 +206,7 @@ export function assessDns(input: AssessInput): StepAssessment {
     }
     if (outcome !== 'answer' && (elapsed >= th.dnsSlowAfterMs || final)) {
       if (outcome === 'nxdomain') return step('fail', `${target.host} does not exist in DNS`, [{ cause: 'dns-nxdomain', confidence: 'high', summary: `${target.host} does not exist (NXDOMAIN)` }]);
-      if (outcome === 'servfail') return step('fail', `the resolver fails for ${target.host}`, [{ cause: 'dns-servfail', confidence: 'high', summary: `the resolver answers SERVFAIL/REFUSED for ${target.host}` }]);
+      if (outcome === 'servfail') return servfail();
       return step('fail', `no answer for ${target.host} in ${duration(elapsed)}`, [
         { cause: 'dns-timeout', confidence: 'high', summary: `no resolver answered for ${target.host} within ${duration(elapsed)}` },
       ]);
@@ -221,7 +223,7 @@ export function assessDns(input: AssessInput): StepAssessment {
           { cause: 'dns-mismatch', confidence: 'medium', summary: `getaddrinfo finds no address for ${target.host} while the resolvers answer ${dnsAll.join(', ')} (check nsswitch.conf and the search list)` },
         ]);
       case 'servfail':
-        return step('fail', `the resolver fails for ${target.host} (SERVFAIL/REFUSED)`, [{ cause: 'dns-servfail', confidence: 'high', summary: `the resolver answers SERVFAIL/REFUSED for ${target.host}` }]);
+        return servfail();
       case 'timeout':
       case 'pending':
         return noneReachable() ?? step('fail', `no resolver answered for ${target.host}`, [{ cause: 'dns-timeout', confidence: 'high', summary: `no resolver answered for ${target.host} in time` }]);
