@@ -40,7 +40,10 @@ export interface FleetRequest {
 }
 
 export interface FleetIo {
-  stdout: (text: string) => void;
+  /** false: the text is queued in memory (a pipe whose reader is behind); wait for `drained` before more. */
+  stdout: (text: string) => boolean | void;
+  /** Resolves when stdout has written what it queued (process.stdout's 'drain'). */
+  drained?: () => Promise<void>;
   stderr: (text: string) => void;
   signal?: AbortSignal;
 }
@@ -95,28 +98,34 @@ export function renderFleet(result: FleetResult, options: { color?: boolean } = 
  * The `sshcheck/fleet@1` document, written in pieces: the same text JSON.stringify(result)
  * would give with the reports (already text, in the hosts' order) in their place.
  */
-export function writeFleetJson(result: FleetResult, reportTexts: Iterable<string | undefined>, write: (text: string) => void): void {
+/**
+ * Writes the fleet's JSON document: summary first, then the reports in the hosts' order.
+ * Waits whenever `write` says its text was queued (stdout a pipe whose reader is behind, e.g.
+ * `| jq`): without that wait, the whole document (~75 MB for 10 000 hosts) piled up in memory.
+ */
+export async function writeFleetJson(result: FleetResult, reportTexts: Iterable<string | undefined>, write: (text: string) => boolean | void, drained?: () => Promise<void>): Promise<void> {
+  const out = async (text: string): Promise<void> => {
+    if (write(text) === false && drained) await drained();
+  };
   const { reports: kept, ...rest } = result;
   const texts: Iterable<string | undefined> = kept.length > 0 ? kept.map((r) => JSON.stringify(r)) : reportTexts;
   const head = JSON.stringify({ schema: rest.schema, vantage: rest.vantage, startedAt: rest.startedAt, summary: rest.summary });
   const tail = JSON.stringify({ failures: rest.failures, notStarted: rest.notStarted, ...(rest.rechecks ? { rechecks: rest.rechecks } : {}) });
-  write(`${head.slice(0, -1)},"reports":[`);
+  await out(`${head.slice(0, -1)},"reports":[`);
   // A few hundred reports per write: few calls, no string of every report at once.
   let batch: string[] = [];
   let first = true;
-  const flush = (): void => {
-    if (batch.length === 0) return;
-    write(`${first ? '' : ','}${batch.join(',')}`);
-    first = false;
-    batch = [];
-  };
   for (const text of texts) {
     if (text === undefined) continue;
     batch.push(text);
-    if (batch.length === 256) flush();
+    if (batch.length === 256) {
+      await out(`${first ? '' : ','}${batch.join(',')}`);
+      first = false;
+      batch = [];
+    }
   }
-  flush();
-  write(`],${tail.slice(1)}\n`);
+  if (batch.length > 0) await out(`${first ? '' : ','}${batch.join(',')}`);
+  await out(`],${tail.slice(1)}\n`);
 }
 
 export async function runFleetCommand(request: FleetRequest, io: FleetIo): Promise<number> {
@@ -161,7 +170,7 @@ export async function runFleetCommand(request: FleetRequest, io: FleetIo): Promi
       onReport,
       onFailure: (f) => progress(`${++done}/${targets.length} ${f.target}: engine failure: ${f.error}`),
     });
-    if (spool) writeFleetJson(result, spool.texts(), io.stdout);
+    if (spool) await writeFleetJson(result, spool.texts(), io.stdout, io.drained);
   } finally {
     spool?.close();
   }

@@ -71,6 +71,21 @@ async function check(request: CheckRequest): Promise<number> {
   }
 }
 
+/** Resolves when stdout has flushed what it queued, or is gone (a closed pipe must not hang the fleet). */
+function stdoutDrained(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.stdout.off('drain', done);
+      process.stdout.off('close', done);
+      process.stdout.off('error', done);
+      resolve();
+    };
+    process.stdout.on('drain', done);
+    process.stdout.on('close', done);
+    process.stdout.on('error', done);
+  });
+}
+
 function stopSignal(): Promise<void> {
   return new Promise((resolve) => {
     process.once('SIGINT', () => resolve());
@@ -146,7 +161,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (request.command === 'fleet') {
       const { runFleetCommand } = await import('./fleet.js');
       return await untilSignal(async (signal) => {
-        const code = await runFleetCommand(request, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), signal });
+        const code = await runFleetCommand(request, { stdout: (t) => process.stdout.write(t), drained: () => stdoutDrained(), stderr: (t) => process.stderr.write(t), signal });
         // A fleet cut short by a signal has no verdict for the hosts it did not finish.
         return signal.aborted && code !== EXIT.engine ? exitForSignal(String(signal.reason)) : code;
       });

@@ -3,6 +3,8 @@
 // check's run overlaps, and which verdicts the bastion's saturation puts in doubt.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { Writable } from 'node:stream';
 import type { Cause, Diagnosis, Report } from '../../src/engine/report.js';
 import type { Target } from '../../src/target.js';
 import type { LoadSample } from '../../src/fleet/load.js';
@@ -216,13 +218,42 @@ describe('fleet JSON without holding every report', () => {
     assert.deepEqual(lean.summary.byCause, kept.summary.byCause);
     assert.equal(lean.summary.hosts, 600);
     const chunks: string[] = [];
-    writeFleetJson(lean, texts, (t) => void chunks.push(t));
+    await writeFleetJson(lean, texts, (t) => void chunks.push(t));
     assert.ok(chunks.length > 3, 'written in pieces');
     const expected = JSON.stringify({ ...kept, startedAt: lean.startedAt, summary: lean.summary });
     assert.equal(chunks.join(''), `${expected}\n`);
     const again: string[] = [];
-    writeFleetJson(kept, [], (t) => void again.push(t));
+    await writeFleetJson(kept, [], (t) => void again.push(t));
     assert.equal(again.join(''), `${JSON.stringify(kept)}\n`);
+
+    // A reader that is behind (a pipe into a slow `jq`): the writer waits for it instead of
+    // queueing the whole document in memory.
+    let queuedMax = 0;
+    let largest = 0;
+    const received: string[] = [];
+    const slow = new Writable({
+      highWaterMark: 1024,
+      write(chunk: Buffer, _encoding, done) {
+        received.push(chunk.toString('utf8'));
+        setImmediate(done);
+      },
+    });
+    await writeFleetJson(
+      lean,
+      texts,
+      (t) => {
+        largest = Math.max(largest, Buffer.byteLength(t));
+        const ok = slow.write(t);
+        queuedMax = Math.max(queuedMax, slow.writableLength);
+        return ok;
+      },
+      () => once(slow, 'drain').then(() => undefined),
+    );
+    await new Promise<void>((resolve) => slow.end(resolve));
+    assert.equal(received.join(''), `${expected}\n`);
+    const total = Buffer.byteLength(expected);
+    assert.ok(largest < total / 2, `the document goes out in pieces (largest ${largest} of ${total} bytes)`);
+    assert.ok(queuedMax <= largest + 1024, `at most one piece queued at a time, not ${queuedMax} of ${total} bytes`);
   });
 });
 
