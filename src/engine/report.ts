@@ -76,7 +76,11 @@ export type Outcome = 'diagnosed' | 'undecided';
  * Why a run ended before its diagnosis settled: a signal (SIGINT/SIGTERM), the run's
  * budget spent, its caller aborting it for another reason, or the engine itself failing.
  */
-export type StopReason = 'signal' | 'budget' | 'abort' | 'engine-error';
+/**
+ * What stopped a run before its verdict. 'withheld': a fleet check had a verdict that rested
+ * on timing measured while the bastion itself was saturated, twice, and did not report it.
+ */
+export type StopReason = 'signal' | 'budget' | 'abort' | 'engine-error' | 'withheld';
 
 /** A step still undecided when the run stopped, and what it was waiting for. */
 export interface PendingStep {

@@ -155,7 +155,7 @@ export function withheldReport(report: Report, load: LoadDuring): Report {
       summary: `No verdict: "${d.cause}" rests on how long something took, and ${why}, on the first look and on a second one at lower concurrency. The delay may be the bastion's own, so no cause is named, and this is not "healthy".`,
       next: [`check ${report.target.host} again when the bastion is less busy (\`sshcheck ${report.target.host}\`), or the fleet with a lower --concurrency`, ...d.next.slice(0, 2)],
       alternatives,
-      stoppedBy: 'abort',
+      stoppedBy: 'withheld',
       stopDetail: `${WITHHELD}: ${why}`,
       pending: [],
     },

@@ -31,6 +31,7 @@ describe('lab: a fleet check through the real CLI', { skip: unavailable ?? false
       const withheld = filtered?.diagnosis.cause === 'undecided';
       if (withheld) {
         console.log(`# the filtered host's verdict was withheld: ${filtered.diagnosis.stopDetail ?? ''}`);
+        assert.equal(filtered.diagnosis.stoppedBy, 'withheld');
         assert.match(filtered.diagnosis.stopDetail ?? '', /^verdict withheld: the bastion was saturated/);
         assert.equal(filtered.diagnosis.alternatives[0]?.cause, 'port-filtered');
       }

@@ -19,6 +19,7 @@ test('undecided: 130 for SIGINT, 143 for SIGTERM, 4 for a spent budget or a canc
   assert.equal(exitForReport(diagnosis({ stoppedBy: 'signal', stopDetail: 'SIGHUP' })), EXIT.undecided);
   assert.equal(exitForReport(diagnosis({ stoppedBy: 'budget' })), 4);
   assert.equal(exitForReport(diagnosis({ stoppedBy: 'abort' })), 4);
+  assert.equal(exitForReport(diagnosis({ stoppedBy: 'withheld' })), 4, 'a withheld fleet verdict is undecided, not a failure of the engine');
   assert.equal(exitForReport(diagnosis({ stoppedBy: 'engine-error', stopDetail: 'boom' })), 3);
   // An undecided report without a reason (made elsewhere) is still never 0 or 1.
   assert.equal(exitForReport(diagnosis({})), 4);

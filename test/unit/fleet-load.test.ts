@@ -175,6 +175,7 @@ describe('fleet runner under load', () => {
       const withheld = byHost['h-2'];
       assert.equal(withheld?.diagnosis.cause, 'undecided');
       assert.equal(withheld?.outcome, 'undecided');
+      assert.equal(withheld?.diagnosis.stoppedBy, 'withheld', 'its own stop reason, not a cancellation');
       assert.match(withheld?.diagnosis.stopDetail ?? '', /^verdict withheld: the bastion was saturated while it was timed \(event-loop delay up to 800 ms/);
       assert.deepEqual(withheld?.diagnosis.alternatives.map((a) => [a.cause, a.confidence]), [['auth-slow', 'low']]);
       assert.deepEqual(result.rechecks?.map((r) => [r.target, r.first, r.final]), [['h-1', 'auth-slow', 'healthy'], ['h-2', 'auth-slow', 'undecided']]);

@@ -7,6 +7,8 @@ import { schemaErrors } from '../support/schemas.js';
 import { STEP_IDS, STEP_TITLES, REPORT_SCHEMA } from '../../src/engine/report.js';
 import type { Report } from '../../src/engine/report.js';
 import { explainLog } from '../../src/explain/explain.js';
+import { withheldReport } from '../../src/fleet/run.js';
+import type { LoadDuring } from '../../src/fleet/load.js';
 
 function report(): Report {
   return {
@@ -67,4 +69,12 @@ test('the explain schema accepts explainLog output and rejects a missing step', 
   assert.deepEqual(schemaErrors('explain', e), []);
   const { step: _, ...noStep } = e;
   assert.notDeepEqual(schemaErrors('explain', noStep), []);
+});
+
+test('a fleet verdict withheld on a saturated bastion is a valid report with its own stop reason', () => {
+  const slow: Report = { ...report(), diagnosis: { cause: 'auth-slow', step: 'auth', confidence: 'medium', summary: 'authentication took 9.1 s', next: [], alternatives: [] } };
+  const withheld = withheldReport(slow, { level: 'saturated', lagMaxMs: 800, timersLate: true, samples: 3, cpuCores: 2 } satisfies LoadDuring);
+  assert.equal(withheld.diagnosis.stoppedBy, 'withheld');
+  assert.deepEqual(schemaErrors('report', withheld), []);
+  assert.notDeepEqual(schemaErrors('report', { ...withheld, diagnosis: { ...withheld.diagnosis, stoppedBy: 'saturated' } }), [], 'an unknown stop reason is rejected');
 });

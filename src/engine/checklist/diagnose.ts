@@ -95,6 +95,8 @@ function stopWords(stop: RunStop): string {
       return `it was cancelled${stop.detail !== undefined ? ` (${stop.detail})` : ''}`;
     case 'engine-error':
       return `the engine failed${stop.detail !== undefined ? `: ${stop.detail}` : ''}`;
+    case 'withheld':
+      return `its verdict was withheld${stop.detail !== undefined ? ` (${stop.detail})` : ''}`;
   }
 }
 
