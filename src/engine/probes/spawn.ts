@@ -42,6 +42,13 @@ export interface BoundedSpawnResult {
 
 const DEFAULT_MAX_BYTES = 256 * 1024;
 
+/**
+ * After the child exits, how long its pipes may stay open. A grandchild it left behind (a
+ * ProxyCommand, `sh -c '…&'`) holds them until it ends: the child's answer is complete at
+ * its exit, and the run must not wait on a process it never asked for.
+ */
+export const PIPE_GRACE_MS = 100;
+
 export function minimalEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -138,10 +145,24 @@ export function boundedSpawn(options: BoundedSpawnOptions): Promise<BoundedSpawn
     child.on('error', (err: NodeJS.ErrnoException) => {
       spawnError = err.code ?? err.message;
     });
-    child.on('close', (exitCode, signal) => {
+    let grace: NodeJS.Timeout | undefined;
+    child.on('exit', (exitCode, signal) => {
+      grace = setTimeout(() => {
+        // One more I/O phase first (timers run before it): after a stalled event loop, what the
+        // child wrote before its exit is still in the pipes. What comes later is the grandchild's.
+        setImmediate(() => {
+          child.stdout.destroy();
+          child.stderr.destroy();
+          finish(exitCode, signal);
+        });
+      }, PIPE_GRACE_MS);
+    });
+    child.on('close', (exitCode, signal) => finish(exitCode, signal));
+    const finish = (exitCode: number | null, signal: NodeJS.Signals | null): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearTimeout(grace);
       ctx.signal.removeEventListener('abort', onAbort);
       const t = ctx.now();
       for (const stream of ['stdout', 'stderr'] as const) {
@@ -165,6 +186,6 @@ export function boundedSpawn(options: BoundedSpawnOptions): Promise<BoundedSpawn
       };
       if (spawnError !== undefined) result.spawnError = spawnError;
       resolve(result);
-    });
+    };
   });
 }
