@@ -36,3 +36,8 @@ export class SshcheckError extends Error {
 export function isSshcheckError(value: unknown): value is SshcheckError {
   return value instanceof SshcheckError;
 }
+
+/** What went wrong, in its own words: an Error's message, or anything else thrown as text. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -15,6 +15,7 @@ import { handleExplainInteraction, isExplainCommand } from './explain.js';
 import { discordFileOrigins } from './explain-command.js';
 import { handleInteraction } from './interaction.js';
 import { DiscordWatchPoster, routeWatchInteraction } from './watch.js';
+import { errorMessage } from '../../src/errors.js';
 
 export { registerCommands } from './register.js';
 
@@ -100,7 +101,7 @@ class DiscordAdapter implements ChatAdapter {
     if (this.ctx.watches && poster) {
       this.ctx.watches.register('discord', poster);
       const resumed = await this.ctx.watches.resume('discord').catch((err: unknown) => {
-        this.ctx.logger.error('discord watches could not be resumed', { error: err instanceof Error ? err.message : String(err) });
+        this.ctx.logger.error('discord watches could not be resumed', { error: errorMessage(err) });
         return undefined;
       });
       if (resumed && resumed.resumed + resumed.stopped > 0) this.ctx.logger.info('discord watches taken up after a restart', resumed);

@@ -12,6 +12,7 @@ import { runFleetFlow } from './fleet-flow.js';
 import type { Gate, GateActor, Ticket } from './gate.js';
 import type { ChatCommand } from './grammar.js';
 import type { Pacer } from './pacer.js';
+import { errorMessage } from '../errors.js';
 
 /** The gate as adapters use it: required (fail closed), so a test passes an explicit open one. */
 export type ChatGate = Pick<Gate, 'admit' | 'admitFleet'>;
@@ -72,12 +73,12 @@ export async function admitAndRunFleet(request: FleetRequest): Promise<FleetFlow
   const { logger, fleet, origin } = request;
   const decision = await request.gate.admitFleet({ targets: fleet.targets, actor: request.actor });
   if (decision.kind === 'denied') {
-    await request.refuse(decision.message).catch((err: unknown) => logger.warn('fleet refusal could not be shown', { ...origin, error: errorText(err) }));
+    await request.refuse(decision.message).catch((err: unknown) => logger.warn('fleet refusal could not be shown', { ...origin, error: errorMessage(err) }));
     return undefined;
   }
   const { ticket } = decision;
   try {
-    await request.accept(ticket.queueMessage).catch((err: unknown) => logger.error('acknowledging the fleet failed', { ...origin, error: errorText(err) }));
+    await request.accept(ticket.queueMessage).catch((err: unknown) => logger.error('acknowledging the fleet failed', { ...origin, error: errorMessage(err) }));
     logger.info('fleet check requested', { ...origin, hosts: fleet.targets.length, label: fleet.label });
     const result = await runFleetFlow({
       surface: request.surface(),
@@ -96,6 +97,3 @@ export async function admitAndRunFleet(request: FleetRequest): Promise<FleetFlow
   }
 }
 
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

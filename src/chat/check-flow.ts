@@ -3,7 +3,7 @@
 // order, the parent updated with the diagnosis as soon as it is known — paced per channel.
 // When the thread cannot be used, everything goes into one fallback message that says why.
 import { randomUUID } from 'node:crypto';
-import { SshcheckError } from '../errors.js';
+import { SshcheckError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Report, StepReport } from '../engine/report.js';
 import type { Target } from '../target.js';
@@ -69,7 +69,7 @@ export async function runCheckFlow(options: CheckFlowOptions): Promise<Report | 
   const parentKey = `${surface.channelKey}:${randomUUID()}`;
 
   const fail = (err: unknown, what: string): void => {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     if (err instanceof SurfaceError && err.kind === 'cannot-post') {
       broken ??= message;
     } else if (what === 'parent') {
@@ -142,7 +142,7 @@ export async function runCheckFlow(options: CheckFlowOptions): Promise<Report | 
     });
     report = result.report;
   } catch (err) {
-    engineError = err instanceof Error ? err.message : String(err);
+    engineError = errorMessage(err);
     logger.error('check failed', { target: plan.parent.target, error: engineError });
   }
   await Promise.allSettled(sent);
@@ -157,7 +157,7 @@ export async function runCheckFlow(options: CheckFlowOptions): Promise<Report | 
     const reused = reusedAgeMs === undefined ? plan.parent : { ...plan.parent, reusedAgeMs };
     const view = notice === undefined ? reused : { ...reused, notice };
     await surface.fallback(view, broken, report).catch((err: unknown) => {
-      logger.error('fallback message failed too', { channel: surface.channelKey, error: err instanceof Error ? err.message : String(err) });
+      logger.error('fallback message failed too', { channel: surface.channelKey, error: errorMessage(err) });
     });
   }
   return report;

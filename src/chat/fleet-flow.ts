@@ -12,6 +12,7 @@ import type { EngineClient } from './engine-client.js';
 import type { FleetHostView, FleetParentView } from './fleet-views.js';
 import { hostView, initialFleetParent } from './fleet-views.js';
 import type { Pacer } from './pacer.js';
+import { errorMessage } from '../errors.js';
 
 /** Hosts checked at once from chat: the bot serves other requests too. */
 export const CHAT_FLEET_CONCURRENCY = 8;
@@ -57,7 +58,7 @@ export async function runFleetFlow(options: FleetFlowOptions): Promise<FleetFlow
   const parentKey = `fleet:${surface.channelKey}:${Math.random().toString(36).slice(2)}`;
   let broken: string | undefined;
   const posted = pacer.schedule(surface.channelKey, () => surface.postParent(view), { priority: 0 }).catch((err: unknown) => {
-    broken = err instanceof Error ? err.message : String(err);
+    broken = errorMessage(err);
     logger.warn('fleet parent failed', { channel: surface.channelKey, error: broken });
   });
   const sent: Array<Promise<void>> = [];
@@ -66,7 +67,7 @@ export async function runFleetFlow(options: FleetFlowOptions): Promise<FleetFlow
     sent.push(
       posted
         .then(() => (broken ? undefined : pacer.schedule(surface.channelKey, () => surface.updateParent(snapshot), { key: parentKey, priority: 0 })))
-        .catch((err: unknown) => logger.warn('fleet parent update failed', { channel: surface.channelKey, error: err instanceof Error ? err.message : String(err) })),
+        .catch((err: unknown) => logger.warn('fleet parent update failed', { channel: surface.channelKey, error: errorMessage(err) })),
     );
   };
 
@@ -84,7 +85,7 @@ export async function runFleetFlow(options: FleetFlowOptions): Promise<FleetFlow
         reports.push(report);
       } catch (err) {
         failed += 1;
-        logger.warn('fleet host failed', { target: formatTarget(target), error: err instanceof Error ? err.message : String(err) });
+        logger.warn('fleet host failed', { target: formatTarget(target), error: errorMessage(err) });
       }
       view = { ...view, checked: reports.length + failed, summary: summarize(reports, failed, performance.now() - started, concurrency) };
       if (performance.now() - lastProgress >= PROGRESS_EVERY_MS) {
@@ -109,13 +110,13 @@ export async function runFleetFlow(options: FleetFlowOptions): Promise<FleetFlow
   const replyKey = surface.replyChannelKey ?? surface.channelKey;
   await posted;
   if (broken) {
-    await surface.fallback?.(view, broken).catch((err: unknown) => logger.warn('fleet fallback failed', { error: err instanceof Error ? err.message : String(err) }));
+    await surface.fallback?.(view, broken).catch((err: unknown) => logger.warn('fleet fallback failed', { error: errorMessage(err) }));
   } else {
     for (const host of shown) {
-      sent.push(pacer.schedule(replyKey, () => surface.postHost(host), { priority: 1 }).catch((err: unknown) => logger.warn('fleet reply failed', { host: host.host, error: err instanceof Error ? err.message : String(err) })));
+      sent.push(pacer.schedule(replyKey, () => surface.postHost(host), { priority: 1 }).catch((err: unknown) => logger.warn('fleet reply failed', { host: host.host, error: errorMessage(err) })));
     }
     if (rest.length > 0) {
-      sent.push(pacer.schedule(replyKey, () => surface.postRest(rest), { priority: 1 }).catch((err: unknown) => logger.warn('fleet reply failed', { error: err instanceof Error ? err.message : String(err) })));
+      sent.push(pacer.schedule(replyKey, () => surface.postRest(rest), { priority: 1 }).catch((err: unknown) => logger.warn('fleet reply failed', { error: errorMessage(err) })));
     }
   }
   await Promise.allSettled(sent);

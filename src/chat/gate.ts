@@ -20,6 +20,7 @@ import { checkPermission, needsGroups } from './permissions.js';
 import { targetKey } from './shared-runs.js';
 import { targetLabel } from '../target.js';
 import { verdictOf } from '../engine/report.js';
+import { errorMessage } from '../errors.js';
 
 /**
  * The store calls the gate makes: the bot's store thread (StoreClient), so that a lock held
@@ -118,9 +119,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 export class Gate {
   private readonly limits: LimitsConfig;
@@ -172,7 +170,7 @@ export class Gate {
           runs = await withTimeout(Promise.resolve(store.runsFor(target.host, { limit: this.options.historyLimit ?? 50 })), this.auditWaitMs);
         } catch (err) {
           available = false;
-          this.options.logger?.error('history read failed', { error: errorText(err) });
+          this.options.logger?.error('history read failed', { error: errorMessage(err) });
         }
       }
       this.record(() => store?.addAudit({ ...row, verdict: 'shown', durationMs: this.now() - started }));
@@ -226,7 +224,7 @@ export class Gate {
       try {
         groups = actor.groups ? await withTimeout(actor.groups(), this.options.groupsTimeoutMs ?? 1500) : [];
       } catch (err) {
-        return `Your ${actor.platform === 'slack' ? 'user groups' : 'roles'} could not be looked up (${errorText(err)}), and only members of some may run sshcheck. Try again; if it keeps failing, tell the bot's admin. ${NOTHING}`;
+        return `Your ${actor.platform === 'slack' ? 'user groups' : 'roles'} could not be looked up (${errorMessage(err)}), and only members of some may run sshcheck. Try again; if it keeps failing, tell the bot's admin. ${NOTHING}`;
       }
     }
     const permitted = checkPermission(this.options.permissions, requester, groups);
@@ -319,7 +317,7 @@ export class Gate {
       // Also a bastion agent's refusal (NatsEngineError, E_POLICY): nothing was probed there.
       update({ verdict: 'denied', denial: 'policy', reason: error.message, addresses: 'denial' in error ? error.denial.addresses : [], durationMs });
     } else {
-      update({ verdict: 'failed', reason: errorText(error), durationMs });
+      update({ verdict: 'failed', reason: errorMessage(error), durationMs });
     }
   }
 
@@ -404,14 +402,14 @@ export class Gate {
           // Written after all, late: the row must say the request was refused.
           if (refused) this.record(() => store.updateAudit(id, { verdict: 'denied', denial: 'audit', reason: refused.reason, durationMs: this.now() - started }));
         },
-        (err: unknown) => settle({ reason: errorText(err), busy: (err as { busy?: unknown }).busy === true }),
+        (err: unknown) => settle({ reason: errorMessage(err), busy: (err as { busy?: unknown }).busy === true }),
       );
     });
   }
 
   /** A store write that fails (now or later) is logged; only the first row of a check is a precondition. */
   private record(write: () => unknown): void {
-    const failed = (err: unknown): void => this.options.logger?.error('audit log write failed', { error: errorText(err) });
+    const failed = (err: unknown): void => this.options.logger?.error('audit log write failed', { error: errorMessage(err) });
     try {
       const written = write();
       if (written instanceof Promise) written.catch(failed);

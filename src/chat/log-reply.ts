@@ -3,6 +3,7 @@
 // reading, where they may be downloaded from, and a bounded download. The analysis itself is
 // `sshcheck explain` (src/explain/explain.ts); adapters only render it.
 import { MAX_LOG_BYTES } from '../explain/explain.js';
+import { errorMessage } from '../errors.js';
 
 /** The most of a log that is read: the same as `sshcheck explain` on stdin. */
 export const MAX_ATTACHMENT_BYTES = MAX_LOG_BYTES;
@@ -235,6 +236,6 @@ export async function downloadLog(url: string, options: DownloadOptions): Promis
     // fetch says "fetch failed"; the cause says why (ECONNREFUSED, a TLS error).
     const inner = err instanceof Error && err.cause instanceof Error ? (err.cause as NodeJS.ErrnoException) : undefined;
     const cause = inner ? (inner.code ?? inner.message) : undefined;
-    return { ok: false, reason: 'network', message: `the download failed (${err instanceof Error ? err.message : String(err)}${cause !== undefined ? `: ${cause}` : ''})` };
+    return { ok: false, reason: 'network', message: `the download failed (${errorMessage(err)}${cause !== undefined ? `: ${cause}` : ''})` };
   }
 }

@@ -20,6 +20,7 @@ import { targetLabel } from '../target.js';
 import type { ActiveWatch, ClockText, StopReason, WatchLimits, WatchProgress, WatchView } from './watch.js';
 import { changeText, expired, nextDueMs, observe, skipped, startProgress, stopText, utcClock, WATCH_LIMITS, watchRefusal } from './watch.js';
 import type { WatchCommand } from './watch-grammar.js';
+import { errorMessage } from '../errors.js';
 
 /** Where a watch posts: the conversation, and the platform's ids of its parent and thread. */
 export interface WatchPlace {
@@ -84,9 +85,6 @@ interface Running {
   ending?: boolean;
 }
 
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 export class WatchRunner {
   private readonly watches = new Map<string, Running>();
@@ -169,9 +167,9 @@ export class WatchRunner {
       await this.options.store.updateWatch(id, { parentRef: refs.parentRef, ...(refs.threadRef !== undefined ? { threadRef: refs.threadRef } : {}) });
     } catch (err) {
       decision.ticket.cancel('the watch could not be started');
-      await this.options.store.stopWatch(id, this.now(), `could not start: ${errorText(err)}`).catch(() => undefined);
-      this.options.logger.error('watch could not be started', { channel: request.channel, target: key, error: errorText(err) });
-      return { kind: 'refused', message: `The watch could not be started (${errorText(err)}). Nothing is watched.` };
+      await this.options.store.stopWatch(id, this.now(), `could not start: ${errorMessage(err)}`).catch(() => undefined);
+      this.options.logger.error('watch could not be started', { channel: request.channel, target: key, error: errorMessage(err) });
+      return { kind: 'refused', message: `The watch could not be started (${errorMessage(err)}). Nothing is watched.` };
     }
     this.watches.set(id, watch);
     this.options.logger.info('watch started', { id, platform: request.platform, channel: request.channel, user: request.user, target: key, everyMs: command.everyMs, forMs: command.forMs });
@@ -219,11 +217,11 @@ export class WatchRunner {
               : undefined;
       if (why !== undefined || typeof restored === 'string') {
         stopped += 1;
-        await this.options.store.stopWatch(row.id, now, `not resumed: ${why ?? 'unreadable'}`).catch((err: unknown) => this.options.logger.warn('watch stop not recorded', { id: row.id, error: errorText(err) }));
+        await this.options.store.stopWatch(row.id, now, `not resumed: ${why ?? 'unreadable'}`).catch((err: unknown) => this.options.logger.warn('watch stop not recorded', { id: row.id, error: errorMessage(err) }));
         if (row.parentRef !== null) {
           const progress = typeof restored === 'string' ? startProgress(row.startedMs, row.everyMs, row.endsMs - row.startedMs) : restored.progress;
           const text = stopText({ kind: 'lost', why: `the bot restarted and could not take it up again (${why ?? 'unreadable'})` }, progress, now, this.clock);
-          await poster.postInThread(place, text).catch((err: unknown) => this.options.logger.warn('watch stop message failed', { id: row.id, error: errorText(err) }));
+          await poster.postInThread(place, text).catch((err: unknown) => this.options.logger.warn('watch stop message failed', { id: row.id, error: errorMessage(err) }));
           if (typeof restored !== 'string') await poster.updateParent(place, { ...this.view(restored), stopped: text }).catch(() => undefined);
         }
         this.options.logger.info('watch not resumed', { id: row.id, why });
@@ -232,7 +230,7 @@ export class WatchRunner {
       this.watches.set(restored.id, restored);
       resumed += 1;
       this.options.logger.info('watch resumed', { id: restored.id, channel: row.channel, target: targetKey(restored.target, restored.from) });
-      await poster.updateParent(place, this.view(restored)).catch((err: unknown) => this.options.logger.warn('watch parent update failed', { id: row.id, error: errorText(err) }));
+      await poster.updateParent(place, this.view(restored)).catch((err: unknown) => this.options.logger.warn('watch parent update failed', { id: row.id, error: errorMessage(err) }));
       this.schedule(restored);
     }
     return { resumed, stopped };
@@ -302,7 +300,7 @@ export class WatchRunner {
   /** One check of the watch (with the first check's ticket, or through the gate now), then the next. */
   private run(w: Running, ticket?: Ticket): void {
     const task = this.check(w, ticket)
-      .catch((err: unknown) => this.options.logger.error('watch check failed', { id: w.id, error: errorText(err) }))
+      .catch((err: unknown) => this.options.logger.error('watch check failed', { id: w.id, error: errorMessage(err) }))
       .finally(() => {
         w.busy = undefined;
         this.schedule(w);
@@ -340,19 +338,19 @@ export class WatchRunner {
       w.progress = seen.progress;
       if (seen.kind === 'change') {
         this.options.logger.info('watch saw a change', { id: w.id, from: seen.change.from?.cause, to: seen.change.to.cause });
-        await poster.postInThread(w.place, changeText(seen.change, this.clock)).catch((err: unknown) => this.options.logger.warn('watch change message failed', { id: w.id, error: errorText(err) }));
+        await poster.postInThread(w.place, changeText(seen.change, this.clock)).catch((err: unknown) => this.options.logger.warn('watch change message failed', { id: w.id, error: errorMessage(err) }));
       }
     } catch (err) {
       ticket.cancel('the watch check failed');
       if (w.stopped) return;
-      w.progress = skipped(w.progress, this.now(), `the check itself failed (${errorText(err)})`);
+      w.progress = skipped(w.progress, this.now(), `the check itself failed (${errorMessage(err)})`);
     }
     await this.saveAndShow(w, poster);
   }
 
   private async saveAndShow(w: Running, poster: WatchPoster): Promise<void> {
-    await this.options.store.updateWatch(w.id, { progress: JSON.stringify(w.progress) }).catch((err: unknown) => this.options.logger.warn('watch progress not recorded', { id: w.id, error: errorText(err) }));
-    if (!w.stopped) await poster.updateParent(w.place, this.view(w)).catch((err: unknown) => this.options.logger.warn('watch parent update failed', { id: w.id, error: errorText(err) }));
+    await this.options.store.updateWatch(w.id, { progress: JSON.stringify(w.progress) }).catch((err: unknown) => this.options.logger.warn('watch progress not recorded', { id: w.id, error: errorMessage(err) }));
+    if (!w.stopped) await poster.updateParent(w.place, this.view(w)).catch((err: unknown) => this.options.logger.warn('watch parent update failed', { id: w.id, error: errorMessage(err) }));
   }
 
   /** Ends a watch: no more checks, the row closed, the thread told, the parent shows the end. */
@@ -366,12 +364,12 @@ export class WatchRunner {
     this.watches.delete(w.id);
     const now = this.now();
     const text = stopText(reason, w.progress, now, this.clock);
-    await this.options.store.stopWatch(w.id, now, `${reason.kind}: ${text}`).catch((err: unknown) => this.options.logger.warn('watch stop not recorded', { id: w.id, error: errorText(err) }));
+    await this.options.store.stopWatch(w.id, now, `${reason.kind}: ${text}`).catch((err: unknown) => this.options.logger.warn('watch stop not recorded', { id: w.id, error: errorMessage(err) }));
     await this.options.store.updateWatch(w.id, { progress: JSON.stringify(w.progress) }).catch(() => undefined);
     this.options.logger.info('watch stopped', { id: w.id, reason: reason.kind, checks: w.progress.checks, changes: w.progress.changes });
     const poster = this.posters.get(w.platform);
     if (!poster) return;
-    await poster.postInThread(w.place, text).catch((err: unknown) => this.options.logger.warn('watch stop message failed', { id: w.id, error: errorText(err) }));
-    await poster.updateParent(w.place, { ...this.view(w), stopped: text }).catch((err: unknown) => this.options.logger.warn('watch parent update failed', { id: w.id, error: errorText(err) }));
+    await poster.postInThread(w.place, text).catch((err: unknown) => this.options.logger.warn('watch stop message failed', { id: w.id, error: errorMessage(err) }));
+    await poster.updateParent(w.place, { ...this.view(w), stopped: text }).catch((err: unknown) => this.options.logger.warn('watch parent update failed', { id: w.id, error: errorMessage(err) }));
   }
 }

@@ -7,6 +7,7 @@
 // none will be retried; `whenHopeless` resolves then.
 import type { ChatAdapter } from '../chat/adapter.js';
 import type { Logger } from '../log.js';
+import { errorMessage } from '../errors.js';
 
 /** One adapter as the bot starts it: created afresh for every attempt. */
 export interface AdapterSlot {
@@ -100,7 +101,7 @@ export class AdapterSupervisor {
       this.logger.info('adapter started', { adapter: entry.slot.name, vantage: this.options.vantage ?? null, attempt: entry.attempts });
     } catch (err) {
       const kind = startFailureKind(err);
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       await adapter.stop().catch(() => undefined);
       entry.adapter = undefined;
       if (this.stopped) return;
@@ -128,7 +129,7 @@ export class AdapterSupervisor {
     entry.adapter = undefined;
     entry.lastError = `it stopped working after it started: ${err.message}`;
     this.logger.error('adapter stopped working; restarting it', { adapter: entry.slot.name, url: entry.slot.url, error: err.message, retryInMs: delay });
-    await adapter.stop().catch((stopErr: unknown) => this.logger.warn('stopping the failed adapter failed', { adapter: entry.slot.name, error: stopErr instanceof Error ? stopErr.message : String(stopErr) }));
+    await adapter.stop().catch((stopErr: unknown) => this.logger.warn('stopping the failed adapter failed', { adapter: entry.slot.name, error: errorMessage(stopErr) }));
     if (this.stopped) return;
     entry.timer = setTimeout(() => void this.attempt(entry), delay);
   }

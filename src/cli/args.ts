@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { SshcheckError } from '../errors.js';
+import { SshcheckError, errorMessage } from '../errors.js';
 import type { Target } from '../target.js';
 import { parsePort, parseTarget, printable } from '../target.js';
 import type { FleetRequest } from './fleet.js';
@@ -143,7 +143,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     });
   } catch (err) {
     // parseArgs explains over several lines; one line reads better after "sshcheck: ".
-    const text = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
+    const text = (errorMessage(err)).replace(/\s+/g, ' ').trim();
     // parseArgs' messages quote the offending argument; keep them but make them printable.
     throw usage(`${printable(text, 300)} (see sshcheck --help; sshcheck never passes options through to ssh)`);
   }

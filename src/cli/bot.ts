@@ -33,6 +33,7 @@ import { AdapterSupervisor } from './adapter-supervisor.js';
 import { WatchRunner } from '../chat/watch-runner.js';
 import { watchStoreOfClient } from '../store/watch-store.js';
 import type { AdapterSlot } from './adapter-supervisor.js';
+import { errorMessage } from '../errors.js';
 
 /** How long the bot's store connections wait for another process's lock before a row is spooled (or a ledger call gives up). */
 const STORE_BUSY_MS = 200;
@@ -82,7 +83,7 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
   try {
     config = botConfigFromEnv(env);
   } catch (err) {
-    io.stderr(`sshcheck bot: ${err instanceof Error ? err.message : String(err)}\n\n${BOT_HELP}\n`);
+    io.stderr(`sshcheck bot: ${errorMessage(err)}\n\n${BOT_HELP}\n`);
     return 2;
   }
   if (!config.slack && !config.discord) {
@@ -97,7 +98,7 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
       routing = loadRoutingConfig(text, config.configPath);
       access = loadAccessConfig(text, config.configPath);
     } catch (err) {
-      io.stderr(`sshcheck bot: SSHCHECK_CONFIG: ${err instanceof Error ? err.message : String(err)}\n`);
+      io.stderr(`sshcheck bot: SSHCHECK_CONFIG: ${errorMessage(err)}\n`);
       return 2;
     }
   }
@@ -106,7 +107,7 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
   try {
     nats = natsSettings(undefined, env, (p) => readConfigFile(p, 'the NATS credentials file', MAX_SECRET_FILE_BYTES), `sshcheck-bot ${hostname()}`);
   } catch (err) {
-    io.stderr(`sshcheck bot: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.stderr(`sshcheck bot: ${errorMessage(err)}\n`);
     return 2;
   }
   if (!nats && routing && (routing.bastions.length > 0 || routing.rules.length > 0)) {
@@ -136,7 +137,7 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
       throw err;
     }
   } catch (err) {
-    io.stderr(`sshcheck bot: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.stderr(`sshcheck bot: ${errorMessage(err)}\n`);
     return 2;
   }
   const recovery: Recovery | undefined = auditStore.recovery;
@@ -167,7 +168,7 @@ export async function runBot(env: Env, io: BotIo): Promise<number> {
       const claims = await ClaimBucket.open(connected.nc, `${hostname()}:${process.pid}`, logger);
       claim = (id) => claims.claim(id);
     } catch (err) {
-      logger.warn('no claims bucket on the broker (JetStream off, or not permitted): run one bot replica only, or two would both answer every command', { error: err instanceof Error ? err.message : String(err) });
+      logger.warn('no claims bucket on the broker (JetStream off, or not permitted): run one bot replica only, or two would both answer every command', { error: errorMessage(err) });
     }
     // The bastion is known per check (run-started names it); until then the thread says this.
     vantage = config.vantage ?? 'the routed bastion';
@@ -245,7 +246,7 @@ export async function runDiscordRegister(argv: readonly string[], env: Env, io: 
   try {
     config = botConfigFromEnv(env);
   } catch (err) {
-    io.stderr(`sshcheck discord register: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.stderr(`sshcheck discord register: ${errorMessage(err)}\n`);
     return 2;
   }
   if (!config.discord) {
@@ -257,7 +258,7 @@ export async function runDiscordRegister(argv: readonly string[], env: Env, io: 
     io.stdout(`${await registerCommands(config.discord, guildId !== undefined ? { guildId } : {})}\n`);
     return 0;
   } catch (err) {
-    io.stderr(`sshcheck discord register: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.stderr(`sshcheck discord register: ${errorMessage(err)}\n`);
     return 3;
   }
 }

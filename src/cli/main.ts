@@ -3,7 +3,7 @@
 // stopped before its verdict: 130 (SIGINT), 143 (SIGTERM), 4 (budget spent) — see exit.ts.
 import { readFileSync } from 'node:fs';
 import { findEngineConfig } from '../config/engine-config.js';
-import { isSshcheckError } from '../errors.js';
+import { isSshcheckError, errorMessage } from '../errors.js';
 import { run } from '../engine/run.js';
 import type { CheckRequest } from './args.js';
 import { parseCli, USAGE } from './args.js';
@@ -177,7 +177,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`sshcheck: ${err.message}\n`);
       return EXIT.usage;
     }
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     process.stderr.write(`sshcheck: the engine failed: ${message}\n`);
     return EXIT.engine;
   }

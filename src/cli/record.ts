@@ -17,6 +17,7 @@ import type { TargetPolicy } from '../policy/target-policy.js';
 import { defaultPolicy } from '../policy/target-policy.js';
 import { targetLabel } from '../target.js';
 import { verdictOf } from '../engine/report.js';
+import { errorMessage } from '../errors.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -65,7 +66,7 @@ export async function prepareRun(
     const history = recentHistory(store, target, request.vantage ?? hostname(), config?.store?.healthyWindowMinutes);
     if (history) options.history = history;
   } catch (err) {
-    warn(`sshcheck: this run is not recorded: ${err instanceof Error ? err.message : String(err)}\n`);
+    warn(`sshcheck: this run is not recorded: ${errorMessage(err)}\n`);
     store = undefined;
   }
   const started = Date.now();
@@ -83,7 +84,7 @@ export async function prepareRun(
   } catch (err) {
     const { isBusyError } = await import('../store/store.js');
     if (isBusyError(err)) warn(`sshcheck: the store ${store?.path ?? ''} is locked by another process: diagnosing anyway; this run is recorded when the store is free\n`);
-    else warn(`sshcheck: the audit log cannot be written: ${err instanceof Error ? err.message : String(err)}\n`);
+    else warn(`sshcheck: the audit log cannot be written: ${errorMessage(err)}\n`);
     spooled = isBusyError(err);
   }
   return {
@@ -99,14 +100,14 @@ export async function prepareRun(
           patch = { verdict: verdictOf(report.diagnosis.cause), cause: report.diagnosis.cause, addresses: report.target.addresses, bastion: report.vantage.name, durationMs, reportId: report.id };
         } else {
           const { error } = result;
-          const message = error instanceof Error ? error.message : String(error);
+          const message = errorMessage(error);
           patch = isPolicyError(error) ? { verdict: 'denied', denial: 'policy', reason: message, addresses: 'denial' in error ? error.denial.addresses : [], durationMs } : { verdict: 'failed', reason: message, durationMs };
         }
         // The first row was written: complete it. It was not (locked): one finished row now.
         if (auditId !== undefined) spool({ method: 'updateAudit', args: [auditId, patch] });
         else if (spooled) spool({ method: 'addAudit', args: [{ ...entry, ...patch, addresses: patch.addresses ?? [] }] });
       } catch (err) {
-        warn(`sshcheck: the run could not be recorded: ${err instanceof Error ? err.message : String(err)}\n`);
+        warn(`sshcheck: the run could not be recorded: ${errorMessage(err)}\n`);
       } finally {
         store.close();
       }

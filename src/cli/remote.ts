@@ -2,7 +2,7 @@
 // this terminal shows its live progress and prints the same report (its vantage is the
 // bastion's). The agent records the run in its own store; nothing is probed from here.
 import { readFileSync } from 'node:fs';
-import { SshcheckError } from '../errors.js';
+import { SshcheckError, errorMessage } from '../errors.js';
 import { NatsEngine } from '../nats/engine.js';
 import { openBroker } from '../nats/connect.js';
 import { natsSettings } from '../nats/options.js';
@@ -21,7 +21,7 @@ export async function remoteCheck(request: CheckRequest, env: Env): Promise<numb
   try {
     settings = natsSettings(request.nats, env, (p) => readFileSync(p, 'utf8'), 'sshcheck cli');
   } catch (err) {
-    throw new SshcheckError('E_USAGE', err instanceof Error ? err.message : String(err));
+    throw new SshcheckError('E_USAGE', errorMessage(err));
   }
   if (!settings) throw new SshcheckError('E_USAGE', '--via needs a broker: give --nats <url> or set SSHCHECK_NATS_URL');
   if (request.budgetMs !== undefined || request.waitAll || request.vantage !== undefined || request.policyPath !== undefined) {

@@ -6,7 +6,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { findEngineConfig } from '../config/engine-config.js';
 import type { EngineConfig } from '../config/engine-config.js';
-import { SshcheckError } from '../errors.js';
+import { SshcheckError, errorMessage } from '../errors.js';
 import { storePath } from '../store/paths.js';
 import { Store } from '../store/store.js';
 import { spoolDir } from '../store/spool.js';
@@ -33,6 +33,6 @@ export function openStoreForReading(env: Env): { store: Store; config: EngineCon
     return { store: Store.open(path, { readonly: true, busyTimeoutMs: 1000 }), config };
   } catch (err) {
     if (err instanceof SshcheckError) throw err;
-    throw new SshcheckError('E_STORE', `cannot open the store ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new SshcheckError('E_STORE', `cannot open the store ${path}: ${errorMessage(err)}`);
   }
 }

@@ -6,7 +6,7 @@
 // The schedule and the wording are src/chat/watch.ts; this file does the I/O.
 import type { EngineConfig } from '../config/engine-config.js';
 import { findEngineConfig } from '../config/engine-config.js';
-import { isSshcheckError, SshcheckError } from '../errors.js';
+import { isSshcheckError, SshcheckError, errorMessage } from '../errors.js';
 import type { Report } from '../engine/report.js';
 import { run } from '../engine/run.js';
 import { printable } from '../target.js';
@@ -155,7 +155,7 @@ export async function runWatch(argv: readonly string[], env: Env, io: WatchIo, n
       report = await checkOnce(check, config, env, io);
     } catch (err) {
       // A refused target is bad input (nothing probed); anything else ends the watch as the engine's failure.
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       if (isSshcheckError(err) && (err.code === 'E_USAGE' || err.code === 'E_POLICY' || err.code === 'E_BUDGET')) {
         io.stderr(`sshcheck watch: ${message}\n`);
         return EXIT.usage;

@@ -5,7 +5,7 @@
 // of seconds under a burst. Runs here are as in-process runs (run.ts), with events and the
 // outcome posted back; threaded.ts is the other side.
 import { parentPort } from 'node:worker_threads';
-import { isSshcheckError } from '../errors.js';
+import { isSshcheckError, errorMessage } from '../errors.js';
 import type { ProgressEvent, Report } from './report.js';
 import { run } from './run.js';
 import type { RunOptions } from './run.js';
@@ -45,7 +45,7 @@ function serve(channel: Channel): void {
       .then((report) => post({ type: 'done', id: message.id, report }))
       .catch((err: unknown) => {
         const denial = (err as { denial?: unknown }).denial;
-        post({ type: 'error', id: message.id, error: { message: err instanceof Error ? err.message : String(err), ...(isSshcheckError(err) ? { code: err.code } : {}), ...(denial !== undefined ? { denial } : {}) } });
+        post({ type: 'error', id: message.id, error: { message: errorMessage(err), ...(isSshcheckError(err) ? { code: err.code } : {}), ...(denial !== undefined ? { denial } : {}) } });
       })
       .finally(() => controllers.delete(message.id));
   });

@@ -17,6 +17,7 @@ import type { ConcurrencyState, LoadDuring, LoadLevel, LoadLimits } from './load
 import { DEFAULT_LOAD_LIMITS, TIMING_CAUSES, covered, initialConcurrency, judgeFinding, loadDuring, loadLevel, nextConcurrency, saturationWords } from './load.js';
 import type { LoadSource } from './load-monitor.js';
 import { SAMPLE_MS, startLoadMonitor } from './load-monitor.js';
+import { errorMessage } from '../errors.js';
 
 export const FLEET_SCHEMA = 'sshcheck/fleet@1';
 export const DEFAULT_CONCURRENCY = 32;
@@ -250,7 +251,7 @@ export async function runFleet(targets: readonly Target[], options: FleetOptions
         else accept(index, report);
       }
     } catch (err) {
-      const failure = { target: hostLabel(target), error: err instanceof Error ? err.message : String(err) };
+      const failure = { target: hostLabel(target), error: errorMessage(err) };
       failures.push(failure);
       failedIndexes.push(index);
       options.onFailure?.(failure, index);

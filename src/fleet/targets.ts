@@ -2,7 +2,7 @@
 // target per line, `#` comments) and groups from the bastion's engine config, expanded,
 // validated one by one with parseTarget, de-duplicated, and capped as a whole.
 import { readFileSync, statSync } from 'node:fs';
-import { SshcheckError, isSshcheckError } from '../errors.js';
+import { SshcheckError, isSshcheckError, errorMessage } from '../errors.js';
 import type { Target, TargetOverrides } from '../target.js';
 import { parseTarget, printable } from '../target.js';
 import { GROUP_NAME, MAX_EXPANSION, expandTargetWord } from './range.js';
@@ -50,7 +50,7 @@ export function hostsFileLines(text: string): string[] {
 }
 
 function where(source: string, pattern: string, err: unknown): SshcheckError {
-  const message = isSshcheckError(err) || err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   return new SshcheckError('E_USAGE', `${source} "${printable(pattern, 80)}": ${message}`);
 }
 

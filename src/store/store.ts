@@ -11,7 +11,7 @@ import { closeSync, existsSync, mkdirSync, openSync, unlinkSync } from 'node:fs'
 import { dirname } from 'node:path';
 import Database from './sqlite.js';
 import type { SqliteDatabase } from './sqlite.js';
-import { SshcheckError } from '../errors.js';
+import { SshcheckError, errorMessage } from '../errors.js';
 import type { Report } from '../engine/report.js';
 import { DEFAULT_RETENTION_DAYS } from './config.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
@@ -399,7 +399,7 @@ export class Store {
       if (err instanceof SshcheckError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       const locked = isBusyError(err) ? ' (another process holds its lock: try again when it is done)' : '';
-      throw new SshcheckError('E_STORE', `cannot open the store ${path}: ${err instanceof Error ? err.message : String(err)}${locked}${code === 'EACCES' ? ' (no permission: set SSHCHECK_DB or store.path in the engine config to a file this user may write)' : ''}`, { cause: err });
+      throw new SshcheckError('E_STORE', `cannot open the store ${path}: ${errorMessage(err)}${locked}${code === 'EACCES' ? ' (no permission: set SSHCHECK_DB or store.path in the engine config to a file this user may write)' : ''}`, { cause: err });
     }
   }
 

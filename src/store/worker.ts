@@ -6,7 +6,7 @@
 // written because the store is locked is spooled to disk (spool.ts), answered as `spooled`
 // at once, and retried here until it is written; reads go on meanwhile (WAL).
 import { parentPort, workerData } from 'node:worker_threads';
-import { SshcheckError } from '../errors.js';
+import { SshcheckError, errorMessage } from '../errors.js';
 import { appendSpoolCalls, clearSpool, isSpooledMethod } from './spool.js';
 import type { SpooledMethod } from './spool.js';
 import { isBusyError, Store } from './store.js';
@@ -54,7 +54,7 @@ export type FromWorker =
 
 function wire(err: unknown): WireError {
   const code = (err as { code?: unknown } | null)?.code;
-  return { message: err instanceof Error ? err.message : String(err), ...(typeof code === 'string' ? { code } : {}), busy: isBusyError(err) };
+  return { message: errorMessage(err), ...(typeof code === 'string' ? { code } : {}), busy: isBusyError(err) };
 }
 
 const RETRY_FIRST_MS = 50;
@@ -139,7 +139,7 @@ function serve(port: NonNullable<typeof parentPort>, init: WorkerInit): void {
       }
       schedule();
     } catch (err) {
-      for (const call of durable) reply({ type: 'error', id: call.id, error: { message: `the store is locked and the row could not be spooled either: ${err instanceof Error ? err.message : String(err)}`, busy: true } });
+      for (const call of durable) reply({ type: 'error', id: call.id, error: { message: `the store is locked and the row could not be spooled either: ${errorMessage(err)}`, busy: true } });
     }
   };
 

@@ -3,6 +3,7 @@
 import { open } from 'node:fs/promises';
 import type { KnownHostsObs } from '../observations.js';
 import { MAX_KNOWN_HOSTS_BYTES, lookupName, parseKnownHosts, patternsMatch } from './parse-known-hosts.js';
+import { errorMessage } from '../../errors.js';
 
 export async function readKnownHosts(path: string): Promise<KnownHostsObs> {
   try {
@@ -16,7 +17,7 @@ export async function readKnownHosts(path: string): Promise<KnownHostsObs> {
     }
   } catch (err) {
     const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
-    return { path, entries: [], error: code || (err instanceof Error ? err.message : String(err)) };
+    return { path, entries: [], error: code || (errorMessage(err)) };
   }
 }
 

@@ -8,6 +8,7 @@ import type { ProbeContext, Updater } from './context.js';
 import type { TimedLine, VerboseObs, VerboseParse } from '../observations.js';
 import { boundedSpawn } from './spawn.js';
 import { parseVerbose } from './parse-openssh-verbose.js';
+import { errorMessage } from '../../errors.js';
 
 export interface VerboseOptions {
   /** What ssh connects to: the name, or (under a target policy) the address that was checked. */
@@ -151,7 +152,7 @@ export async function probeVerbose(opts: VerboseOptions, ctx: ProbeContext, onUp
       command,
       lines,
       parsed: parseVerbose(lines),
-      unavailable: `ssh could not be started (${err instanceof Error ? err.message : String(err)})`,
+      unavailable: `ssh could not be started (${errorMessage(err)})`,
     };
   }
 }

@@ -6,6 +6,7 @@ import type { ProbeContext } from './context.js';
 import type { ProbeBase, SshConfigObs } from '../observations.js';
 import { boundedSpawn } from './spawn.js';
 import { DEFAULT_PORT, printable } from '../../target.js';
+import { errorMessage } from '../../errors.js';
 
 export type SshConfigFields = Omit<SshConfigObs, keyof ProbeBase>;
 
@@ -95,6 +96,6 @@ export async function probeSshConfig(opts: { host: string; port?: number }, ctx:
     }
     return { ...obs, ...parseSshConfig(result.stdout) };
   } catch (err) {
-    return { state: 'done', startedMs, endedMs: ctx.now(), unavailable: `ssh could not be started (${err instanceof Error ? err.message : String(err)})` };
+    return { state: 'done', startedMs, endedMs: ctx.now(), unavailable: `ssh could not be started (${errorMessage(err)})` };
   }
 }

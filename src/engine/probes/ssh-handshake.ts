@@ -50,6 +50,7 @@ import {
   startKeyAgreement,
   unimplementedChoice,
 } from './ssh-kex.js';
+import { errorMessage } from '../../errors.js';
 
 export interface HandshakeOptions {
   address: string;
@@ -567,6 +568,3 @@ function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -6,6 +6,7 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { SshReader, SshWriter, WireError } from './ssh-wire.js';
+import { errorMessage } from '../../errors.js';
 
 /** Fields of the certified key in an OpenSSH certificate (PROTOCOL.certkeys), after the nonce. */
 const CERT_KEY_FIELDS: Readonly<Record<string, { plain: string; fields: number }>> = {
@@ -158,7 +159,7 @@ export function parsePublicKey(blob: Buffer): ParsedKey {
     }
   } catch (err) {
     if (err instanceof WireError) throw err;
-    throw new WireError(`the ${type.slice(0, 64)} host key does not parse: ${err instanceof Error ? err.message : String(err)}`);
+    throw new WireError(`the ${type.slice(0, 64)} host key does not parse: ${errorMessage(err)}`);
   }
 }
 
@@ -202,7 +203,7 @@ export function verifyHostSignature(algorithm: string, hostKeyBlob: Buffer, sign
     const valid = checkSignature(parsed, sigName, sigBody, r, data);
     return valid ? { ok: true } : { ok: false, reason: `the ${sigName} signature over the exchange hash does not verify with the host key` };
   } catch (err) {
-    return { ok: false, reason: err instanceof WireError ? err.message : `signature check failed: ${err instanceof Error ? err.message : String(err)}` };
+    return { ok: false, reason: err instanceof WireError ? err.message : `signature check failed: ${errorMessage(err)}` };
   }
 }
 

@@ -26,6 +26,7 @@ import { MSG, SshReader, SshWriter, WireError, sanitizeText } from './ssh-wire.j
 import { hostKeyFingerprint } from './ssh-hostkey.js';
 import { CHACHA_KEY_LENGTH, CHACHA_NAME, chachaOpener, chachaSealer } from './ssh-chacha.js';
 import { mlKem768 } from './on-demand.js';
+import { errorMessage } from '../../errors.js';
 
 export type HashName = 'sha256' | 'sha384' | 'sha512';
 
@@ -196,7 +197,7 @@ function guard<T>(what: string, fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    throw new WireError(`${what} failed: ${err instanceof Error ? err.message : String(err)}`);
+    throw new WireError(`${what} failed: ${errorMessage(err)}`);
   }
 }
 
