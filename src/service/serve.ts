@@ -20,6 +20,7 @@ import { TokenSet, tokensFromEnv } from './tokens.js';
 import { serviceAdmission } from './audit.js';
 import { engineRunner } from './engine-runner.js';
 import { warmAdmission } from './warm-up.js';
+import { turnWriter } from './log-lines.js';
 import { defaultPolicy } from '../policy/target-policy.js';
 import { storePath } from '../store/paths.js';
 import { StoreClient } from '../store/client.js';
@@ -158,7 +159,15 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   const policy = engineConfig?.policy ?? defaultPolicy();
   // The logger scrubs every token value, including ones added by a reload.
   const secrets = [...source.tokens];
-  const logger = createLogger({ name: 'sshcheck-serve', level: options.logLevel, secrets });
+  // One write per turn of the loop for the request lines (log-lines.ts); what is queued is
+  // written at stop and at exit.
+  const logLines = turnWriter((text) => process.stderr.write(text));
+  process.on('exit', logLines.flush);
+  const endLog = (): void => {
+    logLines.flush();
+    process.off('exit', logLines.flush);
+  };
+  const logger = createLogger({ name: 'sshcheck-serve', level: options.logLevel, secrets, write: logLines.write });
   if (store.recovery && (store.recovery.interrupted > 0 || store.recovery.replayed > 0)) logger.warn('a process that stopped uncleanly left rows: closed as interrupted, spooled rows written', { ...store.recovery });
   const tokens = new TokenSet(source.tokens);
   // Probes run in a process of their own: their children's fork/exec never stops this one (healthz, admission).
@@ -201,6 +210,7 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
     io.stderr(`sshcheck serve: cannot listen on ${formatListen(listen)}: ${err instanceof Error ? err.message : String(err)}\n`);
     await store.close();
     await threaded.close();
+    endLog();
     return 3;
   }
   logger.info('listening', { address: formatListen(listen), vantage, maxRuns: options.maxRuns, reuseMs: options.reuseMs, bearers: tokens.size });
@@ -211,5 +221,6 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   await threaded.close();
   const unwritten = await store.close();
   if (unwritten > 0) logger.warn('the store was still locked at exit: rows stay in the spool and are written by the next process that opens it', { rows: unwritten, spool: `${store.path}-spool` });
+  endLog();
   return 0;
 }
