@@ -182,6 +182,11 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   warmAdmission(policy, tokens);
   const service = createService({ runner, tokens, logger, vantage, admit, registry: { maxRuns: options.maxRuns, reuseMs: options.reuseMs }, ...(io.version !== undefined ? { version: io.version } : {}) });
 
+  // The store thread's replies are taken at every request's arrival, not only when the loop's
+  // turn reaches them: under a burst a turn is hundreds of requests, and an admitted one's
+  // 202 waited for its written row behind all of them (StoreClient.poll).
+  service.server.on('request', () => store.poll());
+
   const tokenFile = source.file;
   io.onReload?.(() => {
     if (!tokenFile) return logger.warn('reload requested, but no SSHCHECK_SERVICE_TOKENS_FILE is configured: nothing to re-read');
