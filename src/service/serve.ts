@@ -150,7 +150,7 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   // cannot record what it probes does not start. Rows a crash left unfinished are closed.
   let store: StoreClient;
   try {
-    store = await StoreClient.open(storePath(engineConfig?.store, { env }).path, { recover: true, busyTimeoutMs: STORE_BUSY_MS, ...(engineConfig?.store?.retentionDays !== undefined ? { retentionDays: engineConfig.store.retentionDays } : {}) });
+    store = await StoreClient.open(storePath(engineConfig?.store, { env }).path, { recover: true, prompt: true, busyTimeoutMs: STORE_BUSY_MS, ...(engineConfig?.store?.retentionDays !== undefined ? { retentionDays: engineConfig.store.retentionDays } : {}) });
   } catch (err) {
     io.stderr(`sshcheck serve: ${err instanceof Error ? err.message : String(err)} (with systemd: StateDirectory=sshcheck in the unit, docs/deploy.md)\n`);
     return 2;

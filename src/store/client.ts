@@ -57,6 +57,12 @@ interface Waiting {
 export interface ClientOptions extends Omit<StoreOptions, 'now'> {
   /** Write what crashed processes spooled and close their unfinished rows (bot, serve). */
   recover?: boolean;
+  /**
+   * Send a call someone waits for when the code that made it is done, not at the end of the
+   * loop's turn (serve, which reads replies mid-turn with poll()): one message per such call
+   * instead of one per turn.
+   */
+  prompt?: boolean;
 }
 
 export class StoreClient {
@@ -64,7 +70,7 @@ export class StoreClient {
   private readonly waiting = new Map<number, Waiting>();
   /** Calls not yet sent to the store's thread (see call()). */
   private outbox: CallMessage[] = [];
-  /** A flush is queued for the end of the current task (a call someone waits for). */
+  /** A flush is queued for a call someone waits for (end of the task with `prompt`, else of the turn). */
   private flushing = false;
   private later: NodeJS.Timeout | undefined;
   private sent = 0;
@@ -75,6 +81,7 @@ export class StoreClient {
 
   private constructor(
     readonly path: string,
+    private readonly prompt: boolean,
     private readonly worker: Worker,
     /** This side of the channel to the store's thread: calls out, replies in (see poll()). */
     private readonly port: MessagePort,
@@ -93,7 +100,7 @@ export class StoreClient {
 
   /** Starts the store's thread and opens the store there; throws SshcheckError E_STORE as Store.open does. */
   static open(path: string, options: ClientOptions = {}): Promise<StoreClient> {
-    const { recover = false, ...storeOptions } = options;
+    const { recover = false, prompt = false, ...storeOptions } = options;
     // A channel of its own rather than the worker's implicit one: a MessagePort can be read
     // synchronously (poll()).
     const { port1, port2 } = new MessageChannel();
@@ -102,7 +109,7 @@ export class StoreClient {
     return new Promise((resolve, reject) => {
       const first = (message: FromWorker): void => {
         worker.off('error', failed);
-        if (message.type === 'ready') resolve(new StoreClient(path, worker, port1, message.schemaVersion, message.owner, message.recovery));
+        if (message.type === 'ready') resolve(new StoreClient(path, prompt, worker, port1, message.schemaVersion, message.owner, message.recovery));
         else {
           port1.close();
           void worker.terminate();
@@ -129,10 +136,10 @@ export class StoreClient {
    * requests costs a few messages to the store's thread, not one each. Each postMessage wakes
    * that thread, and on a busy 2-core machine the wake-up took this thread off its CPU for
    * 0.1-0.5 ms: the largest cost per refused request of a burst of 300
-   * (bench/service-burst.ts). A call someone waits for goes (with everything before it) once
-   * the code that made it is done, not at the end of the turn: one turn of a burst is the
-   * whole batch of requests the kernel handed over at once, and an admitted request's row
-   * waited behind all of them (the 202 came ~200 ms after the request, bench/service-burst.ts).
+   * (bench/service-burst.ts). A call someone waits for goes with everything before it at the
+   * end of the turn (setImmediate), or with `prompt` once the code that made it is done: one
+   * turn of a burst is the whole batch of requests the kernel handed over at once, and an
+   * admitted request's row waited behind all of them (its 202 came ~200 ms after the request).
    */
   call<K extends StoreMethod>(method: K, args: ArgsOf<K>, hooks?: CallHooks): Promise<ResultOf<K>> {
     if (this.closed) return Promise.reject(new SshcheckError('E_STORE', 'the store is closed'));
@@ -144,7 +151,8 @@ export class StoreClient {
         this.awaited += 1;
         if (!this.flushing) {
           this.flushing = true;
-          queueMicrotask(() => this.flush());
+          if (this.prompt) queueMicrotask(() => this.flush());
+          else setImmediate(() => this.flush());
         }
       } else if (!this.flushing) this.later ??= setTimeout(() => this.flush(), BACKGROUND_FLUSH_MS);
     });

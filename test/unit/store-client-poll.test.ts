@@ -24,7 +24,7 @@ function busy(ms: number, each: () => boolean): boolean {
 
 test('poll() takes a waited-for reply while the loop is busy; background calls are not waited for', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sshcheck-poll-'));
-  const store = await StoreClient.open(join(dir, 'sshcheck.db'));
+  const store = await StoreClient.open(join(dir, 'sshcheck.db'), { prompt: true });
   try {
     const refused = store.addAudit({ ...row, verdict: 'denied', denial: 'queue-full' }, { background: true });
     assert.equal(store.awaitedCalls, 0, 'a background row is not waited for');
