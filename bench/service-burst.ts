@@ -16,7 +16,12 @@
 // V8's optimising tiers (the do-nothing floor spends twice the CPU cold as warm); `--warm`
 // times a second burst, on other ports, after the first one's runs ended: a service that has
 // served before.
-// Usage: node dist/bench/service-burst.js [--requests 300] [--root <dir>] [--json <file>] [--target <ip>] [--floor] [--warm] [--cpu-prof <dir>]
+// The service logs at warn (no line per request) unless `--log-level info` (serve's default:
+// one line per request on its stderr, a pipe here as under systemd). Builds that export it
+// also give the service's own view: sshcheck_admission_seconds, arrival to answer.
+// `--unauthorized` sends a token the service does not know: every request 401, before its
+// body is read (node:http and the token check alone, in the service's process).
+// Usage: node dist/bench/service-burst.js [--requests 300] [--root <dir>] [--json <file>] [--target <ip>] [--floor] [--warm] [--cpu-prof <dir>] [--log-level info] [--unauthorized]
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,6 +32,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { closedPort } from '../test/support/serve-child.js';
+import { parsePrometheusText } from '../test/lab/prom-text.js';
 import { pollOnce } from './healthz-poller.js';
 import { isMain, quantile, secs, worst } from './stats.js';
 
@@ -41,6 +47,12 @@ export interface BurstResult {
   admission: { p50: number; p99: number; worst: number };
   busy: { count: number; p50: number; p99: number; worst: number };
   healthz: { count: number; errors: number; p50: number; p99: number; worst: number };
+  /**
+   * The service's own admission time for this burst's POSTs (ms), from its /metrics histogram
+   * sshcheck_admission_seconds (arrival to answer, builds that export it): counted, and p50/p99
+   * interpolated within buckets as Prometheus's histogram_quantile() does.
+   */
+  serviceAdmission?: { count: number; p50: number; p99: number; byStatus: Record<string, { count: number; p50: number; p99: number }> };
   /** The service's own event-loop delay from /metrics (ms), when its build exports it. */
   loopDelay?: { p50: number; p99: number; worst: number };
   /**
@@ -53,6 +65,11 @@ export interface BurstResult {
    */
   cpu?: { processMs: number; mainMs: number; mainWaitMs: number; engineMs?: number };
   wallMs: number;
+  /**
+   * With --cpu-prof: the burst's first connection to its last answer on the monotonic clock
+   * (µs), which the profile's timestamps also use: the profile's burst is this window.
+   */
+  profileWindowUs?: [number, number];
   /** The 1-minute load average before and after: how busy the shared machine was. */
   load: [number, number];
 }
@@ -75,7 +92,7 @@ process.once('SIGTERM', () => process.exit(0));
 `;
 
 /** One request per connection, written at once on connections opened beforehand: status and ms from the write to the status line. */
-async function fire(port: number, bodies: readonly string[]): Promise<{ statuses: string[]; ms: number[]; wallMs: number }> {
+async function fire(port: number, bodies: readonly string[], token = TOKEN): Promise<{ statuses: string[]; ms: number[]; wallMs: number }> {
   const sockets = await Promise.all(
     bodies.map(
       () =>
@@ -106,11 +123,63 @@ async function fire(port: number, bodies: readonly string[]): Promise<{ statuses
           });
           socket.once('error', () => done('error'));
           socket.once('close', () => done('closed'));
-          socket.write(`POST /v1/checks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+          socket.write(`POST /v1/checks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nAuthorization: Bearer ${token}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
         }),
     ),
   );
   return { statuses: answers.map((a) => a.status), ms: answers.map((a) => a.ms), wallMs: performance.now() - started };
+}
+
+type Buckets = Array<[number, number]>;
+
+/** sshcheck_admission_seconds's cumulative buckets (upper bound in s, count) by status, and summed over them ('all'); undefined when the build does not export it. */
+async function admissionBuckets(url: string): Promise<Map<string, Buckets> | undefined> {
+  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text().catch(() => '');
+  const family = parsePrometheusText(text).get('sshcheck_admission_seconds');
+  if (!family) return undefined;
+  const byStatus = new Map<string, Buckets>();
+  const all = new Map<number, number>();
+  for (const s of family.samples) {
+    if (s.name !== 'sshcheck_admission_seconds_bucket') continue;
+    const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+    const status = s.labels.status ?? '';
+    byStatus.set(status, [...(byStatus.get(status) ?? []), [le, s.value]]);
+    all.set(le, (all.get(le) ?? 0) + s.value);
+  }
+  byStatus.set('all', [...all.entries()].sort(([a], [b]) => a - b));
+  return byStatus;
+}
+
+/** This burst's share of the service's admission histogram: count, p50 and p99 (ms), of all answers and by status. */
+function admissionOf(before: Map<string, Buckets>, after: Map<string, Buckets>): NonNullable<BurstResult['serviceAdmission']> {
+  const of = (key: string): { count: number; p50: number; p99: number } => {
+    const a = after.get(key) ?? [];
+    const b = before.get(key) ?? [];
+    return { count: (a.at(-1)?.[1] ?? 0) - (b.at(-1)?.[1] ?? 0), p50: bucketQuantile(b, a, 0.5), p99: bucketQuantile(b, a, 0.99) };
+  };
+  const byStatus: Record<string, { count: number; p50: number; p99: number }> = {};
+  for (const key of after.keys()) if (key !== 'all' && of(key).count > 0) byStatus[key] = of(key);
+  return { ...of('all'), byStatus };
+}
+
+/** The q-quantile (ms) of what was observed between two readings of a cumulative histogram, interpolated linearly within its bucket (histogram_quantile). */
+export function bucketQuantile(before: ReadonlyArray<[number, number]>, after: ReadonlyArray<[number, number]>, q: number): number {
+  const counts = after.map(([le, n], i) => [le, n - (before[i]?.[1] ?? 0)] as const);
+  const total = counts.at(-1)?.[1] ?? 0;
+  if (total === 0) return NaN;
+  const rank = q * total;
+  let lower = 0;
+  let below = 0;
+  for (const [le, n] of counts) {
+    if (n >= rank) {
+      // Above the highest finite bound there is nothing to interpolate: say that bound.
+      if (!Number.isFinite(le)) return lower * 1000;
+      return (lower + ((le - lower) * (rank - below)) / Math.max(1, n - below)) * 1000;
+    }
+    lower = le;
+    below = n;
+  }
+  return NaN;
 }
 
 /** The service's event-loop delay summary from its /metrics (ms), when exported. */
@@ -166,15 +235,16 @@ function exitOf(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 }
 
-export async function burst(options: { requests: number; root: string; target?: string; floor?: boolean; cpuProf?: string; warm?: boolean }): Promise<BurstResult> {
+export async function burst(options: { requests: number; root: string; target?: string; floor?: boolean; cpuProf?: string; warm?: boolean; logLevel?: string; unauthorized?: boolean }): Promise<BurstResult> {
   const dir = mkdtempSync(join(tmpdir(), 'sshcheck-burst-'));
   const port = await closedPort();
   writeFileSync(join(dir, 'engine.yml'), 'policy:\n  allow: [127.0.0.1]\n');
   const cli = join(options.root, 'bin', 'sshcheck.js');
+  const profile = options.cpuProf !== undefined ? ['--cpu-prof', '--cpu-prof-interval', '200', '--cpu-prof-dir', options.cpuProf] : [];
   const env = { PATH: process.env.PATH ?? '', HOME: dir, SSHCHECK_DB: join(dir, 'sshcheck.db'), SSHCHECK_SERVICE_TOKENS: TOKEN, SSHCHECK_ENGINE_CONFIG: join(dir, 'engine.yml') };
   const child = options.floor
-    ? spawn(process.execPath, ['-e', FLOOR_SERVER, String(port)], { stdio: ['ignore', 'ignore', 'inherit'] })
-    : spawn(process.execPath, [...(options.cpuProf !== undefined ? ['--cpu-prof', '--cpu-prof-interval', '200', '--cpu-prof-dir', options.cpuProf] : []), cli, 'serve', '--listen', `127.0.0.1:${port}`, '--vantage', 'bench', '--log-level', 'warn', '--budget', '5'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    ? spawn(process.execPath, [...profile, '-e', FLOOR_SERVER, String(port)], { stdio: ['ignore', 'ignore', 'inherit'] })
+    : spawn(process.execPath, [...profile, cli, 'serve', '--listen', `127.0.0.1:${port}`, '--vantage', 'bench', '--log-level', options.logLevel ?? 'warn', '--budget', '5'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const url = `http://127.0.0.1:${port}`;
   // Its log, read as it comes (a pipe nobody reads would block it once full), for a failed start.
   let log = '';
@@ -200,9 +270,16 @@ export async function burst(options: { requests: number; root: string; target?: 
     // Let the poller take a few samples before the burst.
     await new Promise((r) => setTimeout(r, 500));
     const bodies = Array.from({ length: options.requests }, (_, i) => JSON.stringify({ target: options.target ?? '127.0.0.1', port: 20_000 + i }));
+    const buckets0 = options.floor ? undefined : await admissionBuckets(url);
     const cpu0 = cpuSnapshot(child.pid);
-    const answers = await fire(port, bodies);
+    const from = process.hrtime.bigint();
+    // --unauthorized: a token the service does not know (401 before the body is read).
+    const answers = await fire(port, bodies, options.unauthorized ? `${TOKEN}-not-this-one` : TOKEN);
+    const to = process.hrtime.bigint();
     const cpu1 = cpuSnapshot(child.pid);
+    // Read at once: nothing but the poller's GETs reach the service meanwhile, and they are not POSTs.
+    const buckets1 = buckets0 ? await admissionBuckets(url) : undefined;
+    const serviceAdmission = buckets0 && buckets1 ? admissionOf(buckets0, buckets1) : undefined;
     const cpu = { processMs: cpu1.processMs - cpu0.processMs, mainMs: cpu1.mainMs - cpu0.mainMs, mainWaitMs: cpu1.mainWaitMs - cpu0.mainWaitMs, ...(options.floor ? {} : { engineMs: cpu1.engineMs - cpu0.engineMs }) };
     // Keep polling while the admitted runs finish.
     await new Promise((r) => setTimeout(r, 5000));
@@ -221,9 +298,11 @@ export async function burst(options: { requests: number; root: string; target?: 
       busy: { count: busy.length, p50: quantile(busy, 0.5), p99: quantile(busy, 0.99), worst: worst(busy) },
       // A failed poll counts as the worst wait: it is what a liveness probe would have seen.
       healthz: { count: health.length, errors: health.length - healthOk.length, p50: quantile(health, 0.5), p99: quantile(health, 0.99), worst: worst(health) },
+      ...(serviceAdmission ? { serviceAdmission } : {}),
       ...(loopDelay ? { loopDelay } : {}),
       ...(Number.isFinite(cpu.processMs) ? { cpu } : {}),
       wallMs: answers.wallMs,
+      ...(options.cpuProf !== undefined ? { profileWindowUs: [Number(from / 1000n), Number(to / 1000n)] as [number, number] } : {}),
       load: [load0, loadavg()[0] ?? NaN],
     };
   } finally {
@@ -237,15 +316,21 @@ export async function burst(options: { requests: number; root: string; target?: 
 
 export function burstLine(label: string, r: BurstResult): string {
   const loop = r.loopDelay ? `${secs(r.loopDelay.p99)} / ${secs(r.loopDelay.worst)}` : '-';
+  const fine = (ms: number): string => (ms < 10 ? `${ms.toFixed(2)} ms` : secs(ms));
+  const service = r.serviceAdmission
+    ? `${fine(r.serviceAdmission.p50)} / ${fine(r.serviceAdmission.p99)} (${Object.entries(r.serviceAdmission.byStatus)
+        .map(([status, s]) => `${s.count}× ${status}: ${fine(s.p50)} / ${fine(s.p99)}`)
+        .join(', ')})`
+    : '-';
   const cpu = r.cpu ? `${Math.round(r.cpu.processMs)} ms (main ${Math.round(r.cpu.mainMs)}, waited ${Math.round(r.cpu.mainWaitMs)})${r.cpu.engineMs !== undefined ? ` + engine ${Math.round(r.cpu.engineMs)} ms` : ''}` : '-';
-  return `| ${label} | ${Object.entries(r.statuses).map(([s, n]) => `${n}× ${s}`).join(', ')} | ${secs(r.admission.p50)} / ${secs(r.admission.p99)} / ${secs(r.admission.worst)} | ${secs(r.busy.p99)} | ${secs(r.healthz.p50)} / ${secs(r.healthz.p99)} / ${secs(r.healthz.worst)} (${r.healthz.count} polls${r.healthz.errors > 0 ? `, ${r.healthz.errors} failed` : ''}) | ${loop} | ${cpu} | ${r.load.map((l) => l.toFixed(1)).join(' → ')} |`;
+  return `| ${label} | ${Object.entries(r.statuses).map(([s, n]) => `${n}× ${s}`).join(', ')} | ${secs(r.admission.p50)} / ${secs(r.admission.p99)} / ${secs(r.admission.worst)} | ${secs(r.busy.p99)} | ${secs(r.healthz.p50)} / ${secs(r.healthz.p99)} / ${secs(r.healthz.worst)} (${r.healthz.count} polls${r.healthz.errors > 0 ? `, ${r.healthz.errors} failed` : ''}) | ${service} | ${loop} | ${cpu} | ${r.load.map((l) => l.toFixed(1)).join(' → ')} |`;
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { requests: { type: 'string' }, root: { type: 'string' }, json: { type: 'string' }, label: { type: 'string' }, target: { type: 'string' }, floor: { type: 'boolean' }, 'cpu-prof': { type: 'string' }, warm: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { requests: { type: 'string' }, root: { type: 'string' }, json: { type: 'string' }, label: { type: 'string' }, target: { type: 'string' }, floor: { type: 'boolean' }, 'cpu-prof': { type: 'string' }, warm: { type: 'boolean' }, 'log-level': { type: 'string' }, unauthorized: { type: 'boolean' } } });
   const requests = Math.min(1000, Math.max(1, Number(values.requests ?? '300')));
   const root = values.root ?? fileURLToPath(new URL('../../', import.meta.url));
-  const result = await burst({ requests, root, ...(values.target !== undefined ? { target: values.target } : {}), ...(values.floor ? { floor: true } : {}), ...(values['cpu-prof'] !== undefined ? { cpuProf: values['cpu-prof'] } : {}), ...(values.warm ? { warm: true } : {}) });
+  const result = await burst({ requests, root, ...(values.target !== undefined ? { target: values.target } : {}), ...(values.floor ? { floor: true } : {}), ...(values['cpu-prof'] !== undefined ? { cpuProf: values['cpu-prof'] } : {}), ...(values.warm ? { warm: true } : {}), ...(values['log-level'] !== undefined ? { logLevel: values['log-level'] } : {}), ...(values.unauthorized ? { unauthorized: true } : {}) });
   process.stdout.write(`${burstLine(values.label ?? (values.floor ? 'floor' : root), result)}\n`);
   if (values.json) writeFileSync(values.json, `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, node: process.version, root, floor: values.floor ?? false, warm: values.warm ?? false, ...result }, null, 2)}\n`);
 }

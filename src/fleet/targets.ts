@@ -2,7 +2,7 @@
 // target per line, `#` comments) and groups from the bastion's engine config, expanded,
 // validated one by one with parseTarget, de-duplicated, and capped as a whole.
 import { readFileSync, statSync } from 'node:fs';
-import { SshcheckError, isSshcheckError, errorMessage } from '../errors.js';
+import { SshcheckError, errorMessage } from '../errors.js';
 import type { Target, TargetOverrides } from '../target.js';
 import { parseTarget, printable } from '../target.js';
 import { GROUP_NAME, MAX_EXPANSION, expandTargetWord } from './range.js';

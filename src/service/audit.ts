@@ -16,6 +16,7 @@ import type { CheckBody } from './request.js';
 import type { RunRegistry, ServiceRun } from './runs.js';
 import type { Admission } from './server.js';
 import { verdictOf } from '../engine/report.js';
+import { errorMessage } from '../errors.js';
 
 /** The store calls admission makes (StoreClient, or a Store behind a promise in tests). */
 export interface AuditWriter {
@@ -43,7 +44,7 @@ export function serviceAdmission(options: {
   const { store, policy, vantage, logger } = options;
   const waitMs = options.auditWaitMs ?? DEFAULT_AUDIT_WAIT_MS;
   const failed = (err: unknown): void => {
-    logger.error('audit log write failed', { error: err instanceof Error ? err.message : String(err) });
+    logger.error('audit log write failed', { error: errorMessage(err) });
   };
   return (request) => {
     const started = Date.now();
@@ -81,7 +82,7 @@ export function serviceAdmission(options: {
             () => once({ ok: true }),
             (err: unknown) => {
               failed(err);
-              once({ ok: false, reason: `the audit log cannot be written (${err instanceof Error ? err.message : String(err)})` });
+              once({ ok: false, reason: `the audit log cannot be written (${errorMessage(err)})` });
             },
           );
         });

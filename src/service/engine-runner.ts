@@ -11,6 +11,7 @@ import type { TargetPolicy } from '../policy/target-policy.js';
 import { recentHistoryAsync } from '../store/run-history.js';
 import type { StoreClient } from '../store/client.js';
 import type { Runner } from './runs.js';
+import { errorMessage } from '../errors.js';
 
 /** What the shared core passes to the engine, in process or on the probe thread (engine/threaded.ts). */
 export type EngineRunOptions = Pick<RunOptions, 'vantage' | 'budgetMs' | 'policy' | 'onEvent' | 'signal' | 'history' | 'config' | 'from'>;
@@ -32,7 +33,7 @@ export function engineRunner(options: { store: Pick<StoreClient, 'lastHealthy' |
   return async (target, o) => {
     const report = await engine(target, o);
     // The store's own thread writes it; a failure is logged, never a lost report.
-    store.recordRun(report, 'service', { background: true }).catch((err: unknown) => logger.error('recording the run failed', { error: err instanceof Error ? err.message : String(err) }));
+    store.recordRun(report, 'service', { background: true }).catch((err: unknown) => logger.error('recording the run failed', { error: errorMessage(err) }));
     return report;
   };
 }

@@ -16,6 +16,16 @@ export const CHECK_OUTCOMES = ['started', 'joined', 'reused'] as const;
 /** Run durations from a TCP reset (~20 ms) to a full budget (15 s and more). */
 export const DURATION_BUCKETS_S = [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 15, 30] as const;
 
+/**
+ * Admission times, from a POST /v1/checks's arrival (its headers parsed) to its answer handed
+ * to the kernel: a refusal takes well under a millisecond of the service's own time, an
+ * admitted request waits for its audit row (up to DEFAULT_AUDIT_WAIT_MS). The goal is 100 ms.
+ */
+export const ADMISSION_BUCKETS_S = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] as const;
+
+/** The answers admission itself gives (a result, a run, refusals: policy, busy, audit), exported from the start; others appear when they happen. */
+export const ADMISSION_STATUSES = [200, 202, 403, 429, 503] as const;
+
 /** A label value as the format wants it: backslash, double quote and newline escaped. */
 export function escapeLabel(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -66,9 +76,12 @@ class Histogram {
     });
   }
 
-  lines(name: string): string[] {
-    const out = this.buckets.map((le, i) => `${name}_bucket{le="${number(le)}"} ${this.counts[i] ?? 0}`);
-    out.push(`${name}_bucket{le="+Inf"} ${this.count}`, `${name}_sum ${number(Math.round(this.sum * 1e6) / 1e6)}`, `${name}_count ${this.count}`);
+  /** Its sample lines; `labels` (already escaped, such as 'status="429"') go on every one. */
+  lines(name: string, labels = ''): string[] {
+    const sep = labels === '' ? '' : ',';
+    const own = labels === '' ? '' : `{${labels}}`;
+    const out = this.buckets.map((le, i) => `${name}_bucket{${labels}${sep}le="${number(le)}"} ${this.counts[i] ?? 0}`);
+    out.push(`${name}_bucket{${labels}${sep}le="+Inf"} ${this.count}`, `${name}_sum${own} ${number(Math.round(this.sum * 1e6) / 1e6)}`, `${name}_count${own} ${this.count}`);
     return out;
   }
 }
@@ -102,6 +115,8 @@ export class ServiceMetrics {
   readonly rejected = new LabeledCounter(REJECT_REASONS);
   private readonly duration = new Histogram(DURATION_BUCKETS_S);
   private readonly diagnosed = new Histogram(DURATION_BUCKETS_S);
+  /** By answer status: a 429's time and a 202's (which waits for its audit row) are different things. */
+  private readonly admission = new Map<number, Histogram>(ADMISSION_STATUSES.map((status) => [status, new Histogram(ADMISSION_BUCKETS_S)]));
   inFlight = 0;
   streams = 0;
   /** The service's event loop, when it is monitored (serve): what a burst costs /healthz and admission. */
@@ -113,6 +128,13 @@ export class ServiceMetrics {
     if (diagnosedMs !== undefined) this.diagnosed.observe(diagnosedMs / 1000);
   }
 
+  /** A POST /v1/checks answered with `status`, `seconds` after it arrived. */
+  answered(status: number, seconds: number): void {
+    let histogram = this.admission.get(status);
+    if (!histogram) this.admission.set(status, (histogram = new Histogram(ADMISSION_BUCKETS_S)));
+    histogram.observe(seconds);
+  }
+
   render(): string {
     const lines: string[] = [];
     const family = (name: string, type: string, help: string, body: string[]): void => {
@@ -122,6 +144,7 @@ export class ServiceMetrics {
     family('sshcheck_checks_total', 'counter', 'Check requests accepted, by how they were answered (a new run, joined a running one, reused a recent result).', this.checks.entries().map(([k, v]) => `sshcheck_checks_total{outcome="${escapeLabel(k)}"} ${v}`));
     family('sshcheck_run_duration_seconds', 'histogram', 'Duration of probe runs, start to report.', this.duration.lines('sshcheck_run_duration_seconds'));
     family('sshcheck_run_diagnosis_seconds', 'histogram', 'Time from the start of a run to its diagnosis.', this.diagnosed.lines('sshcheck_run_diagnosis_seconds'));
+    family('sshcheck_admission_seconds', 'histogram', 'Time from a POST /v1/checks request\'s arrival (headers read) to its answer (202, 200, 429, 403, 503, 4xx) handed to the kernel: what this service adds to a client\'s wait.', [...this.admission.entries()].sort(([a], [b]) => a - b).flatMap(([status, h]) => h.lines('sshcheck_admission_seconds', `status="${status}"`)));
     family('sshcheck_runs_in_flight', 'gauge', 'Probe runs going on now.', [`sshcheck_runs_in_flight ${this.inFlight}`]);
     family('sshcheck_event_streams', 'gauge', 'Event streams (SSE) open now.', [`sshcheck_event_streams ${this.streams}`]);
     family('sshcheck_requests_rejected_total', 'counter', 'Requests turned away, by reason.', this.rejected.entries().map(([k, v]) => `sshcheck_requests_rejected_total{reason="${escapeLabel(k)}"} ${v}`));

@@ -2,7 +2,7 @@
 // port and user parsing from the engine). Pure: JSON text in, a Target or an error naming
 // the field out.
 import { isIP } from 'node:net';
-import { isSshcheckError } from '../errors.js';
+import { errorMessage } from '../errors.js';
 import type { Target } from '../target.js';
 import { parsePort, parseTarget, parseUser, printable } from '../target.js';
 
@@ -31,7 +31,7 @@ export interface CheckBody {
 }
 
 function fieldError(field: string, err: unknown): RequestError {
-  const message = isSshcheckError(err) || err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   return new RequestError(400, field, `${field}: ${message}`);
 }
 
@@ -43,7 +43,7 @@ export function parseCheckBody(text: string, contentType: string | undefined): C
   try {
     body = JSON.parse(text);
   } catch (err) {
-    throw new RequestError(400, undefined, `the body is not valid JSON (${err instanceof Error ? err.message : String(err)}): ${CHECK_BODY_HELP}`);
+    throw new RequestError(400, undefined, `the body is not valid JSON (${errorMessage(err)}): ${CHECK_BODY_HELP}`);
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RequestError(400, undefined, `the body must be a JSON object: ${CHECK_BODY_HELP}`);
   const record = body as Record<string, unknown>;

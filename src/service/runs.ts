@@ -5,7 +5,7 @@
 // in count, then are forgotten.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
-import { isSshcheckError } from '../errors.js';
+import { isSshcheckError, errorMessage } from '../errors.js';
 import type { ProgressEvent, Report } from '../engine/report.js';
 import type { Target } from '../target.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -193,7 +193,7 @@ export class RunRegistry {
       this.logger.info('run finished', { check: run.id, target: run.key, cause: report.diagnosis.cause, diagnosedMs: report.diagnosedMs, durationMs: report.durationMs });
     } catch (err) {
       run.state = 'failed';
-      run.error = err instanceof Error ? err.message : String(err);
+      run.error = errorMessage(err);
       if (isSshcheckError(err)) run.errorCode = err.code;
       this.metrics.runFinished(run.errorCode === 'E_POLICY' ? 'policy-refused' : 'engine-error', this.now() - run.startedAt);
       this.logger.error('run failed', { check: run.id, target: run.key, error: run.error });

@@ -20,9 +20,11 @@ import { TokenSet, tokensFromEnv } from './tokens.js';
 import { serviceAdmission } from './audit.js';
 import { engineRunner } from './engine-runner.js';
 import { warmAdmission } from './warm-up.js';
+import { turnWriter } from './log-lines.js';
 import { defaultPolicy } from '../policy/target-policy.js';
 import { storePath } from '../store/paths.js';
 import { StoreClient } from '../store/client.js';
+import { errorMessage } from '../errors.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -149,16 +151,24 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   // cannot record what it probes does not start. Rows a crash left unfinished are closed.
   let store: StoreClient;
   try {
-    store = await StoreClient.open(storePath(engineConfig?.store, { env }).path, { recover: true, busyTimeoutMs: STORE_BUSY_MS, ...(engineConfig?.store?.retentionDays !== undefined ? { retentionDays: engineConfig.store.retentionDays } : {}) });
+    store = await StoreClient.open(storePath(engineConfig?.store, { env }).path, { recover: true, prompt: true, busyTimeoutMs: STORE_BUSY_MS, ...(engineConfig?.store?.retentionDays !== undefined ? { retentionDays: engineConfig.store.retentionDays } : {}) });
   } catch (err) {
-    io.stderr(`sshcheck serve: ${err instanceof Error ? err.message : String(err)} (with systemd: StateDirectory=sshcheck in the unit, docs/deploy.md)\n`);
+    io.stderr(`sshcheck serve: ${errorMessage(err)} (with systemd: StateDirectory=sshcheck in the unit, docs/deploy.md)\n`);
     return 2;
   }
   // Always fenced: requests come from chat. The engine config's policy: widens or narrows the defaults.
   const policy = engineConfig?.policy ?? defaultPolicy();
   // The logger scrubs every token value, including ones added by a reload.
   const secrets = [...source.tokens];
-  const logger = createLogger({ name: 'sshcheck-serve', level: options.logLevel, secrets });
+  // One write per turn of the loop for the request lines (log-lines.ts); what is queued is
+  // written at stop and at exit.
+  const logLines = turnWriter((text) => process.stderr.write(text));
+  process.on('exit', logLines.flush);
+  const endLog = (): void => {
+    logLines.flush();
+    process.off('exit', logLines.flush);
+  };
+  const logger = createLogger({ name: 'sshcheck-serve', level: options.logLevel, secrets, write: logLines.write });
   if (store.recovery && (store.recovery.interrupted > 0 || store.recovery.replayed > 0)) logger.warn('a process that stopped uncleanly left rows: closed as interrupted, spooled rows written', { ...store.recovery });
   const tokens = new TokenSet(source.tokens);
   // Probes run in a process of their own: their children's fork/exec never stops this one (healthz, admission).
@@ -173,6 +183,11 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   warmAdmission(policy, tokens);
   const service = createService({ runner, tokens, logger, vantage, admit, registry: { maxRuns: options.maxRuns, reuseMs: options.reuseMs }, ...(io.version !== undefined ? { version: io.version } : {}) });
 
+  // The store thread's replies are taken at every request's arrival, not only when the loop's
+  // turn reaches them: under a burst a turn is hundreds of requests, and an admitted one's
+  // 202 waited for its written row behind all of them (StoreClient.poll).
+  service.server.on('request', () => store.poll());
+
   const tokenFile = source.file;
   io.onReload?.(() => {
     if (!tokenFile) return logger.warn('reload requested, but no SSHCHECK_SERVICE_TOKENS_FILE is configured: nothing to re-read');
@@ -183,7 +198,7 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
       logger.info('bearer list reloaded', { bearers: next.tokens.length });
     } catch (err) {
       // A broken file must not lock everyone out: the previous tokens stay valid.
-      logger.error('token reload failed; the previous tokens stay valid', { error: err instanceof Error ? err.message : String(err) });
+      logger.error('token reload failed; the previous tokens stay valid', { error: errorMessage(err) });
     }
   });
 
@@ -197,10 +212,11 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
     // Owner and group (the bot's or the reverse proxy's group) may connect, nobody else.
     if (listen.kind === 'unix') chmodSync(listen.path, 0o660);
   } catch (err) {
-    logger.error('cannot listen', { address: formatListen(listen), error: err instanceof Error ? err.message : String(err) });
-    io.stderr(`sshcheck serve: cannot listen on ${formatListen(listen)}: ${err instanceof Error ? err.message : String(err)}\n`);
+    logger.error('cannot listen', { address: formatListen(listen), error: errorMessage(err) });
+    io.stderr(`sshcheck serve: cannot listen on ${formatListen(listen)}: ${errorMessage(err)}\n`);
     await store.close();
     await threaded.close();
+    endLog();
     return 3;
   }
   logger.info('listening', { address: formatListen(listen), vantage, maxRuns: options.maxRuns, reuseMs: options.reuseMs, bearers: tokens.size });
@@ -211,5 +227,6 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   await threaded.close();
   const unwritten = await store.close();
   if (unwritten > 0) logger.warn('the store was still locked at exit: rows stay in the spool and are written by the next process that opens it', { rows: unwritten, spool: `${store.path}-spool` });
+  endLog();
   return 0;
 }

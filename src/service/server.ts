@@ -22,6 +22,7 @@ import type { Runner, RunRegistryOptions, ServiceRun, StartResult } from './runs
 import type { CheckBody } from './request.js';
 import { encodeSse, encodeSseComment, encodeSseRetry, parseLastEventId } from './sse.js';
 import type { TokenSet } from './tokens.js';
+import { errorMessage } from '../errors.js';
 
 export interface ServiceOptions {
   runner: Runner;
@@ -68,6 +69,11 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 export const DEFAULT_HEARTBEAT_MS = 10_000;
 /** How long a client should wait before reconnecting a broken stream. */
 const SSE_RETRY_MS = 500;
+
+/** POST /v1/checks's path, with or without a query. */
+function isChecksUrl(url: string | undefined): boolean {
+  return url === '/v1/checks' || (url?.startsWith('/v1/checks?') ?? false);
+}
 
 const CHECK_PATH = /^\/v1\/checks\/([0-9a-f-]{36})$/;
 const EVENTS_PATH = /^\/v1\/checks\/([0-9a-f-]{36})\/events$/;
@@ -207,7 +213,7 @@ export function createService(options: ServiceOptions): Service {
       started = registry.start(request.target, request.from);
     } catch (err) {
       if (err instanceof BusyError) return busy(err);
-      admission?.deny(err instanceof Error ? err.message : String(err));
+      admission?.deny(errorMessage(err));
       throw err;
     }
     admission?.follow(started.run);
@@ -359,12 +365,16 @@ export function createService(options: ServiceOptions): Service {
   // default): half-sent headers would outlive the timeout by that much.
   const server = createServer({ connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.round(headersTimeoutMs / 4))) }, (req, res) => {
     const started = performance.now();
+    const admission = req.method === 'POST' && isChecksUrl(req.url);
     res.on('close', () => {
+      const ms = performance.now() - started;
+      // Answered (not a client that left first): the service's share of the admission wait.
+      if (admission && res.writableFinished) metrics.answered(res.statusCode, ms / 1000);
       // Method, path and status only: headers (the token) are never logged.
-      logger.info('request', { method: req.method, path: (req.url ?? '').slice(0, 200), status: res.statusCode, ms: Math.round(performance.now() - started) });
+      logger.info('request', { method: req.method, path: (req.url ?? '').slice(0, 200), status: res.statusCode, ms: Math.round(ms) });
     });
     handle(req, res).catch((err: unknown) => {
-      logger.error('request failed', { path: (req.url ?? '').slice(0, 200), error: err instanceof Error ? err.message : String(err) });
+      logger.error('request failed', { path: (req.url ?? '').slice(0, 200), error: errorMessage(err) });
       if (!res.headersSent) json(res, 500, errorBody('internal', 'the service failed on this request; see its log'));
       else res.destroy();
     });

@@ -3,7 +3,8 @@
 // send SIGHUP to reload the file). Comparison is constant time: both sides are hashed to
 // equal-length SHA-256 digests and compared with timingSafeEqual against every valid token,
 // without stopping at the first match, so timing tells nothing about how much matched.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
+import { errorMessage } from '../errors.js';
 
 export const MIN_TOKEN_LENGTH = 16;
 const TOKEN_RE = /^[\x21-\x7e]+$/;
@@ -11,8 +12,9 @@ const GENERATE = 'generate one with: openssl rand -hex 32';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** One-shot: half the cost of a Hash object per request, and no object to collect (Node >= 20.12). */
 function digest(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
+  return hash('sha256', text, 'buffer');
 }
 
 /**
@@ -49,7 +51,7 @@ export function tokensFromEnv(env: Env, read: (path: string) => string): TokenSo
     try {
       text = read(file);
     } catch (err) {
-      throw new Error(`cannot read SSHCHECK_SERVICE_TOKENS_FILE ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new Error(`cannot read SSHCHECK_SERVICE_TOKENS_FILE ${file}: ${errorMessage(err)}`, { cause: err });
     }
     tokens.push(...parseTokenLines(text, file));
   }

@@ -4,7 +4,8 @@
 // written later (`spooled` tells the caller at once, so admission can refuse instead of
 // probing unrecorded). Every Store method is callable through `call`, so a method added to
 // Store needs nothing here.
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { SshcheckError } from '../errors.js';
 import type { AuditEntry, AuditPatch, AuditRow, Recovery, RunRow, Store, StoreOptions } from './store.js';
 import type { Report } from '../engine/report.js';
@@ -56,6 +57,12 @@ interface Waiting {
 export interface ClientOptions extends Omit<StoreOptions, 'now'> {
   /** Write what crashed processes spooled and close their unfinished rows (bot, serve). */
   recover?: boolean;
+  /**
+   * Send a call someone waits for when the code that made it is done, not at the end of the
+   * loop's turn (serve, which reads replies mid-turn with poll()): one message per such call
+   * instead of one per turn.
+   */
+  prompt?: boolean;
 }
 
 export class StoreClient {
@@ -63,22 +70,29 @@ export class StoreClient {
   private readonly waiting = new Map<number, Waiting>();
   /** Calls not yet sent to the store's thread (see call()). */
   private outbox: CallMessage[] = [];
-  private flushing: NodeJS.Immediate | undefined;
+  /** A flush is queued for a call someone waits for (end of the task with `prompt`, else of the turn). */
+  private flushing = false;
   private later: NodeJS.Timeout | undefined;
   private sent = 0;
+  /** Calls someone waits for (not background) sent and not yet answered: what poll() looks for. */
+  private awaited = 0;
   private closed: Promise<number> | undefined;
   private onClosed: ((unwritten: number) => void) | undefined;
 
   private constructor(
     readonly path: string,
+    private readonly prompt: boolean,
     private readonly worker: Worker,
+    /** This side of the channel to the store's thread: calls out, replies in (see poll()). */
+    private readonly port: MessagePort,
     readonly schemaVersion: number,
     readonly owner: string,
     readonly recovery: Recovery | undefined,
   ) {
-    worker.on('message', (message: FromWorker) => this.receive(message));
+    port.on('message', (message: FromWorker) => this.receive(message));
     worker.on('error', (err) => this.failAll(err));
     worker.on('exit', () => {
+      port.close();
       this.failAll(new Error('the store thread stopped'));
       this.onClosed?.(0);
     });
@@ -86,20 +100,27 @@ export class StoreClient {
 
   /** Starts the store's thread and opens the store there; throws SshcheckError E_STORE as Store.open does. */
   static open(path: string, options: ClientOptions = {}): Promise<StoreClient> {
-    const { recover = false, ...storeOptions } = options;
-    const init: WorkerInit = { path, options: storeOptions, recover };
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+    const { recover = false, prompt = false, ...storeOptions } = options;
+    // A channel of its own rather than the worker's implicit one: a MessagePort can be read
+    // synchronously (poll()).
+    const { port1, port2 } = new MessageChannel();
+    const init: WorkerInit = { path, options: storeOptions, recover, port: port2 };
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init, transferList: [port2] });
     return new Promise((resolve, reject) => {
       const first = (message: FromWorker): void => {
         worker.off('error', failed);
-        if (message.type === 'ready') resolve(new StoreClient(path, worker, message.schemaVersion, message.owner, message.recovery));
+        if (message.type === 'ready') resolve(new StoreClient(path, prompt, worker, port1, message.schemaVersion, message.owner, message.recovery));
         else {
+          port1.close();
           void worker.terminate();
           reject(message.type === 'open-error' ? new SshcheckError('E_STORE', message.error.message) : new SshcheckError('E_STORE', `the store thread answered ${message.type} before it was ready`));
         }
       };
-      const failed = (err: Error): void => reject(new SshcheckError('E_STORE', `the store thread failed to start: ${err.message}`, { cause: err }));
-      worker.once('message', first);
+      const failed = (err: Error): void => {
+        port1.close();
+        reject(new SshcheckError('E_STORE', `the store thread failed to start: ${err.message}`, { cause: err }));
+      };
+      port1.once('message', first);
       worker.once('error', failed);
     });
   }
@@ -110,12 +131,15 @@ export class StoreClient {
   }
 
   /**
-   * Any Store method, run on the store's thread. Calls are sent together at the end of this
-   * turn of the event loop (setImmediate), background ones within BACKGROUND_FLUSH_MS: a
-   * burst of requests costs a few messages to the store's thread, not one each. Each
-   * postMessage wakes that thread, and on a busy 2-core machine the wake-up took this thread
-   * off its CPU for 0.1-0.5 ms: the largest cost per refused request of a burst of 300
-   * (bench/service-burst.ts).
+   * Any Store method, run on the store's thread. Background calls are sent together at the
+   * end of this turn of the event loop (within BACKGROUND_FLUSH_MS): a burst of refused
+   * requests costs a few messages to the store's thread, not one each. Each postMessage wakes
+   * that thread, and on a busy 2-core machine the wake-up took this thread off its CPU for
+   * 0.1-0.5 ms: the largest cost per refused request of a burst of 300
+   * (bench/service-burst.ts). A call someone waits for goes with everything before it at the
+   * end of the turn (setImmediate), or with `prompt` once the code that made it is done: one
+   * turn of a burst is the whole batch of requests the kernel handed over at once, and an
+   * admitted request's row waited behind all of them (its 202 came ~200 ms after the request).
    */
   call<K extends StoreMethod>(method: K, args: ArgsOf<K>, hooks?: CallHooks): Promise<ResultOf<K>> {
     if (this.closed) return Promise.reject(new SshcheckError('E_STORE', 'the store is closed'));
@@ -123,22 +147,43 @@ export class StoreClient {
     return new Promise<ResultOf<K>>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (value: unknown) => void, reject, ...(hooks ? { hooks } : {}) });
       this.outbox.push({ id, method, args: [...(args as unknown[])] });
-      if (!hooks?.background) this.flushing ??= setImmediate(() => this.flush());
-      else if (!this.flushing) this.later ??= setTimeout(() => this.flush(), BACKGROUND_FLUSH_MS);
+      if (!hooks?.background) {
+        this.awaited += 1;
+        if (!this.flushing) {
+          this.flushing = true;
+          if (this.prompt) queueMicrotask(() => this.flush());
+          else setImmediate(() => this.flush());
+        }
+      } else if (!this.flushing) this.later ??= setTimeout(() => this.flush(), BACKGROUND_FLUSH_MS);
     });
   }
 
   /** Sends the calls made since the last flush, in order, as one message. */
   private flush(): void {
-    if (this.flushing) clearImmediate(this.flushing);
     if (this.later) clearTimeout(this.later);
-    this.flushing = undefined;
+    this.flushing = false;
     this.later = undefined;
     if (this.outbox.length === 0) return;
     const message: ToWorker = { type: 'calls', calls: this.outbox };
     this.outbox = [];
     this.sent += 1;
-    this.worker.postMessage(message);
+    this.port.postMessage(message);
+  }
+
+  /** Calls someone waits for that are not answered yet. */
+  get awaitedCalls(): number {
+    return this.awaited;
+  }
+
+  /**
+   * Takes the store thread's replies that are already here, now, instead of when this loop's
+   * turn reaches them: a turn under a burst is hundreds of requests, and an admitted one's
+   * row, written within a millisecond or two, was answered only after all of them. Called by
+   * the service for every request it reads (free when nobody waits for a reply).
+   */
+  poll(): void {
+    if (this.awaited === 0) return;
+    for (let m = receiveMessageOnPort(this.port); m !== undefined; m = this.awaited > 0 ? receiveMessageOnPort(this.port) : undefined) this.receive(m.message as FromWorker);
   }
 
   addAudit(entry: AuditEntry, hooks?: CallHooks): Promise<number> {
@@ -174,7 +219,7 @@ export class StoreClient {
       };
       // Calls made before close() are written before the store closes.
       this.flush();
-      this.worker.postMessage({ type: 'close' } satisfies ToWorker);
+      this.port.postMessage({ type: 'close' } satisfies ToWorker);
     });
     return this.closed;
   }
@@ -196,11 +241,13 @@ export class StoreClient {
       return;
     }
     this.waiting.delete(reply.id);
+    if (!waiting.hooks?.background) this.awaited -= 1;
     if (reply.type === 'result') waiting.resolve(reply.value);
     else waiting.reject(new StoreCallError(reply.error));
   }
 
   private failAll(err: Error): void {
+    this.awaited = 0;
     for (const [id, w] of this.waiting) {
       this.waiting.delete(id);
       w.reject(new SshcheckError('E_STORE', `the store thread failed: ${err.message}`, { cause: err }));

@@ -6,6 +6,7 @@
 // written because the store is locked is spooled to disk (spool.ts), answered as `spooled`
 // at once, and retried here until it is written; reads go on meanwhile (WAL).
 import { parentPort, workerData } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { SshcheckError, errorMessage } from '../errors.js';
 import { appendSpoolCalls, clearSpool, isSpooledMethod } from './spool.js';
 import type { SpooledMethod } from './spool.js';
@@ -17,6 +18,8 @@ export interface WorkerInit {
   options: Omit<StoreOptions, 'now'>;
   /** Replay gone processes' spools and close their unfinished rows (bot, serve). */
   recover: boolean;
+  /** The channel to the client (its replies can be read synchronously there); else the worker's own. */
+  port?: MessagePort;
 }
 
 /** One Store method call. */
@@ -60,7 +63,7 @@ function wire(err: unknown): WireError {
 const RETRY_FIRST_MS = 50;
 const RETRY_MAX_MS = 2000;
 
-function serve(port: NonNullable<typeof parentPort>, init: WorkerInit): void {
+function serve(port: MessagePort, init: WorkerInit): void {
   const post = (message: FromWorker): void => port.postMessage(message);
   let store: Store;
   try {
@@ -216,4 +219,6 @@ function serve(port: NonNullable<typeof parentPort>, init: WorkerInit): void {
   });
 }
 
-if (parentPort) serve(parentPort, workerData as WorkerInit);
+const init = workerData as WorkerInit | undefined;
+const channel = init?.port ?? parentPort;
+if (channel && init) serve(channel, init);

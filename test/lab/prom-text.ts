@@ -109,20 +109,27 @@ export function parsePrometheusText(text: string): Map<string, PromFamily> {
   });
   for (const family of families.values()) {
     if (family.type !== 'histogram') continue;
-    const buckets = family.samples.filter((s) => s.name === `${family.name}_bucket`);
-    const count = family.samples.find((s) => s.name === `${family.name}_count`);
-    if (buckets.length === 0 || !count || !family.samples.some((s) => s.name === `${family.name}_sum`)) throw new Error(`histogram ${family.name} needs _bucket, _sum and _count`);
-    let previous = -Infinity;
-    let prevValue = 0;
-    for (const b of buckets) {
-      const le = parseValue(b.labels.le ?? '', 0);
-      if (!(le > previous)) throw new Error(`histogram ${family.name}: buckets not in increasing le order`);
-      if (b.value < prevValue) throw new Error(`histogram ${family.name}: bucket le=${b.labels.le ?? ''} is not cumulative`);
-      previous = le;
-      prevValue = b.value;
+    // Each series (its labels but le) is a histogram of its own: buckets, _sum and _count.
+    const seriesOf = (s: PromSample): string => JSON.stringify(Object.entries(s.labels).filter(([k]) => k !== 'le').sort());
+    const series = new Set(family.samples.length > 0 ? family.samples.map(seriesOf) : ['[]']);
+    for (const key of series) {
+      const samples = family.samples.filter((s) => seriesOf(s) === key);
+      const where = key === '[]' ? '' : ` ${key}`;
+      const buckets = samples.filter((s) => s.name === `${family.name}_bucket`);
+      const count = samples.find((s) => s.name === `${family.name}_count`);
+      if (buckets.length === 0 || !count || !samples.some((s) => s.name === `${family.name}_sum`)) throw new Error(`histogram ${family.name}${where} needs _bucket, _sum and _count`);
+      let previous = -Infinity;
+      let prevValue = 0;
+      for (const b of buckets) {
+        const le = parseValue(b.labels.le ?? '', 0);
+        if (!(le > previous)) throw new Error(`histogram ${family.name}${where}: buckets not in increasing le order`);
+        if (b.value < prevValue) throw new Error(`histogram ${family.name}${where}: bucket le=${b.labels.le ?? ''} is not cumulative`);
+        previous = le;
+        prevValue = b.value;
+      }
+      if (previous !== Infinity) throw new Error(`histogram ${family.name}${where} has no le="+Inf" bucket`);
+      if (prevValue !== count.value) throw new Error(`histogram ${family.name}${where}: the +Inf bucket (${prevValue}) differs from _count (${count.value})`);
     }
-    if (previous !== Infinity) throw new Error(`histogram ${family.name} has no le="+Inf" bucket`);
-    if (prevValue !== count.value) throw new Error(`histogram ${family.name}: the +Inf bucket (${prevValue}) differs from _count (${count.value})`);
   }
   return families;
 }
