@@ -443,6 +443,16 @@ export class FakeSlack {
       }
       case 'chat.update':
         return { body: { ok: true, channel: args['channel'], ts: args['ts'], text: args['text'] } };
+      case 'conversations.history':
+      case 'conversations.replies': {
+        // The bot's own posts only (all this fake ever holds): a channel's, newest first, or a thread's, oldest first.
+        const thread = method === 'conversations.replies' ? args['ts'] : undefined;
+        const metadata = args['include_all_metadata'] === true || args['include_all_metadata'] === 'true';
+        const messages = this.calls
+          .filter((c) => c.method === 'chat.postMessage' && c.response['ok'] === true && c.args['channel'] === args['channel'] && c.args['thread_ts'] === thread)
+          .map((c) => ({ type: 'message', ts: c.response['ts'], text: c.args['text'], bot_id: BOT_ID, user: BOT_USER_ID, ...(metadata && c.args['metadata'] !== undefined ? { metadata: c.args['metadata'] } : {}) }));
+        return { body: { ok: true, messages: thread === undefined ? messages.reverse() : messages, has_more: false } };
+      }
       case 'chat.postEphemeral':
         return { body: { ok: true, message_ts: ts() } };
       default:

@@ -2,7 +2,8 @@
 // answer came after the client's timeout, as on a process too busy to read it). The Slack
 // client would send the request again; for a post that makes a second message (a second
 // "Checking…" parent no thread ever uses). A post is sent again only when Slack certainly did
-// not take it (a 429); an edit, which cannot duplicate anything, is still retried.
+// not take it (a 429); an edit, which cannot duplicate anything, is still retried. A parent
+// whose answer was lost is looked up by the mark it carries, and the thread goes on under it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FakeSlack } from './fake-slack.js';
@@ -16,7 +17,7 @@ for (const [how, loss, timeoutMs] of [
   ['the connection closes before it', { drop: true }, undefined],
   ['it comes after the client gave up waiting', { delayMs: 2_500 }, 500],
 ] as const) {
-  test(`the parent was posted but ${how}: one parent, not two, and the requester is told plainly with the result`, async () => {
+  test(`the parent was posted but ${how}: one parent, not two, found again by its mark, and the thread completes under it`, async () => {
     const h = await startHarness(timeoutMs !== undefined ? { requestTimeoutMs: timeoutMs } : {});
     try {
       const channel = 'C0LOSTPARENT';
@@ -25,19 +26,42 @@ for (const [how, loss, timeoutMs] of [
       await h.fake.sendSlashCommand({ text: `127.0.0.1 ${port}`, channel_id: channel }).ack;
       await settled(h, 1);
       assert.equal(parentsIn(h.fake, channel), 1, 'the parent was posted once');
-      // The bot never learnt the parent's ts: nothing was hung under it, and the result went to the requester.
-      assert.equal(h.fake.calls.filter((c) => c.args['channel'] === channel && (c.args['thread_ts'] !== undefined || c.method === 'chat.update')).length, 0);
-      assert.equal(fallbacks(h.fake).length, 1);
-      const text = allText(fallbacks(h.fake)[0]?.body ?? {});
-      assert.match(text, /posting the first message.*`?chat\.postMessage`?: .*not sent again, since Slack may have posted it already/);
-      assert.match(text, timeoutMs !== undefined ? /did not answer within 0\.5 s/ : /the connection failed before Slack's answer/);
-      assert.match(text, /Diagnosis:\* `port-closed`/);
-      assert.ok(h.logs.some((l) => l.includes('"level":"warn"') && l.includes('not sent again')), 'the failure is logged');
+      const { parent, replies, parentUpdates } = threadIn(h.fake, channel);
+      assert.equal(replies.length, 10, 'every step replied under the one parent');
+      const last = allText(parentUpdates.at(-1)?.args ?? {});
+      assert.match(last, /`port-closed`/);
+      assert.match(last, /finished in/);
+      assert.ok(parentUpdates.every((u) => u.args['ts'] === parent.response['ts']));
+      assert.equal(fallbacks(h.fake).length, 0);
+      assert.ok(h.logs.some((l) => l.includes('"level":"warn"') && l.includes('found in the conversation') && l.includes(timeoutMs !== undefined ? 'did not answer within 0.5 s' : "the connection failed before Slack's answer")), 'the lost answer is logged');
     } finally {
       await h.close();
     }
   });
 }
+
+test('the parent was posted but its answer lost where the bot may not read the history (a DM): one parent, and the requester is told plainly, with the result', async () => {
+  const h = await startHarness();
+  try {
+    const channel = 'D0LOSTPARENT';
+    h.fake.loseAnswer('chat.postMessage', { drop: true }, { match: (a) => a['channel'] === channel && a['thread_ts'] === undefined });
+    // The manifest asks for channels:history and groups:history, not im:history.
+    h.fake.failNext('conversations.history', { body: { ok: false, error: 'missing_scope' } }, { match: (a) => a['channel'] === channel });
+    const port = await closedPort();
+    await h.fake.sendSlashCommand({ text: `127.0.0.1 ${port}`, channel_id: channel }).ack;
+    await settled(h, 1);
+    assert.equal(parentsIn(h.fake, channel), 1, 'the parent was posted once');
+    // The bot never learnt the parent's ts: nothing was hung under it, and the result went to the requester.
+    assert.equal(h.fake.calls.filter((c) => c.args['channel'] === channel && (c.args['thread_ts'] !== undefined || c.method === 'chat.update')).length, 0);
+    assert.equal(fallbacks(h.fake).length, 1);
+    const text = allText(fallbacks(h.fake)[0]?.body ?? {});
+    assert.match(text, /posting the first message.*`?chat\.postMessage`?: the connection failed before Slack's answer .*not sent again, since Slack may have posted it already/);
+    assert.match(text, /Diagnosis:\* `port-closed`/);
+    assert.ok(h.logs.some((l) => l.includes('"level":"warn"') && l.includes('missing_scope')), 'the failed look-up is logged');
+  } finally {
+    await h.close();
+  }
+});
 
 test("a step reply's answer is lost: that reply is not posted twice, and the thread still completes", async () => {
   const h = await startHarness();
