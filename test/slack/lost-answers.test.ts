@@ -6,12 +6,22 @@
 // whose answer was lost is looked up by the mark it carries, and the thread goes on under it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FakeSlack } from './fake-slack.js';
+import type { FakeSlack, LostAnswer } from './fake-slack.js';
 import { allText, fallbacks, settled, startHarness, threadIn } from './harness.js';
+import type { Harness } from './harness.js';
 import { closedPort } from './targets.js';
 
 /** Every chat.postMessage that reached the fake in `channel` outside a thread, answered or not. */
 const parentsIn = (fake: FakeSlack, channel: string): number => fake.calls.filter((c) => c.method === 'chat.postMessage' && c.args['channel'] === channel && c.args['thread_ts'] === undefined && c.status === 200).length;
+
+/** One check in `channel`, one of whose posts (the parent, unless `which` says) is carried out but its answer lost, to the end of its posting. */
+async function checkLosing(h: Harness, channel: string, loss: LostAnswer, which: (args: Record<string, unknown>) => boolean = (a) => a['thread_ts'] === undefined): Promise<void> {
+  h.fake.loseAnswer('chat.postMessage', loss, { match: (a) => a['channel'] === channel && which(a) });
+  const port = await closedPort();
+  await h.fake.sendSlashCommand({ text: `127.0.0.1 ${port}`, channel_id: channel }).ack;
+  await settled(h, 1);
+  assert.equal(parentsIn(h.fake, channel), 1, 'the parent was posted once');
+}
 
 for (const [how, loss, timeoutMs] of [
   ['the connection closes before it', { drop: true }, undefined],
@@ -21,11 +31,7 @@ for (const [how, loss, timeoutMs] of [
     const h = await startHarness(timeoutMs !== undefined ? { requestTimeoutMs: timeoutMs } : {});
     try {
       const channel = 'C0LOSTPARENT';
-      h.fake.loseAnswer('chat.postMessage', loss, { match: (a) => a['channel'] === channel && a['thread_ts'] === undefined });
-      const port = await closedPort();
-      await h.fake.sendSlashCommand({ text: `127.0.0.1 ${port}`, channel_id: channel }).ack;
-      await settled(h, 1);
-      assert.equal(parentsIn(h.fake, channel), 1, 'the parent was posted once');
+      await checkLosing(h, channel, loss);
       const { parent, replies, parentUpdates } = threadIn(h.fake, channel);
       assert.equal(replies.length, 10, 'every step replied under the one parent');
       const last = allText(parentUpdates.at(-1)?.args ?? {});
@@ -44,13 +50,9 @@ test('the parent was posted but its answer lost where the bot may not read the h
   const h = await startHarness();
   try {
     const channel = 'D0LOSTPARENT';
-    h.fake.loseAnswer('chat.postMessage', { drop: true }, { match: (a) => a['channel'] === channel && a['thread_ts'] === undefined });
     // The manifest asks for channels:history and groups:history, not im:history.
     h.fake.failNext('conversations.history', { body: { ok: false, error: 'missing_scope' } }, { match: (a) => a['channel'] === channel });
-    const port = await closedPort();
-    await h.fake.sendSlashCommand({ text: `127.0.0.1 ${port}`, channel_id: channel }).ack;
-    await settled(h, 1);
-    assert.equal(parentsIn(h.fake, channel), 1, 'the parent was posted once');
+    await checkLosing(h, channel, { drop: true });
     // The bot never learnt the parent's ts: nothing was hung under it, and the result went to the requester.
     assert.equal(h.fake.calls.filter((c) => c.args['channel'] === channel && (c.args['thread_ts'] !== undefined || c.method === 'chat.update')).length, 0);
     assert.equal(fallbacks(h.fake).length, 1);
@@ -68,12 +70,8 @@ test("a step reply's answer is lost: that reply is not posted twice, and the thr
   try {
     const channel = 'C0LOSTREPLY';
     let replies = 0;
-    h.fake.loseAnswer('chat.postMessage', { drop: true }, { match: (a) => a['channel'] === channel && a['thread_ts'] !== undefined && ++replies === 3 });
-    const port = await closedPort();
-    await h.fake.sendSlashCommand({ text: `127.0.0.1 ${port}`, channel_id: channel }).ack;
-    await settled(h, 1);
+    await checkLosing(h, channel, { drop: true }, (a) => a['thread_ts'] !== undefined && ++replies === 3);
     const { replies: posted, parentUpdates } = threadIn(h.fake, channel);
-    assert.equal(parentsIn(h.fake, channel), 1);
     assert.equal(posted.length, 10, 'ten step replies, each once (the third one\'s answer was lost)');
     assert.equal(new Set(posted.map((r) => allText(r.args).split('\n')[0])).size, 10);
     const last = allText(parentUpdates.at(-1)?.args ?? {});
