@@ -63,6 +63,10 @@ export interface ChatLoadResult {
   checksAsked: number;
   messages: number;
   totalMs: number;
+  /** Answers to the requester through the response_url ("Checking…", fallbacks) that reached the fake. */
+  privateAnswers: number;
+  /** From each command to its first private answer reaching the fake. */
+  privateAnswerMs: { p50: number; p99: number; worst: number };
   /** The bot's warnings and errors (the Slack SDK's included), by message with digits as N: what went wrong, if anything. */
   warnings: Record<string, number>;
   /** With a slow gate: how long each request's gate took, and the acks that arrived before the first gate answer. */
@@ -232,6 +236,11 @@ export async function chatLoad(options: ChatLoadOptions): Promise<ChatLoadResult
       paceViolations: violations,
       checksAsked: harness.checks.length,
       messages: harness.fake.calls.filter((c) => c.method === 'chat.postMessage' || c.method === 'chat.update').length,
+      privateAnswers: harness.fake.responses.length,
+      privateAnswerMs: stats(sent.flatMap(({ d }) => {
+        const first = harness.fake.responses.find((r) => d.responseUrl.endsWith(`/${r.id}`));
+        return first === undefined ? [] : [first.at - d.sentAt];
+      })),
       totalMs,
       warnings: warningsOf(harness.logs),
       ...(gate !== undefined && options.gateMs !== undefined ? { gateMs: options.gateMs, ackedBeforeGate: acked.filter((a) => a.at < Math.min(...gate.answeredAt)).length } : {}),

@@ -223,6 +223,7 @@ async function main(): Promise<void> {
       chat = await chatLoad({ commands: burst, channels: 20, pace: FAST_PACE, engine: new RoutedNatsEngine(engine, 0), targets: ports.map((port, i) => `127.0.0.1 ${port} via ${bastions[i % bastions.length] ?? 'b1'}`), timeoutMs: 300_000 });
       console.log(`chat burst: ${burst} concurrent Slack commands over ${bastions.length} bastions × 2 agents: ${chat.complete} reports, ${burst - chat.complete - chat.lost} answered otherwise, ${chat.lost} lost, ${chat.parentsTwice} with two parents (the second ${chat.secondParentAfterMs.join(', ')} ms after the first), in ${(chat.totalMs / 1000).toFixed(1)} s; ack p99 ${chat.ackMs.p99.toFixed(0)} ms, diagnosis in the thread median ${chat.diagnosisMs.p50.toFixed(0)} ms, p99 ${chat.diagnosisMs.p99.toFixed(0)} ms`);
       for (const [text, count] of Object.entries(chat.unfinished)) console.log(`  without a report ×${count}: ${text}`);
+      console.log(`  private answers (response_url) that reached Slack: ${chat.privateAnswers}`);
       for (const [text, count] of Object.entries(chat.warnings)) console.log(`  bot log ×${count}: ${text}`);
       monitor.unsubscribe();
       const gaps = [...seen.values()].filter((t) => t.length > 1).map((t) => Math.max(...t.slice(1).map((at, i) => at - (t[i] ?? at))));
