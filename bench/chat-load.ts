@@ -63,6 +63,12 @@ export interface ChatLoadResult {
   checksAsked: number;
   messages: number;
   totalMs: number;
+  /** Answers to the requester through the response_url ("Checking…", fallbacks) that reached the fake. */
+  privateAnswers: number;
+  /** From each command to its first private answer reaching the fake. */
+  privateAnswerMs: { p50: number; p99: number; worst: number };
+  /** The bot's warnings and errors (the Slack SDK's included), by message with digits as N: what went wrong, if anything. */
+  warnings: Record<string, number>;
   /** With a slow gate: how long each request's gate took, and the acks that arrived before the first gate answer. */
   gateMs?: number;
   ackedBeforeGate?: number;
@@ -123,6 +129,17 @@ function threads(calls: readonly RecordedCall[]): Map<string, { parent: Recorded
       if (t && text.includes('*Diagnosis:*')) t.diagnosedAt ??= c.at;
       if (t && text.includes('finished in')) t.final = true;
     }
+  }
+  return out;
+}
+
+function warningsOf(lines: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of lines) {
+    const entry = JSON.parse(line) as { level?: string; msg?: string; error?: unknown };
+    if (entry.level !== 'warn' && entry.level !== 'error') continue;
+    const text = `${entry.level}: ${entry.msg ?? ''}${typeof entry.error === 'string' ? ` (${entry.error})` : ''}`.replace(/[0-9]+/g, 'N').slice(0, 200);
+    out[text] = (out[text] ?? 0) + 1;
   }
   return out;
 }
@@ -219,7 +236,13 @@ export async function chatLoad(options: ChatLoadOptions): Promise<ChatLoadResult
       paceViolations: violations,
       checksAsked: harness.checks.length,
       messages: harness.fake.calls.filter((c) => c.method === 'chat.postMessage' || c.method === 'chat.update').length,
+      privateAnswers: harness.fake.responses.length,
+      privateAnswerMs: stats(sent.flatMap(({ d }) => {
+        const first = harness.fake.responses.find((r) => d.responseUrl.endsWith(`/${r.id}`));
+        return first === undefined ? [] : [first.at - d.sentAt];
+      })),
       totalMs,
+      warnings: warningsOf(harness.logs),
       ...(gate !== undefined && options.gateMs !== undefined ? { gateMs: options.gateMs, ackedBeforeGate: acked.filter((a) => a.at < Math.min(...gate.answeredAt)).length } : {}),
     };
   } finally {

@@ -8,11 +8,12 @@
 // --trace: the b1 agents log each check's stages at debug level, and the sequential NATS
 // runs are broken down stage by stage (wall-clock times of both processes on one machine).
 // Usage: node dist/bench/nats-overhead.js [--runs 20] [--burst 200] [--trace]
-import { spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseEngineConfig } from '../src/config/engine-config.js';
 import { run } from '../src/engine/run.js';
@@ -111,6 +112,28 @@ function startAgent(url: string, bastion: string, name: string, dir: string, max
   });
 }
 
+function silenceStats(gaps: readonly number[]): { checks: number; p50Ms: number; p99Ms: number; worstMs: number; over1s: number } {
+  return { checks: gaps.length, p50Ms: median(gaps), p99Ms: quantile(gaps, 0.99), worstMs: Math.max(...gaps), over1s: gaps.filter((g) => g > 1_000).length };
+}
+
+/** bench/silence-monitor.ts in a process of its own: stop() ends it and gives each check's longest gap. */
+async function startSilenceMonitor(url: string): Promise<{ stop: () => Promise<number[]> }> {
+  const child = fork(fileURLToPath(new URL('./silence-monitor.js', import.meta.url)), [url], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+  const next = (): Promise<{ ready?: boolean; gaps?: number[] }> =>
+    new Promise((resolve, reject) => {
+      child.once('message', (m) => resolve(m as { ready?: boolean; gaps?: number[] }));
+      child.once('exit', (code) => reject(new Error(`the silence monitor exited (${code})`)));
+    });
+  await next();
+  return {
+    stop: async () => {
+      const answer = next();
+      child.send('stop');
+      return (await answer).gaps ?? [];
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const why = natsUnavailable();
   if (why) {
@@ -188,20 +211,27 @@ async function main(): Promise<void> {
     // report, or a refusal or failure said in its thread; "lost" is a command with no answer.
     let chat: ChatLoadResult | undefined;
     let silences: { checks: number; p50Ms: number; p99Ms: number; worstMs: number; over1s: number } | undefined;
+    let monitored: typeof silences;
     if (burst > 0) {
       await engine.watchAgents(500);
       // The agents' silences: every message on a check's reply subject (events and heartbeats),
       // seen by a second connection; the longest gap of each check, from "accepted" to its end.
       const seen = new Map<string, number[]>();
+      const watcher = await startSilenceMonitor(broker.url);
       const monitor = nc.subscribe('_INBOX.>', { callback: (_err, msg) => void (seen.get(msg.subject) ?? seen.set(msg.subject, []).get(msg.subject))?.push(performance.now()) });
       const ports = await Promise.all(Array.from({ length: burst }, () => freePort()));
       chat = await chatLoad({ commands: burst, channels: 20, pace: FAST_PACE, engine: new RoutedNatsEngine(engine, 0), targets: ports.map((port, i) => `127.0.0.1 ${port} via ${bastions[i % bastions.length] ?? 'b1'}`), timeoutMs: 300_000 });
       console.log(`chat burst: ${burst} concurrent Slack commands over ${bastions.length} bastions × 2 agents: ${chat.complete} reports, ${burst - chat.complete - chat.lost} answered otherwise, ${chat.lost} lost, ${chat.parentsTwice} with two parents (the second ${chat.secondParentAfterMs.join(', ')} ms after the first), in ${(chat.totalMs / 1000).toFixed(1)} s; ack p99 ${chat.ackMs.p99.toFixed(0)} ms, diagnosis in the thread median ${chat.diagnosisMs.p50.toFixed(0)} ms, p99 ${chat.diagnosisMs.p99.toFixed(0)} ms`);
       for (const [text, count] of Object.entries(chat.unfinished)) console.log(`  without a report ×${count}: ${text}`);
+      console.log(`  private answers (response_url) that reached Slack: ${chat.privateAnswers}`);
+      for (const [text, count] of Object.entries(chat.warnings)) console.log(`  bot log ×${count}: ${text}`);
       monitor.unsubscribe();
       const gaps = [...seen.values()].filter((t) => t.length > 1).map((t) => Math.max(...t.slice(1).map((at, i) => at - (t[i] ?? at))));
-      silences = { checks: gaps.length, p50Ms: median(gaps), p99Ms: quantile(gaps, 0.99), worstMs: Math.max(...gaps), over1s: gaps.filter((g) => g > 1_000).length };
-      console.log(`  agents' longest silence per check (heartbeat every 1 s): median ${silences.p50Ms.toFixed(0)} ms, p99 ${silences.p99Ms.toFixed(0)} ms, worst ${silences.worstMs.toFixed(0)} ms; ${silences.over1s} of ${gaps.length} checks had a silence over 1 s`);
+      silences = silenceStats(gaps);
+      monitored = silenceStats(await watcher.stop());
+      for (const [who, stats] of [['seen by a process of its own', monitored], ["seen by the bench's own (busy) process", silences]] as const) {
+        console.log(`  agents' longest silence per check (heartbeat every 1 s), ${who}: median ${stats.p50Ms.toFixed(0)} ms, p99 ${stats.p99Ms.toFixed(0)} ms, worst ${stats.worstMs.toFixed(0)} ms; ${stats.over1s} of ${stats.checks} checks had a silence over 1 s`);
+      }
     }
     engine.close();
     await nc.close();
@@ -209,7 +239,7 @@ async function main(): Promise<void> {
     mkdirSync('bench/results', { recursive: true });
     writeFileSync(
       out,
-      JSON.stringify({ date: new Date().toISOString(), machine: { host: hostname(), cpus: cpus().length, node: process.version }, loadAverage: { before: loadBefore, after: loadavg() }, runs, interleaved: true, overheadDiagnosisMs: overheadDiagnosis, overheadReportMs: overheadReport, outsideEngineMs: { natsDiagnosis: transportDiagnosis, natsReport: transportReport, inProcessReport: inProcessExtra }, ...(trace ? { traceMedianMs: trace } : {}), rows, ...(chat ? { chatBurst: { ...chat, bastions: bastions.length, agentsPerBastion: 2, agentSilences: silences, path: 'Slack (Bolt, Socket Mode, fake Slack) → chat gate → RoutedNatsEngine → NatsEngine → agents' } } : {}) }, null, 2) + '\n',
+      JSON.stringify({ date: new Date().toISOString(), machine: { host: hostname(), cpus: cpus().length, node: process.version }, loadAverage: { before: loadBefore, after: loadavg() }, runs, interleaved: true, overheadDiagnosisMs: overheadDiagnosis, overheadReportMs: overheadReport, outsideEngineMs: { natsDiagnosis: transportDiagnosis, natsReport: transportReport, inProcessReport: inProcessExtra }, ...(trace ? { traceMedianMs: trace } : {}), rows, ...(chat ? { chatBurst: { ...chat, bastions: bastions.length, agentsPerBastion: 2, agentSilences: silences, agentSilencesMonitored: monitored, path: 'Slack (Bolt, Socket Mode, fake Slack) → chat gate → RoutedNatsEngine → NatsEngine → agents' } } : {}) }, null, 2) + '\n',
     );
     console.log(`written ${out}`);
   } finally {

@@ -8,18 +8,10 @@ import type { SlackConfig } from '../../src/chat/bot-config.js';
 import type { Logger } from '../../src/log.js';
 import { boltLogger } from './bolt-logger.js';
 import { errorText } from './errors.js';
+import { boundedFetch, REQUEST_TIMEOUT_MS, RETRY_CONFIG } from './requests.js';
 
-/** One Web API request may take this long before it is abandoned (and retried). */
-export const REQUEST_TIMEOUT_MS = 10_000;
 /** auth.test, apps.connections.open and the WebSocket hello must be done within this. */
 export const START_TIMEOUT_MS = 30_000;
-
-/**
- * A 429 is always waited out for its Retry-After and then retried (rejectRateLimitedCalls is
- * off); HTTP 5xx and network errors are retried a few times with backoff. Platform errors
- * (ok: false) are answers, never retried.
- */
-export const RETRY_CONFIG: webApi.RetryOptions = { retries: 5, factor: 2, minTimeout: 250, maxTimeout: 5_000, randomize: true };
 
 /** Slack's requests are a few KB: a bigger body is refused with 413 before it is held (Bolt allows 4 MB). */
 export const BODY_LIMIT = 1024 * 1024;
@@ -74,9 +66,6 @@ function guardRequests(listener: RequestListener, endpoint: string, logger: Logg
   };
 }
 
-/** Every request gets a deadline, including respond() to a response_url, which has none of its own. */
-const boundedFetch: webApi.FetchFunction = (url, init) => fetch(url, { ...init, signal: init?.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-
 export interface Started {
   /** The HTTP receiver's port (HTTP mode). */
   port?: number;
@@ -100,6 +89,8 @@ export interface AppOptions {
   listenHost?: string;
   /** How long a lost Socket Mode connection may stay lost before the app counts as failed (default DEFAULT_LOST_MS). */
   lostMs?: number;
+  /** How long one Web API request may take (default REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -117,10 +108,10 @@ export function createApp(config: SlackConfig, logger: Logger, options: AppOptio
     logger: sdkLogger,
     retryConfig: RETRY_CONFIG,
     rejectRateLimitedCalls: false,
-    timeout: REQUEST_TIMEOUT_MS,
+    timeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
     // A method name can never send the token to another host than apiUrl.
     allowAbsoluteUrls: false,
-    fetch: boundedFetch,
+    fetch: boundedFetch(options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS),
   };
   // One client, one request queue: a 429 pauses every call of this bot until Retry-After.
   const client = new webApi.WebClient(config.botToken, clientOptions);

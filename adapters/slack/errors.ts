@@ -2,6 +2,7 @@
 // conversation will not take the bot's messages at all (the thread is abandoned and the
 // answer goes through the fallback); anything else is one failed operation.
 import { SurfaceError } from '../../src/chat/check-flow.js';
+import { postOutcomeUnknown } from './requests.js';
 
 /** Errors after which posting in that conversation cannot work, with what a person should know. */
 const CANNOT_POST: Readonly<Record<string, string>> = {
@@ -49,6 +50,9 @@ export function toSurfaceError(err: unknown, what: string): SurfaceError {
     if (meaning !== undefined) return new SurfaceError('cannot-post', `${meaning} (${code})`, code);
     return new SurfaceError('failed', `${what}: Slack answered ${code}`, code);
   }
+  // Said as it is (the client's wrapper would only add "A request error occurred").
+  const unknown = postOutcomeUnknown(err);
+  if (unknown) return new SurfaceError('failed', `${what}: ${unknown.message}`, unknown.code);
   const message = err instanceof Error ? err.message : String(err);
   return new SurfaceError('failed', `${what}: ${message}`, slackErrorCode(err));
 }

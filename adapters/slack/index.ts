@@ -31,6 +31,8 @@ export interface SlackAdapterOptions {
   drainMs?: number;
   /** How long a lost Socket Mode connection may stay lost before the adapter reports itself lost. */
   lostMs?: number;
+  /** How long one Web API request may take (default REQUEST_TIMEOUT_MS, adapters/slack/requests.ts). */
+  requestTimeoutMs?: number;
 }
 
 export interface SlackAdapter extends ChatAdapter {
@@ -41,7 +43,7 @@ export interface SlackAdapter extends ChatAdapter {
 }
 
 export function createSlackAdapter(config: SlackConfig, ctx: AdapterContext, options: SlackAdapterOptions = {}): SlackAdapter {
-  const handle = createApp(config, ctx.logger, { ...(options.listenHost !== undefined ? { listenHost: options.listenHost } : {}), ...(options.lostMs !== undefined ? { lostMs: options.lostMs } : {}) });
+  const handle = createApp(config, ctx.logger, { ...(options.listenHost !== undefined ? { listenHost: options.listenHost } : {}), ...(options.lostMs !== undefined ? { lostMs: options.lostMs } : {}), ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}) });
   // One pacer for the whole adapter: a channel's pace holds across every check posting to it.
   const pacer = new Pacer(options.pace ?? SLACK_PACE);
   const runner = new CheckRunner(ctx, pacer);

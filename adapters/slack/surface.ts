@@ -2,6 +2,7 @@
 // channel message (or, for an @mention in a thread, a reply in that thread), each step a
 // reply under it, edits are chat.update. Failures become SurfaceErrors; a conversation the
 // bot cannot post in is answered through the slash command's response_url instead.
+import { randomUUID } from 'node:crypto';
 import type { RespondFn, webApi } from '@slack/bolt';
 import type { ChatSurface } from '../../src/chat/check-flow.js';
 import { SurfaceError } from '../../src/chat/check-flow.js';
@@ -9,7 +10,8 @@ import type { Pacer } from '../../src/chat/pacer.js';
 import type { ParentView } from '../../src/chat/views.js';
 import type { Report, StepId, StepReport } from '../../src/engine/report.js';
 import type { Logger } from '../../src/log.js';
-import { toSurfaceError } from './errors.js';
+import { errorText, toSurfaceError } from './errors.js';
+import { postOutcomeUnknown } from './requests.js';
 import { renderFallback, renderParent, renderStep } from './render.js';
 
 export interface SlackSurfaceOptions {
@@ -32,6 +34,9 @@ export interface SlackSurfaceOptions {
   rerun?: string;
   logger?: Logger;
 }
+
+/** The metadata type of a check's first message (its payload: the post's own id). */
+export const PARENT_EVENT = 'sshcheck_check_parent';
 
 /** Posts are never unfurled: a link in evidence must not turn into a preview. */
 export const NO_UNFURL = { unfurl_links: false, unfurl_media: false } as const;
@@ -68,9 +73,25 @@ export class SlackSurface implements ChatSurface {
 
   async postParent(view: ParentView): Promise<void> {
     const thread = this.options.threadTs;
-    const res = await this.call('posting the first message', () =>
-      this.options.client.chat.postMessage({ channel: this.channel, ...renderParent(view, [], this.options.rerun), ...NO_UNFURL, ...(thread !== undefined ? { thread_ts: thread } : {}) }),
-    );
+    // A mark nobody sees (message metadata), by which a parent whose answer was lost is found
+    // again: the client never posts it twice (requests.ts), so it is there once or not at all.
+    const post = randomUUID();
+    const res = await this.call('posting the first message', async () => {
+      try {
+        return await this.options.client.chat.postMessage({
+          channel: this.channel,
+          ...renderParent(view, [], this.options.rerun),
+          ...NO_UNFURL,
+          ...(thread !== undefined ? { thread_ts: thread } : {}),
+          metadata: { event_type: PARENT_EVENT, event_payload: { post } },
+        });
+      } catch (err) {
+        const ts = postOutcomeUnknown(err) ? await this.findPost(post, thread) : undefined;
+        if (ts === undefined) throw err;
+        this.options.logger?.warn('the answer to the first message was lost; it was found in the conversation and the thread goes on', { channel: this.channel, error: errorText(err) });
+        return { ok: true, ts, channel: this.channel };
+      }
+    });
     if (typeof res.ts !== 'string') throw new SurfaceError('failed', 'chat.postMessage answered without a message ts');
     // Updates need the conversation id Slack posted to.
     if (typeof res.channel === 'string' && res.channel !== '') this.channel = res.channel;
@@ -155,6 +176,25 @@ export class SlackSurface implements ChatSurface {
   /** Resolves once nothing this surface started on its own is still on its way. */
   async idle(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  /**
+   * The ts of this bot's message marked `post`, among the conversation's newest (or the
+   * thread's): undefined when it is not there, or the bot may not read the conversation
+   * (channels:history and groups:history only; not direct messages).
+   */
+  private async findPost(post: string, thread: string | undefined): Promise<string | undefined> {
+    const { client, logger } = this.options;
+    try {
+      const page =
+        thread === undefined
+          ? await client.conversations.history({ channel: this.channel, limit: 100, include_all_metadata: true })
+          : await client.conversations.replies({ channel: this.channel, ts: thread, limit: 1000, include_all_metadata: true });
+      return page.messages?.find((m) => (m.metadata?.event_payload as Readonly<Record<string, unknown>> | undefined)?.['post'] === post)?.ts;
+    } catch (err) {
+      logger?.warn('looking for a first message whose answer was lost failed', { channel: this.channel, error: errorText(err) });
+      return undefined;
+    }
   }
 
   private async call<T>(what: string, op: () => Promise<T>): Promise<T> {

@@ -17,6 +17,7 @@ import type { NatsSettings } from '../nats/options.js';
 import { NAME_RE } from '../nats/protocol.js';
 import { serviceAdmission } from '../service/audit.js';
 import { engineRunner } from '../service/engine-runner.js';
+import { ThreadedEngine } from '../engine/threaded.js';
 import { HistoryPrefetch } from '../nats/history-prefetch.js';
 import { DEFAULT_HEALTHY_WINDOW_MINUTES } from '../store/config.js';
 import { intOption } from '../service/serve.js';
@@ -130,7 +131,15 @@ export async function runAgent(argv: readonly string[], env: Env, io: { stderr: 
   // Always fenced, as for any request that comes from chat.
   const policy = engineConfig?.policy ?? defaultPolicy();
   const history = new HistoryPrefetch((...a) => store.lastHealthy(...a), bastion, engineConfig?.store?.healthyWindowMinutes ?? DEFAULT_HEALTHY_WINDOW_MINUTES);
-  const runner = engineRunner({ store: { lastHealthy: history.lastHealthy, recordRun: (...a) => store.recordRun(...a) }, vantage: bastion, budgetMs: args.budgetMs, policy, engineConfig, logger });
+  // Probes run in a process of their own, as for serve: each ssh, ping or ssh -G they start
+  // costs tens of milliseconds of fork/exec, which on this thread delayed heartbeats and
+  // replies by seconds under a burst. The engine process ends with this one (run-worker.ts).
+  const threaded = new ThreadedEngine({
+    process: true,
+    onExit: (err, restartInMs) => logger.error('the engine process stopped; runs in it failed; it is started again', { error: err.message, restartInMs }),
+  });
+  threaded.prestart();
+  const runner = engineRunner({ store: { lastHealthy: history.lastHealthy, recordRun: (...a) => store.recordRun(...a) }, vantage: bastion, budgetMs: args.budgetMs, policy, engineConfig, logger, probe: (target, o) => threaded.run(target, o) });
   const registry = new RunRegistry(pacedRunner(runner), { ...DEFAULT_REGISTRY_OPTIONS, maxRuns: args.maxRuns, reuseMs: args.reuseMs }, new ServiceMetrics(), logger);
   const admit = serviceAdmission({ store, policy, vantage: bastion, logger, registry: () => registry });
   const coverage = coverageOf(engineConfig?.policy);
@@ -139,6 +148,7 @@ export async function runAgent(argv: readonly string[], env: Env, io: { stderr: 
   const opened = openBroker(args.nats, { wait: true, logger });
   const first = await Promise.race([opened, stopped]);
   if (first === 'stop') {
+    await threaded.close();
     await store.close();
     void opened.then((nc) => nc.close(), () => undefined);
     return 0;
@@ -152,6 +162,7 @@ export async function runAgent(argv: readonly string[], env: Env, io: { stderr: 
   logger.info('stopping');
   await service.stop();
   await registry.stopAll();
+  await threaded.close();
   // Draining needs the broker; with it gone (or going), the agent still exits within a bound.
   let drained: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([nc.drain().catch(() => undefined), new Promise((resolve) => (drained = setTimeout(resolve, DRAIN_WAIT_MS)))]);

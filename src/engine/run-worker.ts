@@ -31,8 +31,10 @@ interface Channel {
   onMessage(handler: (message: ToRunWorker) => void): void;
 }
 
+/** The runs in flight, each with its abort: aborting a run kills the probes it started (probes/spawn.ts). */
+const controllers = new Map<number, AbortController>();
+
 function serve(channel: Channel): void {
-  const controllers = new Map<number, AbortController>();
   const post = (message: FromRunWorker): void => channel.post(message);
   channel.onMessage((message: ToRunWorker) => {
     if (message.type === 'abort') {
@@ -57,6 +59,14 @@ if (parentPort) {
 } else if (process.send) {
   // A process of its own (threaded.ts, `process: true`): it lives as long as its parent's channel.
   const send = process.send.bind(process);
-  serve({ post: (m) => void send(m), onMessage: (h) => process.on('message', h) });
-  process.on('disconnect', () => process.exit(0));
+  // Its parent gone (stopped, or killed without a word): the probes it started go with it
+  // (SIGKILL, sent synchronously by each run's abort), not only this process. A send that
+  // fails first says the same: left unhandled, its error would end this process and leave
+  // the probes running.
+  const leave = (): void => {
+    for (const controller of controllers.values()) controller.abort();
+    process.exit(0);
+  };
+  serve({ post: (m) => (process.connected ? void send(m, undefined, {}, (err) => err && leave()) : leave()), onMessage: (h) => process.on('message', h) });
+  process.on('disconnect', leave);
 }

@@ -31,6 +31,7 @@ import { NatsEngine, NatsEngineError } from '../../src/nats/engine.js';
 import { openBroker } from '../../src/nats/connect.js';
 import { natsSettings } from '../../src/nats/options.js';
 import { freePort, natsUnavailable, TestBroker, waitFor } from '../support/nats-server.js';
+import { commandLine, descendants, gone } from '../support/process-tree.js';
 
 const unavailable = natsUnavailable();
 if (unavailable) console.log(`# nats tests skipped: ${unavailable}`);
@@ -168,6 +169,9 @@ describe('NATS: bot engine client and real agents on a real nats-server', { skip
     engine.onLost = (text) => lost.push({ at: Date.now(), text });
     let killedAt = 0;
     let victim: AgentProcess | undefined;
+    let orphans: Array<{ pid: number; command: string }> = [];
+    /** What was still running 5 s after the kill (command lines). */
+    let orphansLeft: Promise<string[]> = Promise.resolve(['(the agent was never killed)']);
     const started = agents.map((a) => (a.log().match(/"run started"/g) ?? []).length);
     // The thread as the bot drives it: the chat check flow over the bot's routed NATS engine.
     const parents: Array<{ at: number; view: ParentView }> = [];
@@ -179,8 +183,23 @@ describe('NATS: bot engine client and real agents on a real nats-server', { skip
         if (!victim) {
           victim = agents.find((a, i) => (a.log().match(/"run started"/g) ?? []).length > (started[i] ?? 0));
           assert.ok(victim, 'one agent logged the start of the run');
-          killedAt = Date.now();
-          victim.child.kill('SIGKILL');
+          // Its engine runs in a process of its own, with the probes it starts under it: killed
+          // once a probe runs there (the silent port keeps ssh waiting), or after 3 s at most.
+          const agent = victim;
+          const until = Date.now() + 3_000;
+          const kill = (): void => {
+            const tree = descendants(agent.child.pid ?? 0).map((pid) => ({ pid, command: commandLine(pid) }));
+            if (!tree.some((p) => !p.command.includes('run-worker.js')) && Date.now() < until) return void setTimeout(kill, 20);
+            orphans = tree;
+            killedAt = Date.now();
+            agent.child.kill('SIGKILL');
+            // Watched from the kill on: the twin's retry of the silent port outlasts the probes' own timeouts.
+            orphansLeft = waitFor("the killed agent's engine process and probes to end", () => tree.every((p) => gone(p.pid)), 5_000).then(
+              () => [],
+              () => tree.filter((p) => !gone(p.pid)).map((p) => p.command.slice(0, 60)),
+            );
+          };
+          kill();
         }
         return Promise.resolve();
       },
@@ -213,6 +232,14 @@ describe('NATS: bot engine client and real agents on a real nats-server', { skip
     assert.ok(twin.log().includes(`"target":"sshcheck@127.0.0.1:${silentPort}"`), 'the twin ran the retried check');
     assert.equal(report.vantage.name, 'eu-1');
     assert.notEqual(report.diagnosis.cause, 'healthy', 'a port that never speaks is no healthy sshd');
+    // SIGKILL gives the agent no chance to stop its engine: the engine process notices its
+    // parent's channel close and ends, and its probes with it; nothing is left orphaned.
+    assert.ok(
+      orphans.some((p) => p.command.includes('run-worker.js')) && orphans.some((p) => !p.command.includes('run-worker.js')),
+      `the killed agent's processes: ${orphans.map((p) => `${p.pid} ${p.command}`).join('; ')}`,
+    );
+    const leftOver = await orphansLeft;
+    assert.deepEqual(leftOver, [], 'left running 5 s after the agent was killed');
   });
 
   test('nats-server stops and starts: agents and bot reconnect by themselves, and the next check works', async () => {

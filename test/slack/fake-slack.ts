@@ -53,6 +53,16 @@ interface Rule {
   reply: Reply;
 }
 
+/** How a taken request's answer goes missing: the connection closed unanswered, or the answer held back. */
+export type LostAnswer = { drop: true } | { delayMs: number };
+
+interface LossRule {
+  method: string;
+  match: (args: Record<string, unknown>) => boolean;
+  times: number;
+  loss: LostAnswer;
+}
+
 export interface Delivery {
   envelopeId: string;
   sentAt: number;
@@ -109,6 +119,7 @@ export class FakeSlack {
   /** Every envelope delivered, for "what did the app get". */
   readonly delivered: Array<Record<string, unknown>> = [];
   private readonly rules: Rule[] = [];
+  private readonly losses: LossRule[] = [];
   private readonly ackWaiters = new Map<string, Array<(a: AckRecord) => void>>();
   private readonly wss = new WebSocketServer({ noServer: true });
   /** Open Socket Mode connections, oldest first: Slack allows several per app (replicas) and gives each envelope to one. */
@@ -153,6 +164,16 @@ export class FakeSlack {
   /** The next `times` calls of `method` (whose arguments match) get this answer. */
   failNext(method: string, reply: Reply, options: { match?: (args: Record<string, unknown>) => boolean; times?: number } = {}): void {
     this.rules.push({ method, match: options.match ?? (() => true), times: options.times ?? 1, reply });
+  }
+
+  /**
+   * The next `times` calls of `method` (whose arguments match) are carried out as usual (a
+   * message is posted, and recorded with its answer) but the answer never reaches the client
+   * (`drop`: the connection is closed) or reaches it `delayMs` late: what a client sees when
+   * Slack's answer is lost, or when its own process is too busy to read it in time.
+   */
+  loseAnswer(method: string, loss: LostAnswer, options: { match?: (args: Record<string, unknown>) => boolean; times?: number } = {}): void {
+    this.losses.push({ method, match: options.match ?? (() => true), times: options.times ?? 1, loss });
   }
 
   /**
@@ -392,7 +413,14 @@ export class FakeSlack {
     const token = auth?.startsWith('Bearer ') ? auth.slice('Bearer '.length) : typeof args['token'] === 'string' ? args['token'] : undefined;
     const reply = this.answer(method, args, token);
     this.calls.push({ method, args, token, at, status: reply.status ?? 200, response: reply.body });
-    res.writeHead(reply.status ?? 200, { 'content-type': 'application/json; charset=utf-8', ...reply.headers }).end(JSON.stringify(reply.body));
+    const send = (): void => void res.writeHead(reply.status ?? 200, { 'content-type': 'application/json; charset=utf-8', ...reply.headers }).end(JSON.stringify(reply.body));
+    const loss = this.losses.find((r) => r.method === method && r.times > 0 && r.match(args));
+    if (!loss) return send();
+    loss.times -= 1;
+    if ('drop' in loss.loss) return void req.socket.destroy();
+    setTimeout(() => {
+      if (!res.destroyed) send();
+    }, loss.loss.delayMs);
   }
 
   private answer(method: string, args: Record<string, unknown>, token: string | undefined): Reply {
@@ -415,6 +443,16 @@ export class FakeSlack {
       }
       case 'chat.update':
         return { body: { ok: true, channel: args['channel'], ts: args['ts'], text: args['text'] } };
+      case 'conversations.history':
+      case 'conversations.replies': {
+        // The bot's own posts only (all this fake ever holds): a channel's, newest first, or a thread's, oldest first.
+        const thread = method === 'conversations.replies' ? args['ts'] : undefined;
+        const metadata = args['include_all_metadata'] === true || args['include_all_metadata'] === 'true';
+        const messages = this.calls
+          .filter((c) => c.method === 'chat.postMessage' && c.response['ok'] === true && c.args['channel'] === args['channel'] && c.args['thread_ts'] === thread)
+          .map((c) => ({ type: 'message', ts: c.response['ts'], text: c.args['text'], bot_id: BOT_ID, user: BOT_USER_ID, ...(metadata && c.args['metadata'] !== undefined ? { metadata: c.args['metadata'] } : {}) }));
+        return { body: { ok: true, messages: thread === undefined ? messages.reverse() : messages, has_more: false } };
+      }
       case 'chat.postEphemeral':
         return { body: { ok: true, message_ts: ts() } };
       default:

@@ -60,6 +60,8 @@ export interface HarnessOptions {
   policy?: TargetPolicy;
   /** Watches (src/chat/watch-runner.ts), built on the engine the adapter gets. */
   watches?: (engine: EngineClient) => WatchRunner;
+  /** The Slack client's timeout for one request (the adapter's default otherwise). */
+  requestTimeoutMs?: number;
 }
 
 export function rawLogger(lines: string[]): Logger {
@@ -93,7 +95,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const mode: SlackConfig['mode'] = options.mode === 'http' ? { kind: 'http', signingSecret: SIGNING_SECRET, port: 0 } : { kind: 'socket', appToken: APP_TOKEN };
   const config: SlackConfig = { botToken: BOT_TOKEN, mode, apiUrl: fake.apiUrl };
   const watches = options.watches?.(engine);
-  const adapter = createSlackAdapter(config, { engine, logger: rawLogger(logs), vantage: VANTAGE, gate: options.gate ?? openGate(), ...(watches ? { watches } : {}) }, { listenHost: '127.0.0.1', pace: options.pace ?? FAST_PACE, drainMs: 30_000 });
+  const adapter = createSlackAdapter(config, { engine, logger: rawLogger(logs), vantage: VANTAGE, gate: options.gate ?? openGate(), ...(watches ? { watches } : {}) }, { listenHost: '127.0.0.1', pace: options.pace ?? FAST_PACE, drainMs: 30_000, ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}) });
   await adapter.start();
   return {
     fake,
