@@ -7,8 +7,8 @@ import { DEFAULT_LOST_MS, watchSocket } from './socket-watch.js';
 import type { SlackConfig } from '../../src/chat/bot-config.js';
 import type { Logger } from '../../src/log.js';
 import { boltLogger } from './bolt-logger.js';
-import { errorText } from './errors.js';
 import { boundedFetch, REQUEST_TIMEOUT_MS, RETRY_CONFIG } from './requests.js';
+import { errorMessage } from '../../src/errors.js';
 
 /** auth.test, apps.connections.open and the WebSocket hello must be done within this. */
 export const START_TIMEOUT_MS = 30_000;
@@ -60,7 +60,7 @@ function guardRequests(listener: RequestListener, endpoint: string, logger: Logg
       }
       listener(buffered, res);
     })().catch((err: unknown) => {
-      logger.error('slack request failed', { error: errorText(err) });
+      logger.error('slack request failed', { error: errorMessage(err) });
       if (!res.headersSent) res.writeHead(500).end();
     });
   };
@@ -134,11 +134,11 @@ export function createApp(config: SlackConfig, logger: Logger, options: AppOptio
       const failed = socket;
       socket = undefined;
       await failed?.client.disconnect();
-      throw new Error(`connecting to Slack in Socket Mode failed (SLACK_APP_TOKEN must be an app-level token with connections:write): ${errorText(err)}`, { cause: err });
+      throw new Error(`connecting to Slack in Socket Mode failed (SLACK_APP_TOKEN must be an app-level token with connections:write): ${errorMessage(err)}`, { cause: err });
     }
     if (socket) {
       unwatch = watchSocket(socket.client, options.lostMs ?? DEFAULT_LOST_MS, (err) => {
-        logger.error('slack socket mode connection lost for good', { error: errorText(err) });
+        logger.error('slack socket mode connection lost for good', { error: errorMessage(err) });
         for (const l of lostListeners) l(err);
       });
     }
@@ -154,8 +154,8 @@ export function createApp(config: SlackConfig, logger: Logger, options: AppOptio
       } catch (err) {
         // Only an answer from Slack says anything about the token; anything else is the network.
         const answered = (err as { code?: unknown }).code === 'slack_webapi_platform_error';
-        if (answered) throw new Error(`SLACK_BOT_TOKEN was not accepted (auth.test): ${errorText(err)}`, { cause: err });
-        throw new Error(`Slack's API at ${config.apiUrl ?? 'https://slack.com/api/'} could not be reached (auth.test; the token was not checked): ${errorText(err)}`, { cause: err });
+        if (answered) throw new Error(`SLACK_BOT_TOKEN was not accepted (auth.test): ${errorMessage(err)}`, { cause: err });
+        throw new Error(`Slack's API at ${config.apiUrl ?? 'https://slack.com/api/'} could not be reached (auth.test; the token was not checked): ${errorMessage(err)}`, { cause: err });
       }
       if (typeof auth.user_id !== 'string' || typeof auth.bot_id !== 'string') {
         throw new Error('SLACK_BOT_TOKEN is not a bot token: use the Bot User OAuth Token (xoxb-…) from the app\'s OAuth & Permissions page');

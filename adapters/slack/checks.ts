@@ -8,6 +8,7 @@ import type { Ticket } from '../../src/chat/gate.js';
 import type { Pacer } from '../../src/chat/pacer.js';
 import { targetLabel } from '../../src/target.js';
 import type { Target } from '../../src/target.js';
+import { errorMessage } from '../../src/errors.js';
 
 export interface CheckRequest {
   target: Target;
@@ -58,7 +59,7 @@ export class CheckRunner {
         if (report) logger.info('check finished', { target, cause: report.diagnosis.cause, diagnosedMs: report.diagnosedMs, durationMs: report.durationMs, ...request.origin });
       })
       .catch((err: unknown) => {
-        logger.error('check flow failed', { target, error: err instanceof Error ? err.message : String(err), ...request.origin });
+        logger.error('check flow failed', { target, error: errorMessage(err), ...request.origin });
       })
       // A flow that never asked the engine (it failed first) must not keep its queue slot.
       .finally(() => request.ticket.cancel('the check flow ended before the check ran'));
@@ -69,7 +70,7 @@ export class CheckRunner {
   /** Runs a detached task with this runner's engine (a fleet check); stop() waits for it like a check. */
   track(task: (engine: AdapterContext['engine']) => Promise<void>): void {
     const flow = task(this.ctx.engine).catch((err: unknown) => {
-      this.ctx.logger.error('chat task failed', { error: err instanceof Error ? err.message : String(err) });
+      this.ctx.logger.error('chat task failed', { error: errorMessage(err) });
     });
     this.inflight.add(flow);
     void flow.finally(() => this.inflight.delete(flow));

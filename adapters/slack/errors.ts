@@ -3,6 +3,7 @@
 // answer goes through the fallback); anything else is one failed operation.
 import { SurfaceError } from '../../src/chat/check-flow.js';
 import { postOutcomeUnknown } from './requests.js';
+import { errorMessage } from '../../src/errors.js';
 
 /** Errors after which posting in that conversation cannot work, with what a person should know. */
 const CANNOT_POST: Readonly<Record<string, string>> = {
@@ -53,11 +54,7 @@ export function toSurfaceError(err: unknown, what: string): SurfaceError {
   // Said as it is (the client's wrapper would only add "A request error occurred").
   const unknown = postOutcomeUnknown(err);
   if (unknown) return new SurfaceError('failed', `${what}: ${unknown.message}`, unknown.code);
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   return new SurfaceError('failed', `${what}: ${message}`, slackErrorCode(err));
 }
 
-/** An error's message for logs and answers. */
-export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

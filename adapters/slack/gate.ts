@@ -10,9 +10,9 @@ import type { GateActor } from '../../src/chat/gate.js';
 import { STATUS_EMOJI } from '../../src/chat/views.js';
 import type { Logger } from '../../src/log.js';
 import { renderHistory } from '../../src/store/history-view.js';
-import { errorText } from './errors.js';
 import { fitCodeBlock, fitInline, fitMessageText, SLACK_LIMITS } from './limits.js';
 import type { SlackMessage } from './render.js';
+import { errorMessage } from '../../src/errors.js';
 
 /** Slack user groups with their members, cached: one usergroups.list call per few minutes. */
 export class SlackUserGroups {
@@ -40,7 +40,7 @@ export class SlackUserGroups {
         this.cached = { at: Date.now(), groups };
         return groups;
       } catch (err) {
-        throw new Error(`usergroups.list failed: ${errorText(err)} (the app needs the usergroups:read scope when permissions.slack.user_groups is set)`, { cause: err });
+        throw new Error(`usergroups.list failed: ${errorMessage(err)} (the app needs the usergroups:read scope when permissions.slack.user_groups is set)`, { cause: err });
       } finally {
         this.pending = undefined;
       }

@@ -17,6 +17,7 @@ import { registerMentions } from './mentions.js';
 import { registerRerunButton } from './rerun.js';
 import { SlackUserGroups } from './gate.js';
 import { registerWatchStop, SlackWatchPoster } from './watch.js';
+import { errorMessage } from '../../src/errors.js';
 
 /** Slack lets a bot post about one message per second per channel, with short bursts. */
 export const SLACK_PACE: PacerOptions = { burst: 3, perSecond: 1 };
@@ -95,7 +96,7 @@ export function createSlackAdapter(config: SlackConfig, ctx: AdapterContext, opt
       if (ctx.watches) {
         ctx.watches.register('slack', new SlackWatchPoster(handle.client, pacer, deps.userGroups));
         const resumed = await ctx.watches.resume('slack').catch((err: unknown) => {
-          ctx.logger.error('slack watches could not be resumed', { error: err instanceof Error ? err.message : String(err) });
+          ctx.logger.error('slack watches could not be resumed', { error: errorMessage(err) });
           return undefined;
         });
         if (resumed && resumed.resumed + resumed.stopped > 0) ctx.logger.info('slack watches taken up after a restart', resumed);

@@ -14,12 +14,12 @@ import { explainLog } from '../../src/explain/explain.js';
 import type { Logger } from '../../src/log.js';
 import { BotThreads } from './bot-threads.js';
 import { deliveryIds, envelopeIdOf, isRepeat } from './deliveries.js';
-import { errorText } from './errors.js';
 import type { LogRequest, SlackLogMessage } from './log-message.js';
 import { fromPerson, logRequest, slackLogMessage } from './log-message.js';
 import { renderLogExplanation, renderLogRefusal } from './log-render.js';
 import type { SlackMessage } from './render.js';
 import { channelKey } from './surface.js';
+import { errorMessage } from '../../src/errors.js';
 
 export interface LogReplyDeps {
   client: webApi.WebClient;
@@ -104,7 +104,7 @@ export class SlackLogReplies implements MentionLogs {
   /** Detached from the listener (a download can take seconds); stop() drains it. */
   private start(msg: SlackLogMessage, request: LogRequest, origin: Record<string, string>): void {
     const task = this.answer(msg, request, origin).catch((err: unknown) => {
-      this.deps.logger.error('answering an ssh log failed', { ...origin, error: errorText(err) });
+      this.deps.logger.error('answering an ssh log failed', { ...origin, error: errorMessage(err) });
     });
     this.inflight.add(task);
     void task.finally(() => this.inflight.delete(task));

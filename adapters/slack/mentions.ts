@@ -3,7 +3,6 @@
 // thread it behaves like the slash command. Help and usage errors go to the requester only.
 import type { App } from '@slack/bolt';
 import { answeredElsewhere, deliveryIds, envelopeIdOf, isRepeat } from './deliveries.js';
-import { errorText } from './errors.js';
 import type { ListenerDeps } from './listeners.js';
 import { parseRequest } from './listeners.js';
 import { renderUsage, renderUsageError } from './render.js';
@@ -11,6 +10,7 @@ import type { SlackMessage } from './render.js';
 import { isUserId, requesterMention } from './requester.js';
 import { channelKey } from './surface.js';
 import { runSlackCheck } from './commands.js';
+import { errorMessage } from '../../src/errors.js';
 
 /** The mention text without the bot's own mention(s). */
 export function stripBotMention(text: string, botUserId: string | undefined): string {
@@ -39,7 +39,7 @@ export function registerMentions(app: App, deps: ListenerDeps): void {
         .schedule(channelKey(event.channel), async () => {
           await deps.client.chat.postEphemeral({ channel: event.channel, user, ...message, ...(thread !== undefined ? { thread_ts: thread } : {}) });
         })
-        .catch((err: unknown) => deps.logger.error('answering a mention failed', { ...origin, error: errorText(err) }));
+        .catch((err: unknown) => deps.logger.error('answering a mention failed', { ...origin, error: errorMessage(err) }));
     const text = stripBotMention(event.text, context.botUserId);
     const parsed = parseRequest(text, deps.bastions());
     // Not a command but a pasted or attached ssh log: explained instead of a usage error.

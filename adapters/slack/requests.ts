@@ -8,6 +8,7 @@
 // certainly did not take it: a 429 (Slack refused it) or no connection at all. Any other
 // failure of a post is final, and says that Slack may have posted it.
 import type { webApi } from '@slack/bolt';
+import { errorMessage } from '../../src/errors.js';
 
 /** One Web API request may take this long before it is abandoned (and, unless it is a post, retried). */
 export const REQUEST_TIMEOUT_MS = 10_000;
@@ -47,7 +48,7 @@ function neverSent(err: unknown): boolean {
 function describe(err: unknown, timeoutMs: number): string {
   if (err instanceof Error && err.name === 'TimeoutError') return `Slack did not answer within ${timeoutMs / 1000} s`;
   const cause = (err as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
-  const detail = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : err instanceof Error ? err.message : String(err);
+  const detail = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : errorMessage(err);
   return `the connection failed before Slack's answer (${detail})`;
 }
 

@@ -4,6 +4,7 @@
 // would end the whole bot, Discord included; and a connection that stays lost. Both become
 // a `lost` report, so that the bot restarts this adapter with backoff.
 import type { SocketModeReceiver } from '@slack/bolt';
+import { errorMessage } from '../../src/errors.js';
 
 type SocketClient = SocketModeReceiver['client'];
 
@@ -26,7 +27,7 @@ export function watchSocket(client: SocketClient, lostMs: number, lost: (err: Er
     try {
       return await original();
     } catch (err) {
-      report(new Error(`reconnecting in Socket Mode failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+      report(new Error(`reconnecting in Socket Mode failed: ${errorMessage(err)}`, { cause: err }));
       return undefined;
     }
   };

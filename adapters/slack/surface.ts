@@ -10,9 +10,10 @@ import type { Pacer } from '../../src/chat/pacer.js';
 import type { ParentView } from '../../src/chat/views.js';
 import type { Report, StepId, StepReport } from '../../src/engine/report.js';
 import type { Logger } from '../../src/log.js';
-import { errorText, toSurfaceError } from './errors.js';
+import { toSurfaceError } from './errors.js';
 import { postOutcomeUnknown } from './requests.js';
 import { renderFallback, renderParent, renderStep } from './render.js';
+import { errorMessage } from '../../src/errors.js';
 
 export interface SlackSurfaceOptions {
   client: webApi.WebClient;
@@ -88,7 +89,7 @@ export class SlackSurface implements ChatSurface {
       } catch (err) {
         const ts = postOutcomeUnknown(err) ? await this.findPost(post, thread) : undefined;
         if (ts === undefined) throw err;
-        this.options.logger?.warn('the answer to the first message was lost; it was found in the conversation and the thread goes on', { channel: this.channel, error: errorText(err) });
+        this.options.logger?.warn('the answer to the first message was lost; it was found in the conversation and the thread goes on', { channel: this.channel, error: errorMessage(err) });
         return { ok: true, ts, channel: this.channel };
       }
     });
@@ -167,7 +168,7 @@ export class SlackSurface implements ChatSurface {
     if (!pacer || ts === undefined) return;
     const refresh = (): Promise<void> => (this.lastView ? this.updateParent(this.lastView) : Promise.resolve());
     const shown = pacer.schedule(this.channelKey, refresh, { key: `notes:${this.channelKey}:${ts}`, priority: 0 }).catch((err: unknown) => {
-      logger?.warn('showing a failed reply on the parent failed', { channel: this.channel, error: err instanceof Error ? err.message : String(err) });
+      logger?.warn('showing a failed reply on the parent failed', { channel: this.channel, error: errorMessage(err) });
     });
     this.pending.add(shown);
     void shown.finally(() => this.pending.delete(shown));
@@ -192,7 +193,7 @@ export class SlackSurface implements ChatSurface {
           : await client.conversations.replies({ channel: this.channel, ts: thread, limit: 1000, include_all_metadata: true });
       return page.messages?.find((m) => (m.metadata?.event_payload as Readonly<Record<string, unknown>> | undefined)?.['post'] === post)?.ts;
     } catch (err) {
-      logger?.warn('looking for a first message whose answer was lost failed', { channel: this.channel, error: errorText(err) });
+      logger?.warn('looking for a first message whose answer was lost failed', { channel: this.channel, error: errorMessage(err) });
       return undefined;
     }
   }

@@ -26,6 +26,7 @@ import { DEFAULT_REGISTRY_OPTIONS, RunRegistry } from '../service/runs.js';
 import { defaultPolicy } from '../policy/target-policy.js';
 import { storePath } from '../store/paths.js';
 import { StoreClient } from '../store/client.js';
+import { errorMessage } from '../errors.js';
 
 /** How long a stopping agent waits for its broker connection to drain. */
 const DRAIN_WAIT_MS = 3_000;
@@ -124,7 +125,7 @@ export async function runAgent(argv: readonly string[], env: Env, io: { stderr: 
   try {
     store = await StoreClient.open(storePath(engineConfig?.store, { env }).path, { recover: true, ...(engineConfig?.store?.retentionDays !== undefined ? { retentionDays: engineConfig.store.retentionDays } : {}) });
   } catch (err) {
-    io.stderr(`sshcheck agent: ${err instanceof Error ? err.message : String(err)} (with systemd: StateDirectory=sshcheck in the unit, docs/deploy.md)\n`);
+    io.stderr(`sshcheck agent: ${errorMessage(err)} (with systemd: StateDirectory=sshcheck in the unit, docs/deploy.md)\n`);
     return 2;
   }
   const logger = createLogger({ name: 'sshcheck-agent', level: args.logLevel, secrets: args.nats.secrets });

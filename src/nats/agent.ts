@@ -14,6 +14,7 @@ import type { Runner, RunRegistry, ServiceRun } from '../service/runs.js';
 import { BusyError } from '../service/runs.js';
 import type { AgentMessage, Declaration } from './protocol.js';
 import { agentsSubject, ANNOUNCE_MS, checkSubject, DISCOVER_SUBJECT, encode, encodeDeclaration, HEARTBEAT_MS, PING_HEADER, queueGroup } from './protocol.js';
+import { errorMessage } from '../errors.js';
 
 /**
  * Starts runs one per turn of the event loop. Starting a run spawns its probe processes,
@@ -72,7 +73,7 @@ export class Agent {
     const { bastion, agent } = this.options;
     const onCheck = (err: Error | null, msg: Msg): void => {
       if (err) return this.options.logger.error('subscription failed', { error: err.message });
-      this.serve(msg).catch((e: unknown) => this.options.logger.error('serving a check failed', { error: e instanceof Error ? e.message : String(e) }));
+      this.serve(msg).catch((e: unknown) => this.options.logger.error('serving a check failed', { error: errorMessage(e) }));
     };
     this.subs.push(this.nc.subscribe(checkSubject(bastion), { queue: queueGroup(bastion), callback: onCheck }));
     this.subs.push(this.nc.subscribe(checkSubject(bastion, agent), { callback: onCheck }));
@@ -87,7 +88,7 @@ export class Agent {
       msg.respond(encode(message));
     } catch (err) {
       // Closed or draining: the bot sees silence and retries elsewhere.
-      this.options.logger.warn('reply failed', { error: err instanceof Error ? err.message : String(err) });
+      this.options.logger.warn('reply failed', { error: errorMessage(err) });
     }
   }
 
@@ -143,9 +144,9 @@ export class Agent {
     try {
       started = this.options.registry.start(request.target, request.from);
     } catch (err) {
-      admission.deny(err instanceof Error ? err.message : String(err));
+      admission.deny(errorMessage(err));
       if (err instanceof BusyError) return this.send(msg, { t: 'refused', code: 'busy', message: err.message });
-      return this.send(msg, { t: 'failed', code: 'E_ENGINE', message: err instanceof Error ? err.message : String(err) });
+      return this.send(msg, { t: 'failed', code: 'E_ENGINE', message: errorMessage(err) });
     }
     this.trace(msg, 'started');
     admission.follow(started.run);

@@ -7,6 +7,7 @@ import { Kvm } from '@nats-io/kv';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../log.js';
+import { errorMessage } from '../errors.js';
 
 export const CLAIMS_BUCKET = 'sshcheck-claims';
 /** How long a claim is kept: past any redelivery (Discord tokens live 15 minutes). */
@@ -45,7 +46,7 @@ export class ClaimBucket {
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (typeof code === 'number' && WRONG_LAST_SEQUENCE.has(code)) return false;
-      this.logger.warn('claiming a chat request failed; answering it here', { id, error: err instanceof Error ? err.message : String(err) });
+      this.logger.warn('claiming a chat request failed; answering it here', { id, error: errorMessage(err) });
       return true;
     }
   }

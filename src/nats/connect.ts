@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import type { Logger } from '../log.js';
 import type { NatsSettings } from './options.js';
+import { errorMessage } from '../errors.js';
 
 export class BrokerUnreachableError extends Error {
   constructor(url: string, reason: string) {
@@ -20,7 +21,7 @@ export async function openBroker(settings: NatsSettings, options: { wait: boolea
   try {
     nc = await connect({ ...settings.options, waitOnFirstConnect: options.wait, timeout: options.timeoutMs ?? 5_000 });
   } catch (err) {
-    throw new BrokerUnreachableError(settings.url, err instanceof Error ? err.message : String(err));
+    throw new BrokerUnreachableError(settings.url, errorMessage(err));
   }
   const logger = options.logger;
   if (logger) {

@@ -6,7 +6,7 @@
 // failure is an engine failure that names the bastion and the broker — never a verdict.
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { createInbox, headers } from '@nats-io/transport-node';
-import { SshcheckError } from '../errors.js';
+import { SshcheckError, errorMessage } from '../errors.js';
 import type { Report } from '../engine/report.js';
 import type { Target } from '../target.js';
 import { formatTarget } from '../target.js';
@@ -226,7 +226,7 @@ export class NatsEngine implements EngineClient {
         try {
           message = parseAgentMessage(msg.data);
         } catch (err) {
-          return fail('protocol', err instanceof Error ? err.message : String(err));
+          return fail('protocol', errorMessage(err));
         }
         silentSince = undefined;
         arm(this.deadAfterMs);
@@ -261,7 +261,7 @@ export class NatsEngine implements EngineClient {
         const body = { target: target.input, port: target.port, user: target.user, ...(options.from !== undefined ? { from: options.from } : {}) };
         this.nc.publish(checkSubject(bastion, agent), encode(body), { reply: sub.getSubject() });
       } catch (err) {
-        return fail('broker-unreachable', `cannot send ${what}: ${err instanceof Error ? err.message : String(err)}`);
+        return fail('broker-unreachable', `cannot send ${what}: ${errorMessage(err)}`);
       }
       arm(this.acceptTimeoutMs);
     });

@@ -4,6 +4,7 @@
 // password file needs no restart. Pure apart from the injected file read.
 import type { Authenticator, ConnectionOptions } from '@nats-io/transport-node';
 import { credsAuthenticator, tokenAuthenticator, usernamePasswordAuthenticator } from '@nats-io/transport-node';
+import { errorMessage } from '../errors.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -64,7 +65,7 @@ export function natsSettings(flagUrl: string | undefined, env: Env, readFile: (p
     try {
       value = firstLine(readFile(path));
     } catch (err) {
-      throw new NatsConfigError(`${variable}: cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new NatsConfigError(`${variable}: cannot read ${path}: ${errorMessage(err)}`);
     }
     if (value === '') throw new NatsConfigError(`${variable}: ${path} is empty`);
     return value;
@@ -81,7 +82,7 @@ export function natsSettings(flagUrl: string | undefined, env: Env, readFile: (p
       try {
         return new TextEncoder().encode(readFile(credsPath));
       } catch (err) {
-        throw new NatsConfigError(`SSHCHECK_NATS_CREDS: cannot read ${credsPath}: ${err instanceof Error ? err.message : String(err)}`);
+        throw new NatsConfigError(`SSHCHECK_NATS_CREDS: cannot read ${credsPath}: ${errorMessage(err)}`);
       }
     };
     if (!/-----BEGIN NATS USER JWT-----/.test(new TextDecoder().decode(bytes()))) throw new NatsConfigError(`SSHCHECK_NATS_CREDS: ${credsPath} is not a NATS creds file (no user JWT in it)`);
@@ -110,7 +111,7 @@ export function natsSettings(flagUrl: string | undefined, env: Env, readFile: (p
     try {
       readFile(ca);
     } catch (err) {
-      throw new NatsConfigError(`SSHCHECK_NATS_CA: cannot read ${ca}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new NatsConfigError(`SSHCHECK_NATS_CA: cannot read ${ca}: ${errorMessage(err)}`);
     }
   }
   const options: ConnectionOptions = {
