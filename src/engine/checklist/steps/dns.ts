@@ -40,9 +40,8 @@ function unreachableResolvers(dns: DnsObs): Array<{ server: string; detail: stri
   return out;
 }
 
-/** Servers that answered anything at all (even an error code): they are alive. */
-/** Resolvers that answered anything (the name's queries or a reverse lookup). */
-export function aliveServers(obs: Observations): Set<string> {
+/** Resolvers that answered anything at all, even an error code (the name's queries or a reverse lookup): they are alive. */
+function aliveServers(obs: Observations): Set<string> {
   const alive = new Set<string>();
   const all = [...(obs.dns?.queries ?? []), ...obs.ptr.flatMap((p) => p.queries)];
   for (const q of all) if (ANSWERED.has(q.outcome)) alive.add(q.server);
@@ -62,8 +61,8 @@ function knownFailure(dns: DnsObs | undefined, outcome: NameOutcome): string | u
   if (outcome !== 'nxdomain' && outcome !== 'servfail') return undefined;
   const qs = addressQueries(dns);
   const decisive = qs.length > 0 && qs.every((q) => q.outcome === 'nxdomain' || q.outcome === 'nodata' || q.outcome === 'servfail' || q.outcome === 'refused');
-  // The probe stops a resolver's search list at a SERVFAIL; glibc goes on to the next name,
-  // which might answer. Known only when every candidate was asked, A and AAAA, of every resolver.
+  // A walk the run cut short, or one that ended at REFUSED, left later names unasked, and one
+  // of them might answer. Known only when every candidate was asked, A and AAAA, of every resolver.
   const asked = (server: string, name: string, type: 'A' | 'AAAA'): boolean => qs.some((q) => q.server === server && q.name === name && q.type === type);
   const complete = dns.resolvers.every((server) => dns.candidates.every((name) => asked(server, name, 'A') && asked(server, name, 'AAAA')));
   return decisive && complete && dns.candidates.length > 0 ? only.hostsPath : undefined;
