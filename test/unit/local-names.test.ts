@@ -210,3 +210,36 @@ test('an unanswered query or a search-list name never asked: not known, the step
   assert.equal(judge({ ...base, aborted: true }).settled, false);
   assert.equal(judge({ ...base, filesAndDnsOnly: undefined }).settled, false);
 });
+
+test('a walk cut short by an unanswered query is no "does not exist": a NODATA beside a lost A query means the name exists', () => {
+  // Under 5 % loss: db-3.lab.test's A query and its retransmission lost, AAAA answered NODATA;
+  // getaddrinfo, still waiting on its own lost packet, answers after its 5 s retry.
+  const cut: DnsObs = {
+    state: 'done',
+    startedMs: 0,
+    endedMs: 2000,
+    resolvers: ['10.0.0.53'],
+    search: ['lab.test'],
+    ndots: 1,
+    candidates: ['db-3.lab.test', 'db-3'],
+    queries: [
+      { server: '10.0.0.53', name: 'db-3.lab.test', type: 'A', outcome: 'timeout', answers: [], latencyMs: 2000 },
+      { server: '10.0.0.53', name: 'db-3.lab.test', type: 'AAAA', outcome: 'nodata', answers: [], latencyMs: 1 },
+    ],
+    filesAndDnsOnly: { hostsPath: '/etc/hosts', addresses: [] },
+  };
+  const step = assessDns(input({ dns: cut, resolve: { ...resolving, name: 'db-3' } }, 2100, { target: 'db-3' }));
+  assert.notEqual(step.findings[0]?.cause, 'dns-nxdomain', step.summary);
+  assert.equal(step.findings[0]?.cause, 'dns-timeout', 'no answer for the name in dnsSlowAfterMs, as it stands');
+  // The same NODATA from a walk that went to its end (db-3 asked too, all decisive) is "no address".
+  const whole: DnsObs = {
+    ...cut,
+    queries: [
+      { ...cut.queries[1]!, type: 'A' },
+      cut.queries[1]!,
+      { server: '10.0.0.53', name: 'db-3', type: 'A', outcome: 'nxdomain', answers: [] },
+      { server: '10.0.0.53', name: 'db-3', type: 'AAAA', outcome: 'nxdomain', answers: [] },
+    ],
+  };
+  assert.equal(assessDns(input({ dns: whole, resolve: { ...resolving, name: 'db-3' } }, 30, { target: 'db-3' })).findings[0]?.cause, 'dns-nxdomain');
+});

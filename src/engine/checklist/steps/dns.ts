@@ -78,8 +78,17 @@ function nameOutcome(dns: DnsObs | undefined): NameOutcome {
   const decisive = qs.some((q) => q.outcome !== 'timeout' && q.outcome !== 'error');
   if (dns.aborted && !decisive) return 'timeout';
   if (qs.length === 0) return 'none';
-  if (qs.some((q) => q.outcome === 'servfail' || q.outcome === 'refused')) return 'servfail';
-  if (qs.some((q) => q.outcome === 'nxdomain' || q.outcome === 'nodata')) return 'nxdomain';
+  // A resolver's "no" counts only when no query of its walk went unanswered: a lost A query
+  // next to a NODATA for AAAA (the name exists) ended the walk there, and getaddrinfo's own
+  // retry may still get the address. Seen under 5 % loss: "db-3 does not exist" for a host
+  // that resolves.
+  const said = (server: string): DnsQueryObs[] => {
+    const own = qs.filter((q) => q.server === server);
+    return own.some((q) => q.outcome === 'timeout' || q.outcome === 'error') ? [] : own;
+  };
+  const no = [...new Set(qs.map((q) => q.server))].flatMap(said);
+  if (no.some((q) => q.outcome === 'servfail' || q.outcome === 'refused')) return 'servfail';
+  if (no.some((q) => q.outcome === 'nxdomain' || q.outcome === 'nodata')) return 'nxdomain';
   return 'timeout';
 }
 
