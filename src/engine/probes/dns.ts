@@ -555,21 +555,19 @@ export async function probeDns(opts: ProbeDnsOptions, ctx: ProbeContext, onUpdat
     obs.configNote = `${path} lists no usable nameserver: the resolver library would fall back to 127.0.0.1; not queried`;
     return finish();
   }
-  onUpdate?.(snapshot());
-
   const timeoutMs = Math.min(opts.queryTimeoutMs, remainingMs(ctx));
-  if (timeoutMs > 0 && !ctx.signal.aborted) {
-    await Promise.all(
-      conf.nameservers.map(async (server, index) => {
-        const asked: DnsQueryObs[] = [];
-        perResolver[index] = asked;
-        await walkSearchList({ server, port, candidates: obs.candidates, timeoutMs, ctx }, (answers) => {
-          asked.push(...answers);
-          if (answers.length === 2) onUpdate?.(snapshot());
-        });
-      }),
-    );
-  }
+  if (timeoutMs <= 0 || ctx.signal.aborted) return finish();
+  // The queries' sockets open before the run hears of the candidates: its first look waits.
+  const walks = conf.nameservers.map((server, index) => {
+    const asked: DnsQueryObs[] = [];
+    perResolver[index] = asked;
+    return walkSearchList({ server, port, candidates: obs.candidates, timeoutMs, ctx }, (answers) => {
+      asked.push(...answers);
+      if (answers.length === 2) onUpdate?.(snapshot());
+    });
+  });
+  onUpdate?.(snapshot());
+  await Promise.all(walks);
   return finish();
 }
 
