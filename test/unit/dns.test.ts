@@ -57,6 +57,11 @@ function respond(request: dns2.Packet, rinfo: dgram.RemoteInfo, send: (p: dns2.P
   switch (first) {
     case 'slow':
       return;
+    case 'half':
+      // The A query goes unanswered, the AAAA query is answered at once.
+      if (q.type === Packet.TYPE.A) return;
+      response.header.rcode = RCODE.NXDOMAIN;
+      return reply();
     case 'held': {
       // Two search-list names, A and AAAA: no reply until all four questions are in, then
       // newest first. Only a probe that asks the names at once gets any answer, and the later
@@ -234,6 +239,14 @@ test('an earlier name that ends the walk (REFUSED): a later name\'s answer, alre
   assert.equal(seen.get('held/1'), bareBefore + 1);
   await new Promise((r) => setImmediate(r));
   assert.equal(process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length, udpBefore);
+});
+
+test('a resolver that answered half a pair is alive before the walk counts the pair', async () => {
+  const snapshots: DnsObs[] = [];
+  const obs = await probeDns({ name: `half.${ZONE}.`, resolvConfPath: ONE(), queryTimeoutMs: 300, port }, testContext(), (s) => snapshots.push(s));
+  assert.ok(snapshots.some((s) => s.queries.length === 0 && s.answeredBy?.includes('127.0.0.1') === true), 'heard from before the pair was complete');
+  assert.deepEqual(outcomes(obs), [`half.${ZONE} A timeout`, `half.${ZONE} AAAA nxdomain`]);
+  assert.deepEqual(obs.answeredBy, ['127.0.0.1']);
 });
 
 test('servfail goes on to the next search-list name (glibc res_search: "try next search element"); refused stops the walk', async () => {

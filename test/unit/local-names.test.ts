@@ -243,3 +243,27 @@ test('a walk cut short by an unanswered query is no "does not exist": a NODATA b
   };
   assert.equal(assessDns(input({ dns: whole, resolve: { ...resolving, name: 'db-3' } }, 30, { target: 'db-3' })).findings[0]?.cause, 'dns-nxdomain');
 });
+
+test('half a pair answered: the resolver is alive (no "no resolver answers"), and a walk the run cut short is no "does not exist"', () => {
+  // Under 5 % loss: db-3.lab.test's A query lost (its retransmission comes at 1 s), AAAA
+  // answered NODATA at once; getaddrinfo waits on its own lost packet.
+  const halfway: DnsObs = {
+    state: 'running',
+    startedMs: 0,
+    resolvers: ['10.0.0.53'],
+    search: ['lab.test'],
+    ndots: 1,
+    candidates: ['db-3.lab.test', 'db-3'],
+    queries: [],
+    answeredBy: ['10.0.0.53'],
+    filesAndDnsOnly: { hostsPath: '/etc/hosts', addresses: [] },
+  };
+  const at400 = assessDns(input({ dns: halfway, resolve: { ...resolving, name: 'db-3', startedMs: 5 } }, 400, { target: 'db-3' }));
+  assert.equal(at400.settled, false, at400.summary);
+  assert.equal(assessDns(input({ dns: { ...halfway, answeredBy: [] }, resolve: { ...resolving, name: 'db-3', startedMs: 5 } }, 400, { target: 'db-3' })).findings[0]?.cause, 'dns-timeout', 'silence from everyone is still dead');
+  // The run ended (another verdict) and aborted the probe with half the pair in: the final
+  // look must not read the NODATA as absence.
+  const cut: DnsObs = { ...halfway, state: 'done', endedMs: 700, aborted: true, queries: [{ server: '10.0.0.53', name: 'db-3.lab.test', type: 'AAAA', outcome: 'nodata', answers: [] }] };
+  const last = assessDns(input({ dns: cut, resolve: { ...resolving, name: 'db-3', startedMs: 5 } }, 700, { target: 'db-3', final: true }));
+  assert.notEqual(last.findings[0]?.cause, 'dns-nxdomain', last.summary);
+});

@@ -558,10 +558,16 @@ export async function probeDns(opts: ProbeDnsOptions, ctx: ProbeContext, onUpdat
   const timeoutMs = Math.min(opts.queryTimeoutMs, remainingMs(ctx));
   if (timeoutMs <= 0 || ctx.signal.aborted) return finish();
   // The queries' sockets open before the run hears of the candidates: its first look waits.
+  const heard = (server: string): void => {
+    if (obs.answeredBy?.includes(server) === true) return;
+    obs.answeredBy = [...(obs.answeredBy ?? []), server];
+    onUpdate?.(snapshot());
+  };
   const walks = conf.nameservers.map((server, index) => {
     const asked: DnsQueryObs[] = [];
     perResolver[index] = asked;
-    return walkSearchList({ server, port, candidates: obs.candidates, timeoutMs, ctx }, (answers) => {
+    const walk = { server, port, candidates: obs.candidates, timeoutMs, ctx, heard: () => heard(server) };
+    return walkSearchList(walk, (answers) => {
       asked.push(...answers);
       if (answers.length === 2) onUpdate?.(snapshot());
     });
@@ -577,6 +583,8 @@ interface Walk {
   candidates: readonly string[];
   timeoutMs: number;
   ctx: ProbeContext;
+  /** The resolver answered one of the walk's queries (any rcode), counted in the walk yet or not. */
+  heard: () => void;
 }
 
 /**
@@ -597,7 +605,12 @@ async function walkSearchList(walk: Walk, take: (answers: DnsQueryObs[]) => void
   const stop = (): void => unread.abort();
   ctx.signal.addEventListener('abort', stop, { once: true });
   const common = { server, port, timeoutMs, signal: unread.signal, now: () => ctx.now() };
-  const asked = candidates.map((name) => Promise.all([queryUdp({ ...common, name, type: 'A' }), queryUdp({ ...common, name, type: 'AAAA' })]));
+  const ask = (name: string, type: 'A' | 'AAAA'): Promise<DnsQueryObs | undefined> =>
+    queryUdp({ ...common, name, type }).then((q) => {
+      if (q !== undefined && q.outcome !== 'timeout' && q.outcome !== 'error') walk.heard();
+      return q;
+    });
+  const asked = candidates.map((name) => Promise.all([ask(name, 'A'), ask(name, 'AAAA')]));
   try {
     for (const pair of asked) {
       const [a, aaaa] = await pair;

@@ -11,6 +11,8 @@ import { makeStep } from './make.js';
 type NameOutcome = 'answer' | 'nxdomain' | 'servfail' | 'timeout' | 'pending' | 'none';
 
 const ANSWERED = new Set(['answer', 'nodata', 'nxdomain', 'servfail', 'refused', 'truncated']);
+/** What the resolver library moves on to the next search-list name after (probes/dns.ts). */
+const GOES_ON = new Set(['nxdomain', 'nodata', 'servfail']);
 
 function addressQueries(dns: DnsObs): DnsQueryObs[] {
   return dns.queries.filter((q) => q.type === 'A' || q.type === 'AAAA');
@@ -45,6 +47,7 @@ function aliveServers(obs: Observations): Set<string> {
   const alive = new Set<string>();
   const all = [...(obs.dns?.queries ?? []), ...obs.ptr.flatMap((p) => p.queries)];
   for (const q of all) if (ANSWERED.has(q.outcome)) alive.add(q.server);
+  for (const server of obs.dns?.answeredBy ?? []) alive.add(server);
   return alive;
 }
 
@@ -78,13 +81,15 @@ function nameOutcome(dns: DnsObs | undefined): NameOutcome {
   const decisive = qs.some((q) => q.outcome !== 'timeout' && q.outcome !== 'error');
   if (dns.aborted && !decisive) return 'timeout';
   if (qs.length === 0) return 'none';
-  // A resolver's "no" counts only when no query of its walk went unanswered: a lost A query
-  // next to a NODATA for AAAA (the name exists) ended the walk there, and getaddrinfo's own
-  // retry may still get the address. Seen under 5 % loss: "db-3 does not exist" for a host
-  // that resolves.
+  // A resolver's "no" counts only when its walk went to its end with no query unanswered: a
+  // lost A query next to a NODATA for AAAA (the name exists) ended the walk there, and a run
+  // that stopped mid-walk left a name unasked (or half a pair), while getaddrinfo's own retry
+  // may still get the address. Seen under 5 % loss: "db-3 does not exist" for a host that resolves.
   const said = (server: string): DnsQueryObs[] => {
     const own = qs.filter((q) => q.server === server);
-    return own.some((q) => q.outcome === 'timeout' || q.outcome === 'error') ? [] : own;
+    // A probe that was not stopped walked each list to its end; a stopped one, maybe not.
+    const ended = dns.aborted !== true || own.some((q) => !GOES_ON.has(q.outcome)) || dns.candidates.every((name) => own.some((q) => q.name === name && q.type === 'A') && own.some((q) => q.name === name && q.type === 'AAAA'));
+    return !ended || own.some((q) => q.outcome === 'timeout' || q.outcome === 'error') ? [] : own;
   };
   const no = [...new Set(qs.map((q) => q.server))].flatMap(said);
   if (no.some((q) => q.outcome === 'servfail' || q.outcome === 'refused')) return 'servfail';
