@@ -231,6 +231,10 @@ test('a walk cut short by an unanswered query is no "does not exist": a NODATA b
   const step = assessDns(input({ dns: cut, resolve: { ...resolving, name: 'db-3' } }, 2100, { target: 'db-3' }));
   assert.notEqual(step.findings[0]?.cause, 'dns-nxdomain', step.summary);
   assert.equal(step.findings[0]?.cause, 'dns-timeout', 'no answer for the name in dnsSlowAfterMs, as it stands');
+  // NXDOMAIN speaks for the whole name: beside the lost A query, with getaddrinfo failed, it is absence.
+  const gone: DnsObs = { ...cut, queries: [cut.queries[0]!, { ...cut.queries[1]!, outcome: 'nxdomain' }] };
+  const failed: SystemResolveObs = { state: 'done', startedMs: 0, endedMs: 2050, name: 'db-3', addresses: [], error: { kind: 'not-found', detail: 'getent exit 2' } };
+  assert.equal(assessDns(input({ dns: gone, resolve: failed }, 2100, { target: 'db-3' })).findings[0]?.cause, 'dns-nxdomain');
   // The same NODATA from a walk that went to its end (db-3 asked too, all decisive) is "no address".
   const whole: DnsObs = {
     ...cut,

@@ -81,15 +81,17 @@ function nameOutcome(dns: DnsObs | undefined): NameOutcome {
   const decisive = qs.some((q) => q.outcome !== 'timeout' && q.outcome !== 'error');
   if (dns.aborted && !decisive) return 'timeout';
   if (qs.length === 0) return 'none';
-  // A resolver's "no" counts only when its walk went to its end with no query unanswered: a
-  // lost A query next to a NODATA for AAAA (the name exists) ended the walk there, and a run
-  // that stopped mid-walk left a name unasked (or half a pair), while getaddrinfo's own retry
-  // may still get the address. Seen under 5 % loss: "db-3 does not exist" for a host that resolves.
+  // A resolver's "no" counts only when its walk went to its end: a run that stopped mid-walk
+  // left a name unasked (or half a pair in). And a NODATA beside its pair's lost query says
+  // the name exists, its address unknown: getaddrinfo's own retry may still get it. Seen
+  // under 5 % loss: "db-3 does not exist" for a host that resolves. (NXDOMAIN and SERVFAIL
+  // speak for the whole name, so they count beside a lost query as before.)
   const said = (server: string): DnsQueryObs[] => {
     const own = qs.filter((q) => q.server === server);
     // A probe that was not stopped walked each list to its end; a stopped one, maybe not.
     const ended = dns.aborted !== true || own.some((q) => !GOES_ON.has(q.outcome)) || dns.candidates.every((name) => own.some((q) => q.name === name && q.type === 'A') && own.some((q) => q.name === name && q.type === 'AAAA'));
-    return !ended || own.some((q) => q.outcome === 'timeout' || q.outcome === 'error') ? [] : own;
+    const lost = (q: DnsQueryObs): boolean => own.some((p) => p !== q && p.name === q.name && (p.outcome === 'timeout' || p.outcome === 'error'));
+    return ended ? own.filter((q) => !(q.outcome === 'nodata' && lost(q))) : [];
   };
   const no = [...new Set(qs.map((q) => q.server))].flatMap(said);
   if (no.some((q) => q.outcome === 'servfail' || q.outcome === 'refused')) return 'servfail';
