@@ -12,7 +12,7 @@ import { probeDns, probePtr } from '../../src/engine/probes/dns.js';
 import { filesBeforeDns, nsswitchHosts, onlyFilesAndDns, parseHostsFile } from '../../src/engine/probes/local-names.js';
 import { assessDns } from '../../src/engine/checklist/steps/dns.js';
 import type { DnsObs, SystemResolveObs } from '../../src/engine/observations.js';
-import { input } from '../support/observations.js';
+import { dnsObs, input } from '../support/observations.js';
 import { isLoopbackTarget, loopbackHealthyNext } from '../../src/engine/loopback.js';
 import { nextSteps } from '../../src/engine/checklist/causes.js';
 import { parseTarget } from '../../src/target.js';
@@ -183,13 +183,7 @@ describe('the DNS probe and step', () => {
 });
 
 test('an unanswered query or a search-list name never asked: not known, the step waits', () => {
-  const base: DnsObs = {
-    state: 'done',
-    startedMs: 0,
-    endedMs: 5,
-    resolvers: ['10.0.0.53'],
-    search: ['lab.test'],
-    ndots: 1,
+  const base = dnsObs({
     candidates: ['db-9.lab.test', 'db-9'],
     queries: [
       { server: '10.0.0.53', name: 'db-9.lab.test', type: 'A', outcome: 'nxdomain', answers: [] },
@@ -198,7 +192,7 @@ test('an unanswered query or a search-list name never asked: not known, the step
       { server: '10.0.0.53', name: 'db-9', type: 'AAAA', outcome: 'nxdomain', answers: [] },
     ],
     filesAndDnsOnly: { hostsPath: '/etc/hosts', addresses: [] },
-  };
+  });
   const judge = (dns: DnsObs): ReturnType<typeof assessDns> => assessDns(input({ dns, resolve: resolving }, 30, { target: 'db-9' }));
   const known = judge(base);
   assert.equal(known.settled, true);
@@ -214,20 +208,15 @@ test('an unanswered query or a search-list name never asked: not known, the step
 test('a walk cut short by an unanswered query is no "does not exist": a NODATA beside a lost A query means the name exists', () => {
   // Under 5 % loss: db-3.lab.test's A query and its retransmission lost, AAAA answered NODATA;
   // getaddrinfo, still waiting on its own lost packet, answers after its 5 s retry.
-  const cut: DnsObs = {
-    state: 'done',
-    startedMs: 0,
+  const cut = dnsObs({
     endedMs: 2000,
-    resolvers: ['10.0.0.53'],
-    search: ['lab.test'],
-    ndots: 1,
     candidates: ['db-3.lab.test', 'db-3'],
     queries: [
       { server: '10.0.0.53', name: 'db-3.lab.test', type: 'A', outcome: 'timeout', answers: [], latencyMs: 2000 },
       { server: '10.0.0.53', name: 'db-3.lab.test', type: 'AAAA', outcome: 'nodata', answers: [], latencyMs: 1 },
     ],
     filesAndDnsOnly: { hostsPath: '/etc/hosts', addresses: [] },
-  };
+  });
   const step = assessDns(input({ dns: cut, resolve: { ...resolving, name: 'db-3' } }, 2100, { target: 'db-3' }));
   assert.notEqual(step.findings[0]?.cause, 'dns-nxdomain', step.summary);
   assert.equal(step.findings[0]?.cause, 'dns-timeout', 'no answer for the name in dnsSlowAfterMs, as it stands');
@@ -251,17 +240,13 @@ test('a walk cut short by an unanswered query is no "does not exist": a NODATA b
 test('half a pair answered: the resolver is alive (no "no resolver answers"), and a walk the run cut short is no "does not exist"', () => {
   // Under 5 % loss: db-3.lab.test's A query lost (its retransmission comes at 1 s), AAAA
   // answered NODATA at once; getaddrinfo waits on its own lost packet.
-  const halfway: DnsObs = {
+  const halfway = dnsObs({
     state: 'running',
-    startedMs: 0,
-    resolvers: ['10.0.0.53'],
-    search: ['lab.test'],
-    ndots: 1,
     candidates: ['db-3.lab.test', 'db-3'],
-    queries: [],
     answeredBy: ['10.0.0.53'],
     filesAndDnsOnly: { hostsPath: '/etc/hosts', addresses: [] },
-  };
+  });
+  delete halfway.endedMs;
   const at400 = assessDns(input({ dns: halfway, resolve: { ...resolving, name: 'db-3', startedMs: 5 } }, 400, { target: 'db-3' }));
   assert.equal(at400.settled, false, at400.summary);
   assert.equal(assessDns(input({ dns: { ...halfway, answeredBy: [] }, resolve: { ...resolving, name: 'db-3', startedMs: 5 } }, 400, { target: 'db-3' })).findings[0]?.cause, 'dns-timeout', 'silence from everyone is still dead');
