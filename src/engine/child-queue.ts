@@ -22,6 +22,7 @@ interface Waiting {
 
 export class ChildQueue {
   private readonly waiting: Waiting[] = [];
+  /** The next start is on its way: this timer, then (once it fired) the two setImmediate turns after it. */
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -63,12 +64,20 @@ export class ChildQueue {
   }
 
   private readonly startNext = (): void => {
-    this.timer = undefined;
     const held = this.heldFor();
     if (held > 0 && !this.closed) {
       this.timer = setTimeout(this.startNext, Math.min(held, CHILDREN_RECHECK_MS));
       return;
     }
+    // Timers run before the event loop reads sockets: a reset or an ICMP error that came in
+    // while the loop was busy (a cold first look at the evidence takes milliseconds) was read
+    // only after the spawn, tens of ms later. Two turns of setImmediate let that turn's I/O
+    // be read and the run look at it (its wake-up runs in between) before the child starts.
+    setImmediate(() => setImmediate(this.spawnNext));
+  };
+
+  private readonly spawnNext = (): void => {
+    this.timer = undefined;
     const next = this.closed ? undefined : this.waiting.shift();
     next?.start();
     if (this.waiting.length > 0 && !this.closed) this.timer = setTimeout(this.startNext, 0);

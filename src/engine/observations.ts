@@ -60,6 +60,11 @@ export interface DnsObs extends ProbeBase {
    * below, before getent itself returns.
    */
   filesAndDnsOnly?: { hostsPath: string; addresses: string[] };
+  /**
+   * Resolvers that answered some query already (any rcode), also one whose name the walk has
+   * not reached in `queries` yet (its pair's other half still out): they are alive.
+   */
+  answeredBy?: string[];
 }
 
 /** Reverse lookups: of the target's address, and of the bastion's own (sshd UseDNS looks it up). */

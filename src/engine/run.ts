@@ -5,7 +5,6 @@
 // everything.
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Observations } from './observations.js';
 import type { Diagnosis, ProgressEvent, Report, StepId, StepReport, StepRunning, TargetReport } from './report.js';
@@ -21,7 +20,7 @@ import type { RunStop } from './checklist/diagnose.js';
 import { diagnose, undecided } from './checklist/diagnose.js';
 import type { Thresholds } from './checklist/thresholds.js';
 import { DEFAULT_THRESHOLDS } from './checklist/thresholds.js';
-import { parseResolvConf } from './probes/resolv-conf.js';
+import { resolvConfNameservers } from './probes/dns.js';
 import type { RunConfig as EngineConfig } from './run-config.js';
 import { PROBE_CONNECTIONS, RunConnections, perRunLimit } from './connection-budget.js';
 import type { BudgetRules, ConnectionLedger, Reservation } from './ledger.js';
@@ -124,16 +123,13 @@ const DEFAULT_RESOLV_CONF = '/etc/resolv.conf';
  * (about a millisecond per run there); an edit of the file is still seen within a second.
  */
 const RESOLVERS_FRESH_MS = 1000;
-const resolversRead = new Map<string, { atMs: number; nameservers: Promise<string[]> }>();
+const resolversRead = new Map<string, { atMs: number; nameservers: string[] }>();
 
-function readResolvers(path: string): Promise<string[]> {
+function readResolvers(path: string): string[] {
   const now = performance.now();
   const cached = resolversRead.get(path);
   if (cached && now - cached.atMs < RESOLVERS_FRESH_MS) return cached.nameservers;
-  const nameservers = readFile(path, 'utf8').then(
-    (text) => parseResolvConf(text).nameservers,
-    () => [],
-  );
+  const nameservers = resolvConfNameservers(path);
   if (resolversRead.size > 16) resolversRead.clear();
   resolversRead.set(path, { atMs: now, nameservers });
   return nameservers;
@@ -308,7 +304,7 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     addresses: obs.handshakes.map((h) => h.address),
   });
   // Reverse lookups go to the same resolvers the name lookups use.
-  const configuredResolvers = await readResolvers(options.resolvConfPath ?? DEFAULT_RESOLV_CONF);
+  const configuredResolvers = readResolvers(options.resolvConfPath ?? DEFAULT_RESOLV_CONF);
 
   emit({ type: 'run-started', id, target: targetReport(), vantage: { name: vantage }, startedAt: startedAt.toISOString(), elapsedMs: 0 });
   for (const stepId of STEP_IDS) emit({ type: 'step-updated', step: { id: stepId, n: stepNumber(stepId), title: STEP_TITLES[stepId], status: 'running' }, elapsedMs: 0 });
@@ -329,6 +325,11 @@ export async function run(target: Target, options: RunOptions = {}): Promise<Rep
     log: logProblem,
   });
   scheduler.start();
+  // The in-process probes' first packets (the DNS queries, the SYN) leave once their sockets'
+  // connects complete, a few process.nextTick turns after start(); the first look at the
+  // evidence, cold in a fresh process, took 1 to 3 ms and held them back. Nothing can be
+  // settled before they leave, so the first look waits for them.
+  await new Promise<void>((resolve) => setImmediate(resolve));
 
   // --- judge until settled, then until the extras are done or out of time -------------------
   // Set when the loop ends before the diagnosis settled: the report is then "undecided".

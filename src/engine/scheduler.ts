@@ -8,7 +8,6 @@ import type { Observations } from './observations.js';
 import type { Target } from '../target.js';
 import type { ProbeContext } from './probes/context.js';
 import type { Thresholds } from './checklist/thresholds.js';
-import { aliveServers } from './checklist/steps/dns.js';
 import { probeDns, probePtr } from './probes/dns.js';
 import { probeSystemResolve } from './probes/system-resolve.js';
 import { probeHandshake } from './probes/ssh-handshake.js';
@@ -132,10 +131,13 @@ export class ProbeScheduler {
   private readonly children: ChildQueue;
   private readonly verboseTimeoutS: number;
 
-  // For a name, no child starts while the resolvers have not answered and have not yet been
-  // silent for dnsDeadAfterMs: "no resolver answers" is judged over that window, and spawns
-  // holding the event loop inside it (or starving a slow resolver on the same machine) turned
-  // a resolver that answered late into dns-timeout on a busy bastion.
+  // For a name, no child starts while the DNS probe runs, for at most dnsDeadAfterMs: "no
+  // resolver answers" is judged over that window, and spawns holding the event loop inside it
+  // (or starving a slow resolver on the same machine) turned a resolver that answered late
+  // into dns-timeout on a busy bastion. The probe asks every search-list name at once, so it
+  // is done one round trip after a resolver answers; a spawn let in at the first answer (20 to
+  // 120 ms of the event loop) held back the next one and the NXDOMAIN or SERVFAIL verdict
+  // that the answers alone settle.
   private dnsStartedAt: number | undefined;
 
   // Light runs hold the child processes back until the handshake shows trouble (RunOptions.light).
@@ -281,7 +283,7 @@ export class ProbeScheduler {
   }
 
   private readonly childrenHeldFor = (): number => {
-    if (this.dnsStartedAt === undefined || this.obs.dns?.state === 'done' || aliveServers(this.obs).size > 0) return 0;
+    if (this.dnsStartedAt === undefined || this.obs.dns?.state === 'done') return 0;
     return Math.max(0, this.dnsStartedAt + this.th.dnsDeadAfterMs - this.clock());
   };
 

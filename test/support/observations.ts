@@ -1,5 +1,5 @@
 // Builders for observation snapshots, so checklist tests read as scenarios.
-import type { HandshakeObs, Observations, PingObs, TcpObs, VerboseObs } from '../../src/engine/observations.js';
+import type { DnsObs, HandshakeObs, Observations, PingObs, TcpObs, VerboseObs } from '../../src/engine/observations.js';
 import type { AssessInput } from '../../src/engine/checklist/assessment.js';
 import { DEFAULT_THRESHOLDS } from '../../src/engine/checklist/thresholds.js';
 import { parseTarget } from '../../src/target.js';
@@ -48,4 +48,9 @@ export function input(obs: Partial<Observations>, now: number, opts: { final?: b
     final: opts.final ?? false,
     thresholds: { ...DEFAULT_THRESHOLDS },
   };
+}
+
+/** The direct DNS queries for a name: one resolver, `lab.test` searched, done unless `over` says otherwise. */
+export function dnsObs(over: Partial<DnsObs> = {}): DnsObs {
+  return { state: 'done', startedMs: 0, endedMs: 5, resolvers: ['10.0.0.53'], search: ['lab.test'], ndots: 1, candidates: [], queries: [], ...over };
 }

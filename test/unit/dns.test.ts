@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dns2 from 'dns2';
-import { interpretReply, probeDns, probePtr, queryUdp, reverseName, sanitizeName } from '../../src/engine/probes/dns.js';
+import { buildQuery, interpretReply, probeDns, probePtr, queryUdp, reverseName, sanitizeName } from '../../src/engine/probes/dns.js';
 import type { DnsObs, DnsQueryObs } from '../../src/engine/observations.js';
 import { testContext } from '../support/context.js';
 
@@ -25,6 +25,8 @@ let freePort = 0;
 let dir = '';
 /** Queries the server received, by name, to check retransmissions. */
 const seen = new Map<string, number>();
+/** Replies to `held.*` names, kept back until four questions are in (see respond). */
+const held: Array<() => void> = [];
 
 function resource(name: string, type: number, data: { address?: string; domain?: string }): dns2.Packet.Resource {
   return new Packet.Resource({ name, type, class: Packet.CLASS.IN, ttl: 60, ...data });
@@ -55,6 +57,24 @@ function respond(request: dns2.Packet, rinfo: dgram.RemoteInfo, send: (p: dns2.P
   switch (first) {
     case 'slow':
       return;
+    case 'half':
+      // The A query goes unanswered, the AAAA query is answered at once.
+      if (q.type === Packet.TYPE.A) return;
+      response.header.rcode = RCODE.NXDOMAIN;
+      return reply();
+    case 'held': {
+      // Two search-list names, A and AAAA: no reply until all four questions are in, then
+      // newest first. Only a probe that asks the names at once gets any answer, and the later
+      // name's answers arrive before the earlier name's.
+      const outcome = name.split('.')[1];
+      if (outcome === 'nx') response.header.rcode = RCODE.NXDOMAIN;
+      else if (outcome === 'refused') response.header.rcode = RCODE.REFUSED;
+      else if (q.type === Packet.TYPE.A) response.answers.push(resource(q.name, Packet.TYPE.A, { address: V4 }));
+      else if (q.type === Packet.TYPE.AAAA) response.answers.push(resource(q.name, Packet.TYPE.AAAA, { address: V6 }));
+      held.push(reply);
+      if (held.length === 4) for (const r of held.splice(0).reverse()) r();
+      return;
+    }
     case 'retx':
       if (count === 1) return; // only the retransmission is answered
       break;
@@ -193,6 +213,40 @@ test('search list: candidates walked until one answers', async () => {
   const obs = await dnsFor('db', { conf });
   assert.deepEqual(obs.candidates, ['db.corp.test', `db.${ZONE}`, 'db.other.test', 'db']);
   assert.deepEqual(outcomes(obs), ['db.corp.test A nxdomain', 'db.corp.test AAAA nxdomain', `db.${ZONE} A answer`, `db.${ZONE} AAAA answer`]);
+});
+
+test('the search list is asked at once; a later name\'s answers count only after every earlier name has its own, in the resolver library order', async () => {
+  // The server answers nothing until both names' questions are in, then the later name first.
+  const conf = resolvConf(`nameserver 127.0.0.1\nsearch nx.${ZONE} ok.${ZONE}\n`);
+  const snapshots: DnsObs[] = [];
+  const obs = await probeDns({ name: 'held', resolvConfPath: conf, queryTimeoutMs: 2000, port }, testContext(), (s) => snapshots.push(s));
+  assert.deepEqual(obs.candidates, [`held.nx.${ZONE}`, `held.ok.${ZONE}`, 'held']);
+  assert.deepEqual(outcomes(obs), [`held.nx.${ZONE} A nxdomain`, `held.nx.${ZONE} AAAA nxdomain`, `held.ok.${ZONE} A answer`, `held.ok.${ZONE} AAAA answer`]);
+  // No look at the probe ever saw the later name without the earlier one.
+  for (const snapshot of snapshots) assert.deepEqual(outcomes(snapshot), outcomes(obs).slice(0, snapshot.queries.length));
+});
+
+test('an earlier name that ends the walk (REFUSED): a later name\'s answer, already in, is not used, and its socket is closed', async () => {
+  const udpBefore = process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
+  const bareBefore = seen.get('held/1') ?? 0;
+  const conf = resolvConf(`nameserver 127.0.0.1\nsearch refused.${ZONE} ok.${ZONE}\n`);
+  const obs = await probeDns({ name: 'held', resolvConfPath: conf, queryTimeoutMs: 2000, port }, testContext());
+  assert.deepEqual(outcomes(obs), [`held.refused.${ZONE} A refused`, `held.refused.${ZONE} AAAA refused`]);
+  assert.ok(obs.queries.every((q) => q.answers.length === 0));
+  // glibc would not have asked `held` at all: asked here (the server sees it, in its own
+  // time), its answer is dropped unread too.
+  for (let turn = 0; turn < 1000 && seen.get('held/1') !== bareBefore + 1; turn++) await new Promise((r) => setTimeout(r, 1));
+  assert.equal(seen.get('held/1'), bareBefore + 1);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length, udpBefore);
+});
+
+test('a resolver that answered half a pair is alive before the walk counts the pair', async () => {
+  const snapshots: DnsObs[] = [];
+  const obs = await probeDns({ name: `half.${ZONE}.`, resolvConfPath: ONE(), queryTimeoutMs: 300, port }, testContext(), (s) => snapshots.push(s));
+  assert.ok(snapshots.some((s) => s.queries.length === 0 && s.answeredBy?.includes('127.0.0.1') === true), 'heard from before the pair was complete');
+  assert.deepEqual(outcomes(obs), [`half.${ZONE} A timeout`, `half.${ZONE} AAAA nxdomain`]);
+  assert.deepEqual(obs.answeredBy, ['127.0.0.1']);
 });
 
 test('servfail goes on to the next search-list name (glibc res_search: "try next search element"); refused stops the walk', async () => {
@@ -357,6 +411,19 @@ test('a query packet echoed back (QR=0) is not taken for a reply', () => {
   q.header.id = 4242;
   q.questions.push(new Packet.Question(`www.${ZONE}`, Packet.TYPE.A, Packet.CLASS.IN));
   assert.equal(interpretReply(q.toBuffer(), { id: 4242, name: `www.${ZONE}`, type: 'A' }).kind, 'ignore');
+});
+
+test('a query is the message dns2 would encode: RD set, one question, no EDNS; names it cannot encode throw', () => {
+  const types = { A: Packet.TYPE.A, AAAA: Packet.TYPE.AAAA, PTR: Packet.TYPE.PTR } as const;
+  for (const [name, type] of [[`www.${ZONE}`, 'A'], ['db', 'AAAA'], [reverseName(V6) ?? '', 'PTR'], [`${'x'.repeat(63)}.${ZONE}`, 'A']] as const) {
+    const packet = new Packet();
+    packet.header.id = 0xbeef;
+    packet.header.rd = 1;
+    packet.questions.push(new Packet.Question(name, types[type], Packet.CLASS.IN));
+    assert.deepEqual(buildQuery(0xbeef, name, type), packet.toBuffer(), `${name} ${type}`);
+  }
+  assert.throws(() => buildQuery(1, `${'x'.repeat(64)}.${ZONE}`, 'A'), /64 octets/);
+  assert.throws(() => buildQuery(1, Array.from({ length: 5 }, () => 'y'.repeat(60)).join('.'), 'A'), /octets on the wire/);
 });
 
 test('a name that cannot be encoded (a label over 63 bytes) is an error, not a rejection', async () => {

@@ -12,7 +12,7 @@ import { probeDns, probePtr } from '../../src/engine/probes/dns.js';
 import { filesBeforeDns, nsswitchHosts, onlyFilesAndDns, parseHostsFile } from '../../src/engine/probes/local-names.js';
 import { assessDns } from '../../src/engine/checklist/steps/dns.js';
 import type { DnsObs, SystemResolveObs } from '../../src/engine/observations.js';
-import { input } from '../support/observations.js';
+import { dnsObs, input } from '../support/observations.js';
 import { isLoopbackTarget, loopbackHealthyNext } from '../../src/engine/loopback.js';
 import { nextSteps } from '../../src/engine/checklist/causes.js';
 import { parseTarget } from '../../src/target.js';
@@ -183,13 +183,7 @@ describe('the DNS probe and step', () => {
 });
 
 test('an unanswered query or a search-list name never asked: not known, the step waits', () => {
-  const base: DnsObs = {
-    state: 'done',
-    startedMs: 0,
-    endedMs: 5,
-    resolvers: ['10.0.0.53'],
-    search: ['lab.test'],
-    ndots: 1,
+  const base = dnsObs({
     candidates: ['db-9.lab.test', 'db-9'],
     queries: [
       { server: '10.0.0.53', name: 'db-9.lab.test', type: 'A', outcome: 'nxdomain', answers: [] },
@@ -198,7 +192,7 @@ test('an unanswered query or a search-list name never asked: not known, the step
       { server: '10.0.0.53', name: 'db-9', type: 'AAAA', outcome: 'nxdomain', answers: [] },
     ],
     filesAndDnsOnly: { hostsPath: '/etc/hosts', addresses: [] },
-  };
+  });
   const judge = (dns: DnsObs): ReturnType<typeof assessDns> => assessDns(input({ dns, resolve: resolving }, 30, { target: 'db-9' }));
   const known = judge(base);
   assert.equal(known.settled, true);
@@ -209,4 +203,56 @@ test('an unanswered query or a search-list name never asked: not known, the step
   assert.equal(judge({ ...base, queries: base.queries.slice(0, 2) }).settled, false, 'db-9 itself never asked');
   assert.equal(judge({ ...base, aborted: true }).settled, false);
   assert.equal(judge({ ...base, filesAndDnsOnly: undefined }).settled, false);
+});
+
+test('a walk cut short by an unanswered query is no "does not exist": a NODATA beside a lost A query means the name exists', () => {
+  // Under 5 % loss: db-3.lab.test's A query and its retransmission lost, AAAA answered NODATA;
+  // getaddrinfo, still waiting on its own lost packet, answers after its 5 s retry.
+  const cut = dnsObs({
+    endedMs: 2000,
+    candidates: ['db-3.lab.test', 'db-3'],
+    queries: [
+      { server: '10.0.0.53', name: 'db-3.lab.test', type: 'A', outcome: 'timeout', answers: [], latencyMs: 2000 },
+      { server: '10.0.0.53', name: 'db-3.lab.test', type: 'AAAA', outcome: 'nodata', answers: [], latencyMs: 1 },
+    ],
+    filesAndDnsOnly: { hostsPath: '/etc/hosts', addresses: [] },
+  });
+  const step = assessDns(input({ dns: cut, resolve: { ...resolving, name: 'db-3' } }, 2100, { target: 'db-3' }));
+  assert.notEqual(step.findings[0]?.cause, 'dns-nxdomain', step.summary);
+  assert.equal(step.findings[0]?.cause, 'dns-timeout', 'no answer for the name in dnsSlowAfterMs, as it stands');
+  // NXDOMAIN speaks for the whole name: beside the lost A query, with getaddrinfo failed, it is absence.
+  const gone: DnsObs = { ...cut, queries: [cut.queries[0]!, { ...cut.queries[1]!, outcome: 'nxdomain' }] };
+  const failed: SystemResolveObs = { state: 'done', startedMs: 0, endedMs: 2050, name: 'db-3', addresses: [], error: { kind: 'not-found', detail: 'getent exit 2' } };
+  assert.equal(assessDns(input({ dns: gone, resolve: failed }, 2100, { target: 'db-3' })).findings[0]?.cause, 'dns-nxdomain');
+  // The same NODATA from a walk that went to its end (db-3 asked too, all decisive) is "no address".
+  const whole: DnsObs = {
+    ...cut,
+    queries: [
+      { ...cut.queries[1]!, type: 'A' },
+      cut.queries[1]!,
+      { server: '10.0.0.53', name: 'db-3', type: 'A', outcome: 'nxdomain', answers: [] },
+      { server: '10.0.0.53', name: 'db-3', type: 'AAAA', outcome: 'nxdomain', answers: [] },
+    ],
+  };
+  assert.equal(assessDns(input({ dns: whole, resolve: { ...resolving, name: 'db-3' } }, 30, { target: 'db-3' })).findings[0]?.cause, 'dns-nxdomain');
+});
+
+test('half a pair answered: the resolver is alive (no "no resolver answers"), and a walk the run cut short is no "does not exist"', () => {
+  // Under 5 % loss: db-3.lab.test's A query lost (its retransmission comes at 1 s), AAAA
+  // answered NODATA at once; getaddrinfo waits on its own lost packet.
+  const halfway = dnsObs({
+    state: 'running',
+    candidates: ['db-3.lab.test', 'db-3'],
+    answeredBy: ['10.0.0.53'],
+    filesAndDnsOnly: { hostsPath: '/etc/hosts', addresses: [] },
+  });
+  delete halfway.endedMs;
+  const at400 = assessDns(input({ dns: halfway, resolve: { ...resolving, name: 'db-3', startedMs: 5 } }, 400, { target: 'db-3' }));
+  assert.equal(at400.settled, false, at400.summary);
+  assert.equal(assessDns(input({ dns: { ...halfway, answeredBy: [] }, resolve: { ...resolving, name: 'db-3', startedMs: 5 } }, 400, { target: 'db-3' })).findings[0]?.cause, 'dns-timeout', 'silence from everyone is still dead');
+  // The run ended (another verdict) and aborted the probe with half the pair in: the final
+  // look must not read the NODATA as absence.
+  const cut: DnsObs = { ...halfway, state: 'done', endedMs: 700, aborted: true, queries: [{ server: '10.0.0.53', name: 'db-3.lab.test', type: 'AAAA', outcome: 'nodata', answers: [] }] };
+  const last = assessDns(input({ dns: cut, resolve: { ...resolving, name: 'db-3', startedMs: 5 } }, 700, { target: 'db-3', final: true }));
+  assert.notEqual(last.findings[0]?.cause, 'dns-nxdomain', last.summary);
 });

@@ -133,21 +133,26 @@ test('an address: the handshake, the control port and the reverse lookup go firs
   assert.equal(h.scheduler.idle(), true);
 });
 
-test('a name: DNS goes out at once; no child starts while the resolvers have neither answered nor been silent for dnsDeadAfterMs', async () => {
+test('a name: DNS goes out at once; no child starts while the DNS probe runs, for at most dnsDeadAfterMs', async () => {
   const h = harness('db.example');
   h.scheduler.start();
   assert.deepEqual(h.started(), ['dns']);
   // The clock stands still: however many turns the queue takes, the hold stays.
   await turns();
   assert.deepEqual(h.started(), ['dns']);
-  // An answer from one resolver lifts the hold: getaddrinfo first (rank 0), then ssh -vvv, ssh -G.
+  // A first answer while other queries are out keeps it: a spawn now would hold their
+  // answers (and a verdict they settle) back for tens of ms.
   h.call('dns').update({ ...dnsDone('db.example.', ['10.0.0.7']), state: 'running' });
+  await turns();
+  assert.deepEqual(h.started(), ['dns']);
+  // The probe done lifts the hold: getaddrinfo first (rank 0), then ssh -vvv, ssh -G.
+  h.call('dns').finish(dnsDone('db.example.', ['10.0.0.7']));
   await until('the children started', () => h.scheduler.counts().waiting === 0);
   assert.deepEqual(h.started(), ['dns', 'resolve', 'verbose', 'sshConfig']);
   // Without getaddrinfo's answer and before dnsDeadAfterMs, DNS's own address is not probed yet.
   assert.equal(h.obs.handshakes.length, 0);
 
-  // Silence for dnsDeadAfterMs lifts the hold too.
+  // dnsDeadAfterMs of a running probe (silent, or some resolver still out) lifts the hold too.
   const silent = harness('db.example');
   silent.scheduler.start();
   await turns();

@@ -1,9 +1,14 @@
 // Direct DNS queries to each resolver of /etc/resolv.conf, asked the way glibc's resolver
-// library asks them (same names, same order), so the report can say which resolver fails and
+// library asks them (same names, same order; the names are sent at once and their answers
+// taken in that order, see walkSearchList), so the report can say which resolver fails and
 // how. Messages are built and parsed with dns2's Packet; the transport is our own UDP socket:
 // dns2's UDPClient cannot be aborted and its TC→TCP fallback has no timeout.
+
+// dgram's first bind loads node:cluster (to ask cluster.isWorker): 1 to 8 ms on this VM, paid
+// inside the first run's round trip. Loaded with this module instead, as a bot pays it once.
+import 'node:cluster';
 import dgram from 'node:dgram';
-import { access, open } from 'node:fs/promises';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -101,13 +106,35 @@ export function reverseName(address: string): string | undefined {
   return `${nibbles.reverse().join('.')}.ip6.arpa`;
 }
 
-/** A recursive query for one name and type; throws when the name cannot be encoded. */
+const MAX_LABEL_OCTETS = 63;
+const MAX_NAME_OCTETS = 255;
+
+/**
+ * A recursive query for one name and type, as the resolver library sends it: RD set, one
+ * question, no EDNS record. Throws when the name cannot be encoded (a label over 63 octets, a
+ * name over 255). Written directly rather than with dns2's Packet, whose bit-at-a-time writer
+ * took a millisecond and more per query on the first run of a process, on the way to the wire.
+ */
 export function buildQuery(id: number, name: string, type: DnsRecordType): Buffer {
-  const packet = new Packet();
-  packet.header.id = id;
-  packet.header.rd = 1;
-  packet.questions.push(new Packet.Question(name, TYPE_CODES[type], Packet.CLASS.IN));
-  return packet.toBuffer();
+  // As dns2 encodes names: empty labels are dropped, each character is one octet.
+  const labels = name.split('.').filter((label) => label.length > 0);
+  const long = labels.find((label) => label.length > MAX_LABEL_OCTETS);
+  if (long !== undefined) throw new Error(`the label "${sanitizeName(long)}" is ${long.length} octets (at most ${MAX_LABEL_OCTETS})`);
+  const nameOctets = labels.reduce((n, label) => n + 1 + label.length, 1);
+  if (nameOctets > MAX_NAME_OCTETS) throw new Error(`the name is ${nameOctets} octets on the wire (at most ${MAX_NAME_OCTETS})`);
+  const message = Buffer.alloc(12 + nameOctets + 4);
+  message.writeUInt16BE(id, 0);
+  message.writeUInt16BE(0x0100, 2); // RD
+  message.writeUInt16BE(1, 4); // QDCOUNT
+  let at = 12;
+  for (const label of labels) {
+    message[at++] = label.length;
+    at += message.write(label, at, 'latin1');
+  }
+  message[at++] = 0;
+  message.writeUInt16BE(TYPE_CODES[type], at);
+  message.writeUInt16BE(Packet.CLASS.IN, at + 2);
+  return message;
 }
 
 export interface Expected {
@@ -272,6 +299,16 @@ function describeSocketError(err: NodeJS.ErrnoException, server: string, port: n
 }
 
 /**
+ * dgram resolves the address it binds to and the one it connects to through dns.lookup, which
+ * loads Node's resolver module on a process's first query (1 to 2 ms of it, in the first
+ * run's round trip). Both are address literals here (queryUdp checks the server's): handed
+ * back as they are.
+ */
+function literalLookup(address: string, _options: unknown, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  process.nextTick(callback, null, address, isIP(address) === 6 ? 6 : 4);
+}
+
+/**
  * Asks one question of one server: a connected UDP socket (so an ICMP port unreachable shows
  * up at once as ECONNREFUSED) and one retransmission at half the timeout (a single lost
  * datagram must not read as a dead resolver). Resolves undefined when aborted; never rejects.
@@ -292,7 +329,7 @@ export function queryUdp(opts: QueryOptions): Promise<DnsQueryObs | undefined> {
   }
 
   return new Promise((resolve) => {
-    const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
+    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
     const sentAt = opts.now();
     let done = false;
     let retransmitted = false;
@@ -392,15 +429,42 @@ function round(ms: number): number {
 // ---------------------------------------------------------------------------------------
 // The probes
 
-async function readCapped(path: string, maxBytes = MAX_RESOLV_CONF_BYTES): Promise<string> {
-  const handle = await open(path, 'r');
+/**
+ * A configuration file under /etc (resolv.conf, nsswitch.conf, hosts), at most `maxBytes` of
+ * it. Read synchronously, as glibc reads them in every lookup: a few small local files, tens
+ * of microseconds, between the run's start and its first DNS query. Read asynchronously, each
+ * file took three trips through the threadpool and the event loop (open, read, close), and
+ * they came back only after the run's first look at the evidence: 4 to 10 ms before the
+ * first query left, on a busy bastion.
+ */
+function readCapped(path: string, maxBytes = MAX_RESOLV_CONF_BYTES): string {
+  const fd = openSync(path, 'r');
   try {
-    const buffer = Buffer.alloc(maxBytes);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return buffer.subarray(0, bytesRead).toString('utf8');
+    const buffer = Buffer.allocUnsafe(Math.min(maxBytes, Math.max(fstatSync(fd).size, 4096)));
+    let length = 0;
+    while (length < buffer.length) {
+      const n = readSync(fd, buffer, length, buffer.length - length, length);
+      if (n === 0) break;
+      length += n;
+    }
+    return buffer.toString('utf8', 0, length);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
+}
+
+function readOrUndefined(path: string, maxBytes?: number): string | undefined {
+  try {
+    return readCapped(path, maxBytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** resolv.conf's nameservers (none when it cannot be read), for reverse lookups. */
+export function resolvConfNameservers(path = DEFAULT_RESOLV_CONF): string[] {
+  const text = readOrUndefined(path);
+  return text === undefined ? [] : parseResolvConf(text).nameservers;
 }
 
 export interface LocalNamesOptions {
@@ -422,22 +486,17 @@ interface LocalNames {
 /** nscd caches getaddrinfo's answers, positive and negative: with it running, only getent tells. */
 const NSCD_SOCKETS = ['/run/nscd/socket', '/var/run/nscd/socket'];
 
-async function anyExists(paths: readonly string[]): Promise<boolean> {
-  const found = await Promise.all(paths.map((p) => access(p).then(() => true, () => false)));
-  return found.includes(true);
-}
-
 /** What getaddrinfo's local sources say, from nsswitch.conf and the hosts file (unreadable: nothing). */
-async function localNames(opts: LocalNamesOptions): Promise<LocalNames> {
-  const nsswitch = await readCapped(opts.nsswitchPath ?? DEFAULT_NSSWITCH).catch(() => undefined);
+function localNames(opts: LocalNamesOptions): LocalNames {
+  const nsswitch = readOrUndefined(opts.nsswitchPath ?? DEFAULT_NSSWITCH);
   const sources = nsswitchHosts(nsswitch);
   const only = onlyFilesAndDns(nsswitch);
   if (!filesBeforeDns(sources) && !only) return {};
   const path = opts.hostsPath ?? DEFAULT_HOSTS;
-  const text = await readCapped(path, MAX_HOSTS_BYTES).catch(() => undefined);
+  const text = readOrUndefined(path, MAX_HOSTS_BYTES);
   if (text === undefined) return {};
   const file = { path, ...parseHostsFile(text) };
-  const cached = only && (await anyExists(opts.nscdSocketPaths ?? NSCD_SOCKETS));
+  const cached = only && (opts.nscdSocketPaths ?? NSCD_SOCKETS).some((socket) => existsSync(socket));
   return { ...(filesBeforeDns(sources) ? { first: file } : {}), ...(only && !cached ? { only: file } : {}) };
 }
 
@@ -464,7 +523,7 @@ export async function probeDns(opts: ProbeDnsOptions, ctx: ProbeContext, onUpdat
 
   let text: string;
   try {
-    text = await readCapped(path);
+    text = readCapped(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     obs.configNote = `cannot read ${path} (${code}): the resolver library would fall back to 127.0.0.1; not queried`;
@@ -481,13 +540,13 @@ export async function probeDns(opts: ProbeDnsOptions, ctx: ProbeContext, onUpdat
   // getaddrinfo stops at the hosts file when it answers: the name never reaches DNS. For a
   // name the file maps to this machine (localhost) DNS has nothing to add, and it is not asked.
   // Any other name in the file still is: DNS's answer is what shows a stale hosts line.
-  const names = await localNames(opts);
-  const local = names.first;
+  const names = localNames(opts);
+  const first = names.first;
   const key = opts.name.toLowerCase().replace(/\.$/, '');
-  const fromFile = local?.byName.get(key);
+  const fromFile = first?.byName.get(key);
   if (names.only) obs.filesAndDnsOnly = { hostsPath: names.only.path, addresses: names.only.byName.get(key) ?? [] };
-  if (local && fromFile?.every(isLoopback)) {
-    obs.configNote = `${sanitizeName(opts.name)} → ${fromFile.join(', ')} (this machine) from ${local.path}, which nsswitch.conf reads before DNS: ssh does not ask DNS for this name, so neither does this check`;
+  if (first && fromFile?.every(isLoopback)) {
+    obs.configNote = `${sanitizeName(opts.name)} → ${fromFile.join(', ')} (this machine) from ${first.path}, which nsswitch.conf reads before DNS: ssh does not ask DNS for this name, so neither does this check`;
     return finish();
   }
   obs.candidates = candidateNames(opts.name, conf);
@@ -496,29 +555,75 @@ export async function probeDns(opts: ProbeDnsOptions, ctx: ProbeContext, onUpdat
     obs.configNote = `${path} lists no usable nameserver: the resolver library would fall back to 127.0.0.1; not queried`;
     return finish();
   }
+  const timeoutMs = Math.min(opts.queryTimeoutMs, remainingMs(ctx));
+  if (timeoutMs <= 0 || ctx.signal.aborted) return finish();
+  // The queries' sockets open before the run hears of the candidates: its first look waits.
+  const heard = (server: string): void => {
+    if (obs.answeredBy?.includes(server) === true) return;
+    obs.answeredBy = [...(obs.answeredBy ?? []), server];
+    onUpdate?.(snapshot());
+  };
+  const walks = conf.nameservers.map((server, index) => {
+    const asked: DnsQueryObs[] = [];
+    perResolver[index] = asked;
+    const walk = { server, port, candidates: obs.candidates, timeoutMs, ctx, heard: () => heard(server) };
+    return walkSearchList(walk, (answers) => {
+      asked.push(...answers);
+      if (answers.length === 2) onUpdate?.(snapshot());
+    });
+  });
   onUpdate?.(snapshot());
-
-  await Promise.all(
-    conf.nameservers.map(async (server, index) => {
-      const asked: DnsQueryObs[] = [];
-      perResolver[index] = asked;
-      for (const candidate of obs.candidates) {
-        const timeoutMs = Math.min(opts.queryTimeoutMs, remainingMs(ctx));
-        if (timeoutMs <= 0 || ctx.signal.aborted) return;
-        const common = { server, port, name: candidate, timeoutMs, signal: ctx.signal, now: () => ctx.now() };
-        const [a, aaaa] = await Promise.all([queryUdp({ ...common, type: 'A' }), queryUdp({ ...common, type: 'AAAA' })]);
-        if (a) asked.push(a);
-        if (aaaa) asked.push(aaaa);
-        if (!a || !aaaa) return;
-        onUpdate?.(snapshot());
-        // The resolver library moves on to the next name after a clean "no such name / no such
-        // record", and after SERVFAIL (glibc's res_search: "try next search element"); an
-        // answer, REFUSED, a timeout or an error ends the search.
-        if (!(goesOn(a.outcome) && goesOn(aaaa.outcome))) return;
-      }
-    }),
-  );
+  await Promise.all(walks);
   return finish();
+}
+
+interface Walk {
+  server: string;
+  port: number;
+  candidates: readonly string[];
+  timeoutMs: number;
+  ctx: ProbeContext;
+  /** The resolver answered one of the walk's queries (any rcode), counted in the walk yet or not. */
+  heard: () => void;
+}
+
+/**
+ * One resolver's search-list walk, as glibc's res_search makes it, in one round trip: every
+ * candidate name is asked at once (A and AAAA), and the answers are taken in the library's
+ * order. A candidate's answers count only once every earlier candidate has its own and each
+ * of those moved on (a clean "no such name / no such record", or SERVFAIL: "try next search
+ * element"); an answer, REFUSED, a timeout or an error ends the walk there, and the later
+ * names' queries are dropped unread (their sockets closed): glibc would not have asked them,
+ * so nothing they said reaches the observation. `take` gets each counted candidate's answers
+ * in order (only one of the two when the run aborted the probe before the other came).
+ * Asked one after the other, the walk cost a round trip and a turn of a busy event loop per
+ * name, and a child process spawned in between held the last answer back for tens of ms.
+ */
+async function walkSearchList(walk: Walk, take: (answers: DnsQueryObs[]) => void): Promise<void> {
+  const { server, port, candidates, timeoutMs, ctx } = walk;
+  const unread = new AbortController();
+  const stop = (): void => unread.abort();
+  ctx.signal.addEventListener('abort', stop, { once: true });
+  const common = { server, port, timeoutMs, signal: unread.signal, now: () => ctx.now() };
+  const ask = (name: string, type: 'A' | 'AAAA'): Promise<DnsQueryObs | undefined> =>
+    queryUdp({ ...common, name, type }).then((q) => {
+      if (q !== undefined && q.outcome !== 'timeout' && q.outcome !== 'error') walk.heard();
+      return q;
+    });
+  const asked = candidates.map((name) => Promise.all([ask(name, 'A'), ask(name, 'AAAA')]));
+  try {
+    for (const pair of asked) {
+      const [a, aaaa] = await pair;
+      take([a, aaaa].filter((q): q is DnsQueryObs => q !== undefined));
+      // Undefined: the run aborted the probe before this name's answer came.
+      if (!a || !aaaa) return;
+      if (!(goesOn(a.outcome) && goesOn(aaaa.outcome))) return;
+    }
+  } finally {
+    ctx.signal.removeEventListener('abort', stop);
+    stop();
+    await Promise.all(asked);
+  }
 }
 
 export interface ProbePtrOptions extends LocalNamesOptions {
@@ -553,7 +658,7 @@ export async function probePtr(opts: ProbePtrOptions, ctx: ProbeContext): Promis
   // The hosts file answers reverse lookups before DNS too; a loopback address (the target is
   // this machine, and so is the sshd that looks the bastion up) is not a question for DNS.
   if (isLoopback(opts.address)) {
-    const local = (await localNames(opts)).first;
+    const local = localNames(opts).first;
     const names = local?.byAddress.get(opts.address);
     if (local && names) {
       const detail = `from ${local.path}, which nsswitch.conf reads before DNS: not asked of DNS`;

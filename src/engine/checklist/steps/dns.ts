@@ -11,6 +11,8 @@ import { makeStep } from './make.js';
 type NameOutcome = 'answer' | 'nxdomain' | 'servfail' | 'timeout' | 'pending' | 'none';
 
 const ANSWERED = new Set(['answer', 'nodata', 'nxdomain', 'servfail', 'refused', 'truncated']);
+/** What the resolver library moves on to the next search-list name after (probes/dns.ts). */
+const GOES_ON = new Set(['nxdomain', 'nodata', 'servfail']);
 
 function addressQueries(dns: DnsObs): DnsQueryObs[] {
   return dns.queries.filter((q) => q.type === 'A' || q.type === 'AAAA');
@@ -40,12 +42,12 @@ function unreachableResolvers(dns: DnsObs): Array<{ server: string; detail: stri
   return out;
 }
 
-/** Servers that answered anything at all (even an error code): they are alive. */
-/** Resolvers that answered anything (the name's queries or a reverse lookup). */
-export function aliveServers(obs: Observations): Set<string> {
+/** Resolvers that answered anything at all, even an error code (the name's queries or a reverse lookup): they are alive. */
+function aliveServers(obs: Observations): Set<string> {
   const alive = new Set<string>();
   const all = [...(obs.dns?.queries ?? []), ...obs.ptr.flatMap((p) => p.queries)];
   for (const q of all) if (ANSWERED.has(q.outcome)) alive.add(q.server);
+  for (const server of obs.dns?.answeredBy ?? []) alive.add(server);
   return alive;
 }
 
@@ -62,8 +64,8 @@ function knownFailure(dns: DnsObs | undefined, outcome: NameOutcome): string | u
   if (outcome !== 'nxdomain' && outcome !== 'servfail') return undefined;
   const qs = addressQueries(dns);
   const decisive = qs.length > 0 && qs.every((q) => q.outcome === 'nxdomain' || q.outcome === 'nodata' || q.outcome === 'servfail' || q.outcome === 'refused');
-  // The probe stops a resolver's search list at a SERVFAIL; glibc goes on to the next name,
-  // which might answer. Known only when every candidate was asked, A and AAAA, of every resolver.
+  // A walk the run cut short, or one that ended at REFUSED, left later names unasked, and one
+  // of them might answer. Known only when every candidate was asked, A and AAAA, of every resolver.
   const asked = (server: string, name: string, type: 'A' | 'AAAA'): boolean => qs.some((q) => q.server === server && q.name === name && q.type === type);
   const complete = dns.resolvers.every((server) => dns.candidates.every((name) => asked(server, name, 'A') && asked(server, name, 'AAAA')));
   return decisive && complete && dns.candidates.length > 0 ? only.hostsPath : undefined;
@@ -79,8 +81,21 @@ function nameOutcome(dns: DnsObs | undefined): NameOutcome {
   const decisive = qs.some((q) => q.outcome !== 'timeout' && q.outcome !== 'error');
   if (dns.aborted && !decisive) return 'timeout';
   if (qs.length === 0) return 'none';
-  if (qs.some((q) => q.outcome === 'servfail' || q.outcome === 'refused')) return 'servfail';
-  if (qs.some((q) => q.outcome === 'nxdomain' || q.outcome === 'nodata')) return 'nxdomain';
+  // A resolver's "no" counts only when its walk went to its end: a run that stopped mid-walk
+  // left a name unasked (or half a pair in). And a NODATA beside its pair's lost query says
+  // the name exists, its address unknown: getaddrinfo's own retry may still get it. Seen
+  // under 5 % loss: "db-3 does not exist" for a host that resolves. (NXDOMAIN and SERVFAIL
+  // speak for the whole name, so they count beside a lost query as before.)
+  const said = (server: string): DnsQueryObs[] => {
+    const own = qs.filter((q) => q.server === server);
+    // A probe that was not stopped walked each list to its end; a stopped one, maybe not.
+    const ended = dns.aborted !== true || own.some((q) => !GOES_ON.has(q.outcome)) || dns.candidates.every((name) => own.some((q) => q.name === name && q.type === 'A') && own.some((q) => q.name === name && q.type === 'AAAA'));
+    const lost = (q: DnsQueryObs): boolean => own.some((p) => p !== q && p.name === q.name && (p.outcome === 'timeout' || p.outcome === 'error'));
+    return ended ? own.filter((q) => !(q.outcome === 'nodata' && lost(q))) : [];
+  };
+  const no = [...new Set(qs.map((q) => q.server))].flatMap(said);
+  if (no.some((q) => q.outcome === 'servfail' || q.outcome === 'refused')) return 'servfail';
+  if (no.some((q) => q.outcome === 'nxdomain' || q.outcome === 'nodata')) return 'nxdomain';
   return 'timeout';
 }
 
