@@ -25,6 +25,7 @@ import type { ChildRank } from './child-queue.js';
 import { ChildQueue } from './child-queue.js';
 import type { TargetPolicy } from '../policy/target-policy.js';
 import { checkAddresses, PolicyError } from '../policy/target-policy.js';
+import { errorMessage } from '../errors.js';
 
 const PATH_DELAY_MS = 100;
 const INSIDE_WAIT_MS = 1000;
@@ -109,7 +110,7 @@ export interface SchedulerDeps {
 
 /** How a probe's error reads in an observation and in the log: one line, bounded. */
 export function errorText(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').slice(0, 300);
+  return errorMessage(err).replace(/\s+/g, ' ').slice(0, 300);
 }
 
 export class ProbeScheduler {

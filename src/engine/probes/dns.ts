@@ -18,6 +18,7 @@ import { remainingMs } from './context.js';
 import { candidateNames, parseResolvConf } from './resolv-conf.js';
 import { filesBeforeDns, nsswitchHosts, onlyFilesAndDns, parseHostsFile } from './local-names.js';
 import type { DnsObs, DnsOutcome, DnsQueryObs, DnsRecordType, PtrObs } from '../observations.js';
+import { errorMessage } from '../../errors.js';
 
 // Only dns2's message codec. Its index also loads its TCP, UDP and DoH servers and clients
 // (http, https, http2, tls): 0.15–0.3 s of every CLI start on a busy bastion, for code the
@@ -170,7 +171,7 @@ function parsePacket(message: Buffer): dns2.Packet | string {
     }
     return packet;
   } catch (err) {
-    return `unparseable reply (${message.length} bytes): ${err instanceof Error ? err.message : String(err)}`;
+    return `unparseable reply (${message.length} bytes): ${errorMessage(err)}`;
   }
 }
 
@@ -325,7 +326,7 @@ export function queryUdp(opts: QueryOptions): Promise<DnsQueryObs | undefined> {
   try {
     query = buildQuery(id, name, type);
   } catch (err) {
-    return Promise.resolve({ ...base, detail: `cannot encode the name: ${err instanceof Error ? err.message : String(err)}` });
+    return Promise.resolve({ ...base, detail: `cannot encode the name: ${errorMessage(err)}` });
   }
 
   return new Promise((resolve) => {
@@ -376,7 +377,7 @@ export function queryUdp(opts: QueryOptions): Promise<DnsQueryObs | undefined> {
       try {
         verdict = interpretReply(message, { id, name, type });
       } catch (err) {
-        finish(result('error', { detail: `unreadable reply: ${err instanceof Error ? err.message : String(err)}` }));
+        finish(result('error', { detail: `unreadable reply: ${errorMessage(err)}` }));
         return;
       }
       if (verdict.kind === 'ignore') {
@@ -417,7 +418,7 @@ export function queryUdp(opts: QueryOptions): Promise<DnsQueryObs | undefined> {
       });
     } catch (err) {
       // Invalid port or address: thrown synchronously, reported like any socket error.
-      finish(result('error', { detail: err instanceof Error ? err.message : String(err) }));
+      finish(result('error', { detail: errorMessage(err) }));
     }
   });
 }
