@@ -53,6 +53,21 @@ export class RunConnections {
     return undefined;
   }
 
+  /**
+   * Gives back the last connection taken for `purpose` to the address ssh picks: one that
+   * never reached the target (ssh could not resolve the name, so it connected nowhere).
+   */
+  giveBack(purpose: SshConnectionPurpose): void {
+    const unbound = this.unbound.lastIndexOf(purpose);
+    if (unbound >= 0) {
+      this.unbound.splice(unbound, 1);
+      return;
+    }
+    const list = this.primary === undefined ? undefined : this.used.get(this.primary);
+    const at = list?.lastIndexOf(purpose) ?? -1;
+    if (list && at >= 0) list.splice(at, 1);
+  }
+
   /** Connections opened (or started) to `address` so far. */
   count(address: string): number {
     const own = this.used.get(address)?.length ?? 0;

@@ -268,6 +268,11 @@ export interface VerboseObs extends ProbeBase {
   exitCode?: number | null;
   /** Output beyond the byte cap was dropped. */
   truncated?: boolean;
+  /**
+   * This is ssh's second try: on its first, its own lookup said the name does not exist while
+   * getaddrinfo (getent, same resolver configuration) found it. ssh's line and when it ended.
+   */
+  firstTry?: { line: string; endedMs: number };
 }
 
 // ---------------------------------------------------------------------------------------

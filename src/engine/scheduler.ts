@@ -4,7 +4,7 @@
 // the evidence and starts what it now calls for (a light run's extras, the path trace, the
 // MTU sweep, the inside view); every probe writes its observation into `obs`, and a probe
 // that throws writes one too, with the reason. The run (run.ts) judges; this only starts.
-import type { Observations } from './observations.js';
+import type { Observations, VerboseObs } from './observations.js';
 import type { Target } from '../target.js';
 import type { ProbeContext } from './probes/context.js';
 import type { Thresholds } from './checklist/thresholds.js';
@@ -152,6 +152,7 @@ export class ProbeScheduler {
   private pathStarted = false;
   private verboseWanted = false;
   private verboseStarted = false;
+  private verboseRetried = false;
 
   // Under a policy, a name's addresses are probed only once getaddrinfo and DNS have both
   // answered and every address either gave is allowed; a refusal stops the run.
@@ -216,6 +217,7 @@ export class ProbeScheduler {
    * itself, at the moment it decides.
    */
   step(): void {
+    this.maybeRetryVerbose();
     this.maybeStartExtras();
     this.maybeStartPath();
     this.maybeStartMtuSweep();
@@ -419,7 +421,7 @@ export class ProbeScheduler {
   // Without a policy ssh -vvv resolves the name itself, as `ssh host` does. Under one it waits
   // for the fence and connects to the checked address ssh would pick, the name being only
   // its HostKeyAlias.
-  private startVerbose(): void {
+  private startVerbose(firstTry?: VerboseObs['firstTry']): void {
     const { obs, target, clock, options } = this;
     this.verboseWanted = true;
     if (this.verboseStarted) return;
@@ -446,11 +448,34 @@ export class ProbeScheduler {
     this.child(
       'verbose',
       'ssh -vvv',
-      () => this.probes.verbose({ host, port: target.port, user: target.user, connectTimeoutS: this.verboseTimeoutS, ...(alias !== undefined ? { hostKeyAlias: alias } : {}) }, this.ctx(), (s) => ((obs.verbose = s), this.changed())).then((o) => (obs.verbose = o)),
+      () =>
+        this.probes
+          .verbose({ host, port: target.port, user: target.user, connectTimeoutS: this.verboseTimeoutS, ...(alias !== undefined ? { hostKeyAlias: alias } : {}) }, this.ctx(), (s) => ((obs.verbose = firstTry ? { ...s, firstTry } : s), this.changed()))
+          .then((o) => (obs.verbose = firstTry ? { ...o, firstTry } : o)),
       (why) => {
-        obs.verbose = { state: 'done', startedMs: verboseStartedMs, endedMs: clock(), unavailable: why, command: [], lines: [], parsed: { phases: [] } };
+        obs.verbose = { state: 'done', startedMs: verboseStartedMs, endedMs: clock(), unavailable: why, command: [], lines: [], parsed: { phases: [] }, ...(firstTry ? { firstTry } : {}) };
       },
     );
+  }
+
+  // ssh's own lookup said the name does not exist while getaddrinfo (getent, the same
+  // resolver configuration) found it: one of the two lookups met a lost answer or a resolver
+  // that flapped. ssh is asked once more, so that the verdict rests on what ssh does and not
+  // on a single lookup the rest of the evidence contradicts.
+  private maybeRetryVerbose(): void {
+    const { obs } = this;
+    const first = obs.verbose;
+    if (this.verboseRetried || first?.state !== 'done' || first.firstTry !== undefined) return;
+    const stop = first.parsed.stop;
+    if (stop?.kind !== 'resolve-failed' || obs.resolve?.state !== 'done' || obs.resolve.addresses.length === 0) return;
+    this.verboseRetried = true;
+    this.verboseStarted = false;
+    // The first try connected nowhere: its connection is given back for the second.
+    this.connections.giveBack('ssh -vvv');
+    const firstTry = { line: stop.line, endedMs: first.endedMs ?? this.clock() };
+    // Until the second try says anything, the first one's failure no longer stands.
+    obs.verbose = { state: 'running', startedMs: this.clock(), command: first.command, lines: [], parsed: { phases: [] }, firstTry };
+    this.startVerbose(firstTry);
   }
 
   // --- what waits on the handshake --------------------------------------------------------

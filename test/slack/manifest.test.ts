@@ -39,6 +39,10 @@ const METHOD_SCOPES: Readonly<Record<string, string | null>> = {
   'chat.postMessage': 'chat:write',
   'chat.update': 'chat:write',
   'chat.postEphemeral': 'chat:write',
+  // Finding the bot's own post again when Slack's answer to it was lost (surface.ts): the
+  // history scopes the message events already need (groups:history for private channels).
+  'conversations.history': 'channels:history',
+  'conversations.replies': 'channels:history',
 };
 
 /** Bot scopes each subscribed event needs. */

@@ -320,3 +320,23 @@ test('step 9 times banners only where they are measured: never "banner in 0.00 m
   assert.match(load?.summary ?? '', /^banner in 2\.5 ms on 1 timed connection/);
   assert.ok(load?.evidence.some((e) => /ssh -vvv: banner received \(not timed/.test(e.detail)), JSON.stringify(load?.evidence));
 });
+
+test("ssh's second try after its own lookup failed while getaddrinfo found the name: healthy, with medium confidence and the first try in the evidence", () => {
+  const nxLine = 'ssh: Could not resolve hostname 10.0.0.5: Name or service not known';
+  const firstTry = { line: nxLine, endedMs: 40 };
+  const obs = { handshakes: [completeHandshake()], ping: pingReply(), control: control('refused') };
+  const clean = judge({ ...obs, verbose: verboseDone('auth-denied') }, 300);
+  assert.equal(clean.diagnosis.confidence, 'high');
+  const retried = judge({ ...obs, verbose: { ...verboseDone('auth-denied'), firstTry } }, 300);
+  assert.equal(retried.settled, true);
+  assert.equal(retried.diagnosis.cause, 'healthy');
+  assert.equal(retried.diagnosis.confidence, 'medium', 'a lookup failed once on the way');
+  assert.equal(retried.step('verbose').status, 'warn');
+  assert.match(retried.step('verbose').summary, /first try could not resolve the name .*Name or service not known.* while getaddrinfo resolved it/);
+  assert.ok(retried.step('verbose').evidence.some((e) => e.detail === `first try: ${nxLine}`));
+  // The second try failing the same way stands, with the first in the evidence too.
+  const again = judge({ ...obs, verbose: { ...verboseDone('start', { kind: 'resolve-failed', line: nxLine, t: 90 }), firstTry } }, 300);
+  assert.equal(again.step('verbose').status, 'fail');
+  assert.ok(again.step('verbose').evidence.some((e) => e.detail === `first try: ${nxLine}`));
+  assert.notEqual(again.diagnosis.cause, 'healthy');
+});

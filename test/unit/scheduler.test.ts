@@ -362,3 +362,31 @@ test('closing: every child that never started says so in its observation, and no
   await turns();
   assert.ok(!h.started().some((n) => CHILDREN.includes(n)), h.started().join(', '));
 });
+
+test("ssh's own lookup says the name does not exist while getaddrinfo found it: ssh is asked once more, and the second try carries the first one's line", async () => {
+  const h = harness('db.example');
+  h.scheduler.start();
+  h.call('dns').finish(dnsDone('db.example.', ['10.0.0.7']));
+  await until('ssh -vvv started', () => h.started().includes('verbose'));
+  const nxLine = 'ssh: Could not resolve hostname db.example: Name or service not known';
+  const failedLookup = { state: 'done', startedMs: 5, endedMs: 9, command: ['ssh'], lines: [], parsed: { phases: [], stop: { kind: 'resolve-failed', line: nxLine, t: 9 } }, exitCode: 255 };
+  h.call('verbose').finish(failedLookup);
+  await until('ssh -vvv ended', () => h.obs.verbose?.state === 'done');
+  // getaddrinfo has not answered yet: nothing contradicts ssh, so nothing is asked again.
+  h.scheduler.step();
+  assert.equal(h.calls.filter((c) => c.name === 'verbose').length, 1);
+  h.call('resolve').finish(resolved('db.example', ['10.0.0.7']));
+  await until('getaddrinfo ended', () => h.obs.resolve?.state === 'done');
+  h.scheduler.step();
+  await until('ssh -vvv started again', () => h.calls.filter((c) => c.name === 'verbose').length === 2);
+  assert.equal(h.obs.verbose?.state, 'running', 'the first failure no longer stands as what ssh does');
+  const second = h.calls.filter((c) => c.name === 'verbose')[1];
+  assert.equal(second?.opts.host, 'db.example');
+  second?.finish({ state: 'done', startedMs: 20, endedMs: 40, command: ['ssh'], lines: [], parsed: { phases: [{ id: 'kex-reply-received', t: 35 }] }, exitCode: 255 });
+  await until('the second try ended', () => h.obs.verbose?.state === 'done');
+  assert.deepEqual(h.obs.verbose?.firstTry, { line: nxLine, endedMs: 9 });
+  // Once only: a second failure stands.
+  h.scheduler.step();
+  await turns();
+  assert.equal(h.calls.filter((c) => c.name === 'verbose').length, 2);
+});

@@ -201,19 +201,24 @@ export function assessVerbose(input: AssessInput): StepAssessment {
   if (verbose.state === 'running') {
     return makeStep(input, 'verbose', { settled: false, status: 'running', summary: `ssh -vvv so far: ${lastPhaseText(parse)}`, evidence: [transcript], ceiling });
   }
+  // A second try after ssh's own lookup failed while getaddrinfo found the name (scheduler):
+  // what the first try said stays in the evidence, and a success is only a warned one.
+  const retried = verbose.firstTry;
+  const retryNote = retried ? `; its first try could not resolve the name ("${retried.line}") while getaddrinfo resolved it at the same time: an answer was lost or the resolver flapped` : '';
+  const retryEvidence = retried ? [{ probe: 'openssh-verbose' as const, detail: `first try: ${retried.line}` }] : [];
   if (stoppedOnPurpose(parse)) {
     const took = verbose.endedMs !== undefined ? ` in ${duration(verbose.endedMs - verbose.startedMs)}` : '';
     return makeStep(input, 'verbose', {
       settled: true,
-      status: 'pass',
-      summary: `ssh completes the key exchange${took} (sshcheck stops it there, before it sends a user name, so the target logs no failed login)`,
-      evidence: [transcript],
+      status: retried ? 'warn' : 'pass',
+      summary: `ssh completes the key exchange${took} (sshcheck stops it there, before it sends a user name, so the target logs no failed login)${retryNote}`,
+      evidence: [...retryEvidence, transcript],
     });
   }
   if (AUTH_PHASES.has(reached)) {
     const methods = parse.authMethods && parse.authMethods.length > 0 ? ` (${parse.authMethods.join(', ')})` : '';
     const took = verbose.endedMs !== undefined ? ` in ${duration(verbose.endedMs - verbose.startedMs)}` : '';
-    return makeStep(input, 'verbose', { settled: true, status: 'pass', summary: `ssh gets through the handshake to authentication${methods}${took}`, evidence: [transcript] });
+    return makeStep(input, 'verbose', { settled: true, status: retried ? 'warn' : 'pass', summary: `ssh gets through the handshake to authentication${methods}${took}${retryNote}`, evidence: [...retryEvidence, transcript] });
   }
   const owners = stopOwner(parse);
   const stopLine = parse.stop ? `: "${parse.stop.line}"` : '';
@@ -231,7 +236,7 @@ export function assessVerbose(input: AssessInput): StepAssessment {
     settled: true,
     status: 'fail',
     summary: `ssh stops after "${lastPhaseText(parse)}" (${elapsed})${stopLine}; see ${pointer(owners)}`,
-    evidence: [transcript],
+    evidence: [...retryEvidence, transcript],
     findings: [{ cause: stopCause(parse), confidence: 'low', summary: `ssh -vvv stops after "${lastPhaseText(parse)}"${stopLine}` }],
   });
 }
