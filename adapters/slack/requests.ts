@@ -62,7 +62,9 @@ export function boundedFetch(timeoutMs = REQUEST_TIMEOUT_MS): webApi.FetchFuncti
     const method = postMethod(url);
     let response: Response;
     try {
-      response = await fetch(url, { ...init, signal: init?.signal ?? AbortSignal.timeout(timeoutMs) });
+      // The client's own signal (if any) and the deadline both hold: a signal of its own has none.
+      const deadline = AbortSignal.timeout(timeoutMs);
+      response = await fetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline });
     } catch (err) {
       if (method === undefined || neverSent(err)) throw err;
       throw new PostOutcomeUnknownError(method, describe(err, timeoutMs), { cause: err });

@@ -44,12 +44,15 @@ describe('two bot replicas on one broker', { skip: unavailable ?? false }, () =>
   const botEnv = (): Record<string, string> => ({ SSHCHECK_NATS_URL: broker.url, SSHCHECK_NATS_USER: 'sshcheck-bot', SSHCHECK_NATS_PASSWORD: passwords.bot });
   const runsOf = (port: number): number => agents.reduce((n, a) => n + (a.log().match(new RegExp(`"msg":"run started"[^\\n]*"target":"sshcheck@127\\.0\\.0\\.1:${port}"`, 'g')) ?? []).length, 0);
 
+  let replicaStores = 0;
   const startReplica = (name: string, env: Record<string, string>): Replica => {
     const lines: Array<Record<string, unknown>> = [];
     let stop: () => void = () => undefined;
     const stopSignal = new Promise<void>((resolve) => (stop = resolve));
     // The bot's own policy pre-check lets the agents' loopback targets through, as theirs does.
-    const done = runBot({ ...botEnv(), ...env, SSHCHECK_DB: join(dir, `${name}.db`), SSHCHECK_VANTAGE: name, SSHCHECK_ENGINE_CONFIG: join(dir, 'engine.yml') }, { stderr: () => undefined, stopSignal, log: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    // A store of its own per replica and test: no test meets an earlier one's rows (runs, queues, limits).
+    replicaStores += 1;
+    const done = runBot({ ...botEnv(), ...env, SSHCHECK_DB: join(dir, `${name}-${replicaStores}.db`), SSHCHECK_VANTAGE: name, SSHCHECK_ENGINE_CONFIG: join(dir, 'engine.yml') }, { stderr: () => undefined, stopSignal, log: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) });
     return { lines, stop, done };
   };
 
