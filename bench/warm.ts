@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Lab, labUnavailable, sh } from '../test/lab/lab.js';
 import { SCENARIOS } from '../test/lab/scenarios.js';
+import { median } from './stats.js';
 import { errorMessage } from '../src/errors.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -23,19 +24,16 @@ interface BuildRuns {
   warmWorst: number;
   right: number;
   runs: number;
+  /** Every run's diagnosedMs, the first one included. */
+  diagnosedMs: Array<number | undefined>;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)] ?? NaN;
-};
 
 async function timeBuild(lab: Lab, label: string, dist: string, host: string, count: number, expected: string): Promise<BuildRuns> {
   // Lab.exec's default timeout is shorter than the runs, which are paced 1.1 s apart.
   const r = await sh('ip', ['netns', 'exec', lab.bastion, process.execPath, join(DIST, 'bench', 'warm-runs.js'), dist, host, String(count + 1)], { timeoutMs: (count + 1) * 1100 + 60_000 });
   const runs = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '[]') as Array<{ diagnosedMs: number | undefined; cause: string }>;
   const warm = runs.slice(1).map((x) => x.diagnosedMs ?? NaN);
-  return { build: label, first: runs[0]?.diagnosedMs, warmMedian: median(warm), warmWorst: Math.max(...warm), right: runs.filter((x) => x.cause === expected).length, runs: runs.length };
+  return { build: label, first: runs[0]?.diagnosedMs, warmMedian: median(warm), warmWorst: Math.max(...warm), right: runs.filter((x) => x.cause === expected).length, runs: runs.length, diagnosedMs: runs.map((x) => x.diagnosedMs) };
 }
 
 async function main(): Promise<void> {

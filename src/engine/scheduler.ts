@@ -465,7 +465,7 @@ export class ProbeScheduler {
   private maybeRetryVerbose(): void {
     const { obs } = this;
     const first = obs.verbose;
-    if (this.verboseRetried || first?.state !== 'done' || first.firstTry !== undefined) return;
+    if (this.verboseRetried || first?.state !== 'done') return;
     const stop = first.parsed.stop;
     if (stop?.kind !== 'resolve-failed' || obs.resolve?.state !== 'done' || obs.resolve.addresses.length === 0) return;
     this.verboseRetried = true;
