@@ -9,7 +9,7 @@ import { findEngineConfig } from '../config/engine-config.js';
 import type { EngineConfig } from '../config/engine-config.js';
 import { createLogger } from '../log.js';
 import type { LogLevel } from '../log.js';
-import { Agent, pacedRunner } from '../nats/agent.js';
+import { Agent } from '../nats/agent.js';
 import { openBroker } from '../nats/connect.js';
 import { coverageOf } from '../nats/directory.js';
 import { NATS_ENV_HELP, natsSettings } from '../nats/options.js';
@@ -135,13 +135,15 @@ export async function runAgent(argv: readonly string[], env: Env, io: { stderr: 
   // Probes run in a process of their own, as for serve: each ssh, ping or ssh -G they start
   // costs tens of milliseconds of fork/exec, which on this thread delayed heartbeats and
   // replies by seconds under a burst. The engine process ends with this one (run-worker.ts).
+  // Starting a run here is a message to that process, so a burst's runs start at once: no
+  // pacing one per turn, which had cost every check a turn of the loop.
   const threaded = new ThreadedEngine({
     process: true,
     onExit: (err, restartInMs) => logger.error('the engine process stopped; runs in it failed; it is started again', { error: err.message, restartInMs }),
   });
   threaded.prestart();
   const runner = engineRunner({ store: { lastHealthy: history.lastHealthy, recordRun: (...a) => store.recordRun(...a) }, vantage: bastion, budgetMs: args.budgetMs, policy, engineConfig, logger, probe: (target, o) => threaded.run(target, o) });
-  const registry = new RunRegistry(pacedRunner(runner), { ...DEFAULT_REGISTRY_OPTIONS, maxRuns: args.maxRuns, reuseMs: args.reuseMs }, new ServiceMetrics(), logger);
+  const registry = new RunRegistry(runner, { ...DEFAULT_REGISTRY_OPTIONS, maxRuns: args.maxRuns, reuseMs: args.reuseMs }, new ServiceMetrics(), logger);
   const admit = serviceAdmission({ store, policy, vantage: bastion, logger, registry: () => registry });
   const coverage = coverageOf(engineConfig?.policy);
   logger.info('connecting to the broker', { broker: args.nats.url, bastion, agent });

@@ -16,7 +16,7 @@ import type { ProgressEvent, Report } from './report.js';
 import type { Target } from '../target.js';
 import { PolicyError } from '../policy/target-policy.js';
 import type { PolicyDenial } from '../policy/target-policy.js';
-import type { FromRunWorker, ToRunWorker, WireRunError, WireRunOptions } from './run-worker.js';
+import type { FromRunWorker, FromRunWorkerBatch, ToRunWorker, WireRunError, WireRunOptions } from './run-worker.js';
 
 interface Pending {
   onEvent?: (event: ProgressEvent) => void;
@@ -46,7 +46,7 @@ interface RunnerEvents {
 
 function threadRunner(events: RunnerEvents): Runner {
   const worker = new Worker(new URL('./run-worker.js', import.meta.url));
-  worker.on('message', events.message);
+  worker.on('message', (batch: FromRunWorkerBatch) => batch.forEach(events.message));
   worker.on('error', events.failed);
   worker.on('exit', (code) => events.failed(new Error(`exit code ${code}`)));
   return {
@@ -58,7 +58,7 @@ function threadRunner(events: RunnerEvents): Runner {
 function processRunner(events: RunnerEvents): Runner {
   // Structured clone across the channel, as between threads: a Report arrives as it was sent.
   const child: ChildProcess = fork(fileURLToPath(new URL('./run-worker.js', import.meta.url)), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
-  child.on('message', (m) => events.message(m as FromRunWorker));
+  child.on('message', (batch) => (batch as FromRunWorkerBatch).forEach(events.message));
   child.on('error', events.failed);
   child.on('exit', (code, signal) => events.failed(new Error(`the engine process exited (${signal ?? `code ${code}`})`)));
   return {

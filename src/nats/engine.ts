@@ -7,7 +7,7 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { createInbox, headers } from '@nats-io/transport-node';
 import { SshcheckError, errorMessage } from '../errors.js';
-import type { Report } from '../engine/report.js';
+import type { ProgressEvent, Report } from '../engine/report.js';
 import type { Target } from '../target.js';
 import { formatTarget } from '../target.js';
 import type { CheckOptions, CheckResult, EngineClient } from '../chat/engine-client.js';
@@ -16,7 +16,7 @@ import { targetKey } from '../chat/shared-runs.js';
 import { AgentDirectory, preferredAgent } from './directory.js';
 import type { StaticRoutes } from './directory.js';
 import type { AgentMessage } from './protocol.js';
-import { AGENTS_WILDCARD, checkSubject, DEAD_AFTER_MS, DISCOVER_SUBJECT, encode, parseAgentMessage, parseDeclaration, PING_HEADER, PING_WAIT_MS, SLOW_LIMIT_MS } from './protocol.js';
+import { AGENTS_WILDCARD, BATCH_HEADER, checkSubject, DEAD_AFTER_MS, DISCOVER_SUBJECT, encode, parseAgentMessage, parseDeclaration, PING_HEADER, PING_WAIT_MS, SLOW_LIMIT_MS } from './protocol.js';
 
 export type NatsFailure = 'no-agent' | 'agent-lost' | 'broker-unreachable' | 'policy' | 'refused' | 'busy' | 'failed' | 'protocol' | 'aborted' | 'timeout';
 
@@ -215,6 +215,20 @@ export class NatsEngine implements EngineClient {
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
 
+      /** Events first, first + 1, …: each once, in order (a redelivery is dropped); the report ends the check. */
+      const received = (first: number, events: readonly ProgressEvent[]): void => {
+        for (const [i, event] of events.entries()) {
+          if (settled) return;
+          if (first + i <= lastSeq) continue;
+          lastSeq = first + i;
+          options.onEvent?.(event);
+          if (event.type === 'run-finished') {
+            const report = event.report;
+            const ageMs = accepted?.outcome === 'reused' ? accepted.ageMs : undefined;
+            finish(() => resolve(ageMs !== undefined ? { kind: 'done', report, reusedAgeMs: ageMs } : { kind: 'done', report }));
+          }
+        }
+      };
       const onMessage = (msg: Msg): void => {
         if (msg.headers?.hasError) {
           // The broker's own answer: 503 means nobody subscribes to the subject.
@@ -238,16 +252,9 @@ export class NatsEngine implements EngineClient {
           case 'heartbeat':
             return;
           case 'event':
-            // Each event once, in order: a duplicate (a redelivery) is dropped.
-            if (message.seq <= lastSeq) return;
-            lastSeq = message.seq;
-            options.onEvent?.(message.event);
-            if (message.event.type === 'run-finished') {
-              const report = message.event.report;
-              const ageMs = accepted?.outcome === 'reused' ? accepted.ageMs : undefined;
-              finish(() => resolve(ageMs !== undefined ? { kind: 'done', report, reusedAgeMs: ageMs } : { kind: 'done', report }));
-            }
-            return;
+            return received(message.seq, [message.event]);
+          case 'events':
+            return received(message.seq, message.events);
           case 'refused':
             if (message.code === 'stopping') return finish(() => resolve({ kind: 'lost', agent: accepted?.agent ?? agent, reason: `the agent is stopping: ${message.message}` }));
             return fail(message.code === 'policy' ? 'policy' : message.code === 'busy' ? 'busy' : 'refused', `refused ${what}: ${message.message}`);
@@ -259,7 +266,9 @@ export class NatsEngine implements EngineClient {
       try {
         sub = this.nc.subscribe(createInbox(), { callback: (err, msg) => (err ? fail('protocol', err.message) : onMessage(msg)) });
         const body = { target: target.input, port: target.port, user: target.user, ...(options.from !== undefined ? { from: options.from } : {}) };
-        this.nc.publish(checkSubject(bastion, agent), encode(body), { reply: sub.getSubject() });
+        const h = headers();
+        h.set(BATCH_HEADER, '1');
+        this.nc.publish(checkSubject(bastion, agent), encode(body), { reply: sub.getSubject(), headers: h });
       } catch (err) {
         return fail('broker-unreachable', `cannot send ${what}: ${errorMessage(err)}`);
       }

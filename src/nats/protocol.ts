@@ -22,6 +22,15 @@ export const DEAD_AFTER_MS = 3_000;
  * connection is gone; silence means the connection lives and the agent is only slow.
  */
 export const PING_HEADER = 'Sshcheck-Ping';
+/**
+ * A check whose request carries this header (value "1") gets its events in batches: every
+ * event the engine made in one turn of its loop, in one message (`t: 'events'`). An agent
+ * that does not know the header sends them one by one, which the bot still reads; a bot
+ * that does not send it gets them one by one from any agent.
+ */
+export const BATCH_HEADER = 'Sshcheck-Batch';
+/** Events in one batch at most (a run makes about 40 in all). */
+export const MAX_BATCH_EVENTS = 256;
 /** How long to wait for the broker's "no responders" before taking a silent agent for alive. */
 export const PING_WAIT_MS = 1_000;
 /** A connected agent may be silent this long (a starved event loop) before the check is given up on it. */
@@ -62,6 +71,8 @@ export interface Declaration {
 export type AgentMessage =
   | { t: 'accepted'; agent: string; bastion: string; outcome: 'started' | 'joined' | 'reused'; ageMs?: number }
   | { t: 'event'; seq: number; event: ProgressEvent }
+  /** Events seq, seq + 1, … in order (BATCH_HEADER). */
+  | { t: 'events'; seq: number; events: ProgressEvent[] }
   | { t: 'heartbeat'; agent: string }
   | { t: 'refused'; code: 'policy' | 'busy' | 'audit' | 'bad-request' | 'stopping'; message: string }
   | { t: 'failed'; code?: string; message: string };
@@ -110,6 +121,18 @@ export function encodeDeclaration(d: Declaration): string {
   return encode({ v: PROTOCOL, ...d });
 }
 
+function validSeq(seq: unknown): seq is number {
+  return typeof seq === 'number' && Number.isInteger(seq) && seq >= 1;
+}
+
+/** An event's envelope: a known type, and a run-finished event carries a report. */
+function isEvent(value: unknown): value is ProgressEvent {
+  if (typeof value !== 'object' || value === null) return false;
+  const event = value as { type?: unknown; report?: unknown };
+  if (!['run-started', 'step-updated', 'diagnosis', 'run-finished'].includes(String(event.type))) return false;
+  return event.type !== 'run-finished' || (typeof event.report === 'object' && event.report !== null);
+}
+
 /**
  * One agent message. Events are passed on as the engine made them (the engine's own
  * types); only the envelope is checked here, and a run-finished event must carry a report.
@@ -123,11 +146,12 @@ export function parseAgentMessage(data: Uint8Array): AgentMessage {
       if (o.ageMs !== undefined && (typeof o.ageMs !== 'number' || !(o.ageMs >= 0))) break;
       return { t: 'accepted', agent: o.agent, bastion: o.bastion, outcome: o.outcome, ...(typeof o.ageMs === 'number' ? { ageMs: o.ageMs } : {}) };
     case 'event': {
-      const event = o.event as { type?: unknown; report?: unknown } | null;
-      if (typeof o.seq !== 'number' || !Number.isInteger(o.seq) || o.seq < 1 || typeof event !== 'object' || event === null) break;
-      if (!['run-started', 'step-updated', 'diagnosis', 'run-finished'].includes(String(event.type))) break;
-      if (event.type === 'run-finished' && (typeof event.report !== 'object' || event.report === null)) break;
-      return { t: 'event', seq: o.seq, event: event as ProgressEvent };
+      if (!validSeq(o.seq) || !isEvent(o.event)) break;
+      return { t: 'event', seq: o.seq, event: o.event };
+    }
+    case 'events': {
+      if (!validSeq(o.seq) || !Array.isArray(o.events) || o.events.length === 0 || o.events.length > MAX_BATCH_EVENTS || !o.events.every(isEvent)) break;
+      return { t: 'events', seq: o.seq, events: o.events };
     }
     case 'heartbeat':
       if (typeof o.agent === 'string' && NAME_RE.test(o.agent)) return { t: 'heartbeat', agent: o.agent };

@@ -17,7 +17,7 @@ import type { AddressInfo, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect } from '@nats-io/transport-node';
+import { connect, createInbox, headers } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { runCheckFlow } from '../../src/chat/check-flow.js';
 import type { ChatSurface } from '../../src/chat/check-flow.js';
@@ -30,6 +30,8 @@ import { parseTarget } from '../../src/target.js';
 import { NatsEngine, NatsEngineError } from '../../src/nats/engine.js';
 import { openBroker } from '../../src/nats/connect.js';
 import { natsSettings } from '../../src/nats/options.js';
+import { BATCH_HEADER, checkSubject, parseAgentMessage } from '../../src/nats/protocol.js';
+import type { AgentMessage } from '../../src/nats/protocol.js';
 import { freePort, natsUnavailable, TestBroker, waitFor } from '../support/nats-server.js';
 import { commandLine, descendants, gone } from '../support/process-tree.js';
 
@@ -131,6 +133,63 @@ describe('NATS: bot engine client and real agents on a real nats-server', { skip
     assert.equal(events[0]?.type, 'run-started');
     assert.equal(events.at(-1)?.type, 'run-finished');
     assert.ok(events.filter((e) => e.type === 'step-updated').length >= 10, `step events: ${events.length}`);
+  });
+
+  test('events come in batches to a bot that asks for them, one by one to one that does not; the same run either way', async () => {
+    // What each kind of bot receives on the reply subject, read raw: the batched client (this
+    // build's NatsEngine) and an older one that sends no header.
+    const collect = (batch: boolean): Promise<AgentMessage[]> =>
+      new Promise((resolve, reject) => {
+        const got: AgentMessage[] = [];
+        const inbox = createInbox();
+        const timer = setTimeout(() => reject(new Error(`no report: ${JSON.stringify(got.map((m) => m.t))}`)), 30_000);
+        const sub = nc.subscribe(inbox, {
+          callback: (err, msg) => {
+            if (err) return reject(err);
+            const m = parseAgentMessage(msg.data);
+            got.push(m);
+            const last = m.t === 'event' ? m.event : m.t === 'events' ? m.events.at(-1) : undefined;
+            if (last?.type === 'run-finished' || m.t === 'failed' || m.t === 'refused') {
+              clearTimeout(timer);
+              sub.unsubscribe();
+              resolve(got);
+            }
+          },
+        });
+        const h = headers();
+        if (batch) h.set(BATCH_HEADER, '1');
+        nc.publish(checkSubject('eu-1'), JSON.stringify({ target: '127.0.0.1', port: closedPort }), { reply: inbox, headers: h });
+      });
+    const flatten = (messages: AgentMessage[]): { seqs: number[]; types: string[] } => {
+      const seqs: number[] = [];
+      const types: string[] = [];
+      for (const m of messages) {
+        const events = m.t === 'event' ? [m.event] : m.t === 'events' ? m.events : [];
+        const first = m.t === 'event' || m.t === 'events' ? m.seq : 0;
+        events.forEach((e, i) => {
+          seqs.push(first + i);
+          types.push(e.type);
+        });
+      }
+      return { seqs, types };
+    };
+    const batched = await collect(true);
+    const single = await collect(false);
+    assert.ok(batched.some((m) => m.t === 'events'), `batched: ${JSON.stringify(batched.map((m) => m.t))}`);
+    assert.ok(!single.some((m) => m.t === 'events'), `single: ${JSON.stringify(single.map((m) => m.t))}`);
+    // Fewer messages for the same events: a run's ~40 events in a handful of batches.
+    const eventMessages = (list: AgentMessage[]): number => list.filter((m) => m.t === 'event' || m.t === 'events').length;
+    assert.ok(eventMessages(batched) < eventMessages(single) / 2, `${eventMessages(batched)} batched against ${eventMessages(single)} single messages`);
+    for (const list of [batched, single]) {
+      const { seqs, types } = flatten(list);
+      assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), 'every event once, in order');
+      assert.equal(types[0], 'run-started');
+      assert.equal(types.at(-1), 'run-finished');
+      assert.ok(types.includes('diagnosis'));
+      // The report travels alone.
+      const finished = list.find((m) => (m.t === 'event' && m.event.type === 'run-finished') || (m.t === 'events' && m.events.some((e) => e.type === 'run-finished')));
+      assert.equal(finished?.t, 'event');
+    }
   });
 
   test('from reaches the agent (its report names the requester)', async () => {

@@ -7,7 +7,7 @@ import { loadRoutingConfig } from '../../src/chat/routing-config.js';
 import { claimKey } from '../../src/nats/claims.js';
 import { AgentDirectory, coverageOf, preferredAgent } from '../../src/nats/directory.js';
 import { natsSettings, NatsConfigError, parseNatsUrl } from '../../src/nats/options.js';
-import { checkSubject, encodeDeclaration, parseAgentMessage, parseDeclaration, ProtocolError } from '../../src/nats/protocol.js';
+import { checkSubject, encodeDeclaration, MAX_BATCH_EVENTS, parseAgentMessage, parseDeclaration, ProtocolError } from '../../src/nats/protocol.js';
 import { parseEngineConfig } from '../../src/config/engine-config.js';
 import { AGENT_USAGE, parseAgentArgs } from '../../src/cli/agent.js';
 import { parseCli } from '../../src/cli/args.js';
@@ -28,6 +28,24 @@ test("agents' messages: every form parses; anything else is a protocol error", (
   assert.equal((parseAgentMessage(bytes({ t: 'failed', message: 'boom', code: 'E_ENGINE' })) as { code?: string }).code, 'E_ENGINE');
   for (const bad of ['not json', '[]', { t: 'event', seq: 0, event: { type: 'run-started' } }, { t: 'event', seq: 1, event: { type: 'run-finished' } }, { t: 'event', seq: 1, event: { type: 'mention' } }, { t: 'accepted', agent: 'a', bastion: 'b', outcome: 'stolen' }, { t: 'accepted', agent: '<!channel>', bastion: 'b', outcome: 'started' }, { t: 'heartbeat', agent: 'a.b' }, { t: 'refused', code: 'other', message: '' }, { t: 'shell' }]) {
     assert.throws(() => parseAgentMessage(bytes(bad)), ProtocolError, JSON.stringify(bad));
+  }
+});
+
+test("a batch of events parses as the events in order; a batch with any bad event, none, or too many is refused whole", () => {
+  const started = { type: 'run-started', id: 'r', target: {}, vantage: { name: 'eu-1' }, startedAt: 'x', elapsedMs: 0 };
+  const step = { type: 'step-updated', step: { id: 'dns', status: 'running' }, elapsedMs: 0 };
+  assert.deepEqual(parseAgentMessage(bytes({ t: 'events', seq: 1, events: [started, step] })), { t: 'events', seq: 1, events: [started, step] });
+  for (const bad of [
+    { t: 'events', seq: 0, events: [started] },
+    { t: 'events', seq: 1.5, events: [started] },
+    { t: 'events', seq: 1, events: [] },
+    { t: 'events', seq: 1, events: {} },
+    { t: 'events', seq: 1, events: [started, { type: 'mention' }] },
+    { t: 'events', seq: 1, events: [step, { type: 'run-finished' }] },
+    { t: 'events', seq: 1, events: [step, null] },
+    { t: 'events', seq: 1, events: Array.from({ length: MAX_BATCH_EVENTS + 1 }, () => step) },
+  ]) {
+    assert.throws(() => parseAgentMessage(bytes(bad)), ProtocolError, JSON.stringify(bad).slice(0, 120));
   }
 });
 

@@ -4,6 +4,8 @@
 // prestarted engine process that dies is started again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { ProgressEvent } from '../../src/engine/report.js';
 import { parseEngineConfig } from '../../src/config/engine-config.js';
 import { parseTarget } from '../../src/target.js';
@@ -11,6 +13,7 @@ import { ThreadedEngine } from '../../src/engine/threaded.js';
 import { defaultPolicy, isPolicyError } from '../../src/policy/target-policy.js';
 import type { TargetPolicy } from '../../src/policy/target-policy.js';
 import { closedPort } from '../support/serve-child.js';
+import type { FromRunWorkerBatch, ToRunWorker } from '../../src/engine/run-worker.js';
 
 const LOOPBACK = parseEngineConfig('policy:\n  allow: [127.0.0.1]\n').policy as TargetPolicy;
 
@@ -68,5 +71,38 @@ test('a prestarted engine process that dies is started again, and runs in the ne
     assert.equal(engine.pid, second, 'the run went to the restarted process');
   } finally {
     await engine.close();
+  }
+});
+
+test("the engine process hands over each turn's messages together, in order, and two runs' messages never mix", async () => {
+  // The wire itself: run-worker.js forked as threaded.ts forks it, two runs at once.
+  const child = fork(fileURLToPath(new URL('../../src/engine/run-worker.js', import.meta.url)), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+  try {
+    const batches: FromRunWorkerBatch[] = [];
+    const done = new Set<number>();
+    const finished = new Promise<void>((resolve) =>
+      child.on('message', (batch: FromRunWorkerBatch) => {
+        batches.push(batch);
+        for (const m of batch) if (m.type !== 'event') done.add(m.id);
+        if (done.size === 2) resolve();
+      }),
+    );
+    const ports = [await closedPort(), await closedPort()];
+    ports.forEach((port, i) => child.send({ type: 'run', id: i + 1, target: parseTarget('127.0.0.1', { port }), options: { vantage: 'test', budgetMs: 5000, policy: LOOPBACK } } satisfies ToRunWorker));
+    await finished;
+    assert.ok(batches.every((b) => Array.isArray(b) && b.length > 0), 'every channel message is a non-empty batch');
+    for (const id of [1, 2]) {
+      const mine = batches.flat().filter((m) => m.id === id);
+      const types = mine.map((m) => (m.type === 'event' ? m.event.type : m.type));
+      assert.equal(types[0], 'run-started');
+      assert.deepEqual(types.slice(-2), ['run-finished', 'done']);
+      const report = mine.at(-1);
+      assert.ok(report?.type === 'done' && report.report.target.port === ports[id - 1], 'each run reports its own target');
+    }
+    const messages = batches.flat().length;
+    // A run marks its ten steps running in one go: those arrive as one batch, not ten messages.
+    assert.ok(batches.length < messages / 2, `${batches.length} channel messages for ${messages} messages`);
+  } finally {
+    child.kill('SIGKILL');
   }
 });
