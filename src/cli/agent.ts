@@ -16,6 +16,7 @@ import { NATS_ENV_HELP, natsSettings } from '../nats/options.js';
 import type { NatsSettings } from '../nats/options.js';
 import { NAME_RE } from '../nats/protocol.js';
 import { serviceAdmission } from '../service/audit.js';
+import { turnWriter } from '../service/log-lines.js';
 import { engineRunner } from '../service/engine-runner.js';
 import { ThreadedEngine } from '../engine/threaded.js';
 import { HistoryPrefetch } from '../nats/history-prefetch.js';
@@ -128,7 +129,15 @@ export async function runAgent(argv: readonly string[], env: Env, io: { stderr: 
     io.stderr(`sshcheck agent: ${errorMessage(err)} (with systemd: StateDirectory=sshcheck in the unit, docs/deploy.md)\n`);
     return 2;
   }
-  const logger = createLogger({ name: 'sshcheck-agent', level: args.logLevel, secrets: args.nats.secrets });
+  // One write per turn of the loop (log-lines.ts): a check's lines are written after its run
+  // is handed to the engine's process, not on the way; what is queued is written at exit.
+  const logLines = turnWriter((text) => process.stderr.write(text));
+  process.on('exit', logLines.flush);
+  const endLog = (): void => {
+    logLines.flush();
+    process.off('exit', logLines.flush);
+  };
+  const logger = createLogger({ name: 'sshcheck-agent', level: args.logLevel, secrets: args.nats.secrets, write: logLines.write });
   // Always fenced, as for any request that comes from chat.
   const policy = engineConfig?.policy ?? defaultPolicy();
   const history = new HistoryPrefetch((...a) => store.lastHealthy(...a), bastion, engineConfig?.store?.healthyWindowMinutes ?? DEFAULT_HEALTHY_WINDOW_MINUTES);
@@ -154,6 +163,7 @@ export async function runAgent(argv: readonly string[], env: Env, io: { stderr: 
     await threaded.close();
     await store.close();
     void opened.then((nc) => nc.close(), () => undefined);
+    endLog();
     return 0;
   }
   const nc = first;
@@ -172,5 +182,6 @@ export async function runAgent(argv: readonly string[], env: Env, io: { stderr: 
   clearTimeout(drained);
   if (!nc.isClosed()) await nc.close().catch(() => undefined);
   await store.close();
+  endLog();
   return 0;
 }

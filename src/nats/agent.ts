@@ -84,10 +84,6 @@ export class Agent {
     if (this.tracing) this.options.logger.debug('check stage', { reply: msg.reply, stage, atMs: performance.timeOrigin + performance.now() });
   }
 
-  private flush(): void {
-    this.nc.flush().catch(() => undefined);
-  }
-
   private async serve(msg: Msg): Promise<void> {
     this.trace(msg, 'received');
     // A bot asking the broker whether this agent is still connected: nothing to answer.
@@ -134,8 +130,12 @@ export class Agent {
     }
     this.trace(msg, 'started');
     admission.follow(started.run);
-    this.send(msg, { t: 'accepted', agent: this.options.agent, bastion: this.options.bastion, outcome: started.outcome, ...(started.ageMs !== undefined ? { ageMs: started.ageMs } : {}) });
-    const streamed = this.stream(msg, started.run);
+    const accepted: AgentMessage = { t: 'accepted', agent: this.options.agent, bastion: this.options.bastion, outcome: started.outcome, ...(started.ageMs !== undefined ? { ageMs: started.ageMs } : {}) };
+    // A run just started says so with its first events, milliseconds later, in the same write:
+    // sent now, it woke the broker and the bot while the engine's process was being woken for
+    // the run, on the same two cores. A joined or reused run says so at once.
+    if (started.outcome !== 'started') this.send(msg, accepted);
+    const streamed = this.stream(msg, started.run, started.outcome === 'started' ? accepted : undefined);
     this.streaming.add(streamed);
     void streamed.finally(() => this.streaming.delete(streamed));
   }
@@ -146,28 +146,36 @@ export class Agent {
    * message: the engine's process hands them over a turn at a time, and one message each
    * cost the agent and the bot ~0.1 ms apiece, ~30 of them before a verdict.
    */
-  private stream(msg: Msg, run: ServiceRun): Promise<void> {
+  private stream(msg: Msg, run: ServiceRun, acceptedLater?: AgentMessage): Promise<void> {
     const batched = msg.headers?.get(BATCH_HEADER) === '1';
+    let accepted = acceptedLater;
+    /** The deferred "accepted" goes before anything else this check is told. */
+    const send = (message: AgentMessage): void => {
+      if (accepted) {
+        this.send(msg, accepted);
+        accepted = undefined;
+      }
+      this.send(msg, message);
+    };
     return new Promise<void>((resolve) => {
-      const heartbeat = setInterval(() => this.send(msg, { t: 'heartbeat', agent: this.options.agent }), this.options.heartbeatMs ?? HEARTBEAT_MS);
+      const heartbeat = setInterval(() => send({ t: 'heartbeat', agent: this.options.agent }), this.options.heartbeatMs ?? HEARTBEAT_MS);
       let batch: { seq: number; events: ProgressEvent[] } | undefined;
+      // What is published goes out when the code that published it is done (the client
+      // writes at the end of the microtask queue); no flush: its PING and the broker's PONG
+      // were two more wake-ups per event on two cores, and nothing here blocks the loop long
+      // since the probes' fork/exec moved to the engine's process.
       const sent = (events: readonly ProgressEvent[]): void => {
-        // The client writes what is queued only once this turn of the loop ends, and the
-        // engine goes on, in the same turn, to start its next probes (each spawn blocks for
-        // a moment): the start, the diagnosis and the end are written now instead (a flush
-        // writes the queue at once, then pings the broker).
-        if (events.some((e) => e.type !== 'step-updated')) this.flush();
         for (const e of events) this.trace(msg, `sent ${e.type}`);
       };
       const sendBatch = (): void => {
         if (!batch) return;
         const { seq, events } = batch;
         batch = undefined;
-        this.send(msg, events.length === 1 ? { t: 'event', seq, event: events[0] as ProgressEvent } : { t: 'events', seq, events });
+        send(events.length === 1 ? { t: 'event', seq, event: events[0] as ProgressEvent } : { t: 'events', seq, events });
         sent(events);
       };
       const sendOne = (seq: number, event: ProgressEvent): void => {
-        this.send(msg, { t: 'event', seq, event });
+        send({ t: 'event', seq, event });
         sent([event]);
       };
       this.options.registry.subscribe(run, 0, {
@@ -187,7 +195,7 @@ export class Agent {
         end: (ended) => {
           sendBatch();
           clearInterval(heartbeat);
-          if (!ended.report) this.send(msg, { t: 'failed', ...(ended.errorCode ? { code: ended.errorCode } : {}), message: ended.error ?? 'the run failed' });
+          if (!ended.report) send({ t: 'failed', ...(ended.errorCode ? { code: ended.errorCode } : {}), message: ended.error ?? 'the run failed' });
           resolve();
         },
       });

@@ -181,6 +181,8 @@ describe('NATS: bot engine client and real agents on a real nats-server', { skip
     const eventMessages = (list: AgentMessage[]): number => list.filter((m) => m.t === 'event' || m.t === 'events').length;
     assert.ok(eventMessages(batched) < eventMessages(single) / 2, `${eventMessages(batched)} batched against ${eventMessages(single)} single messages`);
     for (const list of [batched, single]) {
+      // A started run's "accepted" travels with its first events, but before them.
+      assert.equal(list[0]?.t, 'accepted');
       const { seqs, types } = flatten(list);
       assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), 'every event once, in order');
       assert.equal(types[0], 'run-started');
