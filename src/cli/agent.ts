@@ -121,10 +121,12 @@ export async function runAgent(argv: readonly string[], env: Env, io: { stderr: 
     return 2;
   }
   const { bastion, agent } = args;
-  // The audit log and history on their own thread, as for serve: store I/O never blocks the agent's heartbeats.
+  // The audit log and history on their own thread, as for serve: store I/O never blocks the
+  // agent's heartbeats. A check's audit row and history read are one short statement each on
+  // this thread when the store is free (`direct`), not a round trip to that one.
   let store: StoreClient;
   try {
-    store = await StoreClient.open(storePath(engineConfig?.store, { env }).path, { recover: true, ...(engineConfig?.store?.retentionDays !== undefined ? { retentionDays: engineConfig.store.retentionDays } : {}) });
+    store = await StoreClient.open(storePath(engineConfig?.store, { env }).path, { recover: true, direct: true, ...(engineConfig?.store?.retentionDays !== undefined ? { retentionDays: engineConfig.store.retentionDays } : {}) });
   } catch (err) {
     io.stderr(`sshcheck agent: ${errorMessage(err)} (with systemd: StateDirectory=sshcheck in the unit, docs/deploy.md)\n`);
     return 2;

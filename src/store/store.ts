@@ -185,6 +185,12 @@ export interface StoreOptions {
   readonly?: boolean;
   /** Who owns the unfinished rows this process writes (owner.ts); default this process. */
   owner?: string;
+  /**
+   * A second connection beside the store's own thread (StoreClient's `direct`): it never
+   * waits for a lock, never prunes and never checkpoints the WAL, so that no call on it holds
+   * its caller's thread for more than one short statement. The store's thread keeps house.
+   */
+  side?: boolean;
 }
 
 /** What recover() found: spooled rows of gone processes written, and their unfinished rows closed. */
@@ -348,6 +354,7 @@ export class Store {
   private readonly retentionMs: number;
   /** Written into every audit row, so that a crash's unfinished rows can be told apart (owner.ts). */
   readonly owner: string;
+  private readonly side: boolean;
 
   private constructor(
     readonly path: string,
@@ -357,6 +364,7 @@ export class Store {
     this.now = options.now ?? (() => Date.now());
     this.retentionMs = (options.retentionDays ?? DEFAULT_RETENTION_DAYS) * DAY_MS;
     this.owner = options.owner ?? ownerId();
+    this.side = options.side ?? false;
   }
 
   /**
@@ -365,7 +373,7 @@ export class Store {
    */
   static open(path: string, options: StoreOptions = {}): Store {
     let db: SqliteDatabase | undefined;
-    const busyMs = Math.round(options.busyTimeoutMs ?? 5000);
+    const busyMs = options.side ? 0 : Math.round(options.busyTimeoutMs ?? 5000);
     try {
       if (options.readonly) {
         if (!existsSync(path)) throw new SshcheckError('E_STORE', `no store at ${path}`);
@@ -387,6 +395,11 @@ export class Store {
       db.pragma('synchronous = NORMAL');
       migrate(db, SCHEMA_VERSION, path);
       const store = new Store(path, db, options);
+      if (options.side) {
+        // A commit here never runs a checkpoint (up to the WAL's size in I/O): the store's thread does.
+        db.pragma('wal_autocheckpoint = 0');
+        return store;
+      }
       try {
         store.prune();
       } catch (err) {
@@ -706,6 +719,6 @@ export class Store {
   }
 
   private maybePrune(): void {
-    if (this.now() - this.lastPrune >= PRUNE_EVERY_MS) this.prune();
+    if (!this.side && this.now() - this.lastPrune >= PRUNE_EVERY_MS) this.prune();
   }
 }

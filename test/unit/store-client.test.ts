@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { StoreClient } from '../../src/store/client.js';
 import { spoolDir } from '../../src/store/spool.js';
 import { Store } from '../../src/store/store.js';
+import Database from '../../src/store/sqlite.js';
 import { holdStoreLock } from '../support/store-lock.js';
 import { fakeReport } from './store-support.js';
 
@@ -198,6 +199,54 @@ test('a batch met by a lock: every row spooled at once, then written in order on
     assert.deepEqual((await store.audit({ limit: 100 })).map((r) => r.host), Array.from({ length: 50 }, (_, i) => `h${i}`));
     assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
     assert.deepEqual(readdirSync(spoolDir(path)), []);
+    await store.close();
+  } finally {
+    done();
+  }
+});
+
+test('direct: a check’s audit row and history read are answered on this thread, with no message to the store’s thread', async () => {
+  const { path, done } = tempDb();
+  try {
+    const store = await StoreClient.open(path, { direct: true });
+    await store.recordRun(fakeReport({ id: 'ok', host: 'db-3', cause: 'healthy' }), 'service');
+    const before = store.messagesSent;
+    const id = await store.addAudit(row);
+    const healthy = await store.lastHealthy('db-3', 22, 'bastion-eu-1', 0);
+    assert.equal(store.messagesSent, before, 'neither call went to the store thread');
+    assert.equal(healthy?.reportId, 'ok', 'the history read found the run the thread wrote');
+    // The row is the store's like any other: the thread updates it and reads it back.
+    await store.updateAudit(id, { verdict: 'healthy', cause: 'healthy' });
+    const rows = await store.audit();
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]?.verdict, 'healthy');
+    // Owned by this process, as a row the thread wrote would be: a crash's unfinished rows are told apart by it.
+    const raw = new Database(path, { readonly: true });
+    assert.equal((raw.prepare('SELECT owner FROM audit WHERE id = ?').get(id) as { owner: string }).owner, store.owner);
+    raw.close();
+    // Background rows keep their order with the others: they go through the thread.
+    await store.addAudit({ ...row, verdict: 'denied', denial: 'queue-full' }, { background: true });
+    assert.ok(store.messagesSent > before);
+    await store.close();
+  } finally {
+    done();
+  }
+});
+
+test('direct, with another process holding BEGIN EXCLUSIVE: the row goes to the store’s thread at once and is spooled, as without', async () => {
+  const { path, done } = tempDb();
+  try {
+    const store = await StoreClient.open(path, { busyTimeoutMs: 100, direct: true });
+    const lock = await holdStoreLock(path);
+    let spooled = false;
+    const before = store.messagesSent;
+    const insert = store.addAudit(row, { spooled: () => (spooled = true) });
+    while (!spooled) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(store.messagesSent, before + 1, 'the locked statement fell back to the thread');
+    await lock.release();
+    const id = await insert;
+    assert.ok(id > 0);
+    assert.equal((await store.audit()).length, 1, 'written once the lock went, exactly once');
     await store.close();
   } finally {
     done();
