@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { closedPort } from '../test/support/serve-child.js';
 import { parsePrometheusText } from '../test/lab/prom-text.js';
-import { pollOnce } from './healthz-poller.js';
+import { getOnce, pollOnce } from './healthz-poller.js';
 import { isMain, quantile, secs, worst } from './stats.js';
 
 const TOKEN = 'bench-burst-token-0123456789abcdef';
@@ -66,10 +66,12 @@ export interface BurstResult {
   cpu?: { processMs: number; mainMs: number; mainWaitMs: number; engineMs?: number };
   wallMs: number;
   /**
-   * With --cpu-prof: the burst's first connection to its last answer on the monotonic clock
-   * (µs), which the profile's timestamps also use: the profile's burst is this window.
+   * The burst's first connection to its last answer on the monotonic clock (µs), which a CPU
+   * profile's timestamps and `perf record -k CLOCK_MONOTONIC` also use: their burst is this window.
    */
-  profileWindowUs?: [number, number];
+  windowUs: [number, number];
+  /** The pids of the service, its engine process, this client and the /healthz poller: to find them in a perf or ftrace record. */
+  pids: { service?: number; engine?: number; client: number; poller?: number };
   /** The 1-minute load average before and after: how busy the shared machine was. */
   load: [number, number];
 }
@@ -134,7 +136,7 @@ type Buckets = Array<[number, number]>;
 
 /** sshcheck_admission_seconds's cumulative buckets (upper bound in s, count) by status, and summed over them ('all'); undefined when the build does not export it. */
 async function admissionBuckets(url: string): Promise<Map<string, Buckets> | undefined> {
-  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text().catch(() => '');
+  const text = (await getOnce(new URL('/metrics', url), 10_000))?.body ?? '';
   const family = parsePrometheusText(text).get('sshcheck_admission_seconds');
   if (!family) return undefined;
   const byStatus = new Map<string, Buckets>();
@@ -184,7 +186,7 @@ export function bucketQuantile(before: ReadonlyArray<[number, number]>, after: R
 
 /** The service's event-loop delay summary from its /metrics (ms), when exported. */
 async function loopDelayOf(url: string): Promise<BurstResult['loopDelay']> {
-  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text().catch(() => '');
+  const text = (await getOnce(new URL('/metrics', url), 10_000))?.body ?? '';
   const q = (quantileLabel: string): number | undefined => {
     const m = new RegExp(`^sshcheck_event_loop_delay_seconds\\{quantile="${quantileLabel}"\\} (\\S+)$`, 'm').exec(text);
     return m?.[1] !== undefined ? Number(m[1]) * 1000 : undefined;
@@ -215,6 +217,15 @@ function schedOf(pid: number, tid: number): { runMs: number; waitMs: number } {
   }
 }
 
+/** A process's child processes' pids (Linux), [] once it is gone. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 /** CPU use of the service (see BurstResult.cpu) so far: its threads, its main thread, its child processes. */
 function cpuSnapshot(pid: number | undefined): { processMs: number; mainMs: number; mainWaitMs: number; engineMs: number } {
   if (pid === undefined) return { processMs: NaN, mainMs: NaN, mainWaitMs: NaN, engineMs: NaN };
@@ -222,8 +233,7 @@ function cpuSnapshot(pid: number | undefined): { processMs: number; mainMs: numb
   let engineMs = 0;
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) processMs += schedOf(pid, Number(tid)).runMs;
-    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-    for (const c of children) engineMs += cpuMsOf(c) || 0;
+    for (const c of childrenOf(pid)) engineMs += cpuMsOf(c) || 0;
   } catch {
     return { processMs: NaN, mainMs: NaN, mainWaitMs: NaN, engineMs: NaN };
   }
@@ -277,6 +287,8 @@ export async function burst(options: { requests: number; root: string; target?: 
     const answers = await fire(port, bodies, options.unauthorized ? `${TOKEN}-not-this-one` : TOKEN);
     const to = process.hrtime.bigint();
     const cpu1 = cpuSnapshot(child.pid);
+    // serve's only child process is its engine (the probes are the engine's children).
+    const enginePid = options.floor || child.pid === undefined ? undefined : childrenOf(child.pid)[0];
     // Read at once: nothing but the poller's GETs reach the service meanwhile, and they are not POSTs.
     const buckets1 = buckets0 ? await admissionBuckets(url) : undefined;
     const serviceAdmission = buckets0 && buckets1 ? admissionOf(buckets0, buckets1) : undefined;
@@ -302,7 +314,8 @@ export async function burst(options: { requests: number; root: string; target?: 
       ...(loopDelay ? { loopDelay } : {}),
       ...(Number.isFinite(cpu.processMs) ? { cpu } : {}),
       wallMs: answers.wallMs,
-      ...(options.cpuProf !== undefined ? { profileWindowUs: [Number(from / 1000n), Number(to / 1000n)] as [number, number] } : {}),
+      windowUs: [Number(from / 1000n), Number(to / 1000n)],
+      pids: { ...(child.pid !== undefined ? { service: child.pid } : {}), ...(enginePid !== undefined ? { engine: enginePid } : {}), client: process.pid, ...(poller.pid !== undefined ? { poller: poller.pid } : {}) },
       load: [load0, loadavg()[0] ?? NaN],
     };
   } finally {
