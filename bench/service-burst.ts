@@ -46,6 +46,8 @@ export interface BurstResult {
   statuses: Record<string, number>;
   admission: { p50: number; p99: number; worst: number };
   busy: { count: number; p50: number; p99: number; worst: number };
+  /** The admitted requests' answers (202), as the client saw them: a handful per burst, so p99 is about the worst. */
+  started: { count: number; p50: number; p99: number; worst: number };
   healthz: { count: number; errors: number; p50: number; p99: number; worst: number };
   /**
    * The service's own admission time for this burst's POSTs (ms), from its /metrics histogram
@@ -302,12 +304,14 @@ export async function burst(options: { requests: number; root: string; target?: 
     const statuses: Record<string, number> = {};
     for (const s of answers.statuses) statuses[s] = (statuses[s] ?? 0) + 1;
     const busy = answers.ms.filter((_, i) => answers.statuses[i] === '429');
+    const started = answers.ms.filter((_, i) => answers.statuses[i] === '202');
     const healthOk = health.filter((ms) => Number.isFinite(ms));
     return {
       requests: options.requests,
       statuses,
       admission: { p50: quantile(answers.ms, 0.5), p99: quantile(answers.ms, 0.99), worst: worst(answers.ms) },
       busy: { count: busy.length, p50: quantile(busy, 0.5), p99: quantile(busy, 0.99), worst: worst(busy) },
+      started: { count: started.length, p50: quantile(started, 0.5), p99: quantile(started, 0.99), worst: worst(started) },
       // A failed poll counts as the worst wait: it is what a liveness probe would have seen.
       healthz: { count: health.length, errors: health.length - healthOk.length, p50: quantile(health, 0.5), p99: quantile(health, 0.99), worst: worst(health) },
       ...(serviceAdmission ? { serviceAdmission } : {}),
@@ -336,7 +340,7 @@ export function burstLine(label: string, r: BurstResult): string {
         .join(', ')})`
     : '-';
   const cpu = r.cpu ? `${Math.round(r.cpu.processMs)} ms (main ${Math.round(r.cpu.mainMs)}, waited ${Math.round(r.cpu.mainWaitMs)})${r.cpu.engineMs !== undefined ? ` + engine ${Math.round(r.cpu.engineMs)} ms` : ''}` : '-';
-  return `| ${label} | ${Object.entries(r.statuses).map(([s, n]) => `${n}× ${s}`).join(', ')} | ${secs(r.admission.p50)} / ${secs(r.admission.p99)} / ${secs(r.admission.worst)} | ${secs(r.busy.p99)} | ${secs(r.healthz.p50)} / ${secs(r.healthz.p99)} / ${secs(r.healthz.worst)} (${r.healthz.count} polls${r.healthz.errors > 0 ? `, ${r.healthz.errors} failed` : ''}) | ${service} | ${loop} | ${cpu} | ${r.load.map((l) => l.toFixed(1)).join(' → ')} |`;
+  return `| ${label} | ${Object.entries(r.statuses).map(([s, n]) => `${n}× ${s}`).join(', ')} | ${secs(r.admission.p50)} / ${secs(r.admission.p99)} / ${secs(r.admission.worst)} | ${secs(r.busy.p50)} / ${secs(r.busy.p99)} / ${secs(r.busy.worst)} | ${r.started.count > 0 ? `${secs(r.started.p50)} / ${secs(r.started.worst)}` : '-'} | ${secs(r.healthz.p50)} / ${secs(r.healthz.p99)} / ${secs(r.healthz.worst)} (${r.healthz.count} polls${r.healthz.errors > 0 ? `, ${r.healthz.errors} failed` : ''}) | ${service} | ${loop} | ${cpu} | ${r.load.map((l) => l.toFixed(1)).join(' → ')} |`;
 }
 
 if (isMain(import.meta.url)) {
