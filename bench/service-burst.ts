@@ -11,7 +11,10 @@
 // (refused by the bench's policy: 403, nothing runs) measures the HTTP path alone.
 // `--floor` puts a node:http server that answers every POST 429 at once in the service's
 // place: what this machine and this client cost with no service work at all.
-// `--cpu-prof <dir>` writes the service process's CPU profile there (node --cpu-prof).
+// `--cpu-prof <dir>` writes the service process's CPU profile there (node --cpu-prof): its
+// samples are wall time, so a thread waiting for a CPU shows as the code it was stopped in.
+// `--perf-map` starts it with --perf-basic-prof, for `perf record -k CLOCK_MONOTONIC`
+// (on-CPU samples, JavaScript functions named; the JSON gives the window and the pids).
 // By default the burst is the service's first after its start, its code not yet compiled by
 // V8's optimising tiers (the do-nothing floor spends twice the CPU cold as warm); `--warm`
 // times a second burst, on other ports, after the first one's runs ended: a service that has
@@ -21,7 +24,7 @@
 // also give the service's own view: sshcheck_admission_seconds, arrival to answer.
 // `--unauthorized` sends a token the service does not know: every request 401, before its
 // body is read (node:http and the token check alone, in the service's process).
-// Usage: node dist/bench/service-burst.js [--requests 300] [--root <dir>] [--json <file>] [--target <ip>] [--floor] [--warm] [--cpu-prof <dir>] [--log-level info] [--unauthorized]
+// Usage: node dist/bench/service-burst.js [--requests 300] [--root <dir>] [--json <file>] [--target <ip>] [--floor] [--warm] [--cpu-prof <dir>] [--perf-map] [--log-level info] [--unauthorized]
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -247,12 +250,12 @@ function exitOf(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 }
 
-export async function burst(options: { requests: number; root: string; target?: string; floor?: boolean; cpuProf?: string; warm?: boolean; logLevel?: string; unauthorized?: boolean }): Promise<BurstResult> {
+export async function burst(options: { requests: number; root: string; target?: string; floor?: boolean; cpuProf?: string; perfMap?: boolean; warm?: boolean; logLevel?: string; unauthorized?: boolean }): Promise<BurstResult> {
   const dir = mkdtempSync(join(tmpdir(), 'sshcheck-burst-'));
   const port = await closedPort();
   writeFileSync(join(dir, 'engine.yml'), 'policy:\n  allow: [127.0.0.1]\n');
   const cli = join(options.root, 'bin', 'sshcheck.js');
-  const profile = options.cpuProf !== undefined ? ['--cpu-prof', '--cpu-prof-interval', '200', '--cpu-prof-dir', options.cpuProf] : [];
+  const profile = [...(options.cpuProf !== undefined ? ['--cpu-prof', '--cpu-prof-interval', '200', '--cpu-prof-dir', options.cpuProf] : []), ...(options.perfMap ? ['--perf-basic-prof'] : [])];
   const env = { PATH: process.env.PATH ?? '', HOME: dir, SSHCHECK_DB: join(dir, 'sshcheck.db'), SSHCHECK_SERVICE_TOKENS: TOKEN, SSHCHECK_ENGINE_CONFIG: join(dir, 'engine.yml') };
   const child = options.floor
     ? spawn(process.execPath, [...profile, '-e', FLOOR_SERVER, String(port)], { stdio: ['ignore', 'ignore', 'inherit'] })
@@ -344,10 +347,10 @@ export function burstLine(label: string, r: BurstResult): string {
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { requests: { type: 'string' }, root: { type: 'string' }, json: { type: 'string' }, label: { type: 'string' }, target: { type: 'string' }, floor: { type: 'boolean' }, 'cpu-prof': { type: 'string' }, warm: { type: 'boolean' }, 'log-level': { type: 'string' }, unauthorized: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { requests: { type: 'string' }, root: { type: 'string' }, json: { type: 'string' }, label: { type: 'string' }, target: { type: 'string' }, floor: { type: 'boolean' }, 'cpu-prof': { type: 'string' }, 'perf-map': { type: 'boolean' }, warm: { type: 'boolean' }, 'log-level': { type: 'string' }, unauthorized: { type: 'boolean' } } });
   const requests = Math.min(1000, Math.max(1, Number(values.requests ?? '300')));
   const root = values.root ?? fileURLToPath(new URL('../../', import.meta.url));
-  const result = await burst({ requests, root, ...(values.target !== undefined ? { target: values.target } : {}), ...(values.floor ? { floor: true } : {}), ...(values['cpu-prof'] !== undefined ? { cpuProf: values['cpu-prof'] } : {}), ...(values.warm ? { warm: true } : {}), ...(values['log-level'] !== undefined ? { logLevel: values['log-level'] } : {}), ...(values.unauthorized ? { unauthorized: true } : {}) });
+  const result = await burst({ requests, root, ...(values.target !== undefined ? { target: values.target } : {}), ...(values.floor ? { floor: true } : {}), ...(values['cpu-prof'] !== undefined ? { cpuProf: values['cpu-prof'] } : {}), ...(values['perf-map'] ? { perfMap: true } : {}), ...(values.warm ? { warm: true } : {}), ...(values['log-level'] !== undefined ? { logLevel: values['log-level'] } : {}), ...(values.unauthorized ? { unauthorized: true } : {}) });
   process.stdout.write(`${burstLine(values.label ?? (values.floor ? 'floor' : root), result)}\n`);
   if (values.json) writeFileSync(values.json, `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, node: process.version, root, floor: values.floor ?? false, warm: values.warm ?? false, ...result }, null, 2)}\n`);
 }
