@@ -3,6 +3,7 @@
 // is first; the request's own answer is not held. Every clock here is the test's own (a
 // value it advances), so nothing depends on how fast this machine runs.
 import { mock, test } from 'node:test';
+import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { heldUntilQuiet, QuietStart } from '../../src/service/quiet-start.js';
 import type { Runner } from '../../src/service/runs.js';
@@ -12,10 +13,11 @@ import { auth, postCheck, scriptedRunner, startLoopbackService } from './service
 const QUIET_MS = 25;
 const MAX_HOLD_MS = 300;
 
-/** A QuietStart on a clock the test moves, with node:test's mocked setTimeout. */
-function fakeClock(): { quiet: QuietStart; advance: (ms: number) => Promise<void> } {
+/** A QuietStart on a clock the test moves, with node:test's mocked setTimeout (reset after the test). */
+function fakeClock(t: TestContext): { quiet: QuietStart; advance: (ms: number) => Promise<void> } {
   let now = 0;
   mock.timers.enable({ apis: ['setTimeout'] });
+  t.after(() => mock.timers.reset());
   const quiet = new QuietStart({ quietMs: QUIET_MS, maxHoldMs: MAX_HOLD_MS, now: () => now });
   return {
     quiet,
@@ -28,56 +30,56 @@ function fakeClock(): { quiet: QuietStart; advance: (ms: number) => Promise<void
   };
 }
 
-test('a run is held while requests keep arriving, and released at the bound, not before', async (t) => {
-  t.after(() => mock.timers.reset());
-  const { quiet, advance } = fakeClock();
-  quiet.arrival();
+/** A run waiting on `quiet`: whether it was released yet. */
+function heldRun(quiet: QuietStart, signal?: AbortSignal): () => boolean {
   let released = false;
-  void quiet.wait().then(() => (released = true));
+  void quiet.wait(signal).then(() => (released = true));
+  return () => released;
+}
+
+test('a run is held while requests keep arriving, and released at the bound, not before', async (t) => {
+  const { quiet, advance } = fakeClock(t);
+  quiet.arrival();
+  const released = heldRun(quiet);
   for (let at = 0; at < MAX_HOLD_MS - 20; at += 20) {
     await advance(20);
     quiet.arrival();
-    assert.equal(released, false, `released at ${at + 20} ms while a request arrived every 20 ms`);
+    assert.equal(released(), false, `released at ${at + 20} ms while a request arrived every 20 ms`);
   }
   await advance(20);
-  assert.equal(released, true, 'released at the bound although requests still arrive');
+  assert.equal(released(), true, 'released at the bound although requests still arrive');
   assert.equal(quiet.held, 0);
 });
 
 test('a run is released once no request arrived for quietMs', async (t) => {
-  t.after(() => mock.timers.reset());
-  const { quiet, advance } = fakeClock();
+  const { quiet, advance } = fakeClock(t);
   quiet.arrival();
-  let released = false;
-  void quiet.wait().then(() => (released = true));
+  const released = heldRun(quiet);
   await advance(10);
   quiet.arrival();
   await advance(QUIET_MS - 1);
-  assert.equal(released, false, 'released before the burst was quiet for quietMs');
+  assert.equal(released(), false, 'released before the burst was quiet for quietMs');
   await advance(1);
-  assert.equal(released, true, 'still held after quietMs without a request');
+  assert.equal(released(), true, 'still held after quietMs without a request');
 });
 
 test('no hold when no request arrived lately; a stopped run is released at once', async (t) => {
-  t.after(() => mock.timers.reset());
-  const { quiet, advance } = fakeClock();
+  const { quiet, advance } = fakeClock(t);
   await quiet.wait();
   await advance(1);
   quiet.arrival();
   const controller = new AbortController();
-  let released = false;
-  void quiet.wait(controller.signal).then(() => (released = true));
+  const released = heldRun(quiet, controller.signal);
   await advance(1);
-  assert.equal(released, false);
+  assert.equal(released(), false);
   controller.abort();
   await advance(0);
-  assert.equal(released, true, 'an aborted run waits for nothing (the engine reports it stopped)');
+  assert.equal(released(), true, 'an aborted run waits for nothing (the engine reports it stopped)');
   assert.equal(quiet.held, 0);
 });
 
 test('the held runner starts only after the release', async (t) => {
-  t.after(() => mock.timers.reset());
-  const { quiet, advance } = fakeClock();
+  const { quiet, advance } = fakeClock(t);
   const order: string[] = [];
   const { runner } = scriptedRunner();
   const inner: Runner = (target, o) => (order.push('probes start'), runner(target, o));
