@@ -65,6 +65,11 @@ export class QuietStart {
         release: () => {
           if (!this.waiters.delete(waiter)) return;
           signal?.removeEventListener('abort', onAbort);
+          // The last one out stops the timer: a stopping service does not wait for it.
+          if (this.waiters.size === 0 && this.timer !== undefined) {
+            clearTimeout(this.timer);
+            this.timer = undefined;
+          }
           resolve();
         },
       };
