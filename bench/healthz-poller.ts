@@ -8,18 +8,32 @@ import { request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { isMain } from './stats.js';
 
-/** One GET /healthz on a fresh connection: its latency in ms, Infinity when it failed or took over timeoutMs. */
-export function pollOnce(url: URL, timeoutMs: number): Promise<number> {
+/**
+ * One GET on a fresh connection, through node:http: its status, body and latency (ms);
+ * undefined when it failed or took over timeoutMs. Not fetch(): undici parses HTTP with a
+ * WebAssembly llhttp whose optimising compile, on a background thread, took 120-225 ms of
+ * CPU in the burst client right after its first /metrics read, inside the timed burst on a
+ * two-core machine (perf: v8::internal::compiler::LinearScanAllocator on a client thread).
+ */
+export function getOnce(url: URL, timeoutMs: number): Promise<{ status: number; body: string; ms: number } | undefined> {
   const started = performance.now();
   return new Promise((resolve) => {
     const req = request(url, { agent: false, timeout: timeoutMs }, (res) => {
-      res.resume();
-      res.once('end', () => resolve(res.statusCode === 200 ? performance.now() - started : Infinity));
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - started }));
+      res.once('error', () => resolve(undefined));
     });
     req.once('timeout', () => req.destroy(new Error('timeout')));
-    req.once('error', () => resolve(Infinity));
+    req.once('error', () => resolve(undefined));
     req.end();
   });
+}
+
+/** One GET /healthz on a fresh connection: its latency in ms, Infinity when it failed or took over timeoutMs. */
+export async function pollOnce(url: URL, timeoutMs: number): Promise<number> {
+  const answer = await getOnce(url, timeoutMs);
+  return answer?.status === 200 ? answer.ms : Infinity;
 }
 
 if (isMain(import.meta.url)) {

@@ -11,7 +11,10 @@
 // (refused by the bench's policy: 403, nothing runs) measures the HTTP path alone.
 // `--floor` puts a node:http server that answers every POST 429 at once in the service's
 // place: what this machine and this client cost with no service work at all.
-// `--cpu-prof <dir>` writes the service process's CPU profile there (node --cpu-prof).
+// `--cpu-prof <dir>` writes the service process's CPU profile there (node --cpu-prof): its
+// samples are wall time, so a thread waiting for a CPU shows as the code it was stopped in.
+// `--perf-map` starts it with --perf-basic-prof, for `perf record -k CLOCK_MONOTONIC`
+// (on-CPU samples, JavaScript functions named; the JSON gives the window and the pids).
 // By default the burst is the service's first after its start, its code not yet compiled by
 // V8's optimising tiers (the do-nothing floor spends twice the CPU cold as warm); `--warm`
 // times a second burst, on other ports, after the first one's runs ended: a service that has
@@ -21,7 +24,7 @@
 // also give the service's own view: sshcheck_admission_seconds, arrival to answer.
 // `--unauthorized` sends a token the service does not know: every request 401, before its
 // body is read (node:http and the token check alone, in the service's process).
-// Usage: node dist/bench/service-burst.js [--requests 300] [--root <dir>] [--json <file>] [--target <ip>] [--floor] [--warm] [--cpu-prof <dir>] [--log-level info] [--unauthorized]
+// Usage: node dist/bench/service-burst.js [--requests 300] [--root <dir>] [--json <file>] [--target <ip>] [--floor] [--warm] [--cpu-prof <dir>] [--perf-map] [--log-level info] [--unauthorized]
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,7 +36,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { closedPort } from '../test/support/serve-child.js';
 import { parsePrometheusText } from '../test/lab/prom-text.js';
-import { pollOnce } from './healthz-poller.js';
+import { getOnce, pollOnce } from './healthz-poller.js';
 import { isMain, quantile, secs, worst } from './stats.js';
 
 const TOKEN = 'bench-burst-token-0123456789abcdef';
@@ -46,6 +49,8 @@ export interface BurstResult {
   statuses: Record<string, number>;
   admission: { p50: number; p99: number; worst: number };
   busy: { count: number; p50: number; p99: number; worst: number };
+  /** The admitted requests' answers (202), as the client saw them: a handful per burst, so p99 is about the worst. */
+  started: { count: number; p50: number; p99: number; worst: number };
   healthz: { count: number; errors: number; p50: number; p99: number; worst: number };
   /**
    * The service's own admission time for this burst's POSTs (ms), from its /metrics histogram
@@ -66,10 +71,12 @@ export interface BurstResult {
   cpu?: { processMs: number; mainMs: number; mainWaitMs: number; engineMs?: number };
   wallMs: number;
   /**
-   * With --cpu-prof: the burst's first connection to its last answer on the monotonic clock
-   * (µs), which the profile's timestamps also use: the profile's burst is this window.
+   * The burst's first connection to its last answer on the monotonic clock (µs), which a CPU
+   * profile's timestamps and `perf record -k CLOCK_MONOTONIC` also use: their burst is this window.
    */
-  profileWindowUs?: [number, number];
+  windowUs: [number, number];
+  /** The pids of the service, its engine process, this client and the /healthz poller: to find them in a perf or ftrace record. */
+  pids: { service?: number; engine?: number; client: number; poller?: number };
   /** The 1-minute load average before and after: how busy the shared machine was. */
   load: [number, number];
 }
@@ -134,7 +141,7 @@ type Buckets = Array<[number, number]>;
 
 /** sshcheck_admission_seconds's cumulative buckets (upper bound in s, count) by status, and summed over them ('all'); undefined when the build does not export it. */
 async function admissionBuckets(url: string): Promise<Map<string, Buckets> | undefined> {
-  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text().catch(() => '');
+  const text = (await getOnce(new URL('/metrics', url), 10_000))?.body ?? '';
   const family = parsePrometheusText(text).get('sshcheck_admission_seconds');
   if (!family) return undefined;
   const byStatus = new Map<string, Buckets>();
@@ -184,7 +191,7 @@ export function bucketQuantile(before: ReadonlyArray<[number, number]>, after: R
 
 /** The service's event-loop delay summary from its /metrics (ms), when exported. */
 async function loopDelayOf(url: string): Promise<BurstResult['loopDelay']> {
-  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text().catch(() => '');
+  const text = (await getOnce(new URL('/metrics', url), 10_000))?.body ?? '';
   const q = (quantileLabel: string): number | undefined => {
     const m = new RegExp(`^sshcheck_event_loop_delay_seconds\\{quantile="${quantileLabel}"\\} (\\S+)$`, 'm').exec(text);
     return m?.[1] !== undefined ? Number(m[1]) * 1000 : undefined;
@@ -215,6 +222,15 @@ function schedOf(pid: number, tid: number): { runMs: number; waitMs: number } {
   }
 }
 
+/** A process's child processes' pids (Linux), [] once it is gone. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 /** CPU use of the service (see BurstResult.cpu) so far: its threads, its main thread, its child processes. */
 function cpuSnapshot(pid: number | undefined): { processMs: number; mainMs: number; mainWaitMs: number; engineMs: number } {
   if (pid === undefined) return { processMs: NaN, mainMs: NaN, mainWaitMs: NaN, engineMs: NaN };
@@ -222,8 +238,7 @@ function cpuSnapshot(pid: number | undefined): { processMs: number; mainMs: numb
   let engineMs = 0;
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) processMs += schedOf(pid, Number(tid)).runMs;
-    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-    for (const c of children) engineMs += cpuMsOf(c) || 0;
+    for (const c of childrenOf(pid)) engineMs += cpuMsOf(c) || 0;
   } catch {
     return { processMs: NaN, mainMs: NaN, mainWaitMs: NaN, engineMs: NaN };
   }
@@ -235,12 +250,12 @@ function exitOf(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 }
 
-export async function burst(options: { requests: number; root: string; target?: string; floor?: boolean; cpuProf?: string; warm?: boolean; logLevel?: string; unauthorized?: boolean }): Promise<BurstResult> {
+export async function burst(options: { requests: number; root: string; target?: string; floor?: boolean; cpuProf?: string; perfMap?: boolean; warm?: boolean; logLevel?: string; unauthorized?: boolean }): Promise<BurstResult> {
   const dir = mkdtempSync(join(tmpdir(), 'sshcheck-burst-'));
   const port = await closedPort();
   writeFileSync(join(dir, 'engine.yml'), 'policy:\n  allow: [127.0.0.1]\n');
   const cli = join(options.root, 'bin', 'sshcheck.js');
-  const profile = options.cpuProf !== undefined ? ['--cpu-prof', '--cpu-prof-interval', '200', '--cpu-prof-dir', options.cpuProf] : [];
+  const profile = [...(options.cpuProf !== undefined ? ['--cpu-prof', '--cpu-prof-interval', '200', '--cpu-prof-dir', options.cpuProf] : []), ...(options.perfMap ? ['--perf-basic-prof'] : [])];
   const env = { PATH: process.env.PATH ?? '', HOME: dir, SSHCHECK_DB: join(dir, 'sshcheck.db'), SSHCHECK_SERVICE_TOKENS: TOKEN, SSHCHECK_ENGINE_CONFIG: join(dir, 'engine.yml') };
   const child = options.floor
     ? spawn(process.execPath, [...profile, '-e', FLOOR_SERVER, String(port)], { stdio: ['ignore', 'ignore', 'inherit'] })
@@ -277,6 +292,8 @@ export async function burst(options: { requests: number; root: string; target?: 
     const answers = await fire(port, bodies, options.unauthorized ? `${TOKEN}-not-this-one` : TOKEN);
     const to = process.hrtime.bigint();
     const cpu1 = cpuSnapshot(child.pid);
+    // serve's only child process is its engine (the probes are the engine's children).
+    const enginePid = options.floor || child.pid === undefined ? undefined : childrenOf(child.pid)[0];
     // Read at once: nothing but the poller's GETs reach the service meanwhile, and they are not POSTs.
     const buckets1 = buckets0 ? await admissionBuckets(url) : undefined;
     const serviceAdmission = buckets0 && buckets1 ? admissionOf(buckets0, buckets1) : undefined;
@@ -290,19 +307,22 @@ export async function burst(options: { requests: number; root: string; target?: 
     const statuses: Record<string, number> = {};
     for (const s of answers.statuses) statuses[s] = (statuses[s] ?? 0) + 1;
     const busy = answers.ms.filter((_, i) => answers.statuses[i] === '429');
+    const started = answers.ms.filter((_, i) => answers.statuses[i] === '202');
     const healthOk = health.filter((ms) => Number.isFinite(ms));
     return {
       requests: options.requests,
       statuses,
       admission: { p50: quantile(answers.ms, 0.5), p99: quantile(answers.ms, 0.99), worst: worst(answers.ms) },
       busy: { count: busy.length, p50: quantile(busy, 0.5), p99: quantile(busy, 0.99), worst: worst(busy) },
+      started: { count: started.length, p50: quantile(started, 0.5), p99: quantile(started, 0.99), worst: worst(started) },
       // A failed poll counts as the worst wait: it is what a liveness probe would have seen.
       healthz: { count: health.length, errors: health.length - healthOk.length, p50: quantile(health, 0.5), p99: quantile(health, 0.99), worst: worst(health) },
       ...(serviceAdmission ? { serviceAdmission } : {}),
       ...(loopDelay ? { loopDelay } : {}),
       ...(Number.isFinite(cpu.processMs) ? { cpu } : {}),
       wallMs: answers.wallMs,
-      ...(options.cpuProf !== undefined ? { profileWindowUs: [Number(from / 1000n), Number(to / 1000n)] as [number, number] } : {}),
+      windowUs: [Number(from / 1000n), Number(to / 1000n)],
+      pids: { ...(child.pid !== undefined ? { service: child.pid } : {}), ...(enginePid !== undefined ? { engine: enginePid } : {}), client: process.pid, ...(poller.pid !== undefined ? { poller: poller.pid } : {}) },
       load: [load0, loadavg()[0] ?? NaN],
     };
   } finally {
@@ -323,14 +343,14 @@ export function burstLine(label: string, r: BurstResult): string {
         .join(', ')})`
     : '-';
   const cpu = r.cpu ? `${Math.round(r.cpu.processMs)} ms (main ${Math.round(r.cpu.mainMs)}, waited ${Math.round(r.cpu.mainWaitMs)})${r.cpu.engineMs !== undefined ? ` + engine ${Math.round(r.cpu.engineMs)} ms` : ''}` : '-';
-  return `| ${label} | ${Object.entries(r.statuses).map(([s, n]) => `${n}× ${s}`).join(', ')} | ${secs(r.admission.p50)} / ${secs(r.admission.p99)} / ${secs(r.admission.worst)} | ${secs(r.busy.p99)} | ${secs(r.healthz.p50)} / ${secs(r.healthz.p99)} / ${secs(r.healthz.worst)} (${r.healthz.count} polls${r.healthz.errors > 0 ? `, ${r.healthz.errors} failed` : ''}) | ${service} | ${loop} | ${cpu} | ${r.load.map((l) => l.toFixed(1)).join(' → ')} |`;
+  return `| ${label} | ${Object.entries(r.statuses).map(([s, n]) => `${n}× ${s}`).join(', ')} | ${secs(r.admission.p50)} / ${secs(r.admission.p99)} / ${secs(r.admission.worst)} | ${secs(r.busy.p50)} / ${secs(r.busy.p99)} / ${secs(r.busy.worst)} | ${r.started.count > 0 ? `${secs(r.started.p50)} / ${secs(r.started.worst)}` : '-'} | ${secs(r.healthz.p50)} / ${secs(r.healthz.p99)} / ${secs(r.healthz.worst)} (${r.healthz.count} polls${r.healthz.errors > 0 ? `, ${r.healthz.errors} failed` : ''}) | ${service} | ${loop} | ${cpu} | ${r.load.map((l) => l.toFixed(1)).join(' → ')} |`;
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { requests: { type: 'string' }, root: { type: 'string' }, json: { type: 'string' }, label: { type: 'string' }, target: { type: 'string' }, floor: { type: 'boolean' }, 'cpu-prof': { type: 'string' }, warm: { type: 'boolean' }, 'log-level': { type: 'string' }, unauthorized: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { requests: { type: 'string' }, root: { type: 'string' }, json: { type: 'string' }, label: { type: 'string' }, target: { type: 'string' }, floor: { type: 'boolean' }, 'cpu-prof': { type: 'string' }, 'perf-map': { type: 'boolean' }, warm: { type: 'boolean' }, 'log-level': { type: 'string' }, unauthorized: { type: 'boolean' } } });
   const requests = Math.min(1000, Math.max(1, Number(values.requests ?? '300')));
   const root = values.root ?? fileURLToPath(new URL('../../', import.meta.url));
-  const result = await burst({ requests, root, ...(values.target !== undefined ? { target: values.target } : {}), ...(values.floor ? { floor: true } : {}), ...(values['cpu-prof'] !== undefined ? { cpuProf: values['cpu-prof'] } : {}), ...(values.warm ? { warm: true } : {}), ...(values['log-level'] !== undefined ? { logLevel: values['log-level'] } : {}), ...(values.unauthorized ? { unauthorized: true } : {}) });
+  const result = await burst({ requests, root, ...(values.target !== undefined ? { target: values.target } : {}), ...(values.floor ? { floor: true } : {}), ...(values['cpu-prof'] !== undefined ? { cpuProf: values['cpu-prof'] } : {}), ...(values['perf-map'] ? { perfMap: true } : {}), ...(values.warm ? { warm: true } : {}), ...(values['log-level'] !== undefined ? { logLevel: values['log-level'] } : {}), ...(values.unauthorized ? { unauthorized: true } : {}) });
   process.stdout.write(`${burstLine(values.label ?? (values.floor ? 'floor' : root), result)}\n`);
   if (values.json) writeFileSync(values.json, `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, node: process.version, root, floor: values.floor ?? false, warm: values.warm ?? false, ...result }, null, 2)}\n`);
 }

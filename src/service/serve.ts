@@ -16,6 +16,7 @@ import { DEFAULT_LISTEN, formatListen, parseListen } from './listen.js';
 import { DEFAULT_REGISTRY_OPTIONS } from './runs.js';
 import type { Runner } from './runs.js';
 import { createService } from './server.js';
+import { DEFAULT_QUIET_START } from './quiet-start.js';
 import { TokenSet, tokensFromEnv } from './tokens.js';
 import { serviceAdmission } from './audit.js';
 import { engineRunner } from './engine-runner.js';
@@ -181,7 +182,7 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   const admit = serviceAdmission({ store, policy, vantage, logger, registry: () => service.registry });
   // Before the first request: the admission path's pure functions compiled, not interpreted, in a first burst.
   warmAdmission(policy, tokens);
-  const service = createService({ runner, tokens, logger, vantage, admit, registry: { maxRuns: options.maxRuns, reuseMs: options.reuseMs }, ...(io.version !== undefined ? { version: io.version } : {}) });
+  const service = createService({ runner, tokens, logger, vantage, admit, registry: { maxRuns: options.maxRuns, reuseMs: options.reuseMs }, quietStart: DEFAULT_QUIET_START, ...(io.version !== undefined ? { version: io.version } : {}) });
 
   // The store thread's replies are taken at every request's arrival, not only when the loop's
   // turn reaches them: under a burst a turn is hundreds of requests, and an admitted one's

@@ -20,6 +20,8 @@ import { MAX_BODY_BYTES, parseCheckBody, parseProbeQuery, RequestError } from '.
 import { BusyError, DEFAULT_REGISTRY_OPTIONS, RunRegistry } from './runs.js';
 import type { Runner, RunRegistryOptions, ServiceRun, StartResult } from './runs.js';
 import type { CheckBody } from './request.js';
+import { heldUntilQuiet, QuietStart } from './quiet-start.js';
+import type { QuietStartOptions } from './quiet-start.js';
 import { encodeSse, encodeSseComment, encodeSseRetry, parseLastEventId } from './sse.js';
 import type { TokenSet } from './tokens.js';
 import { errorMessage } from '../errors.js';
@@ -44,6 +46,11 @@ export interface ServiceOptions {
    * run starts and follows the run it gets (the audit log). `sshcheck serve` always sets it.
    */
   admit?: (request: CheckBody) => { refused: string } | Admission;
+  /**
+   * When set, a new run's probes wait until a burst of requests has drained, bounded
+   * (quiet-start.ts); its answer does not wait. `sshcheck serve` sets it.
+   */
+  quietStart?: QuietStartOptions;
 }
 
 export interface Admission {
@@ -73,6 +80,12 @@ const SSE_RETRY_MS = 500;
 /** POST /v1/checks's path, with or without a query. */
 function isChecksUrl(url: string | undefined): boolean {
   return url === '/v1/checks' || (url?.startsWith('/v1/checks?') ?? false);
+}
+
+/** /healthz and /metrics, with or without a query. */
+function isRoutineUrl(url: string | undefined): boolean {
+  const path = url?.split('?', 1)[0];
+  return path === '/healthz' || path === '/metrics';
 }
 
 const CHECK_PATH = /^\/v1\/checks\/([0-9a-f-]{36})$/;
@@ -161,7 +174,8 @@ export function createService(options: ServiceOptions): Service {
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   metrics.loopDelay = loopDelay;
-  const registry = new RunRegistry(options.runner, { ...DEFAULT_REGISTRY_OPTIONS, ...options.registry }, metrics, logger);
+  const quiet = options.quietStart ? new QuietStart(options.quietStart) : undefined;
+  const registry = new RunRegistry(quiet ? heldUntilQuiet(options.runner, quiet) : options.runner, { ...DEFAULT_REGISTRY_OPTIONS, ...options.registry }, metrics, logger);
   const maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS;
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const streams = new Set<ServerResponse>();
@@ -366,6 +380,8 @@ export function createService(options: ServiceOptions): Service {
   const server = createServer({ connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.round(headersTimeoutMs / 4))) }, (req, res) => {
     const started = performance.now();
     const admission = req.method === 'POST' && isChecksUrl(req.url);
+    // Liveness and scrapes are periodic and cheap: they do not hold a run's probes.
+    if (quiet && !isRoutineUrl(req.url)) quiet.arrival();
     res.on('close', () => {
       const ms = performance.now() - started;
       // Answered (not a client that left first): the service's share of the admission wait.
