@@ -6,7 +6,9 @@
 //   sshcheck.discover                   a bot asks every agent to declare itself now
 // A check's body is the engine service's POST /v1/checks body (service/request.ts): the
 // agent validates it with the same rules. Everything the agent says about that check goes
-// to the request's reply subject, so the agent needs no publish right but "reply".
+// to the request's reply subject, so the agent needs no publish right but "reply": accepted,
+// the run's events (one a message, or a batch a message to a bot that asks with
+// BATCH_HEADER), a heartbeat each second, and refused or failed.
 // Pure: subjects, and JSON in and out with every field checked.
 import type { ProgressEvent } from '../engine/report.js';
 
