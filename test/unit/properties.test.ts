@@ -30,7 +30,10 @@ function assertTargetInvariants(t: Target): void {
   if (t.kind === 'name') assert.match(t.host, /^[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?$/);
   else assert.ok(isIP(t.host) !== 0, `${t.host} is an IP literal`);
   assert.ok(Number.isInteger(t.port) && t.port >= 1 && t.port <= 65535);
-  assert.match(t.user, /^[A-Za-z_][A-Za-z0-9._-]{0,31}$/);
+  // A login name, possibly a directory one (alice@corp.example; the last "@" of a target is
+  // the host's): never an option, never a shell or control character, bounded.
+  assert.match(t.user, /^[A-Za-z_][A-Za-z0-9._@-]{0,63}$/);
+  assert.ok(!t.user.includes('@') || /^[A-Za-z_][A-Za-z0-9._-]{0,31}(?:@[A-Za-z0-9][A-Za-z0-9._-]*)+$/.test(t.user), `user ${JSON.stringify(t.user)}: a POSIX name, then @domain parts`);
 }
 
 test('parseTarget: a coded refusal or a safe target, and a target written back parses to itself', () => {
