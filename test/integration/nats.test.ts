@@ -34,6 +34,7 @@ import { BATCH_HEADER, checkSubject, parseAgentMessage } from '../../src/nats/pr
 import type { AgentMessage } from '../../src/nats/protocol.js';
 import { freePort, natsUnavailable, TestBroker, waitFor } from '../support/nats-server.js';
 import { commandLine, descendants, gone } from '../support/process-tree.js';
+import { holdStoreLock } from '../support/store-lock.js';
 
 const unavailable = natsUnavailable();
 if (unavailable) console.log(`# nats tests skipped: ${unavailable}`);
@@ -56,6 +57,7 @@ describe('NATS: bot engine client and real agents on a real nats-server', { skip
   let silentPort: number;
   let closedPort: number;
   const silentSockets = new Set<Socket>();
+  let silentConnections = 0;
   const agents: AgentProcess[] = [];
   // A letter first: nats-server parses a $VARIABLE's value as a config value, and one that starts with a digit as a number.
   const passwords = { bot: `p${randomUUID()}`, eu: `p${randomUUID()}`, us: `p${randomUUID()}` };
@@ -86,6 +88,7 @@ describe('NATS: bot engine client and real agents on a real nats-server', { skip
     broker = await TestBroker.start({ config, env: { SSHCHECK_BOT_PASSWORD: passwords.bot, SSHCHECK_AGENT_EU_1_PASSWORD: passwords.eu, SSHCHECK_AGENT_US_1_PASSWORD: passwords.us } });
     // A port that accepts and never says a word: a run there lasts long enough to kill its agent.
     silent = createServer((socket) => {
+      silentConnections += 1;
       silentSockets.add(socket);
       socket.on('close', () => silentSockets.delete(socket));
       socket.on('error', () => undefined);
@@ -119,6 +122,30 @@ describe('NATS: bot engine client and real agents on a real nats-server', { skip
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** Everything an agent says on a check's reply subject, read raw, until the report, a refusal or a failure. */
+  const ask = (subject: string, body: object, batch: boolean): Promise<AgentMessage[]> =>
+    new Promise((resolve, reject) => {
+      const got: AgentMessage[] = [];
+      const inbox = createInbox();
+      const timer = setTimeout(() => reject(new Error(`no end: ${JSON.stringify(got.map((m) => m.t))}`)), 30_000);
+      const sub = nc.subscribe(inbox, {
+        callback: (err, msg) => {
+          if (err) return reject(err);
+          const m = parseAgentMessage(msg.data);
+          got.push(m);
+          const last = m.t === 'event' ? m.event : m.t === 'events' ? m.events.at(-1) : undefined;
+          if (last?.type === 'run-finished' || m.t === 'failed' || m.t === 'refused') {
+            clearTimeout(timer);
+            sub.unsubscribe();
+            resolve(got);
+          }
+        },
+      });
+      const h = headers();
+      if (batch) h.set(BATCH_HEADER, '1');
+      nc.publish(subject, JSON.stringify(body), { reply: inbox, headers: h });
+    });
+
   test('the agents declare their bastion and coverage; a check is routed by it and streams live events', async () => {
     assert.deepEqual(engine.bastions, ['eu-1']);
     assert.deepEqual(new Set(engine.directory.agents('eu-1')), new Set(['eu-a', 'eu-b']));
@@ -138,28 +165,7 @@ describe('NATS: bot engine client and real agents on a real nats-server', { skip
   test('events come in batches to a bot that asks for them, one by one to one that does not; the same run either way', async () => {
     // What each kind of bot receives on the reply subject, read raw: the batched client (this
     // build's NatsEngine) and an older one that sends no header.
-    const collect = (batch: boolean): Promise<AgentMessage[]> =>
-      new Promise((resolve, reject) => {
-        const got: AgentMessage[] = [];
-        const inbox = createInbox();
-        const timer = setTimeout(() => reject(new Error(`no report: ${JSON.stringify(got.map((m) => m.t))}`)), 30_000);
-        const sub = nc.subscribe(inbox, {
-          callback: (err, msg) => {
-            if (err) return reject(err);
-            const m = parseAgentMessage(msg.data);
-            got.push(m);
-            const last = m.t === 'event' ? m.event : m.t === 'events' ? m.events.at(-1) : undefined;
-            if (last?.type === 'run-finished' || m.t === 'failed' || m.t === 'refused') {
-              clearTimeout(timer);
-              sub.unsubscribe();
-              resolve(got);
-            }
-          },
-        });
-        const h = headers();
-        if (batch) h.set(BATCH_HEADER, '1');
-        nc.publish(checkSubject('eu-1'), JSON.stringify({ target: '127.0.0.1', port: closedPort }), { reply: inbox, headers: h });
-      });
+    const collect = (batch: boolean): Promise<AgentMessage[]> => ask(checkSubject('eu-1'), { target: '127.0.0.1', port: closedPort }, batch);
     const flatten = (messages: AgentMessage[]): { seqs: number[]; types: string[] } => {
       const seqs: number[] = [];
       const types: string[] = [];
@@ -212,6 +218,31 @@ describe('NATS: bot engine client and real agents on a real nats-server', { skip
       agents.map((a) => (a.log().match(/"run started"/g) ?? []).length),
       before,
     );
+  });
+
+  test('an agent whose audit log another process holds locked refuses the check and probes nothing; once the lock goes it runs', async () => {
+    // The agent's own thread tries the row first (StoreClient direct): the lock must send it
+    // to the store's thread, spooled, and the check refused, never run unrecorded.
+    const lock = await holdStoreLock(join(dir, 'eu-a.db'));
+    let released = false;
+    try {
+      const connectionsBefore = silentConnections;
+      const got = await ask(checkSubject('eu-1', 'eu-a'), { target: '127.0.0.1', port: silentPort }, true);
+      const end = got.at(-1);
+      assert.ok(end?.t === 'refused' && end.code === 'audit', `got ${JSON.stringify(got.map((m) => m.t))}`);
+      assert.match(end.message, /nothing was probed/);
+      assert.ok(!got.some((m) => m.t === 'accepted' || m.t === 'event' || m.t === 'events'), 'no run started');
+      assert.equal(silentConnections, connectionsBefore, 'the target was never touched');
+      await lock.release();
+      released = true;
+      const after = await ask(checkSubject('eu-1', 'eu-a'), { target: '127.0.0.1', port: closedPort }, true);
+      assert.equal(after[0]?.t, 'accepted');
+      const last = after.at(-1);
+      const report = last?.t === 'event' && last.event.type === 'run-finished' ? last.event.report : undefined;
+      assert.equal(report?.diagnosis.cause, 'port-closed');
+    } finally {
+      if (!released) await lock.release();
+    }
   });
 
   test('a bastion without agents is an engine failure naming the bastion and the broker, not a verdict', async () => {
