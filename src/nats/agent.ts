@@ -142,9 +142,9 @@ export class Agent {
 
   /**
    * Every event of the run from its start, a heartbeat while it runs, then its end. To a bot
-   * that asks for batches (BATCH_HEADER), the events of one turn of the loop go as one
-   * message: the engine's process hands them over a turn at a time, and one message each
-   * cost the agent and the bot ~0.1 ms apiece, ~30 of them before a verdict.
+   * that asks for batches (BATCH_HEADER), the events the engine's process hands over
+   * together (engine/outbox.ts) go as one message: one message each cost the agent and the
+   * bot ~0.1 ms apiece, ~30 of them before a verdict.
    */
   private stream(msg: Msg, run: ServiceRun, acceptedLater?: AgentMessage): Promise<void> {
     const batched = msg.headers?.get(BATCH_HEADER) === '1';
@@ -189,7 +189,7 @@ export class Agent {
           if (batch && batch.events.length < MAX_BATCH_EVENTS) return void batch.events.push(event);
           sendBatch();
           batch = { seq, events: [event] };
-          // Once the code that emitted them is done: the engine hands a turn's events over together.
+          // Once the code that emitted them is done: the engine process's batch arrives in one go.
           queueMicrotask(sendBatch);
         },
         end: (ended) => {
