@@ -16,7 +16,7 @@ import { NATS_ENV_HELP, natsSettings } from '../nats/options.js';
 import type { NatsSettings } from '../nats/options.js';
 import { NAME_RE } from '../nats/protocol.js';
 import { serviceAdmission } from '../service/audit.js';
-import { turnWriter } from '../service/log-lines.js';
+import { stderrLines } from '../service/log-lines.js';
 import { engineRunner } from '../service/engine-runner.js';
 import { ThreadedEngine } from '../engine/threaded.js';
 import { HistoryPrefetch } from '../nats/history-prefetch.js';
@@ -133,12 +133,8 @@ export async function runAgent(argv: readonly string[], env: Env, io: { stderr: 
   }
   // One write per turn of the loop (log-lines.ts): a check's lines are written after its run
   // is handed to the engine's process, not on the way; what is queued is written at exit.
-  const logLines = turnWriter((text) => process.stderr.write(text));
-  process.on('exit', logLines.flush);
-  const endLog = (): void => {
-    logLines.flush();
-    process.off('exit', logLines.flush);
-  };
+  const logLines = stderrLines();
+  const endLog = logLines.end;
   const logger = createLogger({ name: 'sshcheck-agent', level: args.logLevel, secrets: args.nats.secrets, write: logLines.write });
   // Always fenced, as for any request that comes from chat.
   const policy = engineConfig?.policy ?? defaultPolicy();

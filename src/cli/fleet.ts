@@ -96,11 +96,7 @@ export function renderFleet(result: FleetResult, options: { color?: boolean } = 
 
 /**
  * The `sshcheck/fleet@1` document, written in pieces: the same text JSON.stringify(result)
- * would give with the reports (already text, in the hosts' order) in their place.
- */
-/**
- * Writes the fleet's JSON document: summary first, then the reports in the hosts' order.
- * Waits whenever `write` says its text was queued (stdout a pipe whose reader is behind, e.g.
+ * would give with the reports (already text, in the hosts' order) in their place. Waits whenever `write` says its text was queued (stdout a pipe whose reader is behind, e.g.
  * `| jq`): without that wait, the whole document (~75 MB for 10 000 hosts) piled up in memory.
  */
 export async function writeFleetJson(result: FleetResult, reportTexts: Iterable<string | undefined>, write: (text: string) => boolean | void, drained?: () => Promise<void>): Promise<void> {

@@ -12,7 +12,7 @@ export interface OutboxClock {
   later(fn: () => void, ms: number): () => void;
 }
 
-export const LOOP_CLOCK: OutboxClock = {
+const LOOP_CLOCK: OutboxClock = {
   soon: (fn) => queueMicrotask(fn),
   later: (fn, ms) => {
     const timer = setTimeout(fn, ms);

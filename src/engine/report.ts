@@ -74,11 +74,9 @@ export type Outcome = 'diagnosed' | 'undecided';
 
 /**
  * Why a run ended before its diagnosis settled: a signal (SIGINT/SIGTERM), the run's
- * budget spent, its caller aborting it for another reason, or the engine itself failing.
- */
-/**
- * What stopped a run before its verdict. 'withheld': a fleet check had a verdict that rested
- * on timing measured while the bastion itself was saturated, twice, and did not report it.
+ * budget spent, its caller aborting it for another reason, the engine itself failing, or
+ * (fleet) a verdict withheld because it rested on timing measured while the bastion itself
+ * was saturated, on the first look and on a second one.
  */
 export type StopReason = 'signal' | 'budget' | 'abort' | 'engine-error' | 'withheld';
 

@@ -25,8 +25,9 @@ export const DEAD_AFTER_MS = 3_000;
  */
 export const PING_HEADER = 'Sshcheck-Ping';
 /**
- * A check whose request carries this header (value "1") gets its events in batches: every
- * event the engine made in one turn of its loop, in one message (`t: 'events'`). An agent
+ * A check whose request carries this header (value "1") gets its events in batches: the
+ * events the engine's process handed over together (engine/outbox.ts), in one message
+ * (`t: 'events'`). An agent
  * that does not know the header sends them one by one, which the bot still reads; a bot
  * that does not send it gets them one by one from any agent.
  */

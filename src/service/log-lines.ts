@@ -32,3 +32,19 @@ export function turnWriter(out: (text: string) => void): TurnWriter {
     flush,
   };
 }
+
+/**
+ * This process's stderr through a TurnWriter (serve, agent): what is queued is also written
+ * when the process exits; `end` writes it now and lets go of that exit hook.
+ */
+export function stderrLines(): { write: (line: string) => void; end: () => void } {
+  const lines = turnWriter((text) => process.stderr.write(text));
+  process.on('exit', lines.flush);
+  return {
+    write: lines.write,
+    end: () => {
+      lines.flush();
+      process.off('exit', lines.flush);
+    },
+  };
+}

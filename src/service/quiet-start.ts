@@ -2,10 +2,11 @@
 // (ssh -vvv, ping… forked by the engine process) and the HTTP thread share the same cores:
 // during a burst of 300 requests on two cores, four runs' engine and probes took 170-340 ms
 // of CPU, the HTTP thread waited 90-190 ms for a core, and the burst's last answers left
-// 100-250 ms later than without the runs (bench/service-burst.ts, perf sched). The admitted request's answer (202) is not held,
-// only its probes, and not at a lower priority: a probe's timings under load are evidence
-// (auth delays, load), so they run as they would at any other time, a moment later. The
-// engine measures a run from when its probes start, so the hold is in no timing of the report.
+// 100-250 ms later than without the runs (bench/service-burst.ts, perf sched). The admitted
+// request's answer (202) is not held, only its probes, and not at a lower priority: a
+// probe's timings under load are evidence (auth delays, load), so they run as they would at
+// any other time, a moment later. The engine measures a run from when its probes start, so
+// the hold is in no timing of the report.
 import type { Runner } from './runs.js';
 
 export interface QuietStartOptions {

@@ -21,7 +21,7 @@ import { TokenSet, tokensFromEnv } from './tokens.js';
 import { serviceAdmission } from './audit.js';
 import { engineRunner } from './engine-runner.js';
 import { warmAdmission } from './warm-up.js';
-import { turnWriter } from './log-lines.js';
+import { stderrLines } from './log-lines.js';
 import { defaultPolicy } from '../policy/target-policy.js';
 import { storePath } from '../store/paths.js';
 import { StoreClient } from '../store/client.js';
@@ -163,12 +163,8 @@ export async function runServe(argv: readonly string[], env: Env, io: ServeIo): 
   const secrets = [...source.tokens];
   // One write per turn of the loop for the request lines (log-lines.ts); what is queued is
   // written at stop and at exit.
-  const logLines = turnWriter((text) => process.stderr.write(text));
-  process.on('exit', logLines.flush);
-  const endLog = (): void => {
-    logLines.flush();
-    process.off('exit', logLines.flush);
-  };
+  const logLines = stderrLines();
+  const endLog = logLines.end;
   const logger = createLogger({ name: 'sshcheck-serve', level: options.logLevel, secrets, write: logLines.write });
   if (store.recovery && (store.recovery.interrupted > 0 || store.recovery.replayed > 0)) logger.warn('a process that stopped uncleanly left rows: closed as interrupted, spooled rows written', { ...store.recovery });
   const tokens = new TokenSet(source.tokens);

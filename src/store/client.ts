@@ -147,7 +147,7 @@ export class StoreClient {
     });
   }
 
-    /** Messages sent to the store's thread so far (each one wakes it): what batching saves shows here. */
+  /** Messages sent to the store's thread so far (each one wakes it): what batching saves shows here. */
   get messagesSent(): number {
     return this.sent;
   }
@@ -210,7 +210,7 @@ export class StoreClient {
 
   addAudit(entry: AuditEntry, hooks?: CallHooks): Promise<number> {
     // Background rows go in order with the others, through the store's thread.
-    const id = hooks?.background ? undefined : this.now((store) => store.addAudit(entry));
+    const id = hooks?.background ? undefined : this.here((store) => store.addAudit(entry));
     return id !== undefined ? Promise.resolve(id) : this.call('addAudit', [entry], hooks);
   }
 
@@ -227,7 +227,7 @@ export class StoreClient {
   }
 
   lastHealthy(host: string, port: number, vantage: string, sinceMs: number): Promise<RunRow | undefined> {
-    const read = this.now((store) => ({ row: store.lastHealthy(host, port, vantage, sinceMs) }));
+    const read = this.here((store) => ({ row: store.lastHealthy(host, port, vantage, sinceMs) }));
     return read ? Promise.resolve(read.row) : this.call('lastHealthy', [host, port, vantage, sinceMs]);
   }
 
@@ -236,7 +236,7 @@ export class StoreClient {
    * failed: a lock held elsewhere, or any other error, which the store's thread then meets and
    * reports in its own words (or spools the row).
    */
-  private now<R>(fn: (store: Store) => R): R | undefined {
+  private here<R>(fn: (store: Store) => R): R | undefined {
     if (!this.direct || this.closed) return undefined;
     try {
       return fn(this.direct);

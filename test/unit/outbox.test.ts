@@ -24,10 +24,15 @@ function handClock(): OutboxClock & { microtasks: Array<() => void>; timers: Arr
 
 const urgent = (m: string): boolean => m.startsWith('!');
 
-test('messages that are not urgent wait for the delay, and go together', () => {
+/** An outbox on a hand-turned clock, what it sent, batch by batch, and its post(). */
+function outbox(): { clock: ReturnType<typeof handClock>; sent: string[][]; post: (message: string) => void } {
   const clock = handClock();
   const sent: string[][] = [];
-  const post = coalescingOutbox<string>((b) => sent.push([...b]), { urgent, delayMs: 20, clock });
+  return { clock, sent, post: coalescingOutbox<string>((b) => sent.push([...b]), { urgent, delayMs: 20, clock }) };
+}
+
+test('messages that are not urgent wait for the delay, and go together', () => {
+  const { clock, sent, post } = outbox();
   post('step 1');
   post('step 2');
   clock.runMicrotasks();
@@ -39,9 +44,7 @@ test('messages that are not urgent wait for the delay, and go together', () => {
 });
 
 test('an urgent message goes once the current code is done, with everything queued before it, in order', () => {
-  const clock = handClock();
-  const sent: string[][] = [];
-  const post = coalescingOutbox<string>((b) => sent.push([...b]), { urgent, delayMs: 20, clock });
+  const { clock, sent, post } = outbox();
   post('step 1');
   post('!verdict');
   post('step 2');
@@ -54,9 +57,7 @@ test('an urgent message goes once the current code is done, with everything queu
 });
 
 test('two urgent messages in one turn make one batch; a later one makes another; never an empty batch', () => {
-  const clock = handClock();
-  const sent: string[][] = [];
-  const post = coalescingOutbox<string>((b) => sent.push([...b]), { urgent, delayMs: 20, clock });
+  const { clock, sent, post } = outbox();
   post('!start');
   post('!verdict');
   assert.equal(clock.microtasks.length, 1, 'one flush queued for the turn');

@@ -17,7 +17,7 @@ export async function readKnownHosts(path: string): Promise<KnownHostsObs> {
     }
   } catch (err) {
     const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
-    return { path, entries: [], error: code || (errorMessage(err)) };
+    return { path, entries: [], error: code || errorMessage(err) };
   }
 }
 

@@ -102,7 +102,7 @@ export function boundedSpawn(options: BoundedSpawnOptions): Promise<BoundedSpawn
     } catch (err) {
       // spawn() throws synchronously on some arguments (a NUL byte): that is a failure to
       // start like any other, and probes rely on this promise never rejecting.
-      const code = (err as NodeJS.ErrnoException).code ?? (errorMessage(err));
+      const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err);
       resolve({ exitCode: null, signal: null, lines, stdout: '', stderr: '', timedOut, aborted, truncated, spawnError: code, startedMs, endedMs: ctx.now() });
       return;
     }
