@@ -53,7 +53,8 @@ export type LostNotice = (text: string) => void;
 /** Sends of one check at most, counting those to agents that had already left. */
 const MAX_SENDS = 10;
 
-type Attempt = { kind: 'done'; report: Report; reusedAgeMs?: number } | { kind: 'lost'; agent: string | undefined; reason: string; quiet?: boolean };
+/** `busy`: the agent addressed by name was full and started nothing; its twin may have room. */
+type Attempt = { kind: 'done'; report: Report; reusedAgeMs?: number } | { kind: 'lost'; agent: string | undefined; reason: string; quiet?: boolean } | { kind: 'busy'; agent: string; error: NatsEngineError };
 
 export class NatsEngine implements EngineClient {
   readonly directory: AgentDirectory;
@@ -129,14 +130,22 @@ export class NatsEngine implements EngineClient {
     const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
     const what = `the check of ${formatTarget(target)}`;
     const lost = new Set<string>();
+    const full = new Set<string>();
     const key = targetKey(target, options.from);
     for (let attempt = 1, sends = 0; sends < MAX_SENDS; sends++) {
       // To the agent every replica would pick for this target (their single flights meet
       // there), then to a twin; with none known, to the queue group (the broker dropped a
       // dead agent's subscription when its connection broke).
-      const agent = preferredAgent(this.directory.agents(bastion).filter((a) => !lost.has(a)), key);
+      const agent = preferredAgent(this.directory.agents(bastion).filter((a) => !lost.has(a) && !full.has(a)), key);
       const result = await this.attempt(bastion, agent, target, options, signal, what);
       if (result.kind === 'done') return result.reusedAgeMs !== undefined ? { report: result.report, reusedAgeMs: result.reusedAgeMs } : { report: result.report };
+      if (result.kind === 'busy') {
+        // The agents of a bastion share its work: a full one's twin takes the check. Every
+        // replica asks the same agents in the same order, so single flight still meets there.
+        full.add(result.agent);
+        if (!this.directory.agents(bastion).some((a) => !lost.has(a) && !full.has(a))) throw result.error;
+        continue;
+      }
       if (result.agent !== undefined) lost.add(result.agent);
       if (result.quiet) continue;
       // With the broker gone, another agent would not hear the check either.
@@ -257,6 +266,7 @@ export class NatsEngine implements EngineClient {
             return received(message.seq, message.events);
           case 'refused':
             if (message.code === 'stopping') return finish(() => resolve({ kind: 'lost', agent: accepted?.agent ?? agent, reason: `the agent is stopping: ${message.message}` }));
+            if (message.code === 'busy' && agent !== undefined) return finish(() => resolve({ kind: 'busy', agent, error: new NatsEngineError('busy', `${label}: refused ${what}: ${message.message}`) }));
             return fail(message.code === 'policy' ? 'policy' : message.code === 'busy' ? 'busy' : 'refused', `refused ${what}: ${message.message}`);
           case 'failed':
             if (message.code === 'E_POLICY') return fail('policy', message.message);
